@@ -1,0 +1,69 @@
+# Transformers: From Theory to Implementation — every task of the course.
+# The first run creates .venv/ and installs what the target needs; nothing else is assumed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+TARGET ?= exercises
+EX     ?=
+FORCE  ?=
+
+comma := ,
+GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
+
+.DEFAULT_GOAL := help
+.PHONY: help grade test parity stubs fixtures figures lint demo clean-venv
+
+help: ## List the targets
+	@echo "Transformers: From Theory to Implementation"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  FORCE=1 (make stubs)"
+
+# --- virtual environment, filled in layers: student < test < parity -----------------------
+$(VENV)/.student: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "This course needs Python 3.10 or newer; run e.g. make PYTHON=python3.11 ...")'
+	@echo "Creating $(VENV) (first run only) ..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.test: $(VENV)/.student
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@touch $@
+
+$(VENV)/.parity: $(VENV)/.test
+	@echo "Installing the parity extra (PyTorch, transformers) ..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[parity]"
+	@touch $@
+
+# --- students ---------------------------------------------------------------------------
+grade: $(VENV)/.student ## Grade your exercises (TARGET=reference to grade the solutions, EX='1.4' for one)
+	@$(PY) -m grader $(GRADE_ARGS)
+
+demo: $(VENV)/.student ## Run the Module 1 demo on the reference (TARGET=exercises for your code)
+	@$(PY) -m $(TARGET).self_attention
+
+# --- project -------------------------------------------------------------------------------
+test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, stubs, lectures)
+	@$(PY) -m pytest -q -m 'not parity'
+
+parity: $(VENV)/.parity ## Check the reference against PyTorch / Hugging Face
+	@$(PY) -m pytest -q -m parity tests/parity
+
+lint: $(VENV)/.test ## ruff check
+	@$(PY) -m ruff check .
+
+# --- instructors ---------------------------------------------------------------------------
+stubs: $(VENV)/.student ## Regenerate exercises/ from reference/ (keeps edited stubs unless FORCE=1)
+	@$(PY) -m grader.stubs $(if $(FORCE),--force)
+
+fixtures: $(VENV)/.student ## Instructor-only: regenerate the grader's committed expected values
+	@$(PY) -m grader.fixtures --target reference
+
+figures: $(VENV)/.student ## Regenerate the lecture figures from the reference
+	@$(PY) -m reference.self_attention --figures lectures/01_self_attention/figures
+
+clean-venv: ## Remove the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The course's autograder: `python -m grader --help`."""

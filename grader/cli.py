@@ -1,0 +1,54 @@
+"""`python -m grader`: grade exercises, print the table, write the results file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import course, report
+from .runner import grade, resolve_target
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m grader",
+        description="Grade the course's exercises and write a Gradescope-format results file.")
+    parser.add_argument("--target", default="exercises",
+                        help="exercises (default), reference, or a directory laid out like "
+                             "exercises/")
+    parser.add_argument("--exercise", "-e", action="append", metavar="ID",
+                        help="exercise id such as 1.4, or a module number such as 1 "
+                             "(repeatable; default: all)")
+    parser.add_argument("--json", type=Path, default=Path("build/results.json"),
+                        help="where to write the results (default: build/results.json)")
+    parser.add_argument("--fail-under", type=float, default=None, metavar="POINTS",
+                        help="exit with status 1 if the total is below POINTS")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        course.select(args.exercise)
+        target = resolve_target(args.target)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Grading {target} ...\n")
+    print(report.header())
+    start = time.monotonic()
+    results = grade(target, args.exercise, on_exercise_done=lambda r: print(report.row(r),
+                                                                            flush=True))
+    seconds = time.monotonic() - start
+    print()
+    print(report.total_line(results) + f" ({seconds:.1f} s)")
+    details = report.details(results)
+    if details:
+        print("\n" + details)
+    report.write_json(report.gradescope(results, seconds), args.json)
+    print(f"\nResults written to {args.json}")
+    if args.fail_under is not None and sum(r.score for r in results) < args.fail_under:
+        return 1
+    return 0

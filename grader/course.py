@@ -1,0 +1,103 @@
+"""The course as data: modules and exercises, with their points and lecture sections.
+
+This table is the grader's copy of `SYLLABUS.md`: ids and names are the public API.  Every
+exercise names the file students edit, the functions it asks for, and the lecture section
+that teaches it (a `theory.md` heading; a test checks that each one exists).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Module:
+    number: int
+    package: str  # the Python package in exercises/ and reference/
+    title: str
+
+    @property
+    def lecture_dir(self) -> str:
+        return f"lectures/{self.number:02d}_{self.package}"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    points: int
+    module: Module
+    file: str  # inside the module's package, e.g. "attention.py"
+    names: tuple[str, ...]  # the functions / classes the student writes
+    section: str  # heading of lectures/NN_topic/theory.md, e.g. "4. Scaled dot-product attention"
+
+    @property
+    def path(self) -> str:
+        return f"{self.module.package}/{self.file}"
+
+    @property
+    def lecture_link(self) -> str:
+        return f"{self.module.lecture_dir}/theory.md#{github_anchor(self.section)}"
+
+    @property
+    def sort_key(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.id.split("."))
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a markdown heading: lowercase, punctuation dropped, '-' for ' '."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+SELF_ATTENTION = Module(1, "self_attention", "Self-attention")
+
+MODULES = (SELF_ATTENTION,)
+
+EXERCISES = (
+    Exercise("1.1", "Stable softmax", 4, SELF_ATTENTION, "softmax.py", ("softmax",),
+             "2. Softmax and its Jacobian"),
+    Exercise("1.2", "Softmax backward (JVP)", 6, SELF_ATTENTION, "softmax.py",
+             ("softmax_backward",), "2. Softmax and its Jacobian"),
+    Exercise("1.3", "Causal and padding masks", 4, SELF_ATTENTION, "masks.py",
+             ("causal_mask", "padding_mask"), "3. Masks"),
+    Exercise("1.4", "Scaled dot-product attention", 8, SELF_ATTENTION, "attention.py",
+             ("scaled_dot_product_attention",), "4. Scaled dot-product attention"),
+    Exercise("1.5", "Attention backward", 10, SELF_ATTENTION, "attention.py",
+             ("scaled_dot_product_attention_backward",), "5. The backward pass of attention"),
+    Exercise("1.6", "Split and merge heads", 3, SELF_ATTENTION, "heads.py",
+             ("split_heads", "merge_heads"), "6. Multi-head attention"),
+    Exercise("1.7", "Multi-head attention", 8, SELF_ATTENTION, "multi_head.py",
+             ("multi_head_attention",), "6. Multi-head attention"),
+    Exercise("1.8", "Multi-head attention backward", 10, SELF_ATTENTION, "multi_head.py",
+             ("multi_head_attention_backward",),
+             "7. The backward pass of multi-head attention"),
+    Exercise("1.9", "Online-softmax (Flash) attention", 7, SELF_ATTENTION, "online_softmax.py",
+             ("online_softmax_attention",), "9. Online softmax and FlashAttention's recurrence"),
+)
+
+BY_ID = {ex.id: ex for ex in EXERCISES}
+
+
+def names_to_files() -> dict[str, str]:
+    """`{"softmax": "self_attention.softmax", ...}`: where the sandbox finds each name."""
+    out = {}
+    for ex in EXERCISES:
+        for name in ex.names:
+            out[name] = f"{ex.module.package}.{ex.file.removesuffix('.py')}"
+    return out
+
+
+def select(ids: list[str] | None) -> list[Exercise]:
+    """Exercises by id (`"1.4"`), or a whole module by number (`"1"`); all when `ids` is empty."""
+    if not ids:
+        return list(EXERCISES)
+    chosen: dict[str, Exercise] = {}
+    for raw in ids:
+        for token in raw.replace(",", " ").split():
+            matches = [ex for ex in EXERCISES if ex.id == token or ex.id.split(".")[0] == token]
+            if not matches:
+                known = ", ".join(ex.id for ex in EXERCISES)
+                raise ValueError(f"unknown exercise {token!r}; the course has {known}")
+            chosen.update((ex.id, ex) for ex in matches)
+    return sorted(chosen.values(), key=lambda ex: ex.sort_key)

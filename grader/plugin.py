@@ -1,0 +1,133 @@
+"""The pytest plugin that turns registered checks into test items and collects verdicts.
+
+One pytest item per check, grouped by exercise.  Each exercise gets a fresh sandbox process
+(`sandbox.WorkerPool` starts the next one ahead of time), so whatever one exercise's code
+does — crash, hang, exit, patch NumPy — cannot touch another's verdict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from . import checks as check_registry
+from .course import Exercise
+from .expect import CheckFailed
+from .results import (
+    ERROR,
+    FAILED,
+    NOT_IMPLEMENTED,
+    PASSED,
+    TIMEOUT,
+    CheckResult,
+    ExerciseResult,
+)
+from .sandbox import (
+    RemoteImplementation,
+    StudentCrash,
+    StudentError,
+    StudentNotImplemented,
+    StudentTimeout,
+    WorkerPool,
+)
+
+
+class GradingPlugin:
+    def __init__(self, exercises: list[Exercise], pool: WorkerPool,
+                 on_exercise_done: Callable[[ExerciseResult], None] | None = None):
+        self.exercises = exercises
+        self.pool = pool
+        self.results = {ex.id: ExerciseResult(ex) for ex in exercises}
+        self.on_exercise_done = on_exercise_done
+        self._impl: RemoteImplementation | None = None
+        self._current: str | None = None
+        self._started = 0.0
+        self._timed_out: set[str] = set()
+
+    # -- collection: one parametrised item per check ----------------------------------------
+    def pytest_generate_tests(self, metafunc):
+        if "check" not in metafunc.fixturenames:
+            return
+        params = []
+        for ex in self.exercises:
+            for c in check_registry.checks_for(ex.id):
+                # pytest-timeout is the backstop; the sandbox enforces c.timeout itself.
+                params.append(pytest.param(c, id=c.test_id, marks=pytest.mark.timeout(
+                    c.timeout + 20, method="thread" if _no_sigalrm() else "signal")))
+        metafunc.parametrize("check", params)
+
+    @pytest.fixture
+    def impl(self, check):
+        if check.exercise_id != self._current:
+            self._finish_exercise()
+            self._current, self._started = check.exercise_id, time.monotonic()
+            self._impl = RemoteImplementation(self.pool)
+        if check.exercise_id in self._timed_out:
+            raise StudentTimeout("Timeout", "not run: an earlier check of this exercise "
+                                 "timed out")
+        self._impl.deadline = time.monotonic() + check.timeout
+        return self._impl
+
+    # -- verdicts ---------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        check = item.callspec.params.get("check") if hasattr(item, "callspec") else None
+        if check is None or report.when == "teardown":
+            return
+        if report.when == "setup" and report.passed:
+            return
+        if report.when == "call" or report.failed:
+            status, message = classify(call.excinfo, check.exercise_id)
+            if status == TIMEOUT:
+                self._timed_out.add(check.exercise_id)
+            self.results[check.exercise_id].checks.append(CheckResult(
+                check.exercise_id, check.name, check.description, check.weight, status,
+                message, check.hidden))
+
+    def pytest_sessionfinish(self, session):
+        self._finish_exercise()
+
+    def _finish_exercise(self):
+        if self._current is None:
+            return
+        result = self.results[self._current]
+        if self._impl is not None:
+            result.output = self._impl.output()
+            self._impl.close()
+        result.seconds = time.monotonic() - self._started
+        if self.on_exercise_done is not None:
+            self.on_exercise_done(result)
+        self._current, self._impl = None, None
+
+
+def classify(excinfo, exercise_id: str) -> tuple[str, str]:
+    """Map how a check ended to a status and a message for the student."""
+    if excinfo is None:
+        return PASSED, ""
+    exc = excinfo.value
+    if isinstance(exc, StudentNotImplemented) or isinstance(exc, NotImplementedError):
+        text = getattr(exc, "message", str(exc)) or "not implemented yet"
+        return NOT_IMPLEMENTED, f"not implemented yet ({text})"
+    if isinstance(exc, StudentTimeout) or "Timeout" in type(exc).__name__ or (
+            "Timeout" in str(exc)[:40] and not isinstance(exc, CheckFailed)):
+        return TIMEOUT, f"{getattr(exc, 'message', str(exc))} (time limit per check)"
+    if isinstance(exc, CheckFailed):
+        return FAILED, str(exc)
+    if isinstance(exc, StudentCrash):
+        return ERROR, exc.message
+    if isinstance(exc, StudentError):
+        trace = f"\n{exc.traceback}" if exc.traceback else ""
+        return ERROR, f"your code raised {exc.type_name}: {exc.message}{trace}"
+    # Local (nbgrader) mode: the student's exception arrives as itself.
+    return ERROR, f"{type(exc).__name__}: {exc}"
+
+
+def _no_sigalrm() -> bool:
+    import signal
+    import threading
+
+    return not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread()

@@ -1,0 +1,78 @@
+"""Show results: the terminal table, the details of failures, and Gradescope's results.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .results import NOT_IMPLEMENTED, PASSED, ExerciseResult
+
+COLUMNS = "{id:<5} {title:<34} {points:>9}  {status:<15} {reason}"
+
+
+def header() -> str:
+    head = COLUMNS.format(id="id", title="exercise", points="points", status="status",
+                          reason="reason")
+    return head + "\n" + "-" * min(len(head) + 40, _width())
+
+
+def row(result: ExerciseResult) -> str:
+    points = f"{result.score:g}/{result.exercise.points}"
+    line = COLUMNS.format(id=result.exercise.id, title=result.exercise.title[:34], points=points,
+                          status=result.status, reason=result.reason)
+    width = _width()
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def total_line(results: list[ExerciseResult]) -> str:
+    earned = sum(r.score for r in results)
+    possible = sum(r.exercise.points for r in results)
+    passed = sum(r.status == PASSED for r in results)
+    return (f"Total: {earned:g}/{possible} points — {passed} of {len(results)} exercises "
+            "passed")
+
+
+def details(results: list[ExerciseResult]) -> str:
+    """Full messages for exercises that were attempted but lost points."""
+    blocks = []
+    for r in results:
+        if r.status in (PASSED, NOT_IMPLEMENTED):
+            continue
+        ex = r.exercise
+        blocks.append(f"== {ex.id} {ex.title} — {r.status} ({r.score:g}/{ex.points}) ==\n"
+                      f"{r.details}\nRead: {ex.lecture_link}")
+    return "\n\n".join(blocks)
+
+
+def gradescope(results: list[ExerciseResult], seconds: float) -> dict:
+    """Gradescope's autograder results format: one test per exercise."""
+    tests = []
+    for r in results:
+        ex = r.exercise
+        tests.append({
+            "name": f"{ex.id} {ex.title}",
+            "number": ex.id,
+            "score": r.score,
+            "max_score": ex.points,
+            "status": "passed" if r.status == PASSED else "failed",
+            "output": f"Status: {r.status}\n{r.details}\nLecture: {ex.lecture_link}",
+        })
+    return {
+        "score": round(sum(r.score for r in results), 2),
+        "max_score": sum(r.exercise.points for r in results),
+        "execution_time": round(seconds, 2),
+        "output": total_line(results),
+        "tests": tests,
+    }
+
+
+def write_json(data: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _width() -> int:
+    return max(100, shutil.get_terminal_size((140, 20)).columns)

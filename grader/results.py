@@ -1,0 +1,80 @@
+"""What grading found: per check, then per exercise (status, points, a one-line reason)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .course import Exercise
+
+PASSED, FAILED, NOT_IMPLEMENTED, ERROR, TIMEOUT = (
+    "passed", "failed", "not implemented", "error", "timeout")
+
+
+@dataclass
+class CheckResult:
+    exercise_id: str
+    name: str
+    description: str
+    weight: int
+    status: str
+    message: str = ""
+    hidden: bool = False
+
+
+@dataclass
+class ExerciseResult:
+    exercise: Exercise
+    checks: list[CheckResult] = field(default_factory=list)
+    output: str = ""  # the end of what the student's code printed
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        total = sum(c.weight for c in self.checks)
+        if total == 0:
+            return 0.0
+        earned = sum(c.weight for c in self.checks if c.status == PASSED)
+        return round(self.exercise.points * earned / total, 2)
+
+    @property
+    def status(self) -> str:
+        if not self.checks:
+            return ERROR
+        failing = [c for c in self.checks if c.status != PASSED]
+        if not failing:
+            return PASSED
+        statuses = {c.status for c in failing}
+        if TIMEOUT in statuses:
+            return TIMEOUT
+        if statuses == {NOT_IMPLEMENTED} and len(failing) == len(self.checks):
+            return NOT_IMPLEMENTED
+        if ERROR in statuses:
+            return ERROR
+        return FAILED
+
+    @property
+    def reason(self) -> str:
+        """One line: why points were lost (empty when passed)."""
+        failing = [c for c in self.checks if c.status != PASSED]
+        if not failing:
+            return ""
+        first = failing[0]
+        line = (first.message.strip().splitlines() or [first.status])[0]
+        passed = len(self.checks) - len(failing)
+        if passed:
+            line = f"partial credit, {passed}/{len(self.checks)} checks passed; {line}"
+        return line
+
+    @property
+    def details(self) -> str:
+        """Every check with its verdict, and the full message of each failure."""
+        lines = []
+        for c in self.checks:
+            mark = "ok  " if c.status == PASSED else "FAIL"
+            lines.append(f"[{mark}] {c.description} (weight {c.weight})")
+            if c.status != PASSED and c.message:
+                lines.extend("       " + m for m in c.message.strip().splitlines())
+        if self.output.strip():
+            lines.append("Your code printed (end of output):")
+            lines.extend("       " + m for m in self.output.strip().splitlines()[-15:])
+        return "\n".join(lines)

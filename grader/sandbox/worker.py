@@ -1,0 +1,212 @@
+"""The sandboxed side of grading: runs student code on request, in its own process.
+
+Started by `remote.Worker` as `python -I worker.py ...`.  It loads student files lazily, on the
+first request for a name they define, as submodules of a synthetic package whose
+`__init__.py` is never executed — so a syntax error in one file costs only the exercises
+that use that file.  It answers calls over a pipe with `wire` messages.  Everything the
+student's code does (patching NumPy, printing, exiting, hanging) stays in this process: the
+grader compares results in the parent, which never executes student code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import tracemalloc
+import traceback
+import types
+import warnings
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("_grader_wire", _HERE / "wire.py")
+wire = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(wire)
+
+import numpy as np  # noqa: E402  (after wire, which is stdlib + NumPy only)
+
+MAX_OUTPUT_BYTES = 64 * 1024 * 1024  # printing beyond this fails with "File too large"
+
+
+class Session:
+    def __init__(self, target: Path, package: str, names: dict[str, str]):
+        self.target, self.package, self.names = target, package, names
+        self.handles: dict[int, object] = {}
+
+    # -- loading student files ---------------------------------------------------------
+    def _ensure_package(self, dotted: str, path: Path) -> None:
+        if dotted in sys.modules:
+            return
+        if not path.is_dir():
+            raise ModuleNotFoundError(f"{self._show(path)}/ is missing")
+        module = types.ModuleType(dotted)
+        module.__path__ = [str(path)]
+        module.__package__ = dotted
+        sys.modules[dotted] = module
+
+    def lookup(self, name: str):
+        if name not in self.names:
+            raise AttributeError(f"the grader does not know a course function named {name!r}")
+        parts = self.names[name].split(".")  # e.g. ["self_attention", "attention"]
+        self._ensure_package(self.package, self.target)
+        for depth in range(1, len(parts)):
+            sub = ".".join([self.package, *parts[:depth]])
+            self._ensure_package(sub, self.target.joinpath(*parts[:depth]))
+        file = self.target.joinpath(*parts).with_suffix(".py")
+        if not file.is_file():
+            raise ModuleNotFoundError(f"{self._show(file)} is missing")
+        module = importlib.import_module(".".join([self.package, *parts]))
+        if not hasattr(module, name):
+            raise AttributeError(f"{self._show(file)} does not define {name!r}")
+        return getattr(module, name)
+
+    def _show(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.target.parent))
+        except ValueError:
+            return str(path)
+
+    # -- handles for objects that stay here -------------------------------------------
+    def keep(self, obj) -> dict:
+        handle_id = len(self.handles) + 1
+        self.handles[handle_id] = obj
+        return {"h": handle_id, "type": type(obj).__name__, "callable": callable(obj)}
+
+    def resolve(self, node) -> object:
+        handle_id = int(node["h"])
+        if handle_id not in self.handles:
+            raise wire.WireError(f"unknown handle {handle_id}")
+        return self.handles[handle_id]
+
+    # -- requests ----------------------------------------------------------------------
+    def handle(self, request: dict, objects: list) -> dict:
+        op = request["op"]
+        if op == "lookup":
+            return {"value": self.lookup(request["name"])}
+        if op == "getattr":
+            return {"value": getattr(request["obj"], request["attr"])}
+        if op == "setattr":
+            setattr(request["obj"], request["attr"], request["value"])
+            return {"value": None}
+        if op == "call":
+            return self.call(request, objects)
+        raise wire.WireError(f"unknown op {op!r}")
+
+    def call(self, request: dict, objects: list) -> dict:
+        snapshots = [_snapshot(obj) for obj in objects]
+        fn, args, kwargs = request["fn"], request["args"], request["kwargs"]
+        peak = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if request.get("memory"):
+                tracemalloc.start()
+                try:
+                    value = fn(*args, **kwargs)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+            else:
+                value = fn(*args, **kwargs)
+        changed = [
+            [index, obj]
+            for index, (obj, snap) in enumerate(zip(objects, snapshots))
+            if _changed(obj, snap)
+        ]
+        shown = [f"{w.category.__name__}: {w.message}" for w in caught[:5]]
+        return {"value": value, "sync": changed, "peak": peak, "warnings": shown}
+
+
+def _snapshot(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if isinstance(obj, list):
+        return list(obj)
+    if isinstance(obj, dict):
+        return list(obj.items())
+    if isinstance(obj, np.random.Generator):
+        return json.dumps(obj.bit_generator.state, default=int)
+    return None
+
+
+def _changed(obj, snap) -> bool:
+    if isinstance(obj, np.ndarray):
+        return obj.shape != snap.shape or not np.array_equal(obj, snap, equal_nan=True)
+    if isinstance(obj, list):
+        return len(obj) != len(snap) or any(a is not b for a, b in zip(obj, snap))
+    if isinstance(obj, dict):
+        items = list(obj.items())
+        return len(items) != len(snap) or any(
+            ka != kb or va is not vb for (ka, va), (kb, vb) in zip(items, snap)
+        )
+    if isinstance(obj, np.random.Generator):
+        return json.dumps(obj.bit_generator.state, default=int) != snap
+    return False
+
+
+def _describe(exc: BaseException, target: Path) -> dict:
+    """The error as the student should see it: their frames only, paths relative."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if Path(f.filename).resolve().parent != _HERE and "importlib" not in f.filename
+    ]
+    lines = []
+    for f in frames[-6:]:
+        where = f.filename
+        try:
+            where = str(Path(f.filename).resolve().relative_to(target.parent))
+        except ValueError:
+            pass
+        lines.append(f"  {where}, line {f.lineno}, in {f.name}\n    {(f.line or '').strip()}")
+    if isinstance(exc, SyntaxError) and exc.filename:
+        lines.append(f"  {exc.filename}, line {exc.lineno}\n    {(exc.text or '').strip()}")
+    message = str(exc)
+    if isinstance(exc, SystemExit):
+        message = f"your code called sys.exit({exc.code!r})"
+    return {
+        "type": type(exc).__name__,
+        "message": message,
+        "traceback": "\n".join(lines),
+        "not_implemented": isinstance(exc, NotImplementedError),
+    }
+
+
+def main(argv: list[str]) -> None:
+    request_fd, response_fd = int(argv[1]), int(argv[2])
+    target, package, names = Path(argv[3]).resolve(), argv[4], json.loads(argv[5])
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
+    except (ImportError, ValueError, OSError):
+        pass
+    session = Session(target, package, names)
+    wire.send(response_fd, wire.encode({"ready": True})[0])
+    while True:
+        try:
+            data = wire.recv(request_fd)
+        except EOFError:
+            return
+        try:
+            request, objects = wire.decode(data, on_handle=session.resolve)
+            reply = session.handle(request, objects)
+        except BaseException as exc:  # noqa: BLE001 — everything, SystemExit included, is reported
+            reply = {"error": _describe(exc, target)}
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001 — a full disk quota must not kill the worker
+                    pass
+        try:
+            payload = wire.encode(reply, on_other=session.keep)[0]
+        except Exception as exc:  # noqa: BLE001 — e.g. an object array returned by the student
+            payload = wire.encode({"error": _describe(exc, target)})[0]
+        wire.send(response_fd, payload)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
