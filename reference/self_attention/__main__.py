@@ -1,9 +1,10 @@
 """Worked example of Module 1: causal multi-head self-attention on five tokens.
 
-python -m reference.self_attention              # the solutions
-python -m exercises.self_attention              # your code
-python -m exercises.self_attention --out weights.png
-python -m reference.self_attention --figures lectures/01_self_attention/figures
+Usage:
+    python -m reference.self_attention              # the solutions
+    python -m exercises.self_attention              # your code
+    python -m exercises.self_attention --out weights.png
+    python -m reference.self_attention --figures lectures/01_self_attention/figures
 """
 
 import argparse
@@ -33,7 +34,10 @@ def _table(rows, labels, fmt):
 
 
 def run_demo(out_path):
-    """Print the worked example and write the heatmap; return True if every check passed."""
+    """Print the worked example and write the heatmap.
+
+    Returns (every check passed, the weights (H, T, T) of the sentence, the causal mask).
+    """
     rng = np.random.default_rng(0)
     t = len(TOKENS)
     x = rng.standard_normal((1, t, D_MODEL))  # (B, T, C): one sentence, random embeddings
@@ -99,11 +103,12 @@ def _not_implemented_message(error):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m <package>.self_attention",
+        prog=f"python -m {__package__}",  # reference.self_attention or exercises.self_attention
         description="Worked example of Module 1 (self-attention).",
     )
     parser.add_argument(
         "--out",
+        metavar="PATH",
         default="build/figures/attention_weights.png",
         help="where to write the attention heatmap (default: %(default)s)",
     )
