@@ -69,7 +69,7 @@ def test_causal_mask_is_torch_lower_right_tril(t_q, t_k):
     np.testing.assert_array_equal(ref.causal_mask(t_q, t_k), expected)
 
 
-def test_padding_mask_is_not_torch_key_padding_mask():
+def test_padding_mask_is_the_negated_torch_key_padding_mask():
     lengths = [5, 2, 0]
     ignore = torch.arange(T_K)[None, :] >= torch.tensor(lengths)[:, None]  # torch: True = ignore
     np.testing.assert_array_equal(ref.padding_mask(lengths, T_K), ~ignore.numpy())
