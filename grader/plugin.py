@@ -111,12 +111,13 @@ def classify(excinfo, exercise_id: str) -> tuple[str, str]:
     exc = excinfo.value
     if isinstance(exc, StudentNotImplemented) or isinstance(exc, NotImplementedError):
         text = getattr(exc, "message", str(exc)) or "not implemented yet"
-        return NOT_IMPLEMENTED, f"not implemented yet ({text})"
+        needs = text.startswith("Exercise ") and not text.startswith(f"Exercise {exercise_id} ")
+        return NOT_IMPLEMENTED, f"needs {text}" if needs else text
     if isinstance(exc, StudentTimeout) or "Timeout" in type(exc).__name__ or (
             "Timeout" in str(exc)[:40] and not isinstance(exc, CheckFailed)):
         return TIMEOUT, f"{getattr(exc, 'message', str(exc))} (time limit per check)"
-    if isinstance(exc, CheckFailed):
-        return FAILED, str(exc)
+    if isinstance(exc, AssertionError):  # CheckFailed, or a plain assert in a check
+        return FAILED, str(exc) or "a check's assertion failed"
     if isinstance(exc, StudentCrash):
         return ERROR, exc.message
     if isinstance(exc, StudentError):
@@ -130,4 +131,5 @@ def _no_sigalrm() -> bool:
     import signal
     import threading
 
-    return not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread()
+    main = threading.current_thread() is threading.main_thread()
+    return not hasattr(signal, "SIGALRM") or not main

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .results import NOT_IMPLEMENTED, PASSED, ExerciseResult
 
-COLUMNS = "{id:<5} {title:<34} {points:>9}  {status:<15} {reason}"
+COLUMNS = "{id:<5} {title:<34} {points:>9}  {status:<16} {reason}"
 
 
 def header() -> str:

@@ -1,4 +1,4 @@
-"""Grade a directory laid out like `exercises/`: pytest runs the checks, the sandbox runs the code."""
+"""Grade a folder laid out like `exercises/`: pytest runs the checks, the sandbox the code."""
 
 from __future__ import annotations
 

@@ -105,7 +105,8 @@ class Worker:
             self._died()
         except wire.WireError as exc:
             self.kill()
-            raise StudentCrash("ProtocolError", f"the sandbox sent an unreadable answer ({exc})")
+            raise StudentCrash("ProtocolError",
+                               f"the sandbox sent an unreadable answer ({exc})") from None
 
     def _wait(self, fd: int, deadline: float, for_write: bool = False) -> None:
         while True:

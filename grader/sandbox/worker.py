@@ -13,10 +13,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import os
 import sys
-import tracemalloc
 import traceback
+import tracemalloc
 import types
 import warnings
 from pathlib import Path

@@ -1,0 +1,1 @@
+"""Your solutions: implement the stubs, then run `make grade` (see README.md)."""
