@@ -24,7 +24,7 @@ help: ## List the targets
 # --- virtual environment, filled in layers: student < test < parity -----------------------
 $(VENV)/.student: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "This course needs Python 3.10 or newer; run e.g. make PYTHON=python3.11 ...")'
-	@echo "Creating $(VENV) (first run only) ..."
+	@echo "Setting up $(VENV) (first run, or after pyproject.toml changed) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e .
 	@touch $@
@@ -42,12 +42,12 @@ $(VENV)/.parity: $(VENV)/.test
 grade: $(VENV)/.student ## Grade your exercises (TARGET=reference to grade the solutions, EX='1.4' for one)
 	@$(PY) -m grader $(GRADE_ARGS)
 
-demo: $(VENV)/.student ## Run the Module 1 demo on the reference (TARGET=exercises for your code)
+demo: $(VENV)/.student ## Run the Module 1 demo on your code (TARGET=reference for the solutions)
 	@$(PY) -m $(TARGET).self_attention
 
 # --- project -------------------------------------------------------------------------------
 test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, stubs, lectures)
-	@$(PY) -m pytest -q -m 'not parity'
+	@$(PY) -m pytest -q --ignore=tests/parity
 
 parity: $(VENV)/.parity ## Check the reference against PyTorch / Hugging Face
 	@$(PY) -m pytest -q -m parity tests/parity

@@ -1,9 +1,10 @@
 """Worked example of Module 1: causal multi-head self-attention on five tokens.
 
-python -m reference.self_attention              # the solutions
-python -m exercises.self_attention              # your code
-python -m exercises.self_attention --out weights.png
-python -m reference.self_attention --figures lectures/01_self_attention/figures
+Usage:
+    python -m reference.self_attention              # the solutions
+    python -m exercises.self_attention              # your code
+    python -m exercises.self_attention --out weights.png
+    python -m reference.self_attention --figures lectures/01_self_attention/figures
 """
 
 import argparse

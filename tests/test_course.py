@@ -1,0 +1,114 @@
+"""The course as a whole: reference full marks, stubs zero, every exercise wired up."""
+
+from __future__ import annotations
+
+import ast
+import time
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from grader import checks, course, fixtures, stubs
+from grader.runner import grade
+
+# Module 1 as SYLLABUS.md fixes it: id -> the names students implement.
+SYLLABUS_MODULE_1 = {
+    "1.1": ("softmax",),
+    "1.2": ("softmax_backward",),
+    "1.3": ("causal_mask", "padding_mask"),
+    "1.4": ("scaled_dot_product_attention",),
+    "1.5": ("scaled_dot_product_attention_backward",),
+    "1.6": ("split_heads", "merge_heads"),
+    "1.7": ("multi_head_attention",),
+    "1.8": ("multi_head_attention_backward",),
+    "1.9": ("online_softmax_attention",),
+}
+
+
+def test_reference_scores_full_marks_quickly():
+    start = time.monotonic()
+    results = grade("reference")
+    seconds = time.monotonic() - start
+    lost = {r.exercise.id: r.details for r in results if r.score != r.exercise.points}
+    assert not lost, lost
+    assert all(r.status == "passed" for r in results)
+    assert seconds < 5.0, f"grading the reference took {seconds:.1f} s (budget 5 s)"
+
+
+def test_untouched_stubs_score_zero_and_say_not_implemented():
+    results = grade("exercises")
+    assert [r.exercise.id for r in results] == [ex.id for ex in course.EXERCISES]
+    for r in results:
+        assert r.score == 0, (r.exercise.id, r.details)
+        assert r.status == "not implemented", (r.exercise.id, r.status, r.details)
+        assert "Exercise " in r.reason
+
+
+def test_committed_stubs_equal_generator_output():
+    generated = stubs.generate()
+    assert stubs.differences(REPO / "exercises", generated) == [], "run `make stubs`"
+    on_disk = {p.relative_to(REPO / "exercises").as_posix()
+               for p in (REPO / "exercises").rglob("*.py") if "__pycache__" not in p.parts}
+    assert on_disk == set(generated)
+    for rel, text in generated.items():
+        assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, rel
+
+
+def test_every_stub_names_its_exercise():
+    for ex in course.EXERCISES:
+        text = (REPO / "exercises" / ex.path).read_text()
+        assert f'"Exercise {ex.id} (' in text, f"exercises/{ex.path} does not name {ex.id}"
+
+
+def test_registry_matches_syllabus_module_1():
+    module_1 = {ex.id: ex.names for ex in course.EXERCISES if ex.module.number == 1}
+    assert module_1 == SYLLABUS_MODULE_1
+
+
+@pytest.mark.parametrize("ex", course.EXERCISES, ids=lambda ex: ex.id)
+def test_exercise_has_checks_points_and_lecture_section(ex):
+    assert ex.points > 0
+    registered = checks.checks_for(ex.id)
+    assert registered, f"exercise {ex.id} has no check"
+    assert len({c.name for c in registered}) == len(registered)
+    theory = (REPO / ex.module.lecture_dir / "theory.md").read_text()
+    headings = [line[3:].strip() for line in theory.splitlines() if line.startswith("## ")]
+    assert ex.section in headings, f"{ex.id}: no '## {ex.section}' in theory.md"
+    readme = (REPO / ex.module.lecture_dir / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith(f"| {ex.id} ")]
+    assert rows, f"{ex.id} is missing from the module README's exercise table"
+    assert f"| {ex.points} |" in rows[0], f"{ex.id}: README points differ from the grader"
+    assert f"theory.md#{course.github_anchor(ex.section)}" in rows[0]
+
+
+def test_every_public_name_exists_in_the_reference():
+    for ex in course.EXERCISES:
+        tree = ast.parse((REPO / "reference" / ex.path).read_text())
+        defined = {n.name for n in tree.body
+                   if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        missing = set(ex.names) - defined
+        assert not missing, f"reference/{ex.path} lacks {missing}"
+
+
+def test_grader_never_imports_reference():
+    for path in (REPO / "grader").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n == "reference" or n.startswith("reference.") for n in names), path
+
+
+def test_committed_fixtures_are_what_the_reference_produces():
+    built = fixtures.build("reference")
+    for module, arrays in built.items():
+        committed = fixtures.load(module)
+        assert set(arrays) == set(committed), f"run `make fixtures` ({module})"
+        for name, value in arrays.items():
+            np.testing.assert_allclose(value, committed[name], rtol=1e-12, atol=1e-14,
+                                       err_msg=f"{module}:{name} is stale; run `make fixtures`")
