@@ -39,8 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Grading {target} ...\n")
     print(report.header())
     start = time.monotonic()
-    results = grade(target, args.exercise, on_exercise_done=lambda r: print(report.row(r),
-                                                                            flush=True))
+    try:
+        results = grade(target, args.exercise, on_exercise_done=lambda r: print(report.row(r),
+                                                                                flush=True))
+    except Exception as exc:  # noqa: BLE001 — a grader bug must still leave a report behind
+        report.write_json(report.internal_error(exc, time.monotonic() - start), args.json)
+        print(f"\nThe grader itself failed ({type(exc).__name__}: {exc}); please report it. "
+              f"An error report was written to {args.json}", file=sys.stderr)
+        return 2
     seconds = time.monotonic() - start
     print()
     print(report.total_line(results) + f" ({seconds:.1f} s)")

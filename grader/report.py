@@ -67,6 +67,12 @@ def gradescope(results: list[ExerciseResult], seconds: float) -> dict:
     }
 
 
+def internal_error(exc: Exception, seconds: float) -> dict:
+    """Results when the grader itself failed: zero, with the reason, never a missing file."""
+    return {"score": 0.0, "max_score": 0, "execution_time": round(seconds, 2),
+            "output": f"The grader failed: {type(exc).__name__}: {exc}", "tests": []}
+
+
 def write_json(data: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")

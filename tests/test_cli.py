@@ -1,0 +1,54 @@
+"""`python -m grader` as students and Gradescope call it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def run_grader(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_table_and_gradescope_json(tmp_path):
+    out = tmp_path / "results.json"
+    done = run_grader("--target", "reference", "--exercise", "1.1", "-e", "1.3",
+                      "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "1.1   Stable softmax" in done.stdout and "passed" in done.stdout
+    assert "Total: 8/8 points" in done.stdout
+    data = json.loads(out.read_text())
+    assert set(data) >= {"score", "max_score", "execution_time", "tests"}
+    assert data["score"] == 8 and data["max_score"] == 8
+    assert [t["number"] for t in data["tests"]] == ["1.1", "1.3"]
+    for test in data["tests"]:
+        assert set(test) >= {"name", "number", "score", "max_score", "status", "output"}
+        assert test["status"] == "passed" and test["score"] == test["max_score"]
+
+
+def test_stubs_table_says_not_implemented(tmp_path):
+    out = tmp_path / "r.json"
+    done = run_grader("--exercise", "1", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("not implemented") >= 9
+    assert "Total: 0/60 points" in done.stdout
+    data = json.loads(out.read_text())
+    assert data["score"] == 0 and all(t["status"] == "failed" for t in data["tests"])
+
+
+def test_a_directory_target_and_fail_under(submission, tmp_path):
+    done = run_grader("--target", str(submission), "-e", "1.6", "--json",
+                      str(tmp_path / "r.json"), "--fail-under", "4")
+    assert done.returncode == 1  # 3 points < 4
+    assert "Total: 3/3 points" in done.stdout
+
+
+def test_bad_arguments_are_named():
+    done = run_grader("--exercise", "9.9")
+    assert done.returncode == 2 and "unknown exercise '9.9'" in done.stderr
+    done = run_grader("--target", "/no/such/dir")
+    assert done.returncode == 2 and "no such directory" in done.stderr

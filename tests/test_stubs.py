@@ -1,0 +1,73 @@
+"""The stub generator: regions become NotImplementedError, edits are never lost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from grader import stubs
+
+REFERENCE = '''"""Doc."""
+
+import numpy as np
+
+
+def softmax(x, axis=-1):
+    """Docstring stays."""
+    x = np.asarray(x)
+    ### BEGIN SOLUTION
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+    ### END SOLUTION
+'''
+
+
+def test_region_becomes_raise_naming_the_exercise():
+    out = stubs.stub_source(REFERENCE, "x.py")
+    assert "np.exp" not in out and "BEGIN SOLUTION" not in out
+    assert '"""Docstring stays."""' in out and "x = np.asarray(x)" in out
+    assert 'raise NotImplementedError(\n        "Exercise 1.1 (softmax)' in out
+    assert "theory.md#2-softmax-and-its-jacobian" in out
+    compile(out, "stub", "exec")
+
+
+@pytest.mark.parametrize("source, problem", [
+    ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", "inside a function"),
+    ("def softmax():\n    ### BEGIN SOLUTION\n    return 1\n", "without ### END"),
+    ("def softmax():\n    return 1\n    ### END SOLUTION\n", "without ### BEGIN"),
+    ("def unknown():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n",
+     "belongs to no exercise"),
+])
+def test_bad_markers_are_named(source, problem):
+    with pytest.raises(stubs.MarkerError, match=problem):
+        stubs.stub_source(source, "x.py")
+
+
+def test_write_keeps_student_edits_and_force_backs_them_up(tmp_path):
+    first = {"m/a.py": "A1\n", "m/b.py": "B1\n"}
+    report = stubs.write(tmp_path, first)
+    assert sorted(report["written"]) == ["m/a.py", "m/b.py"]
+
+    (tmp_path / "m/a.py").write_text("my solution\n")  # the student worked on a.py
+    second = {"m/a.py": "A2\n", "m/b.py": "B2\n"}
+    report = stubs.write(tmp_path, second)
+    assert report["skipped"] == ["m/a.py"]
+    assert (tmp_path / "m/a.py").read_text() == "my solution\n"
+    assert (tmp_path / "m/b.py").read_text() == "B2\n"  # untouched stub: updated
+
+    report = stubs.write(tmp_path, second)  # still the student's: still skipped
+    assert report["skipped"] == ["m/a.py"]
+
+    report = stubs.write(tmp_path, second, force=True)
+    assert (tmp_path / "m/a.py").read_text() == "A2\n"
+    backups = list((tmp_path / "m").glob("a.py.orig-*"))
+    assert len(backups) == 1 and backups[0].read_text() == "my solution\n"
+
+
+def test_make_stubs_check_passes_on_the_repository():
+    done = subprocess.run([sys.executable, "-m", "grader.stubs", "--check"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,52 @@
+"""The sandbox's wire format carries data only, and keeps identity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.sandbox import wire
+
+
+def roundtrip(obj):
+    data, _ = wire.encode(obj)
+    return wire.decode(data)[0]
+
+
+def test_values_roundtrip_with_dtypes_and_identity():
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    obj = {"x": x, "same": x, "t": (1, 2.5, None, True, "s", np.int64(7)), "l": [np.bool_(True)],
+           7: float("nan")}
+    back = roundtrip(obj)
+    assert back["x"].dtype == np.float32 and np.array_equal(back["x"], x)
+    assert back["same"] is back["x"]
+    assert back["t"][:5] == (1, 2.5, None, True, "s") and back["t"][5].dtype == np.int64
+    assert np.isnan(back[7])
+
+
+def test_generator_state_travels():
+    gen = np.random.default_rng(5)
+    gen.random(3)
+    back = roundtrip(gen)
+    assert back.random() == gen.random()
+
+
+def test_objects_are_refused_without_a_handler():
+    with pytest.raises(wire.WireError):
+        wire.encode(object())
+    with pytest.raises(wire.WireError):
+        wire.encode(np.array([object()], dtype=object))
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00" * 3, b"\xff" * 16,
+                                  b"\x05\x00\x00\x00\x00\x00\x00\x00{bad}"])
+def test_garbage_is_rejected_not_executed(data):
+    with pytest.raises(wire.WireError):
+        wire.decode(data)
+
+
+def test_object_dtype_in_a_message_is_rejected():
+    data, _ = wire.encode(np.zeros(2))
+    forged = data.replace(b'"<f8"', b'"|O8"')
+    with pytest.raises(wire.WireError):
+        wire.decode(forged)
