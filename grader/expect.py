@@ -61,10 +61,18 @@ def close(actual, expected, name: str, hint: str = "", rtol: float = F64["rtol"]
     where = np.unravel_index(int(np.argmax(np.where(bad, np.nan_to_num(err, nan=np.inf), -1))),
                              err.shape)
     idx = tuple(int(i) for i in where)
-    message = (f"{name} is wrong at index {idx}: got {actual[idx]!r}, expected "
-               f"{expected[idx]!r} ({int(bad.sum())} of {bad.size} entries off; tolerance "
+    message = (f"{name} is wrong at index {idx}: got {_fmt(actual[idx])}, expected "
+               f"{_fmt(expected[idx])} ({int(bad.sum())} of {bad.size} entries off; tolerance "
                f"atol={atol:g}, rtol={rtol:g}).")
     fail(message + (" " + hint if hint else ""))
+
+
+def _fmt(value) -> str:
+    """A scalar as a student wants to read it (no `np.float64(...)` wrapper)."""
+    value = np.asarray(value)
+    if value.dtype.kind in "fc":
+        return f"{complex(value):.6g}" if value.dtype.kind == "c" else f"{float(value):.6g}"
+    return str(value.item())
 
 
 def unchanged(before: dict[str, np.ndarray], after: dict[str, np.ndarray], fn_name: str) -> None:

@@ -202,7 +202,7 @@ def _sdpa(impl, case, **overrides):
     return out, cache
 
 
-def _diagnose_attention(impl, case, out) -> str:
+def _diagnose_attention(impl, case) -> str:
     """Name the likely bug by re-running the student's own function on rescaled queries."""
     d = case["q"].shape[-1]
     probes = {
@@ -221,20 +221,33 @@ def _diagnose_attention(impl, case, out) -> str:
     return ""
 
 
-def _check_weights(cache, case, label):
+def _compare_attention(impl, case, out, cache, label, hint=""):
+    """Output and cache['weights'] must match the case; explain the first difference."""
+    expect.array(out, label, shape=case["out"].shape)
     if not isinstance(cache, dict) or "weights" not in cache:
         expect.fail(f"{label}: the cache should be a dict with the attention weights under "
                     "cache['weights'] (shape (..., T_q, T_k)), for plotting and the backward.")
     weights = expect.array(cache["weights"], f"{label}: cache['weights']",
                            shape=case["weights"].shape)
-    sums = weights.sum(-1)
     live = case["weights"].sum(-1) > 0.5
+    sums = weights.sum(-1)
     if not np.allclose(sums[live], 1.0, atol=1e-9):
         hint = (" They sum to 1 over the query axis: softmax must run over the keys (axis -1)."
                 if np.allclose(weights.sum(-2), 1.0, atol=1e-9) else "")
         expect.fail(f"{label}: each row of the attention weights should sum to 1 over the "
                     f"keys; got sums in [{sums.min():.4g}, {sums.max():.4g}].{hint}")
-    expect.close(weights, case["weights"], f"{label}: cache['weights']")
+    if "mask" in case:
+        mask = np.broadcast_to(case["mask"], weights.shape)
+        if np.any(np.abs(weights[~mask]) > 0):
+            expect.fail(f"{label}: positions where the mask is False got weight "
+                        f"{np.abs(weights[~mask]).max():.3g}; they must get exactly 0. Set "
+                        "their scores to -inf before the softmax (True = may attend).")
+    good = np.allclose(weights, case["weights"], **expect.F64) and np.allclose(
+        out, case["out"], **expect.F64)
+    if not good:
+        hint = _diagnose_attention(impl, case) or hint
+    expect.close(weights, case["weights"], f"{label}: cache['weights']", hint=hint)
+    expect.close(out, case["out"], label, hint=hint)
 
 
 @check("1.4", weight=3)
@@ -243,10 +256,7 @@ def attention_values(impl):
     case = _case("plain")
     out, cache = _sdpa(impl, case)
     expect.array(out, "attention output", shape=case["out"].shape, dtype=np.float64)
-    _check_weights(cache, case, "attention without mask")
-    if not np.allclose(out, case["out"], rtol=1e-7, atol=1e-9):
-        expect.close(out, case["out"], "attention output", hint=_diagnose_attention(
-            impl, case, out))
+    _compare_attention(impl, case, out, cache, "attention without mask")
 
 
 @check("1.4", weight=2)
@@ -260,25 +270,21 @@ def attention_masks(impl):
         label = f"attention with the {name.replace('_', ' ')} mask"
         expect.array(out, label, shape=case["out"].shape)
         _no_warnings(info, "scaled_dot_product_attention")
-        weights = cache.get("weights") if isinstance(cache, dict) else None
-        mask = np.broadcast_to(case["mask"], case["weights"].shape)
-        if isinstance(weights, np.ndarray) and weights.shape == mask.shape and np.any(
-                np.abs(weights[~mask]) > 0):
-            expect.fail(f"{label}: positions where mask is False got weight "
-                        f"{np.abs(weights[~mask]).max():.3g}; they must get exactly 0. Set "
-                        "their scores to -inf before the softmax (True = may attend).")
-        _check_weights(cache, case, label)
-        expect.close(out, case["out"], label, hint="A fully masked row must give zeros.")
+        _compare_attention(impl, case, out, cache, label,
+                           hint="A fully masked row must give zeros.")
 
 
 @check("1.4")
 def attention_batched_float32(impl):
     """works on (B, H, T, D) inputs, keeps float32, leaves inputs unchanged"""
+    plain = _case("plain")
+    out, _ = _sdpa(impl, plain)
+    plain_ok = isinstance(out, np.ndarray) and np.allclose(out, plain["out"], **expect.F64)
     case = _case("heads")
     out, cache = _sdpa(impl, case)
-    expect.close(out, case["out"], "attention on (B, H, T, D) inputs",
-                 hint="Use q @ k.swapaxes(-1, -2), not .T, so leading axes are kept.")
-    plain = _case("plain")
+    _compare_attention(impl, case, out, cache, "attention on (B, H, T, D) inputs",
+                       hint="Your 3-D case works: use np.swapaxes(k, -1, -2), not k.T, so the "
+                            "leading axes are kept." if plain_ok else "")
     q, k, v = (plain[n].astype(np.float32) for n in "qkv")
     out32, _ = expect.pair(expect.call_pure(impl.scaled_dot_product_attention,
                                             "scaled_dot_product_attention", q, k, v),
@@ -288,8 +294,18 @@ def attention_batched_float32(impl):
     expect.close(out32, plain["out"], "attention of float32 inputs", **expect.F32)
 
 
+def _require_forward(impl, case, exercise="1.4"):
+    """A backward is graded against a correct forward; say so when the forward is wrong."""
+    out, cache = _sdpa(impl, case)
+    if not (isinstance(out, np.ndarray) and out.shape == case["out"].shape
+            and np.allclose(out, case["out"], **expect.F64)):
+        expect.fail(f"your scaled_dot_product_attention ({exercise}) gives wrong outputs; fix "
+                    f"{exercise} first — its backward is graded against a correct forward.")
+    return cache
+
+
 def _sdpa_grads(impl, case):
-    _, cache = _sdpa(impl, case)
+    cache = _require_forward(impl, case)
     grads = impl.scaled_dot_product_attention_backward(case["dout"], cache)
     if not (isinstance(grads, tuple) and len(grads) == 3):
         expect.fail("scaled_dot_product_attention_backward should return (dq, dk, dv).")
@@ -317,10 +333,6 @@ def attention_backward_values(impl):
 def attention_backward_finite_differences(impl):
     """the backward agrees with finite differences of your own forward"""
     case = _case("causal")
-    out, _ = _sdpa(impl, case)
-    if not np.allclose(out, case["out"], rtol=1e-7, atol=1e-9):
-        expect.fail("your scaled_dot_product_attention (1.4) gives wrong outputs on the causal "
-                    "case; fix 1.4 first, the backward is checked against it.")
     dq, dk, dv = _sdpa_grads(impl, case)
     q, k, v = case["q"], case["k"], case["v"]
 
@@ -337,7 +349,7 @@ def attention_backward_finite_differences(impl):
 def attention_backward_masked_rows_float32(impl):
     """a fully masked row has zero gradient; float32 gradients stay float32"""
     case = _case("fully_masked")
-    _, cache = _sdpa(impl, case)
+    cache = _require_forward(impl, case)
     grads, info = instrumented_call(impl.scaled_dot_product_attention_backward, case["dout"],
                                     cache)
     _no_warnings(info, "scaled_dot_product_attention_backward")
@@ -463,7 +475,11 @@ def mha_float32_and_inputs(impl):
 
 
 def _mha_grads(impl, case, x_q=None, x_kv=None):
-    _, cache = _mha(impl, case, x_q, x_kv)
+    out, cache = _mha(impl, case, x_q, x_kv)
+    if not (isinstance(out, np.ndarray) and out.shape == case["out"].shape
+            and np.allclose(out, case["out"], **expect.F64)):
+        expect.fail("your multi_head_attention (1.7) gives wrong outputs; fix 1.7 first — its "
+                    "backward is graded against a correct forward.")
     grads = impl.multi_head_attention_backward(case["dout"], cache)
     if not (isinstance(grads, tuple) and len(grads) == 3 and isinstance(grads[2], dict)):
         expect.fail("multi_head_attention_backward should return (dx_q, dx_kv, dparams) "
@@ -497,10 +513,6 @@ def mha_backward_values(impl):
 def mha_backward_finite_differences(impl):
     """every gradient agrees with finite differences of your own forward"""
     case = _mha_case("padded")
-    out, _ = _mha(impl, case)
-    if not np.allclose(out, case["out"], rtol=1e-7, atol=1e-9):
-        expect.fail("your multi_head_attention (1.7) gives wrong outputs; fix 1.7 first, the "
-                    "backward is checked against it.")
     dx_q, dx_kv, dparams = _mha_grads(impl, case)
     x_q, x_kv, params = case["x_q"], case["x_kv"], case["params"]
 
