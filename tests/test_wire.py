@@ -24,6 +24,12 @@ def test_values_roundtrip_with_dtypes_and_identity():
     assert np.isnan(back[7])
 
 
+def test_numpy_scalars_keep_their_type():
+    back = roundtrip((np.float64(0.5), np.float32(1.5), np.bool_(False), np.int8(-3)))
+    assert [type(v) for v in back] == [np.float64, np.float32, np.bool_, np.int8]
+    assert back == (0.5, 1.5, False, -3)
+
+
 def test_generator_state_travels():
     gen = np.random.default_rng(5)
     gen.random(3)

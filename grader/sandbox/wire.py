@@ -48,14 +48,15 @@ class Encoder:
 
     def node(self, obj):
         # bool before int: bool is a subclass of int.
-        if obj is None or isinstance(obj, (bool, str)):
-            return obj
-        if isinstance(obj, int):
-            return {"int": str(obj)}
-        if isinstance(obj, float):
-            return {"float": repr(obj)}
+        # NumPy scalars first: np.float64 is a subclass of float, and must keep its dtype.
         if isinstance(obj, np.generic) and obj.dtype.kind in _SAFE_KINDS:
             return self._array(np.asarray(obj), "s")
+        if obj is None or isinstance(obj, (bool, str)):
+            return str(obj) if isinstance(obj, str) else obj
+        if isinstance(obj, int):
+            return {"int": str(int(obj))}
+        if isinstance(obj, float):
+            return {"float": repr(float(obj))}
         if isinstance(obj, tuple):
             return {"t": [self.node(x) for x in obj]}
         if isinstance(obj, Handle):
