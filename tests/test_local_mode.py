@@ -1,0 +1,31 @@
+"""Checks also run in-process on plain functions (the nbgrader path)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from grader import course
+from grader.expect import CheckFailed
+from grader.local import check_exercise
+
+
+@pytest.mark.parametrize("ex", course.EXERCISES, ids=lambda ex: ex.id)
+def test_reference_functions_pass_in_process(ex):
+    module = importlib.import_module(f"reference.{ex.module.package}")
+    assert check_exercise(ex.id, vars(module)) == ex.points
+
+
+def test_stubs_raise_not_implemented_in_process():
+    stubs = importlib.import_module("exercises.self_attention")
+    with pytest.raises(NotImplementedError, match="Exercise 1.4"):
+        check_exercise("1.4", stubs)
+
+
+def test_a_wrong_function_fails_with_every_message():
+    module = importlib.import_module("reference.self_attention")
+    names = dict(vars(module))
+    names["softmax"] = lambda x, axis=-1: x  # plausible nonsense
+    with pytest.raises(CheckFailed, match=r"Exercise 1\.1 \(Stable softmax\):\n- "):
+        check_exercise("1.1", names)
