@@ -1,0 +1,355 @@
+"""Mutation tests of the Module 1 checks: every check fails on a plausible student bug, and
+its message names the bug.
+
+Each mutant copies `reference/` into a temporary `submission/`, replaces a line (or a few)
+of a solution with a typical mistake, grades only the affected exercise, and asserts that
+(a) the exercise loses points, (b) the named checks fail (or error, when the bug raises),
+and (c) the first named check's message contains the phrase that tells the student what to
+fix.  Every `old` text must occur exactly once in the reference, so a changed reference
+breaks these tests loudly instead of silently grading an unmutated copy.
+
+Known gaps of the grader are kept as strict xfails, so they turn into failures the day the
+grader is fixed (then drop the marker): `UNCAUGHT` bugs that score full points, and
+`MISDIAGNOSED` messages that point the student at the wrong fix.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader import checks as check_registry
+from grader.course import SELF_ATTENTION, select
+from grader.runner import grade
+
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+MODULE_1 = [ex.id for ex in select(None) if ex.module == SELF_ATTENTION]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    exercise: str
+    file: str  # inside reference/self_attention/
+    edits: tuple[tuple[str, str], ...]  # (old, new): old occurs exactly once in the reference
+    catches: tuple[str, ...]  # checks that must fail; the first one must say `phrase`
+    phrase: str = ""
+    status: str = "failed"  # "error" when the bug raises in the student's code
+
+
+# Lines of the reference solutions, quoted exactly.
+SM_MAX = "    x_max = np.max(x, axis=axis, keepdims=True)\n"
+SM_GUARD = "    x_max = np.where(np.isneginf(x_max), 0, x_max)\n"
+SM_EXP = "    e = np.exp(x - x_max)\n"
+SM_SUM = "    total = np.sum(e, axis=axis, keepdims=True)\n"
+SM_BWD = "    return out * (dout - np.sum(dout * out, axis=axis, keepdims=True))\n"
+CAUSAL = "    return j <= i + (t_k - t_q)\n"
+PADDING = "    return np.arange(t)[None, :] < lengths[:, None]  # (1, t) < (B, 1) -> (B, t)\n"
+SCALE = "    scale = 1.0 / math.sqrt(q.shape[-1])  # a Python float, so float32 stays float32\n"
+SCORES = "    scores = (q @ np.swapaxes(k, -1, -2)) * scale  # (..., T_q, D) @ (..., D, T_k)\n"
+MASK = ("        scores = np.where(mask, scores, -np.inf)"
+        "  # exp(-inf) = 0: masked keys get no weight\n")
+SOFTMAX = "    weights = softmax(scores, axis=-1)  # (..., T_q, T_k)\n"
+CACHE = '    cache = {"q": q, "k": k, "v": v, "weights": weights, "scale": scale}\n'
+LOAD = ('    q, k, v, weights, scale = (cache[name] for name in '
+        '("q", "k", "v", "weights", "scale"))\n')
+DV = "    dv = np.swapaxes(weights, -1, -2) @ dout  # (..., T_k, T_q) @ (..., T_q, D_v)\n"
+DSCORES = "    dscores = softmax_backward(dweights, weights, axis=-1) * scale  # (..., T_q, T_k)\n"
+DK = "    dk = np.swapaxes(dscores, -1, -2) @ q  # (..., T_k, T_q) @ (..., T_q, D)\n"
+SPLIT = ("    return x.reshape(B, T, n_heads, C // n_heads).transpose(0, 2, 1, 3)"
+         "  # -> (B, H, T, D)\n")
+MERGE = "    return x.transpose(0, 2, 1, 3).reshape(B, T, H * D)  # (B, T, H, D) -> (B, T, C)\n"
+PROJ_Q = '    q = x_q @ params["W_q"] + params["b_q"]  # (B, T_q, C)\n'
+HEADS = "    heads, attn_cache = scaled_dot_product_attention(q, k, v, mask)  # (B, H, T_q, D)\n"
+PROJ_O = '    out = merged @ params["W_o"] + params["b_o"]  # (B, T_q, C)\n'
+LINEAR = "        return x.reshape(-1, C).T @ dy.reshape(-1, C), dy.sum(axis=(0, 1))\n"
+DMERGED = '    dmerged = dout @ params["W_o"].T  # (B, T_q, C)\n'
+DX_KV = ('    dx_kv = dk @ params["W_k"].T + dv @ params["W_v"].T'
+         "  # keys and values both read x_kv\n")
+MHA_RET = "    return dx_q, dx_kv, {name: dparams[name] for name in PARAM_NAMES}\n"
+ACC0 = "    acc = np.zeros((*batch, t_q, d_v), dtype)  # running sum of exp(s - m) v\n"
+LOOP = "    for start in range(0, t_k, block_size):\n"
+BLOCK = "        s = (q @ np.swapaxes(k[..., start:stop, :], -1, -2)) * scale  # (..., T_q, Bk)\n"
+SAFE = "        m_new_safe = np.where(np.isneginf(m_new), 0, m_new)\n"
+RESCALE = "        rescale = np.exp(m - m_new_safe)  # exp(m_old - m_new): 0 while m_old is -inf\n"
+P = "        p = np.exp(s - m_new_safe)  # (..., T_q, Bk), unnormalised block weights\n"
+L = "        l = rescale * l + p.sum(axis=-1, keepdims=True)\n"
+ACC = "        acc = rescale * acc + p @ v[..., start:stop, :]  # (..., T_q, Bk) @ (..., Bk, D_v)\n"
+
+S, MK, A, HD, MH, ON = ("softmax.py", "masks.py", "attention.py", "heads.py", "multi_head.py",
+                        "online_softmax.py")
+JACOBIAN = (
+    "    s, g = np.moveaxis(out, axis, -1), np.moveaxis(dout, axis, -1)\n"
+    "    eye = np.eye(s.shape[-1], dtype=s.dtype)\n"
+    "    jac = s[..., :, None] * eye - s[..., :, None] * s[..., None, :]  # (..., n, n)\n"
+    "    return np.moveaxis(np.einsum('...ij,...j->...i', jac, g), -1, axis)\n")
+F32 = "float32 in, float32 out"
+
+MUTANTS = [
+    # 1.1 softmax
+    Mutant("softmax_no_max", "1.1", S, ((SM_EXP, "    e = np.exp(x)\n"),),
+           ("softmax_stable_and_masked",), "subtract the maximum"),
+    Mutant("softmax_axis_hardcoded", "1.1", S,
+           ((SM_MAX, SM_MAX.replace("axis=axis", "axis=-1")),
+            (SM_SUM, SM_SUM.replace("axis=axis", "axis=-1"))),
+           ("softmax_values",), "wrong axis"),
+    Mutant("softmax_in_place", "1.1", S, ((SM_EXP, "    x -= x_max\n    e = np.exp(x)\n"),),
+           ("softmax_values", "softmax_invariants"), "in place"),
+    Mutant("softmax_all_neginf_row_nan", "1.1", S, ((SM_GUARD, ""),),
+           ("softmax_stable_and_masked",), "all -inf row must give zeros"),
+    Mutant("softmax_float64", "1.1", S,
+           ((SM_MAX, "    x = np.asarray(x, dtype=np.float64)\n" + SM_MAX),),
+           ("softmax_invariants",), F32),
+    # 1.2 softmax backward
+    Mutant("softmax_bwd_no_keepdims", "1.2", S, ((SM_BWD, SM_BWD.replace(", keepdims=True", "")),),
+           ("softmax_backward_values", "softmax_backward_properties",
+            "softmax_backward_no_jacobian"), "could not be broadcast", "error"),
+    Mutant("softmax_bwd_axis_hardcoded", "1.2", S,
+           ((SM_BWD, SM_BWD.replace("axis=axis", "axis=-1")),),
+           ("softmax_backward_values",), "along the same axis"),
+    Mutant("softmax_bwd_no_subtraction", "1.2", S, ((SM_BWD, "    return out * dout\n"),),
+           ("softmax_backward_values", "softmax_backward_properties",
+            "softmax_backward_no_jacobian"), "Subtract <dout, out>"),
+    Mutant("softmax_bwd_full_jacobian", "1.2", S, ((SM_BWD, JACOBIAN),),
+           ("softmax_backward_no_jacobian",), "Jacobian"),
+    Mutant("softmax_bwd_float64", "1.2", S,
+           ((SM_BWD, SM_BWD.replace("return out *", "return np.float64(1.0) * out *")),),
+           ("softmax_backward_properties",), F32),
+    # 1.3 masks
+    Mutant("causal_top_left", "1.3", MK,
+           ((CAUSAL, "    return np.tril(np.ones((t_q, t_k), dtype=bool))\n"),),
+           ("causal_mask_alignment",), "top-left"),
+    Mutant("causal_float_tril", "1.3", MK,
+           ((CAUSAL, "    return np.tril(np.ones((t_q, t_k)), 0)\n"),),
+           ("causal_mask_alignment",), "expected bool"),
+    Mutant("causal_inverted", "1.3", MK, ((CAUSAL, "    return j > i + (t_k - t_q)\n"),),
+           ("causal_mask_alignment",), "inverted"),
+    Mutant("causal_off_by_one", "1.3", MK, ((CAUSAL, "    return j < i + (t_k - t_q)\n"),),
+           ("causal_mask_alignment",), "at or before the query's position"),
+    Mutant("padding_le", "1.3", MK, ((PADDING, PADDING.replace(" < lengths", " <= lengths")),),
+           ("padding_mask_values",), "j < lengths[b]"),
+    # 1.4 scaled dot-product attention
+    Mutant("attn_no_scale", "1.4", A, ((SCALE, "    scale = 1.0\n"),),
+           ("attention_values", "attention_masks", "attention_batched_float32"), "1/sqrt(d_k)"),
+    Mutant("attn_divide_by_d", "1.4", A, ((SCALE, "    scale = 1.0 / q.shape[-1]\n"),),
+           ("attention_values",), "divided by d_k instead of sqrt(d_k)"),
+    Mutant("attn_softmax_over_queries", "1.4", A, ((SOFTMAX, SOFTMAX.replace("-1", "-2")),),
+           ("attention_values", "attention_masks", "attention_batched_float32"), "axis -1"),
+    Mutant("attn_mask_large_negative", "1.4", A, ((MASK, MASK.replace("-np.inf", "-1e9")),),
+           ("attention_masks",), "-inf"),
+    Mutant("attn_mask_after_softmax", "1.4", A,
+           ((MASK, "        pass\n"),
+            (SOFTMAX, SOFTMAX + "    if mask is not None:\n"
+                                "        weights = np.where(mask, weights, 0.0)\n")),
+           ("attention_masks", "attention_batched_float32"), "sum to 1 over the keys"),
+    Mutant("attn_mask_inverted", "1.4", A, ((MASK, MASK.replace("(mask,", "(~mask,")),),
+           ("attention_masks", "attention_batched_float32"), "sum to 1 over the keys"),
+    Mutant("attn_k_transpose_3d_only", "1.4", A,
+           ((SCORES, SCORES.replace("np.swapaxes(k, -1, -2)", "k.transpose(0, 2, 1)")),),
+           ("attention_batched_float32",), "axes don't match", "error"),
+    Mutant("attn_fully_masked_row_nan", "1.4", A,
+           ((SOFTMAX, "    e = np.exp(scores - scores.max(axis=-1, keepdims=True))\n"
+                      "    weights = e / e.sum(axis=-1, keepdims=True)\n"),),
+           ("attention_masks",), "fully masked row"),
+    Mutant("attn_numpy_sqrt_float64", "1.4", A,
+           ((SCALE, "    scale = 1.0 / np.sqrt(q.shape[-1])\n"),),
+           ("attention_batched_float32",), F32),
+    Mutant("attn_no_weights_in_cache", "1.4", A, ((CACHE, CACHE.replace('"weights":', '"p":')),),
+           ("attention_values", "attention_masks", "attention_batched_float32"),
+           "cache['weights']"),
+    # 1.5 attention backward
+    Mutant("attn_bwd_dk_transposed", "1.5", A,
+           ((DK, "    dk = np.swapaxes(q, -1, -2) @ dscores\n"),),
+           ("attention_backward_values", "attention_backward_finite_differences",
+            "attention_backward_masked_rows_float32"),
+           "dk has shape (2, 4, 5), expected (2, 5, 4)"),
+    Mutant("attn_bwd_dv_uses_dout_T", "1.5", A,
+           ((DV, "    dv = np.swapaxes(dout, -1, -2) @ weights\n"),),
+           ("attention_backward_values", "attention_backward_finite_differences"),
+           "dv has shape (2, 6, 5), expected (2, 5, 6)"),
+    Mutant("attn_bwd_dq_unscaled", "1.5", A,
+           ((DSCORES, DSCORES.replace(" * scale", "")), (DK, DK.replace("@ q", "@ q * scale"))),
+           ("attention_backward_values", "attention_backward_finite_differences"),
+           "dq = scale * dS @ k"),
+    Mutant("attn_bwd_no_softmax_backward", "1.5", A,
+           ((DSCORES, "    dscores = dweights * scale\n"),),
+           ("attention_backward_values", "attention_backward_finite_differences",
+            "attention_backward_masked_rows_float32"), "softmax backward of dP"),
+    Mutant("attn_bwd_mask_forgotten", "1.5", A,  # masked entries get a gradient
+           ((LOAD, LOAD + "    weights = softmax(q @ np.swapaxes(k, -1, -2) * scale, axis=-1)\n"),),
+           ("attention_backward_values", "attention_backward_finite_differences",
+            "attention_backward_masked_rows_float32"), "(causal case)"),
+    Mutant("attn_bwd_numpy_sqrt_float64", "1.5", A,
+           ((DSCORES, "    dscores = softmax_backward(dweights, weights)"
+                      " / np.sqrt(q.shape[-1])\n"),),
+           ("attention_backward_masked_rows_float32",), F32),
+    # 1.6 heads
+    Mutant("split_interleaved", "1.6", HD,
+           ((SPLIT, "    return x.reshape(B, T, C // n_heads, n_heads).transpose(0, 3, 1, 2)\n"),),
+           ("split_heads_layout",), "contiguous block of columns"),
+    Mutant("split_no_transpose", "1.6", HD,
+           ((SPLIT, "    return x.reshape(B, T, n_heads, C // n_heads)\n"),),
+           ("split_heads_layout",), "transpose axes 1 and 2"),
+    Mutant("merge_no_transpose", "1.6", HD, ((MERGE, "    return x.reshape(B, T, H * D)\n"),),
+           ("merge_heads_inverse",), "Transpose back"),
+    # 1.7 multi-head attention
+    Mutant("mha_scale_by_model_width", "1.7", MH,  # 1/sqrt(D) / sqrt(H) = 1/sqrt(C)
+           ((HEADS, HEADS.replace("(q, k, v, mask)", "(q / n_heads**0.5, k, v, mask)")),),
+           ("mha_values", "mha_float32_and_inputs"), "the head size"),
+    Mutant("mha_no_output_projection", "1.7", MH, ((PROJ_O, "    out = merged\n"),),
+           ("mha_values", "mha_float32_and_inputs"), "output projection W_o"),
+    Mutant("mha_no_output_bias", "1.7", MH, ((PROJ_O, '    out = merged @ params["W_o"]\n'),),
+           ("mha_values", "mha_float32_and_inputs"), "W_o, b_o"),
+    Mutant("mha_mask_dropped", "1.7", MH,
+           ((HEADS, HEADS.replace("(q, k, v, mask)", "(q, k, v)")),),
+           ("mha_causal_invariance", "mha_values"), "leaks the future"),
+    Mutant("mha_params_in_place", "1.7", MH,  # folds the scale into W_q: applied twice
+           ((PROJ_Q, '    params["W_q"] *= (x_q.shape[-1] // n_heads) ** -0.5\n' + PROJ_Q),),
+           ("mha_float32_and_inputs", "mha_values"), "modified its input `W_q` in place"),
+    # 1.8 multi-head attention backward
+    Mutant("mha_bwd_dW_mean_over_batch", "1.8", MH,
+           ((LINEAR, "        return (np.swapaxes(x, -1, -2) @ dy).mean(axis=0), "
+                     "dy.sum(axis=(0, 1))\n"),),
+           ("mha_backward_values", "mha_backward_finite_differences"),
+           "summed over batch and time"),
+    Mutant("mha_bwd_db_wrong_axis", "1.8", MH,
+           ((LINEAR, LINEAR.replace("dy.sum(axis=(0, 1))", "dy.sum(axis=1)")),),
+           ("mha_backward_values", "mha_backward_finite_differences"), "axis you reduced"),
+    Mutant("mha_bwd_dx_kv_no_value_path", "1.8", MH,
+           ((DX_KV, '    dx_kv = dk @ params["W_k"].T\n'),),
+           ("mha_backward_values", "mha_backward_finite_differences",
+            "mha_backward_self_attention"), "both paths"),
+    Mutant("mha_bwd_no_W_o", "1.8", MH, ((DMERGED, "    dmerged = dout\n"),),
+           ("mha_backward_values", "mha_backward_finite_differences",
+            "mha_backward_self_attention"), "dx_q"),
+    Mutant("mha_bwd_self_attention_summed", "1.8", MH,
+           ((MHA_RET, "    if x_kv is x_q:\n        dx_q = dx_kv = dx_q + dx_kv\n" + MHA_RET),),
+           ("mha_backward_self_attention",), "let the caller add them"),
+    # 1.9 online softmax
+    Mutant("online_no_rescale", "1.9", ON,
+           ((L, L.replace("rescale * l", "l")), (ACC, ACC.replace("rescale * acc", "acc"))),
+           ("online_equals_attention", "online_stable_and_masked"), "exp(m_old - m_new)"),
+    Mutant("online_skips_last_block", "1.9", ON,
+           ((LOOP, LOOP.replace("range(0, t_k,", "range(0, t_k - block_size + 1,")),),
+           ("online_equals_attention", "online_stable_and_masked"), "block_size=2"),
+    Mutant("online_fully_masked_row_nan", "1.9", ON, ((SAFE, "        m_new_safe = m_new\n"),),
+           ("online_stable_and_masked",), "fully masked row"),
+    Mutant("online_full_score_matrix", "1.9", ON,
+           ((LOOP, "    scores = (q @ np.swapaxes(k, -1, -2)) * scale  # (..., T_q, T_k)\n" + LOOP),
+            (BLOCK, "        s = scores[..., start:stop]\n")),
+           ("online_memory",), "full score matrix"),
+    Mutant("online_no_max_subtraction", "1.9", ON,
+           ((RESCALE, "        rescale = 1.0\n"), (P, "        p = np.exp(s)\n")),
+           ("online_stable_and_masked",), "overflow in exp"),
+]
+
+# Plausible bugs that no check catches: the exercise scores full points.
+UNCAUGHT = [
+    Mutant("online_acc_float64", "1.9", ON, ((ACC0, ACC0.replace(", dtype)", ")")),), ()),
+    Mutant("mha_bwd_db_float64", "1.8", MH,
+           ((LINEAR, "        db = np.zeros(C)  # accumulated over every (b, t) row\n"
+                     "        db += dy.sum(axis=(0, 1))\n"
+                     "        return x.reshape(-1, C).T @ dy.reshape(-1, C), db\n"),), ()),
+]
+UNCAUGHT_REASON = {
+    "online_acc_float64": "1.9 is never called with float32 inputs: float64 promotion passes",
+    "mha_bwd_db_float64": "1.8 is never called with float32 inputs: float64 promotion passes",
+}
+
+# (mutant, check, phrase the message should contain, phrase it should not contain, why not)
+MISDIAGNOSED = [
+    ("attn_mask_inverted", "attention_masks", "True = may attend", "",
+     "the row-sum test runs before the masked-position test, so an inverted mask is reported "
+     "only as 'rows should sum to 1' with no hint"),
+    ("attn_mask_after_softmax", "attention_masks", "before the softmax", "",
+     "zeroing masked weights after the softmax is reported only as 'rows should sum to 1'"),
+    ("causal_float_tril", "causal_mask_alignment", "", F32,
+     "a float mask gets expect.array's dtype hint 'float32 in, float32 out'"),
+    ("mha_params_in_place", "mha_causal_invariance", "", "leaks the future",
+     "params changed in place by the first call are blamed on the causal mask"),
+    ("mha_bwd_no_W_o", "mha_backward_values", "W_o", "",
+     "a dmerged without W_o^T is reported as 'dx_q = dq @ W_q^T', pointing at the wrong line"),
+    ("online_skips_last_block", "online_equals_attention", "last, shorter block", "",
+     "the 'last, shorter block' hint is attached to block_size=3 only, but block_size=2 "
+     "(T_k=5) has a short last block too and fails first"),
+]
+
+BY_ID = {m.id: m for m in MUTANTS + UNCAUGHT}
+
+
+def make_submission(root: Path, mutant: Mutant | None) -> Path:
+    """Copy reference/ to root/submission and apply the mutant's edits."""
+    target = root / "submission"
+    shutil.copytree(REFERENCE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    if mutant is not None:
+        path = target / "self_attention" / mutant.file
+        text = path.read_text()
+        for old, new in mutant.edits:
+            assert text.count(old) == 1, f"{mutant.id}: reference line not found once: {old!r}"
+            text = text.replace(old, new)
+        path.write_text(text)
+    return target
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """mutant id -> ExerciseResult of its exercise, graded once per module run."""
+    results = {}
+
+    def run(mutant: Mutant):
+        if mutant.id not in results:
+            submission = make_submission(tmp_path_factory.mktemp(mutant.id), mutant)
+            [results[mutant.id]] = grade(submission, [mutant.exercise])
+        return results[mutant.id]
+
+    return run
+
+
+def verdicts(result) -> dict:
+    return {c.name: c for c in result.checks}
+
+
+def test_unmutated_copy_passes(tmp_path):
+    """The harness itself: a plain copy of the reference scores full points."""
+    for result in grade(make_submission(tmp_path, None), MODULE_1):
+        assert result.status == "passed", f"{result.exercise.id}:\n{result.details}"
+
+
+def test_every_check_of_module_1_has_a_mutant():
+    caught = {name for m in MUTANTS for name in m.catches}
+    for ex in MODULE_1:
+        for c in check_registry.checks_for(ex):
+            assert c.name in caught, f"no mutant shows that check {c.test_id} can fail"
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
+def test_check_catches_bug(mutant, graded):
+    result = graded(mutant)
+    assert result.exercise.id == mutant.exercise
+    assert result.status != "passed" and result.score < result.exercise.points, result.details
+    by_name = verdicts(result)
+    for name in mutant.catches:
+        assert by_name[name].status == mutant.status, f"{mutant.id}: {name}\n{result.details}"
+    message = by_name[mutant.catches[0]].message
+    assert mutant.phrase in message, f"{mutant.id}: {mutant.phrase!r} not in\n{message}"
+
+
+@pytest.mark.parametrize("mutant", [
+    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=UNCAUGHT_REASON[m.id]))
+    for m in UNCAUGHT], ids=lambda m: m.id)
+def test_uncaught_bug(mutant, graded):
+    result = graded(mutant)
+    assert result.status != "passed" and result.score < result.exercise.points, result.details
+
+
+@pytest.mark.parametrize("mutant_id, check, wanted, unwanted", [
+    pytest.param(*row[:4], marks=pytest.mark.xfail(strict=True, reason=row[4]), id=row[0])
+    for row in MISDIAGNOSED])
+def test_diagnosis(mutant_id, check, wanted, unwanted, graded):
+    result = graded(BY_ID[mutant_id])
+    found = verdicts(result)[check]
+    assert found.status != "passed", result.details
+    assert wanted in found.message and not (unwanted and unwanted in found.message), found.message
