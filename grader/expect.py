@@ -38,6 +38,9 @@ def array(value, name: str, shape: tuple | None = None, dtype=None, finite: bool
         fail(f"{name} has shape {value.shape}, expected {tuple(shape)}. Check which axis you "
              "reduced, transposed or broadcast over.")
     if dtype is not None and value.dtype != np.dtype(dtype):
+        if np.dtype(dtype) == np.bool_:
+            fail(f"{name} has dtype {value.dtype}, expected bool: masks are boolean arrays "
+                 "(True = may attend), e.g. built with a comparison such as j <= i.")
         fail(f"{name} has dtype {value.dtype}, expected {np.dtype(dtype)}. The course keeps "
              "the input's dtype: float32 in, float32 out (a float64 constant can promote it).")
     if finite and value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
@@ -84,9 +87,15 @@ def unchanged(before: dict[str, np.ndarray], after: dict[str, np.ndarray], fn_na
 
 
 def call_pure(fn, fn_name: str, *args, **kwargs):
-    """Call `fn` and fail if it modified any array argument in place."""
-    arrays = {f"argument {i + 1}": a for i, a in enumerate(args) if isinstance(a, np.ndarray)}
-    arrays.update({k: v for k, v in kwargs.items() if isinstance(v, np.ndarray)})
+    """Call `fn` and fail if it modified any array argument (or array in a dict) in place."""
+    arrays = {}
+    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    for label, value in named:
+        if isinstance(value, np.ndarray):
+            arrays[label] = value
+        elif isinstance(value, dict):
+            arrays.update({f"{label}[{k!r}]": v for k, v in value.items()
+                           if isinstance(v, np.ndarray)})
     before = {name: a.copy() for name, a in arrays.items()}
     result = fn(*args, **kwargs)
     unchanged(before, arrays, fn_name)

@@ -122,7 +122,12 @@ def classify(excinfo, exercise_id: str) -> tuple[str, str]:
         return ERROR, exc.message
     if isinstance(exc, StudentError):
         trace = f"\n{exc.traceback}" if exc.traceback else ""
-        return ERROR, f"your code raised {exc.type_name}: {exc.message}{trace}"
+        hint = ""
+        if "broadcast" in exc.message or "axes don't match" in exc.message:
+            hint = ("\nHint: shapes did not line up. Reductions feeding an elementwise step "
+                    "need keepdims=True, and batched transposes need np.swapaxes(x, -1, -2) "
+                    "rather than .T or a fixed-rank transpose.")
+        return ERROR, f"your code raised {exc.type_name}: {exc.message}{hint}{trace}"
     # Local (nbgrader) mode: the student's exception arrives as itself.
     return ERROR, f"{type(exc).__name__}: {exc}"
 

@@ -229,19 +229,24 @@ def _compare_attention(impl, case, out, cache, label, hint=""):
                     "cache['weights'] (shape (..., T_q, T_k)), for plotting and the backward.")
     weights = expect.array(cache["weights"], f"{label}: cache['weights']",
                            shape=case["weights"].shape)
-    live = case["weights"].sum(-1) > 0.5
-    sums = weights.sum(-1)
-    if not np.allclose(sums[live], 1.0, atol=1e-9):
-        hint = (" They sum to 1 over the query axis: softmax must run over the keys (axis -1)."
-                if np.allclose(weights.sum(-2), 1.0, atol=1e-9) else "")
-        expect.fail(f"{label}: each row of the attention weights should sum to 1 over the "
-                    f"keys; got sums in [{sums.min():.4g}, {sums.max():.4g}].{hint}")
     if "mask" in case:
         mask = np.broadcast_to(case["mask"], weights.shape)
         if np.any(np.abs(weights[~mask]) > 0):
             expect.fail(f"{label}: positions where the mask is False got weight "
                         f"{np.abs(weights[~mask]).max():.3g}; they must get exactly 0. Set "
                         "their scores to -inf before the softmax (True = may attend).")
+    live = case["weights"].sum(-1) > 0.5
+    sums = weights.sum(-1)
+    if not np.allclose(sums[live], 1.0, atol=1e-9):
+        if np.allclose(weights.sum(-2), 1.0, atol=1e-9):
+            hint = " They sum to 1 over the query axis: softmax must run over the keys (axis -1)."
+        elif "mask" in case:
+            hint = (" Masked weights are 0 but rows no longer sum to 1: mask the scores with "
+                    "-inf before the softmax instead of zeroing weights after it.")
+        else:
+            hint = ""
+        expect.fail(f"{label}: each row of the attention weights should sum to 1 over the "
+                    f"keys; got sums in [{sums.min():.4g}, {sums.max():.4g}].{hint}")
     good = np.allclose(weights, case["weights"], **expect.F64) and np.allclose(
         out, case["out"], **expect.F64)
     if not good:
@@ -499,14 +504,39 @@ def mha_backward_values(impl):
         dx_q, dx_kv, dparams = _mha_grads(impl, case)
         expect.array(dx_q, f"dx_q ({name})", shape=case["x_q"].shape)
         expect.array(dx_kv, f"dx_kv ({name})", shape=case["x_kv"].shape)
-        expect.close(dx_q, case["dx_q"], f"dx_q ({name})", hint="dx_q = dq @ W_q^T.")
-        expect.close(dx_kv, case["dx_kv"], f"dx_kv ({name})",
-                     hint="dx_kv collects both paths: dk @ W_k^T + dv @ W_v^T.")
-        for p in PARAM_NAMES:
+        # In backward order, so the first mismatch is where the bug is.
+        into_heads = ("dW_o is right, so look at the gradient flowing into the merged heads: "
+                      "d(merged) = dout @ W_o^T.")
+        for p in ("W_o", "b_o", "W_v", "b_v", "W_k", "b_k", "W_q", "b_q"):
             expect.array(dparams[p], f"d{p}", shape=case["params"][p].shape)
             hint = ("Bias gradients sum dY over batch and time." if p.startswith("b") else
                     "dW = x^T dY summed over batch and time (reshape to (B*T, C) first).")
+            if not p.endswith("_o"):
+                hint += " " + into_heads
             expect.close(dparams[p], case["grads"][p], f"d{p} ({name})", hint=hint)
+        expect.close(dx_kv, case["dx_kv"], f"dx_kv ({name})",
+                     hint="dx_kv collects both paths: dk @ W_k^T + dv @ W_v^T.")
+        expect.close(dx_q, case["dx_q"], f"dx_q ({name})", hint="dx_q = dq @ W_q^T.")
+
+
+@check("1.8")
+def mha_backward_float32(impl):
+    """float32 in, float32 gradients out"""
+    case = _mha_case("cross")
+    x_q, x_kv = case["x_q"].astype(np.float32), case["x_kv"].astype(np.float32)
+    params = {k: v.astype(np.float32) for k, v in case["params"].items()}
+    _, cache = expect.pair(impl.multi_head_attention(x_q, x_kv, params, case["n_heads"]),
+                           "multi_head_attention")
+    grads = impl.multi_head_attention_backward(case["dout"].astype(np.float32), cache)
+    if not (isinstance(grads, tuple) and len(grads) == 3 and isinstance(grads[2], dict)):
+        expect.fail("multi_head_attention_backward should return (dx_q, dx_kv, dparams).")
+    dx_q, dx_kv, dparams = grads
+    expect.array(dx_q, "dx_q of float32 inputs", shape=x_q.shape, dtype=np.float32)
+    expect.array(dx_kv, "dx_kv of float32 inputs", shape=x_kv.shape, dtype=np.float32)
+    for p in PARAM_NAMES:
+        expect.array(dparams.get(p), f"d{p} of float32 inputs", shape=params[p].shape,
+                     dtype=np.float32)
+        expect.close(dparams[p], case["grads"][p], f"d{p} of float32 inputs", **expect.F32)
 
 
 @check("1.8", weight=4, timeout=30)
@@ -552,15 +582,23 @@ def online_equals_attention(impl):
     """equals scaled_dot_product_attention for every block size, with and without masks"""
     for name in ("plain", "causal", "padding", "heads"):
         case = _case(name)
+        t_k = case["k"].shape[-2]
         for block_size in (1, 2, 3, 64):
             out = _online(impl, case, block_size)
             label = f"online_softmax_attention ({name}, block_size={block_size})"
             expect.array(out, label, shape=case["out"].shape, dtype=np.float64)
             hint = ("When the running max m grows, rescale both the running sum l and the "
                     "accumulator by exp(m_old - m_new).")
-            if block_size == 3:
-                hint += " T_k=5 is not a multiple of 3: is the last, shorter block processed?"
+            if t_k % block_size:
+                hint = (f"T_k={t_k} is not a multiple of {block_size}: is the last, shorter "
+                        "block processed? " + hint)
             expect.close(out, case["out"], label, hint=hint)
+    plain = _case("plain")
+    q, k, v = (plain[n].astype(np.float32) for n in "qkv")
+    out32 = impl.online_softmax_attention(q, k, v, block_size=2)
+    expect.array(out32, "online attention of float32 inputs", shape=plain["out"].shape,
+                 dtype=np.float32)
+    expect.close(out32, plain["out"], "online attention of float32 inputs", **expect.F32)
 
 
 @check("1.9", weight=2)
