@@ -1,0 +1,857 @@
+"""Hostile submissions: each one costs only the exercises it touches, and a report is written.
+
+Every submission is a copy of `reference/` (which scores full marks) with ONE file or
+function made hostile, so whatever is not touched must still score full marks.  Student code
+runs in the grader's sandboxed worker process (`grader/sandbox/`); these tests check that a
+hang, an exit, a crash, a syntax error, a flood of output, a wrong or crafted return value,
+patching NumPy or the grader, and forging the worker's replies are all contained.
+
+Known defects of the grader are marked `xfail(strict=True)` with the reason: they start
+failing (and must be unmarked) when the grader is fixed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import checks as check_registry
+from grader import course, fixtures
+from grader.runner import grade
+
+REPO = Path(__file__).resolve().parents[1]
+ALL_IDS = [ex.id for ex in course.EXERCISES]
+MAX_SCORE = sum(ex.points for ex in course.EXERCISES)
+# What a grader-side bug looks like in a check's message (the student's own errors are
+# reported as "your code raised ...", which does not start with these).
+GRADER_EXCEPTIONS = ("TypeError:", "AttributeError:", "IndexError:", "KeyError:",
+                     "ValueError:", "WireError", "RuntimeError:")
+
+
+# ---------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------
+def submission(tmp_path: Path, *, base: str = "reference", prepend: dict | None = None,
+               append: dict | None = None, name: str = "submission") -> Path:
+    """A copy of `base` whose files get code put before (`prepend`) or after (`append`) them.
+
+    Appending `def f(...)` redefines `f`: the later definition is the one imported.
+    """
+    dest = tmp_path / name
+    shutil.copytree(REPO / base, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    package = dest / "self_attention"
+    for file, code in (prepend or {}).items():
+        path = package / file
+        path.write_text(textwrap.dedent(code).strip() + "\n\n" + path.read_text())
+    for file, code in (append or {}).items():
+        path = package / file
+        path.write_text(path.read_text() + "\n\n" + textwrap.dedent(code).strip() + "\n")
+    return dest
+
+
+def run(target: Path, ids: list[str]) -> dict:
+    return {r.exercise.id: r for r in grade(target, ids)}
+
+
+def assert_full(results: dict, *ids: str) -> None:
+    for ex_id in ids:
+        r = results[ex_id]
+        assert (r.status, r.score) == ("passed", r.exercise.points), (ex_id, r.status, r.reason)
+
+
+def check_named(result, name: str):
+    """The verdict of one check (by function name: robust to checks being added)."""
+    found = [c for c in result.checks if c.name == name]
+    assert found, (name, [c.name for c in result.checks])
+    return found[0]
+
+
+def messages(result) -> str:
+    return "\n".join(c.message for c in result.checks)
+
+
+def assert_no_grader_exception(result) -> None:
+    for c in result.checks:
+        assert not c.message.startswith(GRADER_EXCEPTIONS), (result.exercise.id, c.message)
+
+
+def cli(target: Path, out: Path, *ids: str, cwd: Path, timeout: float = 120):
+    args = [sys.executable, "-m", "grader", "--target", str(target), "--json", str(out)]
+    for ex_id in ids:
+        args += ["--exercise", ex_id]
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def check_report(data: dict) -> None:
+    """Gradescope's results format, with totals that add up."""
+    assert set(data) >= {"score", "max_score", "execution_time", "output", "tests"}
+    assert isinstance(data["score"], (int, float)) and isinstance(data["max_score"], int)
+    assert isinstance(data["execution_time"], (int, float)) and data["execution_time"] >= 0
+    for t in data["tests"]:
+        assert set(t) == {"name", "number", "score", "max_score", "status", "output"}, t
+        assert isinstance(t["name"], str) and isinstance(t["number"], str)
+        assert isinstance(t["output"], str)
+        assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], int)
+        assert 0 <= t["score"] <= t["max_score"]
+        assert t["status"] in ("passed", "failed")
+    assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]), abs=0.011)
+    assert data["max_score"] == sum(t["max_score"] for t in data["tests"])
+
+
+@pytest.fixture
+def short_timeouts(monkeypatch):
+    """Give the checks of some exercises a short time limit (the registry is restored after)."""
+
+    def apply(seconds: float, *ids: str) -> None:
+        registry = [dataclasses.replace(c, timeout=seconds) if c.exercise_id in ids else c
+                    for c in check_registry.REGISTRY]
+        monkeypatch.setattr(check_registry, "REGISTRY", registry)
+
+    return apply
+
+
+UNIMPLEMENTED_SOFTMAX = '''
+def softmax(x, axis=-1):
+    raise NotImplementedError("Exercise 1.1 (softmax) is not implemented yet")
+'''
+
+
+# ---------------------------------------------------------------------------------------
+# 1. a hang
+# ---------------------------------------------------------------------------------------
+def test_hang_times_out_only_that_exercise_and_is_not_rerun(tmp_path, short_timeouts):
+    target = submission(tmp_path, append={"softmax.py": '''
+        def softmax_backward(dout, out, axis=-1):
+            while True:
+                pass
+        '''})
+    limit = 1.5
+    short_timeouts(limit, "1.2")
+    results = run(target, ["1.1", "1.2", "1.3"])
+    r = results["1.2"]
+    assert r.status == "timeout" and r.score == 0
+    first, *later = r.checks
+    assert len(later) >= 2
+    assert first.status == "timeout" and "did not finish in time" in first.message
+    for c in later:
+        assert c.status == "timeout" and "not run" in c.message, c
+    assert_full(results, "1.1", "1.3")
+    # Each check waiting for its limit would take 3 x 1.5 s: only the first one waits.
+    assert r.seconds < 2 * limit, r.seconds
+
+
+def test_hang_at_import_time_costs_only_the_exercises_using_that_file(tmp_path,
+                                                                        short_timeouts):
+    target = submission(tmp_path, prepend={"masks.py": "while True:\n    pass"})
+    short_timeouts(1.0, "1.3")
+    results = run(target, ["1.2", "1.3", "1.4"])
+    assert (results["1.3"].status, results["1.3"].score) == ("timeout", 0)
+    assert_full(results, "1.2", "1.4")
+
+
+# ---------------------------------------------------------------------------------------
+# 2.-4. exits and crashes
+# ---------------------------------------------------------------------------------------
+def test_os_exit_is_an_error_of_that_exercise_only(tmp_path):
+    target = submission(tmp_path, append={"masks.py": '''
+        def causal_mask(t_q, t_k=None):
+            import os
+            os._exit(3)
+        '''})
+    results = run(target, ["1.2", "1.3", "1.4"])
+    r = results["1.3"]
+    assert r.status == "error"
+    causal, padding = (check_named(r, n) for n in ("causal_mask_alignment",
+                                                    "padding_mask_values"))
+    assert causal.status == "error"
+    assert "exited with code 3" in causal.message
+    # The next check gets a fresh process: padding_mask still earns its point.
+    assert padding.status == "passed"
+    assert 0 < r.score < r.exercise.points
+    assert_full(results, "1.2", "1.4")
+
+
+def test_segfault_is_an_error_of_the_exercises_calling_it(tmp_path):
+    target = submission(tmp_path, append={"heads.py": '''
+        def split_heads(x, n_heads):
+            import ctypes
+            ctypes.string_at(0)
+        '''})
+    results = run(target, ["1.5", "1.6", "1.7", "1.9"])
+    r = results["1.6"]
+    assert r.status == "error"
+    assert "SIGSEGV" in check_named(r, "split_heads_layout").message
+    assert check_named(r, "merge_heads_inverse").status == "passed"  # merge_heads is untouched
+    # multi_head_attention calls split_heads: it crashes there too.
+    assert results["1.7"].status == "error" and results["1.7"].score == 0
+    assert "SIGSEGV" in messages(results["1.7"])
+    assert_full(results, "1.5", "1.9")
+
+
+@pytest.mark.parametrize("where", ["function", "module"])
+def test_sys_exit_is_reported_as_such(tmp_path, where):
+    if where == "function":
+        target = submission(tmp_path, append={"masks.py": '''
+            def padding_mask(lengths, t):
+                import sys
+                sys.exit(0)
+            '''})
+        affected, others = "1.3", ["1.2", "1.4"]
+    else:
+        target = submission(tmp_path, append={"online_softmax.py": "import sys\nsys.exit(0)"})
+        affected, others = "1.9", ["1.4", "1.6"]
+    results = run(target, [affected, *others])
+    r = results[affected]
+    assert r.status == "error"
+    assert "sys.exit(0)" in messages(r)
+    if where == "function":
+        assert check_named(r, "causal_mask_alignment").status == "passed"
+        assert check_named(r, "padding_mask_values").status == "error"
+    else:
+        assert r.score == 0
+    assert_full(results, *others)
+
+
+# ---------------------------------------------------------------------------------------
+# 5. files that do not import
+# ---------------------------------------------------------------------------------------
+def test_syntax_error_costs_only_the_exercises_importing_that_file(tmp_path):
+    target = submission(tmp_path, append={"heads.py": "def broken(:\n    pass"})
+    results = run(target, ALL_IDS)
+    for ex_id in ("1.6", "1.7", "1.8"):  # multi_head.py imports heads.py
+        r = results[ex_id]
+        assert (r.status, r.score) == ("error", 0), (ex_id, r.status)
+        assert all("SyntaxError" in c.message for c in r.checks), ex_id
+    assert "heads.py" in messages(results["1.6"])
+    assert_full(results, "1.1", "1.2", "1.3", "1.4", "1.5", "1.9")
+
+
+def test_import_error_costs_only_the_exercises_importing_that_file(tmp_path):
+    target = submission(tmp_path, prepend={"masks.py": "import nonexistent_pkg_xyz"})
+    results = run(target, ALL_IDS)
+    r = results["1.3"]
+    assert (r.status, r.score) == ("error", 0)
+    assert all("nonexistent_pkg_xyz" in c.message for c in r.checks)
+    assert_full(results, *[i for i in ALL_IDS if i != "1.3"])
+
+
+# ---------------------------------------------------------------------------------------
+# 6. a flood of output
+# ---------------------------------------------------------------------------------------
+FLOODS = {
+    # 10 MB once, then a line to find at the end: still full marks.
+    "10MB": ("_flooded = []\n\n\n", "if not _flooded:\n        _flooded.append(1)\n"
+             "        print('x' * 10_000_000)"),
+    # More than the worker's 64 MiB output limit: printing fails, only 1.1 pays for it.
+    "past-the-limit": ("", "print('x' * 100_000_000)"),
+}
+
+
+@pytest.mark.parametrize("flood", sorted(FLOODS))
+def test_a_flood_of_output_is_truncated_in_the_report(tmp_path, flood):
+    setup, body = FLOODS[flood]
+    target = submission(tmp_path, append={"softmax.py": (
+        f"_softmax = softmax\n{setup}\n\ndef softmax(x, axis=-1):\n    {body}\n"
+        "    print('END-OF-FLOOD')\n    return _softmax(x, axis=axis)")})
+    out = tmp_path / "report" / "results.json"
+    proc = cli(target, out, "1.1", "1.3", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(proc.stdout) < 20_000  # the table and details, not the flood
+    assert out.stat().st_size < 20_000
+    data = json.loads(out.read_text())
+    check_report(data)
+    tests = {t["number"]: t for t in data["tests"]}
+    assert (tests["1.3"]["status"], tests["1.3"]["score"]) == ("passed", 4)
+    assert len(tests["1.1"]["output"]) < 5_000  # only the tail of what was printed
+    if flood == "10MB":
+        assert (tests["1.1"]["status"], tests["1.1"]["score"]) == ("passed", 4)
+        assert "END-OF-FLOOD" in tests["1.1"]["output"]
+        assert "x" * 1000 in tests["1.1"]["output"]
+    else:
+        assert tests["1.1"]["score"] == 0
+        assert "Status: error" in tests["1.1"]["output"]
+        assert "File too large" in tests["1.1"]["output"]
+
+
+# ---------------------------------------------------------------------------------------
+# 7. wrong return values fail with a message, never with an exception of the grader
+# ---------------------------------------------------------------------------------------
+SOFTMAX_RETURNS = {
+    "nan": ("np.full(x.shape, np.nan)", "contains nan"),
+    "shape": ("_ok(x, axis).sum(axis=axis)", "has shape"),
+    "dtype": ("_ok(x, axis).astype(np.float32)", "has dtype float32, expected float64"),
+    "list": ("_ok(x, axis).tolist()", "should be a NumPy array, got list"),
+    "none": ("None", "should be a NumPy array, got NoneType"),
+    "pair": ("(_ok(x, axis), {'x': x})", "pair came back"),
+    "scalar": ("np.float64(1.0)", "should be a NumPy array, got float64"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SOFTMAX_RETURNS))
+def test_wrong_softmax_return_fails_with_a_message(tmp_path, kind):
+    value, expected = SOFTMAX_RETURNS[kind]
+    target = submission(tmp_path, append={"softmax.py": f'''
+        _ok = softmax
+
+
+        def softmax(x, axis=-1):
+            return {value}
+        '''})
+    results = run(target, ["1.1", "1.2"])
+    r = results["1.1"]
+    assert r.status == "failed", (r.status, messages(r))
+    values = check_named(r, "softmax_values")
+    assert values.status == "failed" and expected in values.message, values
+    assert_no_grader_exception(r)
+    assert r.score < r.exercise.points
+    assert_full(results, "1.2")
+
+
+# One wrong value per function, returned by every call: every check must fail cleanly.
+WRONG_EVERYWHERE = {
+    "causal_mask-none": ("masks.py", "def causal_mask(t_q, t_k=None):\n    return None", "1.3"),
+    "padding_mask-list": ("masks.py", "def padding_mask(lengths, t):\n    return [[True]]",
+                          "1.3"),
+    "sdpa-single-array": ("attention.py",
+                          "def scaled_dot_product_attention(q, k, v, mask=None):\n"
+                          "    return q", "1.4"),
+    "sdpa_backward-none": ("attention.py",
+                           "def scaled_dot_product_attention_backward(dout, cache):\n"
+                           "    return None", "1.5"),
+    "split_heads-nan": ("heads.py",
+                        "def split_heads(x, n_heads):\n"
+                        "    import numpy as np\n"
+                        "    B, T, C = x.shape\n"
+                        "    return np.full((B, n_heads, T, C // n_heads), np.nan)", "1.6"),
+    "online-pair": ("online_softmax.py",
+                    "_ok = online_softmax_attention\n\n\n"
+                    "def online_softmax_attention(q, k, v, mask=None, block_size=64, "
+                    "causal=False):\n"
+                    "    return _ok(q, k, v, mask=mask, block_size=block_size), {}", "1.9"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_EVERYWHERE))
+def test_wrong_return_of_each_function_fails_cleanly(tmp_path, case):
+    file, code, ex_id = WRONG_EVERYWHERE[case]
+    target = submission(tmp_path, append={file: code})
+    neighbour = "1.2" if ex_id != "1.2" else "1.1"
+    results = run(target, [ex_id, neighbour])
+    r = results[ex_id]
+    assert r.status == "failed", (r.status, messages(r))
+    assert_no_grader_exception(r)
+    assert_full(results, neighbour)
+
+
+@pytest.mark.xfail(strict=True, reason="grader defect: mha_causal_invariance slices `out` "
+                   "without expect.array, so (None, cache) ends in the grader's own TypeError "
+                   "(status 'error') instead of a 'failed' check with a message")
+def test_none_in_the_output_slot_of_a_pair_fails_cleanly(tmp_path):
+    target = submission(tmp_path, append={"multi_head.py": '''
+        _ok = multi_head_attention
+
+
+        def multi_head_attention(x_q, x_kv, params, n_heads, mask=None):
+            out, cache = _ok(x_q, x_kv, params, n_heads, mask=mask)
+            return None, cache
+        '''})
+    results = run(target, ["1.6", "1.7"])
+    r = results["1.7"]
+    assert r.score == 0
+    assert_full(results, "1.6")
+    assert_no_grader_exception(r)
+    assert r.status == "failed", (r.status, messages(r))
+
+
+# ---------------------------------------------------------------------------------------
+# 8. in-place mutation of an input
+# ---------------------------------------------------------------------------------------
+IN_PLACE_SOFTMAX = '''
+def softmax(x, axis=-1):
+    x_max = np.max(x, axis=axis, keepdims=True)
+    x -= np.where(np.isneginf(x_max), 0, x_max)
+    e = np.exp(x)
+    total = np.sum(e, axis=axis, keepdims=True)
+    return e / np.where(total == 0, 1, total)
+'''
+
+
+def test_in_place_mutation_loses_points_with_a_message(tmp_path):
+    target = submission(tmp_path, append={"softmax.py": IN_PLACE_SOFTMAX})
+    results = run(target, ["1.1", "1.2"])
+    r = results["1.1"]
+    assert r.status == "failed" and r.score < r.exercise.points
+    assert "in place" in messages(r)
+    assert_full(results, "1.2")
+
+
+@pytest.mark.xfail(strict=True, reason="grader defect: worker._changed calls the student-"
+                   "patchable np.array_equal after student code ran, so patching it hides the "
+                   "in-place change (1.1 scores 4/4 instead of 1/4)")
+def test_in_place_mutation_cannot_be_hidden_by_patching_numpy(tmp_path):
+    target = submission(tmp_path, prepend={"softmax.py": '''
+        import numpy
+        numpy.array_equal = lambda *a, **k: True
+        '''}, append={"softmax.py": IN_PLACE_SOFTMAX})
+    results = run(target, ["1.1", "1.2"])
+    r = results["1.1"]
+    assert "in place" in messages(r)
+    assert r.score < r.exercise.points
+
+
+# ---------------------------------------------------------------------------------------
+# 9. patching NumPy, builtins or the grader at import time, and crafted return values
+# ---------------------------------------------------------------------------------------
+PATCHES = {
+    "numpy.allclose": "import numpy\nnumpy.allclose = lambda *a, **k: True",
+    "numpy.testing.assert_allclose":
+        "import numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None",
+    "numpy.array_equal": "import numpy\nnumpy.array_equal = lambda *a, **k: True",
+    "numpy.isfinite": "import numpy\nnumpy.isfinite = lambda x: numpy.ones(numpy.shape(x), bool)",
+    "numpy.ndarray": "import numpy\nnumpy.ndarray = type('ndarray', (), {})",
+    "builtins.isinstance": "import builtins\nbuiltins.isinstance = lambda *a: True",
+    "grader": '''
+        import grader.expect
+        import grader.plugin
+        import grader.results
+        grader.expect.close = lambda *a, **k: None
+        grader.expect.fail = lambda *a, **k: None
+        grader.expect.array = lambda value, *a, **k: value
+        grader.plugin.classify = lambda *a, **k: ("passed", "")
+        grader.results.ExerciseResult.score = property(lambda self: self.exercise.points)
+        ''',
+    "results-file": '''
+        import json as _json
+        import os as _os
+        _os.makedirs("build", exist_ok=True)
+        with open("build/results.json", "w") as _f:
+            _json.dump({"score": 60, "max_score": 60, "tests": []}, _f)
+        ''',
+}
+
+
+def _with_marker(code: str, marker: Path, name: str) -> str:
+    """The patch, then a line proving it ran (written with os only: builtins may be broken)."""
+    proof = (f"import os as _os_m\n_fd = _os_m.open({str(marker)!r}, "
+             "_os_m.O_WRONLY | _os_m.O_CREAT | _os_m.O_APPEND)\n"
+             f"_os_m.write(_fd, {name!r}.encode() + b'\\n')\n_os_m.close(_fd)")
+    return textwrap.dedent(code).strip() + "\n" + proof
+
+
+@pytest.mark.parametrize("patch", sorted(PATCHES))
+def test_import_time_patches_do_not_raise_the_score(tmp_path, monkeypatch, patch):
+    monkeypatch.chdir(tmp_path)  # the worker's cwd: where a relative fake report would land
+    marker = tmp_path / "patched"
+    target = submission(tmp_path, prepend={"softmax.py": _with_marker(PATCHES[patch], marker,
+                                                                        patch)},
+                        append={"softmax.py": UNIMPLEMENTED_SOFTMAX})
+    results = run(target, ["1.1", "1.3"])
+    assert patch in marker.read_text()  # the hostile code did run
+    r = results["1.1"]
+    assert r.score == 0, (r.status, messages(r))
+    assert r.status in ("not implemented", "error"), r.status
+    assert_full(results, "1.3")
+
+
+def test_import_time_patches_on_the_real_stubs_score_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "patched"
+    benign = [p for p in sorted(PATCHES) if p not in ("builtins.isinstance", "numpy.ndarray")]
+    code = "\n".join(_with_marker(PATCHES[p], marker, p) for p in benign)
+    target = submission(tmp_path, base="exercises",
+                        prepend={"softmax.py": code, "masks.py": code})
+    results = run(target, ["1.1", "1.2", "1.3"])
+    assert len(marker.read_text().split()) >= len(benign)
+    for r in results.values():
+        assert (r.status, r.score) == ("not implemented", 0), (r.exercise.id, messages(r))
+
+
+CRAFTED = {
+    "eq-always-true": '''
+        class _Anything:
+            def __eq__(self, other):
+                return True
+
+            def __ne__(self, other):
+                return False
+
+            def __array__(self, dtype=None, copy=None):
+                return _ok(self.x, self.axis)
+
+        r = _Anything()
+        r.x, r.axis = x, axis
+        return r
+        ''',
+    "object-array-of-right-values": "return np.array(_ok(x, axis), dtype=object)",
+    "array_ufunc-override": '''
+        class _Liar(np.ndarray):
+            def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+                return np.zeros(np.shape(inputs[0]), bool) if ufunc is np.greater else True
+
+        return np.full(x.shape, 7.0).view(_Liar)
+        ''',
+    "sub-abs-le-overrides": '''
+        class _Close(np.ndarray):
+            def __sub__(self, other):
+                return np.zeros(self.shape)
+
+            __rsub__ = __sub__
+
+            def __abs__(self):
+                return np.zeros(self.shape)
+
+            def __le__(self, other):
+                return np.ones(self.shape, bool)
+
+            def astype(self, *a, **k):
+                return self
+
+        return np.full(x.shape, 7.0).view(_Close)
+        ''',
+    "fully-masked-array": "return np.ma.array(np.full(x.shape, 7.0), mask=True)",
+    "ndarray-subclass-with-right-shape-and-garbage":
+        "return np.full(x.shape, 7.0).view(np.recarray)",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CRAFTED))
+def test_crafted_return_values_do_not_pass(tmp_path, kind):
+    body = textwrap.indent(textwrap.dedent(CRAFTED[kind]).strip(), "    ")
+    target = submission(tmp_path, append={"softmax.py": (
+        "_ok = softmax\n\n\ndef softmax(x, axis=-1):\n" + body)})
+    results = run(target, ["1.1", "1.2"])
+    r = results["1.1"]
+    assert r.score == 0, (r.status, messages(r))
+    assert r.status in ("failed", "error"), r.status
+    assert_full(results, "1.2")
+
+
+# ---------------------------------------------------------------------------------------
+# 10. forging the worker's replies
+# ---------------------------------------------------------------------------------------
+FORGERIES = {
+    "garbage": '''
+        import os
+        for fd in range(3, 21):
+            try:
+                os.write(fd, b"\\xff" * 64 + b"not a message")
+            except OSError:
+                pass
+        ''',
+    "well-formed": '''
+        import os
+        import sys
+        wire = sys.modules["_grader_wire"]  # the worker's own codec
+        guess = np.full(x.shape, 1.0 / x.shape[axis])
+        forged = wire.encode({"value": guess, "sync": [], "peak": 0, "warnings": []})[0]
+        for fd in range(3, 21):
+            try:
+                wire.send(fd, forged)
+            except OSError:
+                pass
+        ''',
+    "malformed-reply-shapes": '''
+        import os
+        import sys
+        wire = sys.modules["_grader_wire"]
+        for reply in (5, [1, 2], {"error": "x"}, {"value": 1, "sync": [[99, 1]]},
+                      {"value": {"nested": [1, 2]}}):
+            forged = wire.encode(reply)[0]
+            for fd in range(3, 21):
+                try:
+                    wire.send(fd, forged)
+                except OSError:
+                    pass
+        ''',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FORGERIES))
+def test_forged_replies_gain_nothing(tmp_path, kind):
+    body = textwrap.indent(textwrap.dedent(FORGERIES[kind]).strip(), "    ")
+    target = submission(tmp_path, append={"softmax.py": (
+        "def softmax(x, axis=-1):\n" + body + "\n"
+        "    raise NotImplementedError('Exercise 1.1 (softmax) is not implemented yet')")})
+    results = run(target, ["1.1", "1.2", "1.3"])
+    r = results["1.1"]
+    assert r.score == 0, (r.status, messages(r))
+    assert r.status in ("failed", "error", "not implemented")
+    assert_full(results, "1.2", "1.3")
+
+
+# ---------------------------------------------------------------------------------------
+# 11. the command line always writes a valid report
+# ---------------------------------------------------------------------------------------
+def test_cli_writes_the_report_despite_a_crash(tmp_path):
+    target = submission(tmp_path, append={"masks.py": '''
+        def causal_mask(t_q, t_k=None):
+            import os
+            os._exit(3)
+        '''})
+    out = tmp_path / "out" / "results.json"
+    proc = cli(target, out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    check_report(data)
+    assert data["max_score"] == MAX_SCORE == 60
+    tests = {t["number"]: t for t in data["tests"]}
+    assert list(tests) == ALL_IDS
+    crashed = tests["1.3"]
+    assert crashed["status"] == "failed" and 0 < crashed["score"] < crashed["max_score"]
+    assert "Status: error" in crashed["output"] and "exited with code 3" in crashed["output"]
+    for ex_id in ALL_IDS:
+        if ex_id != "1.3":
+            assert tests[ex_id]["status"] == "passed", ex_id
+            assert tests[ex_id]["score"] == tests[ex_id]["max_score"], ex_id
+    assert data["score"] == pytest.approx(60 - 4 + crashed["score"])
+
+
+def test_cli_overwrites_a_fake_report_written_by_student_code(tmp_path):
+    out = tmp_path / "build" / "results.json"
+    fake = {"score": 60, "max_score": 60, "execution_time": 0, "output": "", "tests": []}
+    target = submission(tmp_path, prepend={"masks.py": f'''
+        import json as _json
+        import os as _os
+        _os.makedirs({str(out.parent)!r}, exist_ok=True)
+        with open({str(out)!r}, "w") as _f:
+            _json.dump({fake!r}, _f)
+        '''}, append={"masks.py": '''
+        def causal_mask(t_q, t_k=None):
+            raise NotImplementedError("Exercise 1.3 (causal_mask) is not implemented yet")
+        '''})
+    proc = cli(target, out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    check_report(data)
+    assert data["max_score"] == 60 and data["score"] < 60
+    assert {t["number"]: t["score"] for t in data["tests"]}["1.3"] < 4
+
+
+# ---------------------------------------------------------------------------------------
+# Known defects (xfail, strict): measurements and trivial answers that earn points,
+# output that is lost, and a student process that outlives or kills the grader
+# ---------------------------------------------------------------------------------------
+JACOBIAN_BACKWARD = '''
+def softmax_backward(dout, out, axis=-1):
+    s, d = np.moveaxis(out, axis, -1), np.moveaxis(dout, axis, -1)
+    eye = np.eye(s.shape[-1], dtype=s.dtype)
+    jac = s[..., :, None] * eye - s[..., :, None] * s[..., None, :]  # (..., n, n)
+    return np.moveaxis(np.einsum("...ij,...j->...i", jac, d), -1, axis)
+'''
+
+
+def test_building_the_jacobian_loses_the_memory_check(tmp_path):
+    target = submission(tmp_path, append={"softmax.py": JACOBIAN_BACKWARD})
+    r = run(target, ["1.2"])["1.2"]
+    memory = check_named(r, "softmax_backward_no_jacobian")
+    assert memory.status == "failed" and "Jacobian" in memory.message
+    assert all(c.status == "passed" for c in r.checks if c is not memory)
+
+
+@pytest.mark.xfail(strict=True, reason="grader defect: peak memory is measured with tracemalloc "
+                   "inside the student's process; `tracemalloc.get_traced_memory = lambda: "
+                   "(0, 0)` at import time passes the memory checks (1.2 6/6 instead of 4/6; "
+                   "1.9 online_memory likewise)")
+def test_memory_check_cannot_be_fooled_by_patching_tracemalloc(tmp_path):
+    target = submission(tmp_path, prepend={"softmax.py": '''
+        import tracemalloc
+        tracemalloc.get_traced_memory = lambda: (0, 0)
+        '''}, append={"softmax.py": JACOBIAN_BACKWARD})
+    r = run(target, ["1.2"])["1.2"]
+    assert check_named(r, "softmax_backward_no_jacobian").status == "failed"
+
+
+TRIVIAL = {
+    "softmax_backward-zeros": ("softmax.py", '''
+        def softmax_backward(dout, out, axis=-1):
+            return np.zeros_like(out)
+        ''', "1.2"),
+    "online-zeros": ("online_softmax.py", '''
+        def online_softmax_attention(q, k, v, mask=None, block_size=64, causal=False):
+            return np.zeros(q.shape[:-1] + v.shape[-1:], dtype=q.dtype)
+        ''', "1.9"),
+    "multi_head-nan": ("multi_head.py", '''
+        _ok = multi_head_attention
+
+
+        def multi_head_attention(x_q, x_kv, params, n_heads, mask=None):
+            out, cache = _ok(x_q, x_kv, params, n_heads, mask=mask)
+            return np.full(out.shape, np.nan), cache
+        ''', "1.7"),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="grader defect: property checks do not require a correct "
+                   "answer: zeros pass softmax_backward_no_jacobian (2/6) and online_memory "
+                   "(2/7); an all-NaN output passes mha_causal_invariance (NaN > 1e-12 is "
+                   "False; 1.6/8)")
+@pytest.mark.parametrize("case", sorted(TRIVIAL))
+def test_trivial_answers_earn_no_points(tmp_path, case):
+    file, code, ex_id = TRIVIAL[case]
+    target = submission(tmp_path, append={file: code})
+    r = run(target, [ex_id])[ex_id]
+    assert r.score == 0, [(c.name, c.status) for c in r.checks]
+
+
+OUTPUT_THEN_STUCK = {
+    "timeout": ("softmax.py", '''
+        def softmax_backward(dout, out, axis=-1):
+            print("PROGRESS-MARKER", flush=True)
+            while True:
+                pass
+        ''', "1.2"),
+    "crash": ("masks.py", '''
+        def padding_mask(lengths, t):
+            import os
+            print("PROGRESS-MARKER", flush=True)
+            os._exit(1)
+        ''', "1.3"),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="grader defect: Worker.kill() closes the output file, so "
+                   "output_tail() of a timed-out or crashed worker returns '' and the student "
+                   "never sees what their code printed before it hung or died")
+@pytest.mark.parametrize("how", sorted(OUTPUT_THEN_STUCK))
+def test_output_printed_before_a_hang_or_crash_is_shown(tmp_path, short_timeouts, how):
+    file, code, ex_id = OUTPUT_THEN_STUCK[how]
+    short_timeouts(1.0, ex_id)
+    target = submission(tmp_path, append={file: code})
+    r = run(target, [ex_id])[ex_id]
+    assert r.status == ("timeout" if how == "timeout" else "error")
+    assert "PROGRESS-MARKER" in r.output
+
+
+@pytest.fixture
+def private_fixtures(tmp_path, monkeypatch):
+    """The grader's fixtures from a copy, so a hostile submission may overwrite them."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(fixtures.DATA_DIR / "self_attention.npz", data)
+    monkeypatch.setattr(fixtures, "DATA_DIR", data)
+    fixtures.load.cache_clear()
+    yield data / "self_attention.npz"
+    fixtures.load.cache_clear()
+
+
+@pytest.mark.xfail(strict=True, reason="grader defect: fixtures are loaded lazily, and "
+                   "causal_mask_alignment calls the student before fx(): grading 1.3 alone, "
+                   "masks.py can rewrite grader/data/self_attention.npz at import time and get "
+                   "4/4 with wrong masks (the file also stays rewritten for later runs)")
+def test_student_code_cannot_rewrite_the_expected_values(tmp_path, private_fixtures):
+    # In a real run the path is Path(sys.argv[0]).resolve().parents[1] / "data" / ...
+    target = submission(tmp_path, prepend={"masks.py": f'''
+        import numpy as _np
+        with _np.load({str(private_fixtures)!r}) as _f:
+            _d = {{k: _f[k] for k in _f.files}}
+        for _k in _d:
+            if _k.startswith("masks."):
+                _d[_k] = _np.zeros_like(_d[_k])
+        _np.savez({str(private_fixtures)!r}, **_d)
+        '''}, append={"masks.py": '''
+        def causal_mask(t_q, t_k=None):
+            return np.zeros((t_q, t_q if t_k is None else t_k), bool)
+
+
+        def padding_mask(lengths, t):
+            return np.zeros((len(lengths), t), bool)
+        '''})
+    r = run(target, ["1.3"])["1.3"]
+    assert r.score == 0, [(c.name, c.status) for c in r.checks]
+
+
+DAEMON = r'''
+import json, os, sys, time
+out, pids = sys.argv[1], sys.argv[2]
+with open(pids, "a") as f:
+    f.write(f"{os.getpid()}\n")
+deadline = time.time() + 15
+while time.time() < deadline:
+    try:
+        with open(out) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        data = None
+    if data and data.get("tests") and data["score"] < data["max_score"]:
+        for t in data["tests"]:
+            t["score"], t["status"] = t["max_score"], "passed"
+        data["score"] = data["max_score"]
+        with open(out + ".forged", "w") as f:
+            json.dump(data, f)
+        os.replace(out + ".forged", out)
+        break
+    time.sleep(0.02)
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.xfail(strict=True, reason="grader defect: a process the student starts with "
+                   "start_new_session=True escapes Worker.kill() (killpg of the worker's group) "
+                   "and outlives the grader; it rewrites results.json to 60/60 after the "
+                   "grader has written the honest score")
+def test_no_student_process_outlives_the_grader_to_rewrite_the_report(tmp_path):
+    pids = tmp_path / "daemon.pids"
+    target = submission(tmp_path, prepend={"masks.py": f'''
+        import os as _os
+        import subprocess as _sp
+        import sys as _sys
+        # The grader's --json, from its command line (the worker's parent).
+        _args = open(f"/proc/{{_os.getppid()}}/cmdline", "rb").read().split(b"\\0")
+        _out = _os.path.join(_os.readlink(f"/proc/{{_os.getppid()}}/cwd"),
+                             _args[_args.index(b"--json") + 1].decode())
+        _sp.Popen([_sys.executable, "-c", {DAEMON!r}, _out, {str(pids)!r}],
+                  start_new_session=True, stdin=_sp.DEVNULL, stdout=_sp.DEVNULL,
+                  stderr=_sp.DEVNULL)
+        '''}, append={"masks.py": '''
+        def causal_mask(t_q, t_k=None):
+            raise NotImplementedError("Exercise 1.3 (causal_mask) is not implemented yet")
+        '''})
+    out = tmp_path / "results.json"
+    try:
+        proc = cli(target, out, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        started = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+        assert started, "the hostile code did not run"
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in started) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        data = json.loads(out.read_text())
+        check_report(data)
+        assert data["score"] < 60
+    finally:
+        for pid in [int(p) for p in pids.read_text().split()] if pids.exists() else []:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.xfail(strict=True, reason="grader defect: the worker runs as the grader's user, so "
+                   "`os.kill(os.getppid(), signal.SIGKILL)` in student code kills the grader "
+                   "and no report is written")
+def test_student_code_cannot_kill_the_grader(tmp_path):
+    target = submission(tmp_path, append={"softmax.py": '''
+        def softmax(x, axis=-1):
+            import os
+            import signal
+            os.kill(os.getppid(), signal.SIGKILL)
+        '''})
+    out = tmp_path / "results.json"
+    proc = cli(target, out, "1.1", "1.2", cwd=tmp_path)
+    assert out.exists(), f"no report; the grader ended with {proc.returncode}"
+    assert proc.returncode == 0
