@@ -97,7 +97,16 @@ def call_pure(fn, fn_name: str, *args, **kwargs):
             arrays.update({f"{label}[{k!r}]": v for k, v in value.items()
                            if isinstance(v, np.ndarray)})
     before = {name: a.copy() for name, a in arrays.items()}
-    result = fn(*args, **kwargs)
+    if hasattr(fn, "call"):  # sandboxed: the student's code gets read-only arrays
+        try:
+            result = fn.call(args, kwargs, pure=True)
+        except Exception as exc:  # noqa: BLE001 — only the read-only case is ours to explain
+            if "read-only" in str(exc):
+                fail(f"{fn_name} modified one of its inputs in place ({exc}). Work on a copy "
+                     "(e.g. `x = x - x.max(...)`, not `x -= ...`): callers reuse their arrays.")
+            raise
+    else:
+        result = fn(*args, **kwargs)
     unchanged(before, arrays, fn_name)
     return result
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from . import course
+from . import course, fixtures
 from .plugin import GradingPlugin
 from .results import ERROR, CheckResult, ExerciseResult
 from .sandbox import WorkerPool
@@ -38,6 +38,10 @@ def grade(target: str | os.PathLike, exercise_ids: list[str] | None = None,
     """Run every check of the selected exercises against `target`; one result per exercise."""
     exercises = course.select(exercise_ids)
     root = resolve_target(target)
+    # Read every expected value before any student code runs: code that rewrites the
+    # fixture files cannot change what it is compared against.
+    for package in sorted({ex.module.package for ex in exercises}):
+        fixtures.load(package)
     pool = WorkerPool(root, package_name(root), course.names_to_files())
     plugin = GradingPlugin(exercises, pool, on_exercise_done)
     args = [

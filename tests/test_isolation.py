@@ -6,8 +6,9 @@ runs in the grader's sandboxed worker process (`grader/sandbox/`); these tests c
 hang, an exit, a crash, a syntax error, a flood of output, a wrong or crafted return value,
 patching NumPy or the grader, and forging the worker's replies are all contained.
 
-Known defects of the grader are marked `xfail(strict=True)` with the reason: they start
-failing (and must be unmarked) when the grader is fixed.
+Two limits remain, marked `xfail(strict=True)` with the reason: run as the same user as the
+grader, student code can start a process that outlives it, or kill it.  Closing them needs
+the worker to run as another (unprivileged) user; they turn into failures the day it does.
 """
 
 from __future__ import annotations
@@ -353,9 +354,6 @@ def test_wrong_return_of_each_function_fails_cleanly(tmp_path, case):
     assert_full(results, neighbour)
 
 
-@pytest.mark.xfail(strict=True, reason="grader defect: mha_causal_invariance slices `out` "
-                   "without expect.array, so (None, cache) ends in the grader's own TypeError "
-                   "(status 'error') instead of a 'failed' check with a message")
 def test_none_in_the_output_slot_of_a_pair_fails_cleanly(tmp_path):
     target = submission(tmp_path, append={"multi_head.py": '''
         _ok = multi_head_attention
@@ -395,9 +393,6 @@ def test_in_place_mutation_loses_points_with_a_message(tmp_path):
     assert_full(results, "1.2")
 
 
-@pytest.mark.xfail(strict=True, reason="grader defect: worker._changed calls the student-"
-                   "patchable np.array_equal after student code ran, so patching it hides the "
-                   "in-place change (1.1 scores 4/4 instead of 1/4)")
 def test_in_place_mutation_cannot_be_hidden_by_patching_numpy(tmp_path):
     target = submission(tmp_path, prepend={"softmax.py": '''
         import numpy
@@ -638,8 +633,8 @@ def test_cli_overwrites_a_fake_report_written_by_student_code(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
-# Known defects (xfail, strict): measurements and trivial answers that earn points,
-# output that is lost, and a student process that outlives or kills the grader
+# Measurements and trivial answers that must not earn points, output that must survive a
+# crash, expected values that must not be rewritten; and (xfail) the same-user limits
 # ---------------------------------------------------------------------------------------
 JACOBIAN_BACKWARD = '''
 def softmax_backward(dout, out, axis=-1):
@@ -658,10 +653,6 @@ def test_building_the_jacobian_loses_the_memory_check(tmp_path):
     assert all(c.status == "passed" for c in r.checks if c is not memory)
 
 
-@pytest.mark.xfail(strict=True, reason="grader defect: peak memory is measured with tracemalloc "
-                   "inside the student's process; `tracemalloc.get_traced_memory = lambda: "
-                   "(0, 0)` at import time passes the memory checks (1.2 6/6 instead of 4/6; "
-                   "1.9 online_memory likewise)")
 def test_memory_check_cannot_be_fooled_by_patching_tracemalloc(tmp_path):
     target = submission(tmp_path, prepend={"softmax.py": '''
         import tracemalloc
@@ -691,10 +682,6 @@ TRIVIAL = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="grader defect: property checks do not require a correct "
-                   "answer: zeros pass softmax_backward_no_jacobian (2/6) and online_memory "
-                   "(2/7); an all-NaN output passes mha_causal_invariance (NaN > 1e-12 is "
-                   "False; 1.6/8)")
 @pytest.mark.parametrize("case", sorted(TRIVIAL))
 def test_trivial_answers_earn_no_points(tmp_path, case):
     file, code, ex_id = TRIVIAL[case]
@@ -719,9 +706,6 @@ OUTPUT_THEN_STUCK = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="grader defect: Worker.kill() closes the output file, so "
-                   "output_tail() of a timed-out or crashed worker returns '' and the student "
-                   "never sees what their code printed before it hung or died")
 @pytest.mark.parametrize("how", sorted(OUTPUT_THEN_STUCK))
 def test_output_printed_before_a_hang_or_crash_is_shown(tmp_path, short_timeouts, how):
     file, code, ex_id = OUTPUT_THEN_STUCK[how]
@@ -744,10 +728,6 @@ def private_fixtures(tmp_path, monkeypatch):
     fixtures.load.cache_clear()
 
 
-@pytest.mark.xfail(strict=True, reason="grader defect: fixtures are loaded lazily, and "
-                   "causal_mask_alignment calls the student before fx(): grading 1.3 alone, "
-                   "masks.py can rewrite grader/data/self_attention.npz at import time and get "
-                   "4/4 with wrong masks (the file also stays rewritten for later runs)")
 def test_student_code_cannot_rewrite_the_expected_values(tmp_path, private_fixtures):
     # In a real run the path is Path(sys.argv[0]).resolve().parents[1] / "data" / ...
     target = submission(tmp_path, prepend={"masks.py": f'''

@@ -74,15 +74,22 @@ class Worker:
         os.close(response_w)
         self._ready = False
         self.dead = False
+        self._final_output: str | None = None
 
     def request(self, message: bytes, deadline: float) -> bytes:
+        if self.dead:
+            raise StudentCrash("WorkerDead", "the sandbox process is no longer running")
+        self.wait_ready(deadline)
+        self._send(message, deadline)
+        return self._receive(deadline)
+
+    def wait_ready(self, deadline: float) -> None:
+        """Wait for the worker's start-up message (NumPy imported, limits set)."""
         if self.dead:
             raise StudentCrash("WorkerDead", "the sandbox process is no longer running")
         if not self._ready:
             self._receive(deadline)
             self._ready = True
-        self._send(message, deadline)
-        return self._receive(deadline)
 
     def _send(self, message: bytes, deadline: float) -> None:
         data = memoryview(len(message).to_bytes(8, "little") + message)
@@ -134,6 +141,8 @@ class Worker:
 
     def output_tail(self) -> str:
         """The end of what the student's code printed (stdout and stderr together)."""
+        if self._final_output is not None:
+            return self._final_output
         try:
             size = os.fstat(self._output.fileno()).st_size
             self._output.seek(max(0, size - OUTPUT_SHOWN))
@@ -151,12 +160,37 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
+        self._final_output = self.output_tail()  # keep what it printed before it hung or died
         for fd in (self._request_w, self._response_r):
             try:
                 os.close(fd)
             except OSError:
                 pass
         self._output.close()
+
+
+    # -- peak memory, read from the kernel so the student's code cannot fake it ----------
+    def reset_peak_memory(self) -> int | None:
+        """Reset the worker's peak-RSS mark (Linux); returns its current RSS in bytes."""
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+                f.write("5")
+            return self._status_bytes("VmRSS:")
+        except OSError:
+            return None
+
+    def peak_memory(self) -> int | None:
+        try:
+            return self._status_bytes("VmHWM:")
+        except OSError:
+            return None
+
+    def _status_bytes(self, key: str) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) * 1024
+        raise OSError(f"no {key} in /proc/{self.proc.pid}/status")
 
 
 class WorkerPool:
@@ -213,10 +247,14 @@ class RemoteImplementation:
         if self._worker is not None:
             self._worker.kill()
 
-    def _request(self, request: dict, instrument_out: list | None = None):
+    def _request(self, request: dict, instrument_out: list | None = None, pure: bool = False):
         worker = self.worker
+        worker.wait_ready(self.deadline)  # start-up is not part of what a call measures
+        baseline = worker.reset_peak_memory() if instrument_out is not None else None
+        if baseline is not None:
+            request["memory"] = False  # measured here, from /proc, not by the worker
         message, objects = wire.encode(request, on_other=_refuse)
-        data = worker.request(message, self.deadline)
+        data = worker.request((b"P" if pure else b"C") + message, self.deadline)
         reply, _ = wire.decode(data, on_handle=lambda node: RemoteObject(self, worker, node))
         if "error" in reply:
             err = reply["error"]
@@ -225,6 +263,9 @@ class RemoteImplementation:
         for index, new in reply.get("sync", []):
             _copy_back(objects[index], new)
         if instrument_out is not None:
+            peak = worker.peak_memory() if baseline is not None else None
+            if peak is not None:
+                reply["peak"] = max(0, peak - baseline)
             instrument_out.append(reply)
         return reply["value"]
 
@@ -245,11 +286,12 @@ class RemoteObject:
     def __call__(self, *args, **kwargs):
         return self.call(args, kwargs)
 
-    def call(self, args, kwargs, instrument_out: list | None = None):
+    def call(self, args, kwargs, instrument_out: list | None = None, pure: bool = False):
+        """Call in the worker; `pure=True` hands the student read-only arrays."""
         self._check_alive()
         request = {"op": "call", "fn": self._handle, "args": list(args), "kwargs": kwargs,
                    "memory": instrument_out is not None}
-        return self._impl._request(request, instrument_out)
+        return self._impl._request(request, instrument_out, pure)
 
     def __getattr__(self, name: str):
         if name.startswith("__"):

@@ -102,12 +102,18 @@ def _int_default(value):
 
 
 class Decoder:
-    """Inverse of `Encoder`; records the same pre-order `objects` list."""
+    """Inverse of `Encoder`; records the same pre-order `objects` list.
 
-    def __init__(self, buffers, on_handle):
+    With `readonly=True`, arrays are views of the immutable message bytes: code that tries to
+    write into them gets "assignment destination is read-only", and cannot flip them back to
+    writeable (the buffer they view is a `bytes` object).
+    """
+
+    def __init__(self, buffers, on_handle, readonly: bool = False):
         self.buffers = buffers
         self.objects: list = []
         self._on_handle = on_handle
+        self._readonly = readonly
 
     def node(self, node):
         if node is None or isinstance(node, (bool, str)):
@@ -156,7 +162,8 @@ class Decoder:
         count = int(np.prod(shape, dtype=np.int64))
         if len(raw) != count * dtype.itemsize:
             raise WireError("array buffer has the wrong size")
-        return np.frombuffer(raw, dtype=dtype, count=count).reshape(shape).copy()
+        arr = np.frombuffer(raw, dtype=dtype, count=count).reshape(shape)
+        return arr if self._readonly else arr.copy()
 
 
 def _generator_from_state(state: dict) -> np.random.Generator:
@@ -177,7 +184,10 @@ def encode(obj, on_other=None) -> tuple[bytes, list]:
     return encoder.message(obj), encoder.objects
 
 
-def decode(data: bytes, on_handle=None) -> tuple[object, list]:
+MAX_HEADER_BYTES = 16 * 1024 * 1024  # structure only: array data travels in the buffers
+
+
+def decode(data: bytes, on_handle=None, readonly: bool = False) -> tuple[object, list]:
     """Inverse of `encode`: returns the object and its pre-order list of mutable objects."""
 
     def default_handle(node):
@@ -186,6 +196,8 @@ def decode(data: bytes, on_handle=None) -> tuple[object, list]:
     view = memoryview(data)
     try:
         header_len, n_buffers = struct.unpack_from("<II", view, 0)
+        if header_len > MAX_HEADER_BYTES:
+            raise WireError(f"header of {header_len} bytes is over the limit")
         pos = 8
         header = json.loads(bytes(view[pos : pos + header_len]))
         pos += header_len
@@ -197,7 +209,9 @@ def decode(data: bytes, on_handle=None) -> tuple[object, list]:
                 raise WireError("truncated buffer")
             buffers.append(view[pos : pos + size])
             pos += size
-        decoder = Decoder(buffers, on_handle or default_handle)
+        if readonly:  # `bytes`, not a view of a reusable buffer, so nothing can write to it
+            buffers = [bytes(b) for b in buffers]
+        decoder = Decoder(buffers, on_handle or default_handle, readonly)
         return decoder.node(header), decoder.objects
     except (struct.error, ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
         raise WireError(f"malformed message: {exc}") from None

@@ -100,7 +100,7 @@ class Session:
         peak = None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            if request.get("memory"):
+            if request.get("memory"):  # only where the grader cannot read /proc (macOS)
                 tracemalloc.start()
                 try:
                     value = fn(*args, **kwargs)
@@ -131,8 +131,8 @@ def _snapshot(obj):
 
 
 def _changed(obj, snap) -> bool:
-    if isinstance(obj, np.ndarray):
-        return obj.shape != snap.shape or not np.array_equal(obj, snap, equal_nan=True)
+    if isinstance(obj, np.ndarray):  # bytes, not np.array_equal, which student code can patch
+        return obj.shape != snap.shape or obj.tobytes() != snap.tobytes()
     if isinstance(obj, list):
         return len(obj) != len(snap) or any(a is not b for a, b in zip(obj, snap))
     if isinstance(obj, dict):
@@ -190,7 +190,11 @@ def main(argv: list[str]) -> None:
         except EOFError:
             return
         try:
-            request, objects = wire.decode(data, on_handle=session.resolve)
+            # The first byte says how to decode.  A pure call ("P") gets read-only arrays: an
+            # in-place edit raises, whatever the student's code patched in this process.
+            mode, data = data[:1], data[1:]
+            request, objects = wire.decode(data, on_handle=session.resolve,
+                                           readonly=mode == b"P")
             reply = session.handle(request, objects)
         except BaseException as exc:  # noqa: BLE001 — everything, SystemExit included, is reported
             reply = {"error": _describe(exc, target)}
