@@ -12,7 +12,7 @@ comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade test parity stubs fixtures figures lint demo clean-venv
+.PHONY: help grade test parity stubs fixtures figures lint demo nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
@@ -30,7 +30,11 @@ $(VENV)/.student: pyproject.toml
 	@touch $@
 
 $(VENV)/.test: $(VENV)/.student
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,nbgrader]"
+	@touch $@
+
+$(VENV)/.nbgrader: $(VENV)/.student
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[nbgrader]"
 	@touch $@
 
 $(VENV)/.parity: $(VENV)/.test
@@ -61,6 +65,12 @@ stubs: $(VENV)/.student ## Regenerate exercises/ from reference/ (keeps edited s
 
 fixtures: $(VENV)/.student ## Instructor-only: regenerate the grader's committed expected values
 	@$(PY) -m grader.fixtures --target reference
+
+nbgrader: $(VENV)/.nbgrader ## Build the nbgrader course in build/nbgrader/ (source + release)
+	@$(PY) -m grader.distribute nbgrader --out build/nbgrader
+
+gradescope: $(VENV)/.student ## Build the Gradescope autograder: build/gradescope/autograder.zip
+	@$(PY) -m grader.distribute gradescope --out build/gradescope
 
 figures: $(VENV)/.student ## Regenerate the lecture figures from the reference
 	@$(PY) -m reference.self_attention --figures lectures/01_self_attention/figures

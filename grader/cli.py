@@ -25,6 +25,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where to write the results (default: build/results.json)")
     parser.add_argument("--fail-under", type=float, default=None, metavar="POINTS",
                         help="exit with status 1 if the total is below POINTS")
+    gradescope = parser.add_argument_group("autograding (Gradescope)")
+    gradescope.add_argument("--hide-hidden-checks", action="store_true",
+                            help="report hidden checks as separate tests shown only after "
+                                 "the due date")
+    gradescope.add_argument("--preamble", type=Path, default=None, metavar="FILE",
+                            help="text to put at the top of the results' output")
+    gradescope.add_argument("--sandbox-user", default=None, metavar="USER",
+                            help="run student code as this unprivileged user (needs root)")
     return parser.parse_args(argv)
 
 
@@ -40,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.header())
     start = time.monotonic()
     try:
-        results = grade(target, args.exercise, on_exercise_done=lambda r: print(report.row(r),
-                                                                                flush=True))
+        results = grade(target, args.exercise, sandbox_user=args.sandbox_user,
+                        on_exercise_done=lambda r: print(report.row(r), flush=True))
     except Exception as exc:  # noqa: BLE001 — a grader bug must still leave a report behind
         report.write_json(report.internal_error(exc, time.monotonic() - start), args.json)
         print(f"\nThe grader itself failed ({type(exc).__name__}: {exc}); please report it. "
@@ -53,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     details = report.details(results)
     if details:
         print("\n" + details)
-    report.write_json(report.gradescope(results, seconds), args.json)
+    preamble = args.preamble.read_text() if args.preamble and args.preamble.is_file() else ""
+    report.write_json(report.gradescope(results, seconds, split_hidden=args.hide_hidden_checks,
+                                        preamble=preamble), args.json)
     print(f"\nResults written to {args.json}")
     if args.fail_under is not None and sum(r.score for r in results) < args.fail_under:
         return 1

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .results import NOT_IMPLEMENTED, PASSED, ExerciseResult
+from .results import NOT_IMPLEMENTED, PASSED, ExerciseResult, describe_checks
 
 COLUMNS = "{id:<5} {title:<34} {points:>9}  {status:<16} {reason}"
 
@@ -45,24 +45,45 @@ def details(results: list[ExerciseResult]) -> str:
     return "\n\n".join(blocks)
 
 
-def gradescope(results: list[ExerciseResult], seconds: float) -> dict:
-    """Gradescope's autograder results format: one test per exercise."""
+def gradescope(results: list[ExerciseResult], seconds: float, split_hidden: bool = False,
+               preamble: str = "") -> dict:
+    """Gradescope's autograder results format: one test per exercise.
+
+    With `split_hidden`, an exercise's hidden checks become a second test, shown to the
+    student only after the due date; the two tests' points add up to the exercise's.
+    """
     tests = []
     for r in results:
         ex = r.exercise
-        tests.append({
-            "name": f"{ex.id} {ex.title}",
-            "number": ex.id,
-            "score": r.score,
-            "max_score": ex.points,
-            "status": "passed" if r.status == PASSED else "failed",
-            "output": f"Status: {r.status}\n{r.details}\nLecture: {ex.lecture_link}",
-        })
+        visible = [c for c in r.checks if not (split_hidden and c.hidden)]
+        hidden = [c for c in r.checks if split_hidden and c.hidden]
+        total = sum(c.weight for c in r.checks) or 1
+        visible_max = round(ex.points * sum(c.weight for c in visible) / total, 2)
+        parts = [("", visible, visible_max, "visible")]
+        if hidden:
+            parts.append((" (hidden checks)", hidden, round(ex.points - visible_max, 2),
+                          "after_due_date"))
+        for suffix, checks, max_score, visibility in parts:
+            earned = sum(c.weight for c in checks if c.status == PASSED)
+            weight = sum(c.weight for c in checks) or 1
+            passed = earned == weight
+            tests.append({
+                "name": f"{ex.id} {ex.title}{suffix}",
+                "number": ex.id,
+                "score": round(max_score * earned / weight, 2),
+                "max_score": max_score,
+                "status": "passed" if passed else "failed",
+                "output": (f"Status: {r.status}\n{describe_checks(checks, r.output)}\n"
+                           f"Lecture: {ex.lecture_link}"),
+                "visibility": visibility,
+            })
+    earned = round(sum(t["score"] for t in tests), 2)
     return {
-        "score": round(sum(r.score for r in results), 2),
+        "score": earned,
         "max_score": sum(r.exercise.points for r in results),
         "execution_time": round(seconds, 2),
-        "output": total_line(results),
+        "output": (preamble.strip() + "\n\n" if preamble.strip() else "") + total_line(results),
+        "visibility": "visible",
         "tests": tests,
     }
 

@@ -68,13 +68,19 @@ class ExerciseResult:
     @property
     def details(self) -> str:
         """Every check with its verdict, and the full message of each failure."""
-        lines = []
-        for c in self.checks:
-            mark = "ok  " if c.status == PASSED else "FAIL"
-            lines.append(f"[{mark}] {c.description} (weight {c.weight})")
-            if c.status != PASSED and c.message:
-                lines.extend("       " + m for m in c.message.strip().splitlines())
-        if self.output.strip():
-            lines.append("Your code printed (end of output):")
-            lines.extend("       " + m for m in self.output.strip().splitlines()[-15:])
-        return "\n".join(lines)
+        return describe_checks(self.checks, self.output)
+
+
+def describe_checks(checks: list[CheckResult], output: str = "") -> str:
+    """One line per check (ok / FAIL) with the full message of each failure, then the end of
+    what the student's code printed."""
+    lines = []
+    for c in checks:
+        mark = "ok  " if c.status == PASSED else "FAIL"
+        lines.append(f"[{mark}] {c.description} (weight {c.weight})")
+        if c.status != PASSED and c.message:
+            lines.extend("       " + m for m in c.message.strip().splitlines())
+    if output.strip():
+        lines.append("Your code printed (end of output):")
+        lines.extend("       " + m for m in output.strip().splitlines()[-15:])
+    return "\n".join(lines)

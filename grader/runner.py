@@ -33,16 +33,19 @@ def package_name(target: Path) -> str:
 
 
 def grade(target: str | os.PathLike, exercise_ids: list[str] | None = None,
-          on_exercise_done: Callable[[ExerciseResult], None] | None = None
-          ) -> list[ExerciseResult]:
-    """Run every check of the selected exercises against `target`; one result per exercise."""
+          on_exercise_done: Callable[[ExerciseResult], None] | None = None,
+          sandbox_user: str | None = None) -> list[ExerciseResult]:
+    """Run every check of the selected exercises against `target`; one result per exercise.
+
+    `sandbox_user` runs the student's code as that (unprivileged) user; needs root.
+    """
     exercises = course.select(exercise_ids)
     root = resolve_target(target)
     # Read every expected value before any student code runs: code that rewrites the
     # fixture files cannot change what it is compared against.
     for package in sorted({ex.module.package for ex in exercises}):
         fixtures.load(package)
-    pool = WorkerPool(root, package_name(root), course.names_to_files())
+    pool = WorkerPool(root, package_name(root), course.names_to_files(), sandbox_user)
     plugin = GradingPlugin(exercises, pool, on_exercise_done)
     args = [
         str(GRADER_DIR / "suite.py"), "-c", str(GRADER_DIR / "pytest.ini"),

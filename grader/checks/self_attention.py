@@ -134,7 +134,7 @@ def softmax_backward_properties(impl):
                  **expect.F32)
 
 
-@check("1.2", weight=2)
+@check("1.2", weight=2, hidden=True)
 def softmax_backward_no_jacobian(impl):
     """softmax_backward never builds the T×T Jacobian (memory stays linear)"""
     _require_correct(impl.softmax_backward(get("softmax_backward.dout"),
@@ -347,7 +347,7 @@ def attention_backward_values(impl):
             expect.close(g, case[f"d{n}"], f"d{n} ({name} case)", hint=hints[n])
 
 
-@check("1.5", weight=4)
+@check("1.5", weight=4, hidden=True)
 def attention_backward_finite_differences(impl):
     """the backward agrees with finite differences of your own forward"""
     case = _case("causal")
@@ -462,7 +462,7 @@ def mha_values(impl):
                      hint="After merging the heads, apply the output projection W_o, b_o.")
 
 
-@check("1.7")
+@check("1.7", hidden=True)
 def mha_causal_invariance(impl):
     """with a causal mask, changing a later token never changes an earlier output"""
     case = _mha_case("causal_self")
@@ -555,7 +555,7 @@ def mha_backward_float32(impl):
         expect.close(dparams[p], case["grads"][p], f"d{p} of float32 inputs", **expect.F32)
 
 
-@check("1.8", weight=4, timeout=30)
+@check("1.8", weight=4, hidden=True, timeout=30)
 def mha_backward_finite_differences(impl):
     """every gradient agrees with finite differences of your own forward"""
     case = _mha_case("padded")
@@ -637,7 +637,7 @@ def online_stable_and_masked(impl):
                  hint="Subtract the running max inside each block before exp.")
 
 
-@check("1.9", weight=2)
+@check("1.9", weight=2, hidden=True)
 def online_memory(impl):
     """never materialises the T_q × T_k score matrix (peak memory far below it)"""
     plain = _case("plain")

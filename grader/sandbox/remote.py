@@ -51,7 +51,8 @@ class StudentTimeout(StudentError):
 class Worker:
     """One sandbox process.  Started at construction; talks once its `ready` arrives."""
 
-    def __init__(self, target: Path, package: str, names: dict[str, str]):
+    def __init__(self, target: Path, package: str, names: dict[str, str],
+                 user: str | None = None):
         request_r, self._request_w = os.pipe()
         self._response_r, response_w = os.pipe()
         self._output = tempfile.TemporaryFile()
@@ -69,6 +70,9 @@ class Worker:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # so kill() takes any children the student started
+            # As another, unprivileged user (Gradescope), student code can neither write the
+            # results nor signal the grader.
+            **({"user": user, "group": user, "extra_groups": []} if user else {}),
         )
         os.close(request_r)
         os.close(response_w)
@@ -196,8 +200,9 @@ class Worker:
 class WorkerPool:
     """Hands out fresh workers and starts the next one ahead, hiding interpreter start-up."""
 
-    def __init__(self, target: Path, package: str, names: dict[str, str]):
-        self._args = (Path(target).resolve(), package, names)
+    def __init__(self, target: Path, package: str, names: dict[str, str],
+                 user: str | None = None):
+        self._args = (Path(target).resolve(), package, names, user)
         self._spare: Worker | None = None
 
     def take(self) -> Worker:

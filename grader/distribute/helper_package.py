@@ -1,0 +1,62 @@
+"""The `grader/` folder that ships next to students' notebooks: visible checks only.
+
+nbgrader copies every plain file of an assignment into the release unchanged, so this copy
+must hold no solution and no hidden test: hidden checks (and the instructor-only fixture
+recipe) are cut out of each checks module here; their source lives only inside the source
+notebook's `### BEGIN/END HIDDEN TESTS` blocks.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+from .. import checks
+
+GRADER_DIR = Path(__file__).resolve().parents[1]
+# What a test cell needs: the course table, the checks' tools, in-process grading, the data.
+SHIPPED = (
+    "__init__.py", "course.py", "expect.py", "gradcheck.py", "fixtures.py", "local.py",
+    "checks/__init__.py", "sandbox/__init__.py", "sandbox/remote.py", "sandbox/wire.py",
+)
+INSTRUCTOR_ONLY = {"build_fixtures"}
+
+
+def _is_hidden_check(node: ast.stmt) -> bool:
+    for deco in getattr(node, "decorator_list", []):
+        if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "check":
+            for kw in deco.keywords:
+                if kw.arg == "hidden" and isinstance(kw.value, ast.Constant) and kw.value.value:
+                    return True
+    return False
+
+
+def visible_source(source: str) -> str:
+    """A checks module without its hidden checks and instructor-only functions."""
+    lines = source.splitlines(keepends=True)
+    drop: set[int] = set()
+    for node in ast.parse(source).body:
+        if _is_hidden_check(node) or getattr(node, "name", None) in INSTRUCTOR_ONLY:
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            drop.update(range(start, node.end_lineno))
+    kept = "".join(line for i, line in enumerate(lines) if i not in drop)
+    ast.parse(kept)  # still valid Python
+    return kept
+
+
+def write(dest: Path) -> Path:
+    """Write the helper package to `dest/grader/`; returns that folder."""
+    target = dest / "grader"
+    if target.exists():
+        shutil.rmtree(target)
+    for rel in SHIPPED:
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(GRADER_DIR / rel, target / rel)
+    for name in checks.CHECK_MODULES:
+        source = (GRADER_DIR / "checks" / f"{name}.py").read_text()
+        (target / "checks" / f"{name}.py").write_text(visible_source(source))
+    (target / "data").mkdir()
+    for data in sorted((GRADER_DIR / "data").glob("*.npz")):
+        shutil.copyfile(data, target / "data" / data.name)
+    return target

@@ -1,0 +1,100 @@
+"""Build an nbgrader *source* notebook for one course module.
+
+Cells, in order: an introduction; then per exercise a heading, the given code of its file
+(first time only, locked), one solution cell (the reference code with its `### BEGIN/END
+SOLUTION` markers, for nbgrader to strip) and one autograded test cell worth the grader's
+points.  Test cells run the visible checks from the `grader` helper package shipped next to
+the notebook, and the hidden checks from source text inside `### BEGIN/END HIDDEN TESTS`,
+which nbgrader removes from the release and restores when it autogrades.
+"""
+
+from __future__ import annotations
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from .. import checks, course
+from . import sources
+
+
+def _meta(grade_id: str, *, solution=False, grade=False, locked=True, points=None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+            "solution": solution}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _slug(exercise_id: str) -> str:
+    return "ex" + exercise_id.replace(".", "_")
+
+
+def test_cell_source(ex: course.Exercise) -> str:
+    """Visible checks, then the hidden ones as source, then the points as the last value."""
+    lines = [
+        "from grader.local import CellGrade",
+        "",
+        f'_grade = CellGrade("{ex.id}", globals()).run_visible()',
+    ]
+    hidden = [c for c in checks.checks_for(ex.id) if c.hidden]
+    if hidden:
+        lines.append("### BEGIN HIDDEN TESTS")
+        for chk in hidden:
+            source = sources.check_source(chk)
+            literal = f"r'''\n{source}'''" if "'''" not in source else repr(source)
+            lines.append(f"_grade.run_source({literal}, {chk.name!r}, weight={chk.weight}, "
+                         f"description={chk.description!r}, timeout={chk.timeout:g})")
+        lines.append("### END HIDDEN TESTS")
+    lines.append("_grade.points()")
+    return "\n".join(lines)
+
+
+def build(module: course.Module) -> nbformat.NotebookNode:
+    exercises = [ex for ex in course.EXERCISES if ex.module == module]
+    total = sum(ex.points for ex in exercises)
+    table = "\n".join(f"| {ex.id} | {ex.title} | `{'`, `'.join(ex.names)}` | {ex.points} |"
+                      for ex in exercises)
+    intro = (
+        f"# Module {module.number} — {module.title}\n\n"
+        f"Transformers: From Theory to Implementation. This assignment has {len(exercises)} "
+        f"exercises worth {total} points. The lecture notes are "
+        f"`{module.lecture_dir}/theory.md`; each exercise below names its section.\n\n"
+        "| id | exercise | you implement | points |\n|---|---|---|---|\n"
+        f"{table}\n\n"
+        "**How to work.** Replace each `raise NotImplementedError(...)` line with your code, "
+        "run the cell, then run the test cell below it: it prints what is wrong and what "
+        "you earn. Run the cells in order — later exercises call earlier ones. Keep the "
+        "`grader/` folder next to this notebook: the tests use it. Some checks are hidden "
+        "and only run when your notebook is graded, so test your code beyond what the "
+        "visible checks try."
+    )
+    cells = [new_markdown_cell(intro, metadata=_meta(f"m{module.number}_intro"))]
+    files = {parts.path.name: parts for parts in sources.module_files(module)}
+    given_done: set[str] = set()
+    for ex in exercises:
+        slug = _slug(ex.id)
+        cells.append(new_markdown_cell(
+            f"## Exercise {ex.id} — {ex.title} ({ex.points} points)\n\n"
+            f"Implement `{'`, `'.join(ex.names)}`. Read `{module.lecture_dir}/theory.md`, "
+            f"section *{ex.section}*.", metadata=_meta(f"{slug}_intro")))
+        parts = files[ex.file]
+        if ex.file not in given_done and parts.given.strip():
+            given_done.add(ex.file)
+            cells.append(new_code_cell(
+                f"# Given code from {ex.module.package}/{ex.file} (not an exercise)\n"
+                + parts.given, metadata=_meta(f"given_{ex.file.removesuffix('.py')}")))
+        cells.append(new_code_cell(parts.by_exercise[ex.id].rstrip("\n"),
+                                   metadata=_meta(slug, solution=True, locked=False)))
+        cells.append(new_code_cell(test_cell_source(ex),
+                                   metadata=_meta(f"{slug}_tests", grade=True,
+                                                  points=ex.points)))
+    notebook = new_notebook(cells=cells)
+    notebook.metadata.update({
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    })
+    return notebook
+
+
+def assignment_name(module: course.Module) -> str:
+    return f"{module.number:02d}_{module.package}"

@@ -1,0 +1,93 @@
+"""Read the reference as source text: which code belongs to which exercise, and which is given.
+
+Used to build notebooks (one solution cell per exercise) and to prove that nothing of a
+solution reaches what students receive.  Nothing here imports `reference`.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import checks, course
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+@dataclass
+class FileParts:
+    """One reference file split into the code students are given and each exercise's code."""
+
+    path: Path
+    given: str = ""
+    by_exercise: dict[str, str] = field(default_factory=dict)
+
+
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):  # comments just above
+        start -= 1
+    end = node.end_lineno
+    # Indented comments right after the last statement still belong to the body (### END).
+    while end < len(lines) and lines[end][:1].isspace() and lines[end].lstrip().startswith("#"):
+        end += 1
+    return "".join(lines[start:end])
+
+
+def split_file(path: Path) -> FileParts:
+    """Given code (imports other than relative ones, helpers, constants) and exercise code."""
+    source = path.read_text()
+    lines = source.splitlines(keepends=True)
+    owners = {name: ex.id for ex in course.EXERCISES for name in ex.names}
+    parts = FileParts(path)
+    given: list[str] = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the module docstring
+        if isinstance(node, ast.ImportFrom) and (node.level > 0 or node.module == "__future__"):
+            continue  # in a notebook every earlier cell's names are already defined
+        name = getattr(node, "name", None)
+        if name in owners:
+            code = parts.by_exercise.get(owners[name], "")
+            parts.by_exercise[owners[name]] = code + ("\n\n" if code else "") + _segment(
+                lines, node)
+        else:
+            given.append(_segment(lines, node))
+    parts.given = "\n\n".join(g.rstrip("\n") for g in given) + "\n" if given else ""
+    return parts
+
+
+def module_files(module: course.Module) -> list[FileParts]:
+    """The exercise files of a module, in exercise order."""
+    seen: dict[str, FileParts] = {}
+    for ex in course.EXERCISES:
+        if ex.module == module and ex.file not in seen:
+            seen[ex.file] = split_file(REPO_ROOT / "reference" / module.package / ex.file)
+    return list(seen.values())
+
+
+def solution_lines(min_length: int = 20) -> set[str]:
+    """Distinctive lines of every solution region (stripped), to search for leaks."""
+    found = set()
+    for path in (REPO_ROOT / "reference").rglob("*.py"):
+        inside = False
+        for line in path.read_text().splitlines():
+            text = line.strip()
+            if text == BEGIN:
+                inside = True
+            elif text == END:
+                inside = False
+            elif inside and len(text) >= min_length and not text.startswith("#"):
+                found.add(text)
+    return found
+
+
+def check_source(check: checks.Check) -> str:
+    """A check's function as source text, without its registering decorator."""
+    source = textwrap.dedent(inspect.getsource(check.fn))
+    kept = [line for line in source.splitlines(keepends=True) if not line.startswith("@check")]
+    return "".join(kept)
