@@ -71,19 +71,21 @@ def module_files(module: course.Module) -> list[FileParts]:
 
 
 def solution_lines(min_length: int = 20) -> set[str]:
-    """Distinctive lines of every solution region (stripped), to search for leaks."""
-    found = set()
+    """Distinctive lines of the solution regions (stripped), to search for leaks: long enough
+    to mean something, and found nowhere outside a solution region."""
+    inside_lines, outside_lines = set(), set()
     for path in (REPO_ROOT / "reference").rglob("*.py"):
         inside = False
         for line in path.read_text().splitlines():
             text = line.strip()
-            if text == BEGIN:
-                inside = True
-            elif text == END:
-                inside = False
-            elif inside and len(text) >= min_length and not text.startswith("#"):
-                found.add(text)
-    return found
+            if text in (BEGIN, END):
+                inside = text == BEGIN
+            elif inside:
+                inside_lines.add(text)
+            else:
+                outside_lines.add(text)
+    return {text for text in inside_lines - outside_lines
+            if len(text) >= min_length and not text.startswith("#")}
 
 
 def check_source(check: checks.Check) -> str:

@@ -1,0 +1,198 @@
+"""nbgrader and Gradescope, end to end, with the real commands.
+
+Three submissions go through each: the reference solutions (full marks), the untouched
+release (zero) and one whose `causal_mask` (exercise 1.3, 4 points) hangs (only 1.3 lost).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO
+
+from grader import course
+from grader.distribute import gradescope, helper_package, nbgrader_course, sources
+
+ASSIGNMENT = "01_self_attention"
+TOTAL = sum(ex.points for ex in course.EXERCISES if ex.module.number == 1)
+HANG_POINTS = course.BY_ID["1.3"].points
+HANGING_CAUSAL_MASK = '''def causal_mask(t_q, t_k=None):
+    while True:
+        pass
+'''
+
+
+def solved(source_cell: str) -> str:
+    return "".join(line for line in source_cell.splitlines(keepends=True)
+                   if line.strip() not in (sources.BEGIN, sources.END))
+
+
+@pytest.fixture(scope="module")
+def course_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nbgrader") / "course"
+    assert nbgrader_course.build(root, cell_timeout=60) == [ASSIGNMENT]
+    return root
+
+
+def notebook_for(course_dir: Path, student: str) -> nbformat.NotebookNode:
+    release = nbformat.read(course_dir / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    if student == "untouched":
+        return release
+    source = nbformat.read(course_dir / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in release.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = solved(answers[grade_id])
+            if student == "hangs" and grade_id == "ex1_3":
+                start = cell.source.index("def causal_mask")
+                end = cell.source.index("def padding_mask")
+                cell.source = cell.source[:start] + HANGING_CAUSAL_MASK + "\n\n" + \
+                    cell.source[end:]
+    return release
+
+
+def test_release_holds_no_solution_and_no_hidden_test(course_dir):
+    release = course_dir / "release" / ASSIGNMENT
+    leaks = sources.solution_lines()
+    hidden_names = [c.name for c in __import__("grader").checks.REGISTRY if c.hidden]
+    assert leaks and hidden_names
+    files = [p for p in release.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert any(p.suffix == ".ipynb" for p in files) and any(p.suffix == ".py" for p in files)
+    for path in files:
+        if path.suffix == ".npz":
+            continue  # expected values (data), no code
+        text = path.read_text()
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS"):
+            assert marker not in text, f"{path}: {marker}"
+        for line in leaks:
+            assert line not in text, f"{path} contains solution code: {line!r}"
+        for name in hidden_names:
+            assert f"def {name}(" not in text and f"'{name}'" not in text, f"{path}: {name}"
+
+
+def test_hidden_checks_are_in_the_source_notebook_only(course_dir):
+    source = (course_dir / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    assert "BEGIN HIDDEN TESTS" in source and "def attention_backward_finite_differences" in source
+    helper = helper_package.visible_source((REPO / "grader/checks/self_attention.py").read_text())
+    assert "def attention_backward_finite_differences" not in helper
+    assert "def attention_backward_values" in helper
+
+
+def test_test_cells_carry_the_grader_points(course_dir):
+    release = nbformat.read(course_dir / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+              for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    assert points == {f"ex{ex.id.replace('.', '_')}_tests": ex.points
+                      for ex in course.EXERCISES if ex.module.number == 1}
+
+
+def test_release_helper_package_works_on_its_own(course_dir, tmp_path):
+    """The shipped grader/ copy, not the repository's, grades from the release folder."""
+    work = tmp_path / "student"
+    shutil.copytree(course_dir / "release" / ASSIGNMENT, work)
+    code = ("import grader, importlib; print(grader.__file__); "
+            "m = importlib.import_module('reference.self_attention'); "
+            "from grader.local import check_exercise; "
+            "print(sum(check_exercise(e, m, hidden=False) for e in "
+            "['1.1','1.2','1.3','1.4','1.5','1.6','1.7','1.8','1.9']))")
+    env = dict(os.environ, PYTHONPATH=str(REPO / "_no_such_dir"))
+    done = subprocess.run([sys.executable, "-c", code], cwd=work, capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    where, total = done.stdout.split()
+    assert Path(where).resolve().is_relative_to(work.resolve())
+    assert float(total) == TOTAL
+
+
+def test_nbgrader_autograde_and_export(course_dir):
+    for student in ("complete", "untouched", "hangs"):
+        folder = course_dir / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(notebook_for(course_dir, student), folder / f"{ASSIGNMENT}.ipynb")
+    done = nbgrader_course.nbgrader(course_dir, "autograde", ASSIGNMENT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = nbgrader_course.nbgrader(course_dir, "export")
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(course_dir / "grades.csv") as f:
+        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+    assert scores == {"complete": TOTAL, "untouched": 0.0, "hangs": TOTAL - HANG_POINTS}
+
+
+# -- Gradescope ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory):
+    return gradescope.build(tmp_path_factory.mktemp("gradescope"))
+
+
+def run_gradescope(zip_path: Path, root: Path, submission_files: dict[str, str]) -> dict:
+    """Unpack the autograder like Gradescope, submit files, run run_autograder."""
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(root / "source")
+    for rel, text in submission_files.items():
+        (root / "submission" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "submission" / rel).write_text(text)
+    (root / "submission").mkdir(exist_ok=True)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable)
+    done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def reference_files(prefix: str) -> dict[str, str]:
+    return {f"{prefix}{p.name}": p.read_text()
+            for p in (REPO / "reference" / "self_attention").glob("*.py")}
+
+
+def test_gradescope_package_layout(autograder_zip):
+    with zipfile.ZipFile(autograder_zip) as zf:
+        names = set(zf.namelist())
+        assert {"setup.sh", "run_autograder", "requirements.txt", "grader/__main__.py",
+                "exercises/self_attention/attention.py"} <= names
+        assert not any(n.startswith("reference/") for n in names)
+        assert (zf.getinfo("run_autograder").external_attr >> 16) & 0o111
+        requirements = zf.read("requirements.txt").decode()
+    assert "numpy" in requirements and "pytest-timeout" in requirements
+    assert "matplotlib" not in requirements
+    for script in ("setup.sh", "run_autograder"):
+        with zipfile.ZipFile(autograder_zip) as zf:
+            text = zf.read(script).decode()
+        assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
+
+
+def test_gradescope_full_marks_for_the_reference(autograder_zip, tmp_path):
+    results = run_gradescope(autograder_zip, tmp_path,
+                             reference_files("exercises/self_attention/"))
+    assert results["score"] == TOTAL and results["max_score"] == TOTAL
+    hidden = [t for t in results["tests"] if t["visibility"] == "after_due_date"]
+    assert hidden and all(t["score"] == t["max_score"] for t in hidden)
+    assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(TOTAL)
+
+
+def test_gradescope_zero_for_an_empty_submission(autograder_zip, tmp_path):
+    results = run_gradescope(autograder_zip, tmp_path, {})
+    assert results["score"] == 0 and results["max_score"] == TOTAL
+    assert "was not in your submission" in results["output"]
+
+
+def test_gradescope_hang_costs_only_its_exercise(autograder_zip, tmp_path):
+    files = reference_files("")  # loose files, as some students upload them
+    masks = files["masks.py"]
+    start = masks.index("def causal_mask")
+    end = masks.index("def padding_mask")
+    files["masks.py"] = masks[:start] + HANGING_CAUSAL_MASK + "\n\n" + masks[end:]
+    results = run_gradescope(autograder_zip, tmp_path, files)
+    assert results["score"] == TOTAL - HANG_POINTS
+    lost = {t["number"] for t in results["tests"] if t["score"] < t["max_score"]}
+    assert lost == {"1.3"}
