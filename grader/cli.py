@@ -36,12 +36,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_sandbox_user(user: str) -> None:
+    import os
+    import pwd
+
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        raise ValueError(f"--sandbox-user {user}: no such user") from None
+    if os.geteuid() != 0:
+        raise PermissionError(f"--sandbox-user {user}: only root can run code as another user")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         course.select(args.exercise)
         target = resolve_target(args.target)
-    except (ValueError, FileNotFoundError) as exc:
+        if args.sandbox_user:
+            check_sandbox_user(args.sandbox_user)
+    except (ValueError, FileNotFoundError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Grading {target} ...\n")

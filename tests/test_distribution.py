@@ -2,6 +2,7 @@
 
 Three submissions go through each: the reference solutions (full marks), the untouched
 release (zero) and one whose `causal_mask` (exercise 1.3, 4 points) hangs (only 1.3 lost).
+nbgrader gets a fourth: correct code that warns and writes to stderr (still full marks).
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ def notebook_for(course_dir: Path, student: str) -> nbformat.NotebookNode:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
             cell.source = solved(answers[grade_id])
+            if student == "noisy" and grade_id == "ex1_1":  # correct, but warns and prints
+                cell.source = "import sys\nimport warnings\n\n" + cell.source.replace(
+                    '    """\n', '    """\n    warnings.warn("student warning")\n'
+                    '    print("student stderr", file=sys.stderr)\n', 1)
             if student == "hangs" and grade_id == "ex1_3":
                 start = cell.source.index("def causal_mask")
                 end = cell.source.index("def padding_mask")
@@ -116,7 +121,7 @@ def test_release_helper_package_works_on_its_own(course_dir, tmp_path):
 
 
 def test_nbgrader_autograde_and_export(course_dir):
-    for student in ("complete", "untouched", "hangs"):
+    for student in ("complete", "untouched", "hangs", "noisy"):
         folder = course_dir / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         nbformat.write(notebook_for(course_dir, student), folder / f"{ASSIGNMENT}.ipynb")
@@ -126,7 +131,8 @@ def test_nbgrader_autograde_and_export(course_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     with open(course_dir / "grades.csv") as f:
         scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
-    assert scores == {"complete": TOTAL, "untouched": 0.0, "hangs": TOTAL - HANG_POINTS}
+    assert scores == {"complete": TOTAL, "untouched": 0.0, "hangs": TOTAL - HANG_POINTS,
+                      "noisy": TOTAL}
 
 
 # -- Gradescope ------------------------------------------------------------------------------

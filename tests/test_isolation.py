@@ -6,9 +6,10 @@ runs in the grader's sandboxed worker process (`grader/sandbox/`); these tests c
 hang, an exit, a crash, a syntax error, a flood of output, a wrong or crafted return value,
 patching NumPy or the grader, and forging the worker's replies are all contained.
 
-Two limits remain, marked `xfail(strict=True)` with the reason: run as the same user as the
-grader, student code can start a process that outlives it, or kill it.  Closing them needs
-the worker to run as another (unprivileged) user; they turn into failures the day it does.
+Two limits remain when student code runs as the grader's own user, marked
+`xfail(strict=True)`: it can start a process that outlives the grader, or kill it.  The
+Gradescope package closes both by running it as another user (`--sandbox-user`, proved in
+tests/test_sandbox_user.py); on a student's own machine there is nothing to protect.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class Worker:
             start_new_session=True,  # so kill() takes any children the student started
             # As another, unprivileged user (Gradescope), student code can neither write the
             # results nor signal the grader.
-            **({"user": user, "group": user, "extra_groups": []} if user else {}),
+            **_drop_privileges(user),
         )
         os.close(request_r)
         os.close(response_w)
@@ -195,6 +195,16 @@ class Worker:
                 if line.startswith(key):
                     return int(line.split()[1]) * 1024
         raise OSError(f"no {key} in /proc/{self.proc.pid}/status")
+
+
+def _drop_privileges(user: str | None) -> dict:
+    """Popen arguments that start the worker as `user`, with its own group only."""
+    if not user:
+        return {}
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 class WorkerPool:
