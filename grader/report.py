@@ -71,7 +71,7 @@ def gradescope(results: list[ExerciseResult], seconds: float, split_hidden: bool
                 "name": f"{ex.id} {ex.title}{suffix}",
                 "number": ex.id,
                 "score": round(max_score * earned / weight, 2),
-                "max_score": max_score,
+                "max_score": int(max_score) if float(max_score).is_integer() else max_score,
                 "status": "passed" if passed else "failed",
                 "output": (f"Status: {r.status}\n{describe_checks(checks, r.output)}\n"
                            f"Lecture: {ex.lecture_link}"),
