@@ -7,8 +7,9 @@ dims (i, i + D/2) of P x, so
 
     apply_rope_interleaved(x, cos, sin) == P^T apply_rope(P x, cos, sin)
 
-Hugging Face's LLaMA conversion script applies exactly this P to the rows of Meta's W_q and
-W_k, which is why one checkpoint works with either layout and its own code.
+Hugging Face's LLaMA conversion script applies exactly this P to the rows of every head of
+Meta's W_q and W_k: the converted checkpoint with the half-split code gives the same attention
+scores as Meta's checkpoint with the interleaved code (the parity tests check this).
 """
 
 import numpy as np
