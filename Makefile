@@ -7,19 +7,20 @@ PY     := $(VENV)/bin/python
 TARGET ?= exercises
 EX     ?=
 FORCE  ?=
+MODULE ?= self_attention
 
 comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade test parity stubs fixtures figures lint demo nbgrader gradescope clean-venv
+.PHONY: help grade test parity stubs fixtures figures lint demo extrapolate nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
 	@echo
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  FORCE=1 (make stubs)"
+	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  MODULE=self_attention  FORCE=1"
 
 # --- virtual environment, filled in layers: student < test < parity -----------------------
 $(VENV)/.student: pyproject.toml
@@ -46,8 +47,11 @@ $(VENV)/.parity: $(VENV)/.test
 grade: $(VENV)/.student ## Grade your exercises (TARGET=reference to grade the solutions, EX='1.4' for one)
 	@$(PY) -m grader $(GRADE_ARGS)
 
-demo: $(VENV)/.student ## Run the Module 1 demo on your code (TARGET=reference for the solutions)
-	@$(PY) -m $(TARGET).self_attention
+demo: $(VENV)/.student ## A module's demo on your code (MODULE=positional_encoding, TARGET=reference)
+	@$(PY) -m $(TARGET).$(MODULE)
+
+extrapolate: $(VENV)/.student ## Module 2's length-extrapolation experiment (a few minutes)
+	@$(PY) -m reference.positional_encoding --extrapolate
 
 # --- project -------------------------------------------------------------------------------
 test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, stubs, lectures)
@@ -74,6 +78,7 @@ gradescope: $(VENV)/.student ## Build the Gradescope autograder: build/gradescop
 
 figures: $(VENV)/.student ## Regenerate the lecture figures from the reference
 	@$(PY) -m reference.self_attention --figures lectures/01_self_attention/figures
+	@$(PY) -m reference.positional_encoding --figures lectures/02_positional_encoding/figures
 
 clean-venv: ## Remove the virtual environment
 	rm -rf $(VENV)

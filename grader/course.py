@@ -52,7 +52,9 @@ def github_anchor(heading: str) -> str:
 
 SELF_ATTENTION = Module(1, "self_attention", "Self-attention")
 
-MODULES = (SELF_ATTENTION,)
+POSITIONAL_ENCODING = Module(2, "positional_encoding", "Positional encoding")
+
+MODULES = (SELF_ATTENTION, POSITIONAL_ENCODING)
 
 EXERCISES = (
     Exercise("1.1", "Stable softmax", 4, SELF_ATTENTION, "softmax.py", ("softmax",),
@@ -74,6 +76,21 @@ EXERCISES = (
              "7. The backward pass of multi-head attention"),
     Exercise("1.9", "Online-softmax (Flash) attention", 7, SELF_ATTENTION, "online_softmax.py",
              ("online_softmax_attention",), "9. Online softmax and FlashAttention's recurrence"),
+    Exercise("2.1", "Sinusoidal encoding", 4, POSITIONAL_ENCODING, "sinusoidal.py",
+             ("sinusoidal_positional_encoding",),
+             "3. Sinusoidal encodings and the linear-shift property"),
+    Exercise("2.2", "Learned embedding", 5, POSITIONAL_ENCODING,
+             "embedding.py", ("embedding", "embedding_backward"),
+             "4. Learned position embeddings"),
+    Exercise("2.3", "RoPE, half-split layout", 8, POSITIONAL_ENCODING, "rope.py",
+             ("rope_cos_sin", "apply_rope", "apply_rope_backward"),
+             "5. Rotary position embedding (RoPE)"),
+    Exercise("2.4", "RoPE, interleaved layout", 4, POSITIONAL_ENCODING, "rope_interleaved.py",
+             ("apply_rope_interleaved",), "6. The two RoPE layouts"),
+    Exercise("2.5", "ALiBi slopes and bias", 6, POSITIONAL_ENCODING, "alibi.py",
+             ("alibi_slopes", "alibi_bias"), "7. ALiBi"),
+    Exercise("2.6", "RoPE context extension", 5, POSITIONAL_ENCODING, "rope_scaling.py",
+             ("rope_scaling",), "8. Extrapolation and context extension"),
 )
 
 BY_ID = {ex.id: ex for ex in EXERCISES}

@@ -61,9 +61,22 @@ def test_every_stub_names_its_exercise():
         assert f'"Exercise {ex.id} (' in text, f"exercises/{ex.path} does not name {ex.id}"
 
 
-def test_registry_matches_syllabus_module_1():
-    module_1 = {ex.id: ex.names for ex in course.EXERCISES if ex.module.number == 1}
-    assert module_1 == SYLLABUS_MODULE_1
+# Module 2: the syllabus names; 2.6 is `rope_cos_sin(..., scaling=...)`, which calls the
+# exercise's own helper `rope_scaling`.
+SYLLABUS_MODULE_2 = {
+    "2.1": ("sinusoidal_positional_encoding",),
+    "2.2": ("embedding", "embedding_backward"),
+    "2.3": ("rope_cos_sin", "apply_rope", "apply_rope_backward"),
+    "2.4": ("apply_rope_interleaved",),
+    "2.5": ("alibi_slopes", "alibi_bias"),
+    "2.6": ("rope_scaling",),
+}
+
+
+@pytest.mark.parametrize("number, syllabus", [(1, SYLLABUS_MODULE_1), (2, SYLLABUS_MODULE_2)])
+def test_registry_matches_syllabus(number, syllabus):
+    registered = {ex.id: ex.names for ex in course.EXERCISES if ex.module.number == number}
+    assert registered == syllabus
 
 
 @pytest.mark.parametrize("ex", course.EXERCISES, ids=lambda ex: ex.id)

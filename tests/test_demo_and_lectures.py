@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 from grader import course
@@ -20,13 +21,20 @@ def test_demo_on_the_reference_writes_its_heatmap(tmp_path):
     assert "online softmax" in done.stdout and out.stat().st_size > 10_000
 
 
-def test_demo_on_the_stubs_names_the_missing_exercise(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "exercises.self_attention", "--out",
-                           str(tmp_path / "x.png")], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+def test_module_2_demo_runs_clean():
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "reference.positional_encoding"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "[ok]" in done.stdout and "FAIL" not in done.stdout
+
+
+@pytest.mark.parametrize("module", [m.package for m in course.MODULES])
+def test_demo_on_the_stubs_names_the_missing_exercise(module):
+    done = subprocess.run([sys.executable, "-m", f"exercises.{module}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
-    assert re.search(r"exercise 1\.\d", done.stdout + done.stderr, re.IGNORECASE)
+    assert re.search(r"exercise \d\.\d", done.stdout + done.stderr, re.IGNORECASE)
     assert "make grade EX=" in done.stdout + done.stderr
 
 

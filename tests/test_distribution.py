@@ -40,15 +40,17 @@ def solved(source_cell: str) -> str:
 @pytest.fixture(scope="module")
 def course_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("nbgrader") / "course"
-    assert nbgrader_course.build(root, cell_timeout=60) == [ASSIGNMENT]
+    assert nbgrader_course.build(root, cell_timeout=60) == [
+        f"{m.number:02d}_{m.package}" for m in course.MODULES]
     return root
 
 
-def notebook_for(course_dir: Path, student: str) -> nbformat.NotebookNode:
-    release = nbformat.read(course_dir / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+def notebook_for(course_dir: Path, student: str,
+                 assignment: str = ASSIGNMENT) -> nbformat.NotebookNode:
+    release = nbformat.read(course_dir / "release" / assignment / f"{assignment}.ipynb", 4)
     if student == "untouched":
         return release
-    source = nbformat.read(course_dir / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    source = nbformat.read(course_dir / "source" / assignment / f"{assignment}.ipynb", 4)
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
                if c.metadata.get("nbgrader", {}).get("solution")}
     for cell in release.cells:
@@ -68,12 +70,14 @@ def notebook_for(course_dir: Path, student: str) -> nbformat.NotebookNode:
 
 
 def test_release_holds_no_solution_and_no_hidden_test(course_dir):
-    release = course_dir / "release" / ASSIGNMENT
+    release = course_dir / "release"
     leaks = sources.solution_lines()
     hidden_names = [c.name for c in __import__("grader").checks.REGISTRY if c.hidden]
     assert leaks and hidden_names
     files = [p for p in release.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    assert any(p.suffix == ".ipynb" for p in files) and any(p.suffix == ".py" for p in files)
+    notebooks = {p.parent.name for p in files if p.suffix == ".ipynb"}
+    assert notebooks == {f"{m.number:02d}_{m.package}" for m in course.MODULES}
+    assert any(p.suffix == ".py" for p in files)
     for path in files:
         if path.suffix == ".npz":
             continue  # expected values (data), no code
@@ -94,12 +98,14 @@ def test_hidden_checks_are_in_the_source_notebook_only(course_dir):
     assert "def attention_backward_values" in helper
 
 
-def test_test_cells_carry_the_grader_points(course_dir):
-    release = nbformat.read(course_dir / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+@pytest.mark.parametrize("module", course.MODULES, ids=lambda m: m.package)
+def test_test_cells_carry_the_grader_points(course_dir, module):
+    name = f"{module.number:02d}_{module.package}"
+    release = nbformat.read(course_dir / "release" / name / f"{name}.ipynb", 4)
     points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
               for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")}
     assert points == {f"ex{ex.id.replace('.', '_')}_tests": ex.points
-                      for ex in course.EXERCISES if ex.module.number == 1}
+                      for ex in course.EXERCISES if ex.module == module}
 
 
 def test_release_helper_package_works_on_its_own(course_dir, tmp_path):
@@ -130,15 +136,40 @@ def test_nbgrader_autograde_and_export(course_dir):
     done = nbgrader_course.nbgrader(course_dir, "export")
     assert done.returncode == 0, done.stderr[-3000:]
     with open(course_dir / "grades.csv") as f:
-        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)
+                  if row["assignment"] == ASSIGNMENT}
     assert scores == {"complete": TOTAL, "untouched": 0.0, "hangs": TOTAL - HANG_POINTS,
                       "noisy": TOTAL}
+
+
+def test_nbgrader_full_marks_on_every_other_module(course_dir):
+    """Each later module's notebook, completed with the reference, autogrades to full marks."""
+    for module in course.MODULES[1:]:
+        name = f"{module.number:02d}_{module.package}"
+        folder = course_dir / "submitted" / "complete" / name
+        folder.mkdir(parents=True)
+        nbformat.write(notebook_for(course_dir, "complete", name), folder / f"{name}.ipynb")
+        done = nbgrader_course.nbgrader(course_dir, "autograde", name)
+        assert done.returncode == 0, done.stderr[-3000:]
+    done = nbgrader_course.nbgrader(course_dir, "export")
+    with open(course_dir / "grades.csv") as f:
+        scores = {row["assignment"]: float(row["score"]) for row in csv.DictReader(f)
+                  if row["student_id"] == "complete"}
+    for module in course.MODULES[1:]:
+        expected = sum(ex.points for ex in course.EXERCISES if ex.module == module)
+        assert scores[f"{module.number:02d}_{module.package}"] == expected
 
 
 # -- Gradescope ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory):
-    return gradescope.build(tmp_path_factory.mktemp("gradescope"))
+    """Module 1's autograder (each module gets its own; autograder.zip grades them all)."""
+    out = tmp_path_factory.mktemp("gradescope")
+    zips = gradescope.build(out)
+    assert zips[0] == out / "autograder.zip"
+    assert {z.parent.name for z in zips[1:]} == {f"{m.number:02d}_{m.package}"
+                                                 for m in course.MODULES}
+    return out / ASSIGNMENT / "autograder.zip"
 
 
 def run_gradescope(zip_path: Path, root: Path, submission_files: dict[str, str]) -> dict:

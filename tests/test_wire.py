@@ -30,6 +30,11 @@ def test_numpy_scalars_keep_their_type():
     assert back == (0.5, 1.5, False, -3)
 
 
+def test_dtypes_travel_as_arguments():
+    back = roundtrip((np.float32, np.dtype("int8"), np.bool_))
+    assert back == (np.float32, np.dtype("int8"), np.bool_)
+
+
 def test_generator_state_travels():
     gen = np.random.default_rng(5)
     gen.random(3)

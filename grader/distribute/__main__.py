@@ -24,9 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from . import gradescope
 
-        path = gradescope.build(out)
-        print(f"wrote {path}: upload it as the autograder of a Gradescope programming "
-              "assignment")
+        paths = gradescope.build(out)
+        for path in paths:
+            print(f"wrote {path}")
+        print("Upload NN_module/autograder.zip as the autograder of that module's Gradescope "
+              "programming assignment (autograder.zip grades the whole course).")
     return 0
 
 

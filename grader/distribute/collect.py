@@ -27,9 +27,14 @@ def find(submission: Path, package: str, name: str) -> Path | None:
     return min(matches, key=lambda p: (p.parent.name != package, len(p.parts), str(p)))
 
 
-def collect(submission: Path, out: Path, stubs: Path = DEFAULT_STUBS) -> list[str]:
-    """Copy the submission's exercise files into `out`; returns lines for the report."""
+def collect(submission: Path, out: Path, stubs: Path = DEFAULT_STUBS,
+            exercise_ids: list[str] | None = None) -> list[str]:
+    """Copy the submission's exercise files into `out`; returns lines for the report.
+
+    Every exercise file is laid out (stubs stand in for missing ones, so imports work);
+    only the selected exercises' missing files are reported."""
     notes = []
+    selected = {(ex.module.package, ex.file) for ex in course.select(exercise_ids)}
     files = sorted({(ex.module.package, ex.file) for ex in course.EXERCISES})
     for package, name in files:
         dest = out / package / name
@@ -37,8 +42,9 @@ def collect(submission: Path, out: Path, stubs: Path = DEFAULT_STUBS) -> list[st
         found = find(submission, package, name)
         if found is None:
             shutil.copyfile(stubs / package / name, dest)
-            notes.append(f"{package}/{name} was not in your submission: its exercises are "
-                         "graded as not implemented.")
+            if (package, name) in selected:
+                    notes.append(f"{package}/{name} was not in your submission: its exercises "
+                             "are graded as not implemented.")
         else:
             shutil.copyfile(found, dest)
     return notes
@@ -49,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submission", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--stubs", type=Path, default=DEFAULT_STUBS)
+    parser.add_argument("--exercise", action="append", metavar="ID")
     args = parser.parse_args(argv)
-    for line in collect(args.submission, args.out, args.stubs):
+    for line in collect(args.submission, args.out, args.stubs, args.exercise):
         print(line)
     return 0
 

@@ -1,11 +1,12 @@
-"""`make gradescope`: the autograder package Gradescope runs for every submission.
+"""`make gradescope`: the autograder packages Gradescope runs for every submission.
 
-`build/gradescope/autograder.zip` holds, at its root (Gradescope unpacks it into
-`/autograder/source`): `setup.sh` (one-time install), `run_autograder` (per submission),
-`requirements.txt`, the `grader/` package with every check (hidden ones included: students
-never see this zip) and the stubs in `exercises/` (stand-ins for files a student did not
-upload).  `run_autograder` reads `AUTOGRADER_ROOT` (default `/autograder`) and
-`AUTOGRADER_PYTHON`, so the whole package can run locally in a folder laid out the same way.
+`build/gradescope/NN_module/autograder.zip` grades one module's assignment, and
+`build/gradescope/autograder.zip` the whole course.  Gradescope unpacks a zip into
+`/autograder/source`; each holds `setup.sh` (one-time install), `run_autograder` (per
+submission), `requirements.txt`, the `grader/` package with every check (hidden ones too:
+students never see this zip) and the stubs in `exercises/` (stand-ins for files a student did
+not upload).  `run_autograder` reads `AUTOGRADER_ROOT` (default `/autograder`) and
+`AUTOGRADER_PYTHON`, so a package can run locally in a folder laid out the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import importlib.metadata
 import re
 import zipfile
 from pathlib import Path
+
+from .. import course
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_USER = "course-sandbox"
@@ -39,15 +42,16 @@ PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
 WORK="$(mktemp -d)"
 mkdir -p "$ROOT/results"
 cd "$ROOT/source"
+SELECT=(@SELECT@)  # which exercises this assignment grades
 "$PYTHON" -m grader.distribute.collect "$ROOT/submission" "$WORK/submission" \\
-    --stubs "$ROOT/source/exercises" > "$WORK/notes.txt"
+    --stubs "$ROOT/source/exercises" "${{SELECT[@]}}" > "$WORK/notes.txt"
 SANDBOX=()
 if [ "$(id -u)" = 0 ] && id {SANDBOX_USER} >/dev/null 2>&1; then
     chmod -R a+rX "$WORK"
     SANDBOX=(--sandbox-user {SANDBOX_USER})
 fi
 "$PYTHON" -m grader --target "$WORK/submission" --json "$ROOT/results/results.json" \\
-    --hide-hidden-checks --preamble "$WORK/notes.txt" "${{SANDBOX[@]}}"
+    --hide-hidden-checks --preamble "$WORK/notes.txt" "${{SELECT[@]}}" "${{SANDBOX[@]}}"
 status=$?
 rm -rf "$WORK"
 exit $status
@@ -77,13 +81,23 @@ def _add_text(zf: zipfile.ZipFile, name: str, text: str, executable: bool = Fals
     zf.writestr(info, text)
 
 
-def build(out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "autograder.zip"
+def build_zip(target: Path, module: course.Module | None = None) -> Path:
+    """One autograder: for one module's assignment, or (None) for the whole course."""
+    select = f"--exercise {module.number}" if module else ""
+    target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
         _add_text(zf, "setup.sh", SETUP_SH, executable=True)
-        _add_text(zf, "run_autograder", RUN_AUTOGRADER, executable=True)
+        _add_text(zf, "run_autograder", RUN_AUTOGRADER.replace("@SELECT@", select), executable=True)
         _add_text(zf, "requirements.txt", requirements())
         _add_tree(zf, REPO_ROOT / "grader", "grader")
         _add_tree(zf, REPO_ROOT / "exercises", "exercises")
     return target
+
+
+def build(out_dir: Path) -> list[Path]:
+    """`autograder.zip` for the whole course, and `NN_module/autograder.zip` per module."""
+    zips = [build_zip(out_dir / "autograder.zip")]
+    for module in course.MODULES:
+        zips.append(build_zip(out_dir / f"{module.number:02d}_{module.package}" /
+                              "autograder.zip", module))
+    return zips

@@ -38,9 +38,23 @@ def _segment(lines: list[str], node: ast.stmt) -> str:
     return "".join(lines[start:end])
 
 
+def _without_nested_relative_imports(source: str) -> str:
+    """A notebook has no package: an import such as `from .rope_scaling import rope_scaling`
+    inside a function becomes `pass`, and the name resolves to the earlier cell's function."""
+    lines = source.splitlines(keepends=True)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level > 0 and node.col_offset > 0:
+            indent = lines[node.lineno - 1][: node.col_offset]
+            names = ", ".join(a.name for a in node.names)
+            lines[node.lineno - 1] = f"{indent}pass  # {names}: defined in an earlier cell\n"
+            for extra in range(node.lineno, node.end_lineno):
+                lines[extra] = ""
+    return "".join(lines)
+
+
 def split_file(path: Path) -> FileParts:
     """Given code (imports other than relative ones, helpers, constants) and exercise code."""
-    source = path.read_text()
+    source = _without_nested_relative_imports(path.read_text())
     lines = source.splitlines(keepends=True)
     owners = {name: ex.id for ex in course.EXERCISES for name in ex.names}
     parts = FileParts(path)

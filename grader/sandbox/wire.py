@@ -59,6 +59,12 @@ class Encoder:
             return {"float": repr(float(obj))}
         if isinstance(obj, tuple):
             return {"t": [self.node(x) for x in obj]}
+        # dtypes as arguments (`dtype=np.float32`): the scalar type or the dtype object.
+        if isinstance(obj, type) and issubclass(obj, np.generic) and \
+                np.dtype(obj).kind in _SAFE_KINDS:
+            return {"sctype": np.dtype(obj).str}
+        if isinstance(obj, np.dtype) and obj.kind in _SAFE_KINDS:
+            return {"dtype_obj": obj.str}
         if isinstance(obj, Handle):
             return {"h": obj.id}
         if isinstance(obj, (np.ndarray, list, dict, np.random.Generator)):
@@ -128,6 +134,11 @@ class Decoder:
             return self._array(node)[()]
         if "t" in node:
             return tuple(self.node(x) for x in node["t"])
+        if "sctype" in node or "dtype_obj" in node:
+            dtype = np.dtype(str(node.get("sctype", node.get("dtype_obj"))))
+            if dtype.kind not in _SAFE_KINDS:
+                raise WireError(f"refused dtype {dtype}")
+            return dtype.type if "sctype" in node else dtype
         if "h" in node:
             return self._on_handle(node)
         if "ref" in node:
