@@ -124,9 +124,10 @@ def classify(excinfo, exercise_id: str) -> tuple[str, str]:
         trace = f"\n{exc.traceback}" if exc.traceback else ""
         hint = ""
         if "broadcast" in exc.message or "axes don't match" in exc.message:
-            hint = ("\nHint: shapes did not line up. Reductions feeding an elementwise step "
-                    "need keepdims=True, and batched transposes need np.swapaxes(x, -1, -2) "
-                    "rather than .T or a fixed-rank transpose.")
+            hint = ("\nHint: two arrays' shapes did not line up. Print their shapes at the "
+                    "line above; common causes are a reduction without keepdims=True, .T "
+                    "on a batched array (use np.swapaxes(x, -1, -2)), or slices of "
+                    "different lengths.")
         return ERROR, f"your code raised {exc.type_name}: {exc.message}{hint}{trace}"
     # Local (nbgrader) mode: the student's exception arrives as itself.
     return ERROR, f"{type(exc).__name__}: {exc}"

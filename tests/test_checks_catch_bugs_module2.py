@@ -118,7 +118,7 @@ MUTANTS = [
     Mutant("sin_base_hardcoded", "2.1", SN, ((SIN_W, SIN_W.replace("base **", "10000.0 **")),),
            ("sinusoidal_values",), "first pair is right but later ones are not"),
     Mutant("sin_odd_d_no_trim", "2.1", SN, ((SIN_ODD, "    pe[:, 1::2] = np.cos(angles)\n"),),
-           ("sinusoidal_values",), "could not broadcast", "error"),
+           ("sinusoidal_values",), "With odd d=7"),
     Mutant("sin_positions_from_one", "2.1", SN,
            ((SIN_POS, "    positions = np.arange(1, t + 1, dtype=np.float64)[:, None]\n"),),
            ("sinusoidal_values", "sinusoidal_linear_shift", "sinusoidal_dtype_and_edges"),
@@ -240,13 +240,8 @@ MUTANTS = [
            ("ntk_base_scaling",), "base should become"),
 ]
 
-# Mutants no check catches yet: real gaps of the grader, reported, not weakened.
-GAPS = {
-    "emb_bwd_float64": "no check runs embedding_backward on a float32 table: "
-                       "embedding_backward_scatter_add asserts float64 only, so a dtable that "
-                       "ignores the table's dtype (np.zeros(shape)) gets full points although "
-                       "the docstring promises dtable in the table's dtype",
-}
+# Mutants no check catches yet (real gaps of the grader, reported, not weakened); none now.
+GAPS: dict[str, str] = {}
 
 # (mutant, check, phrase the message must contain, phrase it must not contain): bugs whose
 # message must point at the right fix.
@@ -258,33 +253,14 @@ DIAGNOSED = [
     ("alibi_bias_off_by_one", "alibi_bias_values", "off by one", "top-left"),
     ("ntk_base_times_s", "ntk_base_scaling", "d / (d - 2)", ""),
     ("ntk_moves_positions", "ntk_base_scaling", "changes the base only", "base should become"),
-    # Known misdiagnoses (xfail below).
-    ("sin_positions_from_one", "sinusoidal_values", "", "For odd d"),
-    ("sin_concatenated_halves", "sinusoidal_values", "", "For odd d"),
+    # Once misdiagnosed, now pinned.
+    ("sin_positions_from_one", "sinusoidal_values", "", "odd d"),
+    ("sin_concatenated_halves", "sinusoidal_values", "", "odd d"),
     ("sin_odd_d_no_trim", "sinusoidal_values", "odd d", "keepdims"),
     ("rope_fwd_sign_slip", "apply_rope_values", "x * cos + rotate_half(x) * sin", ""),
     ("rope_rotate_half_sign_slip", "apply_rope_backward_is_inverse", "rotate_half", ""),
 ]
-ODD_D_HINT = ("sinusoidal_values appends its close() hint 'For odd d the last column is "
-              "sin(p w_{(d-1)/2})' to whichever case fails first, here t=7, d=6 (even): the "
-              "student is sent to the odd-d column for a bug that has nothing to do with it")
-DIAGNOSIS_GAPS = {
-    "sin_positions_from_one-sinusoidal_values": ODD_D_HINT,
-    "sin_concatenated_halves-sinusoidal_values": ODD_D_HINT,
-    "sin_odd_d_no_trim-sinusoidal_values":
-        "the classic odd-d bug (pe[:, 1::2] = np.cos(angles)) raises in the student's code; "
-        "the message names neither the failing call (t=5, d=7) nor odd d, and plugin.classify "
-        "adds the Module 1 hint 'Reductions ... need keepdims=True ... np.swapaxes', the "
-        "wrong fix",
-    "rope_fwd_sign_slip-apply_rope_values":
-        "x * cos - rotate_half(x) * sin is told 'rotate_half(x) is [-x2, x1] ..., not "
-        "[x2, -x1]': rotate_half is given and correct, the sign in apply_rope is the bug; the "
-        "message should quote out = x * cos + rotate_half(x) * sin",
-    "rope_rotate_half_sign_slip-apply_rope_backward_is_inverse":
-        "with rotate_half edited to [x2, -x1], the unchanged backward (which already uses "
-        "-sin) is told it 'applies the forward rotation again ... (use -sin)'; the cause, "
-        "rotate_half, is not named",
-}
+DIAGNOSIS_GAPS: dict[str, str] = {}  # messages that point at the wrong fix; none now
 
 # (mutant, check, message that would blame code the mutant left correct): a bug in one
 # function must not be reported as a bug of another that is right.  The check may pass, or
@@ -301,13 +277,7 @@ NOT_BLAMED = [
     ("rope_fwd_rotate_every_two", "apply_rope_backward_is_inverse",
      "apply_rope_backward (finite differences) is wrong"),
 ]
-BACKWARD_BLAMED = (
-    "apply_rope_backward_is_inverse finite-differences the student's own apply_rope without "
-    "first requiring it to be right (embedding_backward_finite_differences does, via "
-    "_require_correct): a correct backward, equal to the fixture rope.dx, loses its 2 points "
-    "with 'apply_rope_backward (finite differences) is wrong' because the forward is wrong")
-BLAME_GAPS = {f"{m}-{c}": BACKWARD_BLAMED for m, c, _ in NOT_BLAMED
-              if m.startswith("rope_fwd_")}
+BLAME_GAPS: dict[str, str] = {}  # correct code blamed for another bug; none now
 
 BY_ID = {m.id: m for m in MUTANTS}
 

@@ -46,7 +46,10 @@ def sinusoidal_values(impl):
     """sin on even columns, cos on odd ones, frequencies base^(-2i/d), any d"""
     for t, d, base in SINUSOID_CASES:
         label = f"sinusoidal_positional_encoding({t}, {d}, base={base:g})"
-        pe = impl.sinusoidal_positional_encoding(t, d, base=base)
+        odd_hint = (f" With odd d={d} there are {d // 2 + 1} sin columns but only {d // 2} "
+                    "cos columns: the last column is sin(p w_{(d-1)/2})." if d % 2 else "")
+        pe = _call_naming_the_case(impl.sinusoidal_positional_encoding, label, odd_hint,
+                                   t, d, base=base)
         expected = fx()[f"sinusoidal.t{t}_d{d}_b{int(base)}"]
         expect.array(pe, label, shape=(t, d), dtype=np.float64)
         if np.allclose(pe, expected, **expect.F64):
@@ -62,7 +65,19 @@ def sinusoidal_values(impl):
             expect.fail(f"{label}: the first pair is right but later ones are not: check the "
                         "frequency w_i = base^(-2i/d), where i counts pairs (columns 2i and "
                         "2i+1 share one frequency).")
-        expect.close(pe, expected, label, hint="For odd d the last column is sin(p w_{(d-1)/2}).")
+        expect.close(pe, expected, label, hint=odd_hint.strip() or
+                     "Row p is position p, starting at 0; columns alternate sin, cos.")
+
+
+def _call_naming_the_case(fn, label: str, hint: str, *args, **kwargs):
+    """Call the student's function; if it raises, say on which input (and why, if we know)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 — re-raised unless it is the student's own error
+        name = getattr(exc, "type_name", type(exc).__name__)
+        if name == "NotImplementedError" or not hasattr(exc, "type_name"):
+            raise
+        expect.fail(f"{label} raised {name}: {getattr(exc, 'message', exc)}.{hint}")
 
 
 @check("2.1", hidden=True)
@@ -127,6 +142,10 @@ def embedding_backward_scatter_add(impl):
                         "dout` overwrites repeated ids. They must accumulate (np.add.at).")
     expect.close(dtable, expected, "embedding_backward",
                  hint="Rows of ids that never occur get a zero gradient.")
+    _, cache32 = expect.pair(impl.embedding(ids, table.astype(np.float32)), "embedding")
+    dtable32 = impl.embedding_backward(dout.astype(np.float32), cache32)
+    expect.array(dtable32, "embedding_backward for a float32 table", shape=table.shape,
+                 dtype=np.float32)
 
 
 @check("2.2", hidden=True)
@@ -194,8 +213,8 @@ def apply_rope_values(impl):
                     "This function uses the half-split layout: dimension i pairs with i + "
                     "head_dim/2, via rotate_half(x) = [-x2, x1].")
     if np.allclose(out, x * cos + _wrong_rotate_half(x) * sin, **expect.F64):
-        expect.fail("apply_rope rotates the wrong way: rotate_half(x) is [-x2, x1] (minus "
-                    "on the second half moved to the front), not [x2, -x1].")
+        expect.fail("apply_rope rotates the wrong way (by minus the angle). The rotation is "
+                    "out = x * cos + rotate_half(x) * sin, with rotate_half(x) = [-x2, x1].")
     expect.close(out, expected, "apply_rope(x, cos, sin)")
 
 
@@ -214,9 +233,11 @@ def apply_rope_backward_is_inverse(impl):
     expect.array(dx, "apply_rope_backward(dout, cos, sin)", shape=x.shape, dtype=np.float64)
     if np.allclose(dx, fx()["rope.dout_rotated"], **expect.F64):
         expect.fail("apply_rope_backward applies the forward rotation again. The transpose "
-                    "of a rotation is its inverse: rotate by -angle (use -sin).")
+                    "of a rotation is its inverse: rotate by -angle (use -sin). (If you edited "
+                    "the given rotate_half, restore it: [-x2, x1].)")
     expect.close(dx, fx()["rope.dx"], "apply_rope_backward(dout, cos, sin)",
                  hint="dx = dout * cos - rotate_half(dout) * sin.")
+    _require_correct(impl.apply_rope(x, cos, sin), fx()["rope.out"], "apply_rope", "2.3")
     small = x[:1, :1, :3].copy()
     cos3, sin3 = cos[:3], sin[:3]
     g = dout[:1, :1, :3]
