@@ -599,7 +599,7 @@ def test_cli_writes_the_report_despite_a_crash(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
     check_report(data)
-    assert data["max_score"] == MAX_SCORE == 60
+    assert data["max_score"] == MAX_SCORE
     tests = {t["number"]: t for t in data["tests"]}
     assert list(tests) == ALL_IDS
     crashed = tests["1.3"]
@@ -609,7 +609,7 @@ def test_cli_writes_the_report_despite_a_crash(tmp_path):
         if ex_id != "1.3":
             assert tests[ex_id]["status"] == "passed", ex_id
             assert tests[ex_id]["score"] == tests[ex_id]["max_score"], ex_id
-    assert data["score"] == pytest.approx(60 - 4 + crashed["score"])
+    assert data["score"] == pytest.approx(MAX_SCORE - 4 + crashed["score"])
 
 
 def test_cli_overwrites_a_fake_report_written_by_student_code(tmp_path):
@@ -629,7 +629,7 @@ def test_cli_overwrites_a_fake_report_written_by_student_code(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
     check_report(data)
-    assert data["max_score"] == 60 and data["score"] < 60
+    assert data["max_score"] == MAX_SCORE and data["score"] < MAX_SCORE
     assert {t["number"]: t["score"] for t in data["tests"]}["1.3"] < 4
 
 
