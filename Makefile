@@ -51,7 +51,7 @@ demo: $(VENV)/.student ## A module's demo on your code (MODULE=positional_encodi
 	@$(PY) -m $(TARGET).$(MODULE)
 
 extrapolate: $(VENV)/.student ## Module 2's length-extrapolation experiment (a few minutes)
-	@$(PY) -m reference.positional_encoding --extrapolate
+	@$(PY) -m reference.positional_encoding --extrapolate --figures lectures/02_positional_encoding/figures
 
 # --- project -------------------------------------------------------------------------------
 test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, stubs, lectures)

@@ -125,3 +125,15 @@ def test_committed_fixtures_are_what_the_reference_produces():
         for name, value in arrays.items():
             np.testing.assert_allclose(value, committed[name], rtol=1e-12, atol=1e-14,
                                        err_msg=f"{module}:{name} is stale; run `make fixtures`")
+
+
+def test_stubs_hold_no_solution_code():
+    """No line of any solution region reaches exercises/ (experiments that reuse a later
+    module's solutions are marked `# course: reference-only` and not copied)."""
+    from grader.distribute import sources
+
+    leaks = sources.solution_lines()
+    for path in (REPO / "exercises").rglob("*.py"):
+        text = path.read_text()
+        found = [line for line in leaks if line in text]
+        assert not found, f"{path.relative_to(REPO)} contains solution code: {found[:3]}"

@@ -71,3 +71,10 @@ def test_make_stubs_check_passes_on_the_repository():
     done = subprocess.run([sys.executable, "-m", "grader.stubs", "--check"], cwd=REPO,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_reference_only_files_are_not_copied(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "kept.py").write_text("x = 1\n")
+    (tmp_path / "m" / "experiment.py").write_text('"""Doc."""\n\n# course: reference-only\n')
+    assert set(stubs.generate(tmp_path)) == {"m/kept.py"}

@@ -148,8 +148,9 @@ def run_extrapolation(quick, out_dir):
         if error.name != f"{__package__}.extrapolation":
             raise
         print(
-            f"--extrapolate: {__package__.replace('.', '/')}/extrapolation.py does not "
-            "exist yet, so the length-extrapolation experiment cannot run.",
+            "--extrapolate: the length-extrapolation experiment runs on the reference "
+            "only: `make extrapolate` (or python -m reference.positional_encoding "
+            "--extrapolate).",
             file=sys.stderr,
         )
         return 1

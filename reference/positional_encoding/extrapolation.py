@@ -3,8 +3,8 @@
 Usage:
     python -m reference.positional_encoding --extrapolate [--quick]
 
-Not an exercise: it runs on whatever the package's functions do (Module 1's attention,
-Module 2's encodings), so on your code it works once exercises 1.1-1.6, 2.1-2.3 and 2.5 do.
+Not an exercise, and not copied to `exercises/`: its training loop has its own cross-entropy
+and Adam, which later modules ask students to write (exercises 3.8 and 3.10).
 
 The task, "latest value". Tokens 0-7 are *values*, tokens 8-15 *fillers*; each position
 holds a value with probability 1/4, otherwise a filler. At every position the model must
@@ -46,6 +46,8 @@ ALiBi goes through Module 1's ``scaled_dot_product_attention`` as one extra dime
 and k (``with_alibi``), which adds exactly ``alibi_bias`` to the scores, up to a constant per
 row that softmax ignores.
 """
+
+# course: reference-only
 
 import math
 import time
