@@ -54,7 +54,9 @@ SELF_ATTENTION = Module(1, "self_attention", "Self-attention")
 
 POSITIONAL_ENCODING = Module(2, "positional_encoding", "Positional encoding")
 
-MODULES = (SELF_ATTENTION, POSITIONAL_ENCODING)
+TRANSFORMER = Module(3, "transformer", "The Transformer from scratch")
+
+MODULES = (SELF_ATTENTION, POSITIONAL_ENCODING, TRANSFORMER)
 
 EXERCISES = (
     Exercise("1.1", "Stable softmax", 4, SELF_ATTENTION, "softmax.py", ("softmax",),
@@ -91,6 +93,24 @@ EXERCISES = (
              ("alibi_slopes", "alibi_bias"), "7. ALiBi"),
     Exercise("2.6", "RoPE context extension", 5, POSITIONAL_ENCODING, "rope_scaling.py",
              ("rope_scaling",), "8. Extrapolation and context extension"),
+    Exercise("3.1", "Linear layer", 4, TRANSFORMER, "linear.py", ("linear", "linear_backward"),
+             "2. Linear layers"),
+    Exercise("3.2", "LayerNorm and RMSNorm", 8, TRANSFORMER, "norms.py",
+             ("layer_norm", "layer_norm_backward", "rms_norm", "rms_norm_backward"),
+             "3. LayerNorm and RMSNorm"),
+    Exercise("3.3", "ReLU, GELU, SiLU", 5, TRANSFORMER, "activations.py",
+             ("relu", "relu_backward", "gelu", "gelu_backward", "silu", "silu_backward"),
+             "4. Activation functions"),
+    Exercise("3.4", "GELU MLP and SwiGLU", 6, TRANSFORMER, "feed_forward.py",
+             ("feed_forward", "feed_forward_backward", "swiglu", "swiglu_backward"),
+             "5. Feed-forward networks and gated variants"),
+    Exercise("3.5", "Dropout", 3, TRANSFORMER, "dropout.py", ("dropout", "dropout_backward"),
+             "6. Dropout"),
+    Exercise("3.8", "Cross-entropy with label smoothing", 6, TRANSFORMER, "cross_entropy.py",
+             ("cross_entropy", "cross_entropy_backward"), "10. Cross-entropy and label smoothing"),
+    Exercise("3.10", "AdamW, clipping, schedules", 7, TRANSFORMER, "optim.py",
+             ("AdamW", "clip_grad_norm", "noam_schedule", "cosine_schedule"),
+             "12. AdamW, gradient clipping and learning-rate schedules"),
 )
 
 BY_ID = {ex.id: ex for ex in EXERCISES}

@@ -28,7 +28,8 @@ def test_module_2_demo_runs_clean():
     assert "[ok]" in done.stdout and "FAIL" not in done.stdout
 
 
-@pytest.mark.parametrize("module", [m.package for m in course.MODULES])
+@pytest.mark.parametrize("module", [m.package for m in course.MODULES
+                                    if (REPO / "reference" / m.package / "__main__.py").exists()])
 def test_demo_on_the_stubs_names_the_missing_exercise(module):
     done = subprocess.run([sys.executable, "-m", f"exercises.{module}"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)

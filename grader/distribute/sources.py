@@ -98,8 +98,9 @@ def solution_lines(min_length: int = 20) -> set[str]:
                 inside_lines.add(text)
             else:
                 outside_lines.add(text)
+    outside_text = "\n".join(outside_lines)  # e.g. a docstring quoting the formula
     return {text for text in inside_lines - outside_lines
-            if len(text) >= min_length and not text.startswith("#")}
+            if len(text) >= min_length and not text.startswith("#") and text not in outside_text}
 
 
 def check_source(check: checks.Check) -> str:

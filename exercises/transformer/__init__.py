@@ -1,0 +1,56 @@
+"""Module 3 -- the Transformer from scratch in NumPy: its building blocks with their backward
+passes, the loss and the optimiser.
+
+Exercises 3.1-3.5, 3.8 and 3.10: linear layers, LayerNorm and RMSNorm, ReLU / GELU / SiLU,
+the GELU MLP and SwiGLU feed-forward networks, dropout, cross-entropy with ignored targets
+and label smoothing, AdamW with gradient clipping and learning-rate schedules.
+Given helpers (not exercises): ``erf``, ``activation_functions``, ``init_feed_forward``,
+``init_swiglu``.
+"""
+
+from .activations import erf, gelu, gelu_backward, relu, relu_backward, silu, silu_backward
+from .cross_entropy import cross_entropy, cross_entropy_backward
+from .dropout import dropout, dropout_backward
+from .feed_forward import (
+    activation_functions,
+    feed_forward,
+    feed_forward_backward,
+    init_feed_forward,
+    init_swiglu,
+    swiglu,
+    swiglu_backward,
+)
+from .linear import linear, linear_backward
+from .norms import layer_norm, layer_norm_backward, rms_norm, rms_norm_backward
+from .optim import AdamW, clip_grad_norm, cosine_schedule, noam_schedule
+
+__all__ = [
+    "linear",
+    "linear_backward",
+    "layer_norm",
+    "layer_norm_backward",
+    "rms_norm",
+    "rms_norm_backward",
+    "relu",
+    "relu_backward",
+    "gelu",
+    "gelu_backward",
+    "silu",
+    "silu_backward",
+    "erf",
+    "feed_forward",
+    "feed_forward_backward",
+    "swiglu",
+    "swiglu_backward",
+    "activation_functions",
+    "init_feed_forward",
+    "init_swiglu",
+    "dropout",
+    "dropout_backward",
+    "cross_entropy",
+    "cross_entropy_backward",
+    "AdamW",
+    "clip_grad_norm",
+    "noam_schedule",
+    "cosine_schedule",
+]

@@ -1,0 +1,628 @@
+"""Checks of Module 3 — the Transformer from scratch (stage A: 3.1–3.5, 3.8, 3.10).
+
+Distinct small dimensions (B=2, T=3, C=5, F=7, K=6 classes).  Expected values are fixtures
+from the reference, plus the outputs of typical *wrong* formulas (eps outside the sqrt,
+unbiased variance, smoothing over K-1 classes, L2 in the gradient...) computed by the
+instructor-only fixture builder, so a message can name the mistake without the grader
+shipping a solution.  Backwards are also checked by finite differences of the student's own
+forward (hidden checks), once that forward is right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import expect, fixtures
+from ..gradcheck import check_gradient
+from . import check
+
+
+def fx() -> dict[str, np.ndarray]:
+    return fixtures.load("transformer")
+
+
+def get(name: str) -> np.ndarray:
+    return fx()[name].copy()
+
+
+def _params(prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: get(k) for k in fx() if k.startswith(prefix)}
+
+
+def _require_correct(actual, expected, what: str, exercise: str) -> None:
+    """Property checks award points only to answers that are also right."""
+    if not (isinstance(actual, np.ndarray) and actual.shape == expected.shape
+            and np.allclose(actual, expected, **expect.F64)):
+        expect.fail(f"{what} is not right yet (see the first check of {exercise}); this check "
+                    "gives its points only to a correct answer.")
+
+
+def _matches(actual, name: str) -> bool:
+    """Does `actual` equal the fixture `name` (e.g. a known wrong formula's output)?"""
+    other = fx()[name]
+    return (isinstance(actual, np.ndarray) and actual.shape == other.shape
+            and bool(np.allclose(actual, other, **expect.F64)))
+
+
+def _grads(result, n: int, what: str) -> tuple:
+    if not (isinstance(result, tuple) and len(result) == n):
+        expect.fail(f"{what} should return a tuple of {n} gradients.")
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# 3.1 linear
+# ---------------------------------------------------------------------------------------
+@check("3.1", weight=2)
+def linear_values(impl):
+    """y = x @ W + b on (B, T, in) inputs, with and without bias, float32 kept"""
+    x, W, b = get("linear.x"), get("linear.W"), get("linear.b")
+    out, _ = expect.pair(expect.call_pure(impl.linear, "linear", x, W, b), "linear")
+    expect.array(out, "linear(x, W, b)", shape=fx()["linear.out"].shape, dtype=np.float64)
+    expect.close(out, fx()["linear.out"], "linear(x, W, b)",
+                 hint="W is (in, out), as in the GPT-2 checkpoint: y = x @ W + b.")
+    out_nb, _ = expect.pair(impl.linear(x, W), "linear")
+    expect.close(out_nb, fx()["linear.out"] - b, "linear(x, W) without bias")
+    out32, _ = expect.pair(impl.linear(x.astype(np.float32), W.astype(np.float32),
+                                       b.astype(np.float32)), "linear")
+    expect.array(out32, "linear of float32 inputs", shape=out.shape, dtype=np.float32)
+
+
+@check("3.1", weight=2)
+def linear_backward_values(impl):
+    """dx = dY Wᵀ, dW = xᵀ dY and db = Σ dY, summed over batch and time"""
+    x, W, b, dout = get("linear.x"), get("linear.W"), get("linear.b"), get("linear.dout")
+    _, cache = expect.pair(impl.linear(x, W, b), "linear")
+    dx, dW, db = _grads(impl.linear_backward(dout, cache), 3, "linear_backward")
+    expect.array(dx, "dx", shape=x.shape)
+    if isinstance(dW, np.ndarray) and dW.shape == x.shape[:-2] + W.shape:
+        expect.fail("dW has a batch axis: sum the per-example products over every leading "
+                    "axis (reshape x and dY to (B*T, ·) first), so dW has W's shape.")
+    expect.array(dW, "dW", shape=W.shape)
+    expect.array(db, "db", shape=b.shape)
+    expect.close(dW, fx()["linear.dW"], "dW", hint="dW = xᵀ dY, shape (in, out).")
+    expect.close(db, fx()["linear.db"], "db", hint="db sums dY over batch and time.")
+    expect.close(dx, fx()["linear.dx"], "dx", hint="dx = dY Wᵀ.")
+    _, cache_nb = expect.pair(impl.linear(x, W), "linear")
+    grads = _grads(impl.linear_backward(dout, cache_nb), 3, "linear_backward")
+    if grads[2] is not None:
+        expect.fail("linear_backward should return db = None when the layer has no bias.")
+
+
+@check("3.1", hidden=True)
+def linear_finite_differences(impl):
+    """the backward agrees with finite differences of your own forward"""
+    x, W, b, dout = get("linear.x"), get("linear.W"), get("linear.b"), get("linear.dout")
+    out, cache = expect.pair(impl.linear(x, W, b), "linear")
+    _require_correct(out, fx()["linear.out"], "linear", "3.1")
+    dx, dW, db = _grads(impl.linear_backward(dout, cache), 3, "linear_backward")
+
+    def loss():
+        return float(np.sum(impl.linear(x, W, b)[0] * dout))
+
+    for grad, arr, name in ((dx, x, "dx"), (dW, W, "dW"), (db, b, "db")):
+        check_gradient(grad, loss, arr, f"{name} (finite differences)")
+
+
+# ---------------------------------------------------------------------------------------
+# 3.2 LayerNorm and RMSNorm
+# ---------------------------------------------------------------------------------------
+@check("3.2", weight=2)
+def layer_norm_values(impl):
+    """normalise over the last axis with the biased variance, eps inside the sqrt"""
+    x, gamma, beta = get("ln.x"), get("ln.gamma"), get("ln.beta")
+    eps = float(fx()["ln.eps"])
+    out, _ = expect.pair(expect.call_pure(impl.layer_norm, "layer_norm", x, gamma, beta,
+                                          eps=eps), "layer_norm")
+    expect.array(out, "layer_norm", shape=x.shape, dtype=np.float64)
+    if _matches(out, "ln.bug.eps_outside"):
+        expect.fail("layer_norm puts eps outside the square root: (x - mean) / (std + eps). "
+                    "It goes inside: (x - mean) / sqrt(var + eps).")
+    if _matches(out, "ln.bug.unbiased"):
+        expect.fail("layer_norm uses the unbiased variance (divides by n - 1). LayerNorm uses "
+                    "the biased one: mean of squared deviations, divided by n.")
+    expect.close(out, fx()["ln.out"], "layer_norm(x, gamma, beta)",
+                 hint="Normalise over the last axis only (keepdims=True), then scale and "
+                      "shift.")
+    out32, _ = expect.pair(impl.layer_norm(x.astype(np.float32), gamma.astype(np.float32),
+                                           beta.astype(np.float32), eps=eps), "layer_norm")
+    expect.array(out32, "layer_norm of float32 inputs", shape=x.shape, dtype=np.float32)
+
+
+@check("3.2", weight=3)
+def layer_norm_backward_values(impl):
+    """dx, dgamma and dbeta of LayerNorm"""
+    x, gamma, beta, dout = get("ln.x"), get("ln.gamma"), get("ln.beta"), get("ln.dout")
+    eps = float(fx()["ln.eps"])
+    out, cache = expect.pair(impl.layer_norm(x, gamma, beta, eps=eps), "layer_norm")
+    _require_correct(out, fx()["ln.out"], "layer_norm", "3.2")
+    dx, dgamma, dbeta = _grads(impl.layer_norm_backward(dout, cache), 3,
+                               "layer_norm_backward")
+    expect.array(dgamma, "dgamma", shape=gamma.shape)
+    expect.array(dbeta, "dbeta", shape=beta.shape)
+    expect.close(dbeta, fx()["ln.dbeta"], "dbeta", hint="dbeta sums dY over batch and time.")
+    expect.close(dgamma, fx()["ln.dgamma"], "dgamma", hint="dgamma sums dY * x_hat.")
+    expect.array(dx, "dx", shape=x.shape)
+    expect.close(dx, fx()["ln.dx"], "dx",
+                 hint="With g = dY * gamma: dx = (g - mean(g) - x_hat * mean(g * x_hat)) / "
+                      "sqrt(var + eps), means over the normalised axis.")
+
+
+@check("3.2", weight=2)
+def rms_norm_values_and_backward(impl):
+    """RMSNorm forward and backward"""
+    x, gamma, dout = get("rms.x"), get("rms.gamma"), get("rms.dout")
+    out, cache = expect.pair(expect.call_pure(impl.rms_norm, "rms_norm", x, gamma),
+                             "rms_norm")
+    expect.array(out, "rms_norm", shape=x.shape, dtype=np.float64)
+    if _matches(out, "rms.bug.eps_outside"):
+        expect.fail("rms_norm puts eps outside the square root; it goes inside: "
+                    "x / sqrt(mean(x^2) + eps).")
+    expect.close(out, fx()["rms.out"], "rms_norm(x, gamma)",
+                 hint="RMSNorm does not subtract the mean: y = x / sqrt(mean(x^2) + eps) * "
+                      "gamma, default eps 1e-6.")
+    dx, dgamma = _grads(impl.rms_norm_backward(dout, cache), 2, "rms_norm_backward")
+    expect.close(dgamma, fx()["rms.dgamma"], "RMSNorm dgamma")
+    expect.close(dx, fx()["rms.dx"], "RMSNorm dx")
+
+
+@check("3.2", hidden=True)
+def layer_norm_finite_differences(impl):
+    """LayerNorm's backward agrees with finite differences of your own forward"""
+    x, gamma, beta, dout = get("ln.x"), get("ln.gamma"), get("ln.beta"), get("ln.dout")
+    eps = float(fx()["ln.eps"])
+    out, cache = expect.pair(impl.layer_norm(x, gamma, beta, eps=eps), "layer_norm")
+    _require_correct(out, fx()["ln.out"], "layer_norm", "3.2")
+    dx, dgamma, dbeta = _grads(impl.layer_norm_backward(dout, cache), 3,
+                               "layer_norm_backward")
+
+    def loss():
+        return float(np.sum(impl.layer_norm(x, gamma, beta, eps=eps)[0] * dout))
+
+    for grad, arr, name in ((dx, x, "dx"), (dgamma, gamma, "dgamma"), (dbeta, beta, "dbeta")):
+        check_gradient(grad, loss, arr, f"LayerNorm {name} (finite differences)")
+
+
+# ---------------------------------------------------------------------------------------
+# 3.3 activations
+# ---------------------------------------------------------------------------------------
+ACTIVATIONS = (("relu", {}), ("gelu", {"approximate": "tanh"}),
+               ("gelu", {"approximate": "none"}), ("silu", {}))
+
+
+def _act_key(name, kwargs):
+    return f"act.{name}_{kwargs.get('approximate', '')}".rstrip("_")
+
+
+@check("3.3", weight=2)
+def activation_values(impl):
+    """ReLU, GELU (tanh and exact) and SiLU"""
+    x = get("act.x")
+    for name, kwargs in ACTIVATIONS:
+        label = f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items()) or 'x'})"
+        out, _ = expect.pair(expect.call_pure(getattr(impl, name), name, x, **kwargs), name)
+        expect.array(out, label, shape=x.shape, dtype=np.float64)
+        key = _act_key(name, kwargs)
+        if name == "gelu":
+            other = _act_key("gelu", {"approximate": "none" if kwargs["approximate"] == "tanh"
+                                      else "tanh"})
+            if not _matches(out, key + ".out") and _matches(out, other + ".out"):
+                expect.fail(f"{label} computes the other GELU: approximate='tanh' is GPT-2's "
+                            "0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))), 'none' the exact "
+                            "0.5x(1 + erf(x/sqrt(2))).")
+        expect.close(out, fx()[key + ".out"], label)
+
+
+@check("3.3", weight=2)
+def activation_backward_values(impl):
+    """the derivative of each activation, times the upstream gradient"""
+    x, dout = get("act.x"), get("act.dout")
+    for name, kwargs in ACTIVATIONS:
+        key = _act_key(name, kwargs)
+        _, cache = expect.pair(getattr(impl, name)(x, **kwargs), name)
+        dx = getattr(impl, f"{name}_backward")(dout, cache)
+        expect.array(dx, f"{name}_backward", shape=x.shape, dtype=np.float64)
+        hint = {"relu": "The derivative is 1 where x > 0 and 0 elsewhere (0 at x = 0).",
+                "silu": "d/dx x*sigmoid(x) = sigmoid(x) * (1 + x * (1 - sigmoid(x))).",
+                }.get(name, "Differentiate the same GELU form the forward used.")
+        expect.close(dx, fx()[key + ".dx"], f"{key[4:]}_backward", hint=hint)
+
+
+@check("3.3")
+def activation_float32(impl):
+    """float32 in, float32 out, forward and backward"""
+    x = get("act.x").astype(np.float32)
+    for name, kwargs in ACTIVATIONS:
+        out, cache = expect.pair(getattr(impl, name)(x, **kwargs), name)
+        expect.array(out, f"{name} of float32 input", shape=x.shape, dtype=np.float32)
+        expect.close(out, fx()[_act_key(name, kwargs) + ".out"], f"{name} of float32 input",
+                     **expect.F32)
+        dx = getattr(impl, f"{name}_backward")(get("act.dout").astype(np.float32), cache)
+        expect.array(dx, f"{name}_backward of float32 input", shape=x.shape, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------
+# 3.4 feed-forward and SwiGLU
+# ---------------------------------------------------------------------------------------
+FFN_KEYS = ("W_1", "b_1", "W_2", "b_2")
+SWIGLU_KEYS = ("W_gate", "W_up", "W_down")
+
+
+@check("3.4", weight=2)
+def feed_forward_values(impl):
+    """x -> act(x W_1 + b_1) W_2 + b_2, GELU (tanh) by default"""
+    x, params = get("ffn.x"), _params("ffn.params.")
+    for activation in ("gelu", "relu"):
+        kwargs = {} if activation == "gelu" else {"activation": activation}
+        out, _ = expect.pair(expect.call_pure(impl.feed_forward, "feed_forward", x, params,
+                                              **kwargs), "feed_forward")
+        expect.array(out, f"feed_forward ({activation})", shape=x.shape, dtype=np.float64)
+        expect.close(out, fx()[f"ffn.{activation}.out"], f"feed_forward ({activation})",
+                     hint="The default activation is GELU with the tanh approximation.")
+
+
+@check("3.4", weight=2)
+def feed_forward_backward_values(impl):
+    """dx and the gradient of every parameter of the MLP"""
+    x, params, dout = get("ffn.x"), _params("ffn.params."), get("ffn.dout")
+    out, cache = expect.pair(impl.feed_forward(x, params), "feed_forward")
+    _require_correct(out, fx()["ffn.gelu.out"], "feed_forward", "3.4")
+    result = impl.feed_forward_backward(dout, cache)
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+        expect.fail("feed_forward_backward should return (dx, dparams), dparams a dict keyed "
+                    "like params.")
+    dx, dparams = result
+    for key in reversed(FFN_KEYS):  # backward order: the first mismatch is the bug
+        expect.array(dparams.get(key), f"d{key}", shape=params[key].shape)
+        expect.close(dparams[key], fx()[f"ffn.grads.{key}"], f"d{key}")
+    expect.close(dx, fx()["ffn.dx"], "dx of feed_forward")
+
+
+@check("3.4", weight=2)
+def swiglu_values_and_backward(impl):
+    """W_down(silu(x W_gate) * (x W_up)) and its gradients"""
+    x, params, dout = get("ffn.x"), _params("swiglu.params."), get("ffn.dout")
+    out, cache = expect.pair(expect.call_pure(impl.swiglu, "swiglu", x, params), "swiglu")
+    expect.array(out, "swiglu", shape=x.shape, dtype=np.float64)
+    if _matches(out, "swiglu.bug.silu_on_up"):
+        expect.fail("swiglu applies SiLU to the wrong branch: the gate is silu(x W_gate), "
+                    "multiplied by the linear branch x W_up.")
+    expect.close(out, fx()["swiglu.out"], "swiglu(x, params)")
+    result = impl.swiglu_backward(dout, cache)
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+        expect.fail("swiglu_backward should return (dx, dparams).")
+    dx, dparams = result
+    for key in reversed(SWIGLU_KEYS):
+        expect.array(dparams.get(key), f"d{key}", shape=params[key].shape)
+        expect.close(dparams[key], fx()[f"swiglu.grads.{key}"], f"d{key}",
+                     hint="Product rule: the gate's gradient is d(h) * up, the linear "
+                          "branch's d(h) * silu(gate).")
+    expect.close(dx, fx()["swiglu.dx"], "dx of swiglu",
+                 hint="x feeds both branches: dx = d(gate) W_gateᵀ + d(up) W_upᵀ.")
+
+
+# ---------------------------------------------------------------------------------------
+# 3.5 dropout
+# ---------------------------------------------------------------------------------------
+@check("3.5", weight=2)
+def dropout_values(impl):
+    """inverted dropout with the keep-mask rng.random(x.shape) >= p; identity in eval"""
+    x, p = get("dropout.x"), float(fx()["dropout.p"])
+    rng = np.random.default_rng(int(fx()["dropout.seed"]))
+    out, _ = expect.pair(expect.call_pure(impl.dropout, "dropout", x, p, rng), "dropout")
+    expect.array(out, "dropout(x, p, rng)", shape=x.shape, dtype=np.float64)
+    if _matches(out, "dropout.bug.no_rescale"):
+        expect.fail("dropout does not rescale the kept units: inverted dropout divides them "
+                    "by 1 - p so that the expectation is unchanged.")
+    expect.close(out, fx()["dropout.out"], "dropout(x, p, rng)",
+                 hint="Draw the keep-mask as rng.random(x.shape) >= p (one draw of x's "
+                      "shape), then out = x * mask / (1 - p).")
+    rng = np.random.default_rng(5)
+    state = rng.bit_generator.state
+    out_eval, _ = expect.pair(impl.dropout(x, p, rng, train=False), "dropout")
+    expect.close(out_eval, x, "dropout(..., train=False)", hint="Evaluation is the identity.")
+    if rng.bit_generator.state != state:
+        expect.fail("dropout(..., train=False) consumed random numbers; evaluation draws none.")
+    zero, _ = expect.pair(impl.dropout(x, 1.0, np.random.default_rng(0)), "dropout")
+    expect.close(zero, np.zeros_like(x), "dropout with p = 1",
+                 hint="p = 1 drops everything (and must not divide by zero).")
+
+
+@check("3.5")
+def dropout_backward_values(impl):
+    """the gradient passes through the same mask, scaled the same way"""
+    x, p, dout = get("dropout.x"), float(fx()["dropout.p"]), get("dropout.dout")
+    rng = np.random.default_rng(int(fx()["dropout.seed"]))
+    out, cache = expect.pair(impl.dropout(x, p, rng), "dropout")
+    _require_correct(out, fx()["dropout.out"], "dropout", "3.5")
+    dx = impl.dropout_backward(dout, cache)
+    expect.close(dx, fx()["dropout.dx"], "dropout_backward",
+                 hint="dx = dout * mask / (1 - p), with the forward's mask.")
+
+
+# ---------------------------------------------------------------------------------------
+# 3.8 cross-entropy
+# ---------------------------------------------------------------------------------------
+CE_CASES = ("plain", "ignored", "smoothed")
+
+
+def _ce(impl, name, logits=None):
+    kwargs = {}
+    if f"ce.{name}.smoothing" in fx():
+        kwargs["label_smoothing"] = float(fx()[f"ce.{name}.smoothing"])
+    logits = get("ce.logits") if logits is None else logits
+    result = expect.call_pure(impl.cross_entropy, "cross_entropy", logits,
+                              get(f"ce.{name}.targets"), **kwargs)
+    loss, cache = expect.pair(result, "cross_entropy")
+    value = np.asarray(loss)
+    if value.shape != ():
+        expect.fail(f"cross_entropy should return a scalar loss (the mean), got shape "
+                    f"{value.shape}.")
+    return value, cache
+
+
+@check("3.8", weight=2)
+def cross_entropy_values(impl):
+    """mean over non-ignored targets; PyTorch's label smoothing over all K classes"""
+    for name in CE_CASES:
+        loss, _ = _ce(impl, name)
+        expected = fx()[f"ce.{name}.loss"]
+        if np.isclose(loss, expected, rtol=1e-9):
+            continue
+        if f"ce.{name}.bug.over_all" in fx() and np.isclose(loss, fx()[f"ce.{name}.bug.over_all"]):
+            expect.fail("cross_entropy averages over every position; ignored targets "
+                        "(ignore_index) must be left out of the mean, not counted as 0.")
+        if f"ce.{name}.bug.k_minus_1" in fx() and np.isclose(
+                loss, fx()[f"ce.{name}.bug.k_minus_1"]):
+            expect.fail("label smoothing spreads eps over the K - 1 wrong classes; PyTorch "
+                        "spreads eps/K over all K classes, the target included.")
+        expect.fail(f"cross_entropy ({name} case) is {float(loss):.10g}, expected "
+                    f"{float(expected):.10g}.")
+
+
+@check("3.8", weight=2)
+def cross_entropy_backward_values(impl):
+    """dlogits = (softmax - target distribution) / N, zero rows for ignored targets"""
+    for name in CE_CASES:
+        loss, cache = _ce(impl, name)
+        _require_correct(np.asarray(loss)[None], fx()[f"ce.{name}.loss"][None],
+                         "cross_entropy", "3.8")
+        dlogits = impl.cross_entropy_backward(1.0, cache)
+        expect.array(dlogits, "dlogits", shape=fx()["ce.logits"].shape, dtype=np.float64)
+        expect.close(dlogits, fx()[f"ce.{name}.dlogits"], f"dlogits ({name} case)",
+                     hint="Divide by the number of non-ignored targets; ignored rows get 0.")
+
+
+@check("3.8")
+def cross_entropy_stable_and_all_ignored(impl):
+    """logits of size 1e4 are fine; if every target is ignored, loss 0 without NaN"""
+    big = get("ce.logits") * 1e4
+    loss, cache = _ce(impl, "plain", logits=big)
+    if not np.isfinite(loss):
+        expect.fail("cross_entropy overflows on logits of size 1e4: use the log-sum-exp trick "
+                    "(subtract the row max before exp).")
+    expect.close(np.asarray(loss)[None], fx()["ce.big.loss"][None], "cross-entropy of large logits")
+    targets = np.full(get("ce.plain.targets").shape, -100)
+    loss0, cache0 = expect.pair(impl.cross_entropy(get("ce.logits"), targets), "cross_entropy")
+    if not (np.isfinite(loss0) and float(loss0) == 0.0):
+        expect.fail(f"with every target ignored the loss should be 0 (no NaN), got {loss0!r}.")
+    d0 = impl.cross_entropy_backward(1.0, cache0)
+    expect.close(d0, np.zeros_like(get("ce.logits")), "dlogits with every target ignored")
+
+
+# ---------------------------------------------------------------------------------------
+# 3.10 AdamW, clipping, schedules
+# ---------------------------------------------------------------------------------------
+@check("3.10", weight=3)
+def adamw_steps(impl):
+    """PyTorch's AdamW: decoupled decay first, bias-corrected moments, an lr per step"""
+    params = _params("adamw.params.")
+    opt = impl.AdamW(lr=float(fx()["adamw.lr"]), betas=(0.9, 0.95), eps=1e-8,
+                     weight_decay=float(fx()["adamw.wd"]))
+    for step in range(3):
+        grads = _params(f"adamw.grads{step}.")
+        lr = float(fx()["adamw.lr_step3"]) if step == 2 else None
+        if lr is None:
+            opt.step(params, grads)
+        else:
+            opt.step(params, grads, lr=lr)
+        for key, value in params.items():
+            expected = fx()[f"adamw.after{step}.{key}"]
+            if np.allclose(value, expected, **expect.F64):
+                continue
+            for bug, message in (
+                ("l2", "weight decay was added to the gradient (L2). AdamW decouples it: "
+                       "p -= lr * weight_decay * p, separately from the Adam update."),
+                ("no_bias_correction", "the moments are not bias-corrected: divide m by "
+                                       "1 - beta1^t and v by 1 - beta2^t."),
+                ("decay_after", "the decay is applied after the Adam update; PyTorch decays "
+                                "first, using the parameter before this step's update."),
+            ):
+                if _matches(value, f"adamw.bug.{bug}.after{step}.{key}"):
+                    expect.fail(f"after step {step + 1}, {key}: {message}")
+            expect.close(value, expected, f"{key} after step {step + 1}",
+                         hint="Update the arrays of `params` in place, keeping m, v and the "
+                              "step count per parameter." + (
+                                  " Step 3 passes lr=... to step(): use it." if step == 2
+                                  else ""))
+
+
+@check("3.10", weight=2)
+def clip_grad_norm_values(impl):
+    """clip_grad_norm returns the total norm and scales every gradient in place"""
+    grads = _params("clip.grads.")
+    total = impl.clip_grad_norm(grads, float(fx()["clip.max_norm"]))
+    if not np.isclose(float(total), float(fx()["clip.total"]), rtol=1e-9):
+        expect.fail(f"clip_grad_norm returned {float(total):.10g}; the total norm over all "
+                    f"gradients (before clipping) is {float(fx()['clip.total']):.10g}: sqrt "
+                    "of the sum of every squared entry of every gradient.")
+    for key, value in grads.items():
+        expect.close(value, fx()[f"clip.clipped.{key}"], f"gradient {key} after clipping",
+                     hint="Scale in place by max_norm / (total + 1e-6) when that is below 1.")
+    small = _params("clip.grads.")
+    impl.clip_grad_norm(small, 1e9)
+    for key, value in small.items():
+        expect.close(value, fx()[f"clip.grads.{key}"], f"gradient {key} under a huge max_norm",
+                     hint="Gradients below max_norm are left unchanged.")
+
+
+@check("3.10", weight=2)
+def schedules(impl):
+    """the Noam schedule and linear-warmup cosine decay"""
+    for i, step in enumerate(fx()["sched.steps"]):
+        noam = float(impl.noam_schedule(int(step), 512, 400))
+        if not np.isclose(noam, float(fx()["sched.noam"][i]), rtol=1e-9):
+            expect.fail(f"noam_schedule({int(step)}, 512, 400) = {noam:.6g}, expected "
+                        f"{float(fx()['sched.noam'][i]):.6g}: d^-0.5 * min(step^-0.5, "
+                        "step * warmup^-1.5).")
+        cosine = float(impl.cosine_schedule(int(step), 1e-3, 1e-5, 400, 2000))
+        if not np.isclose(cosine, float(fx()["sched.cosine"][i]), rtol=1e-9, atol=1e-15):
+            expect.fail(f"cosine_schedule({int(step)}, max_lr=1e-3, min_lr=1e-5, warmup=400, "
+                        f"total=2000) = {cosine:.6g}, expected "
+                        f"{float(fx()['sched.cosine'][i]):.6g}.")
+
+
+# ---------------------------------------------------------------------------------------
+# Fixtures (instructor-only: `make fixtures` runs this against the reference)
+# ---------------------------------------------------------------------------------------
+def build_fixtures(impl) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(20261128)
+    f: dict[str, np.ndarray] = {}
+    B, T, C, F = 2, 3, 5, 7
+
+    x, W, b = rng.standard_normal((B, T, C)), rng.standard_normal((C, 4)), \
+        rng.standard_normal(4)
+    out, cache = impl.linear(x, W, b)
+    dout = rng.standard_normal(out.shape)
+    dx, dW, db = impl.linear_backward(dout, cache)
+    f.update({"linear.x": x, "linear.W": W, "linear.b": b, "linear.out": out,
+              "linear.dout": dout, "linear.dx": dx, "linear.dW": dW, "linear.db": db})
+
+    # Small variance and a large eps, so eps placement and n vs n-1 change the output.
+    x = rng.standard_normal((B, T, C)) * 0.1 + 1.0
+    gamma, beta, eps = rng.standard_normal(C), rng.standard_normal(C), 1e-2
+    out, cache = impl.layer_norm(x, gamma, beta, eps=eps)
+    dout = rng.standard_normal(x.shape)
+    dx, dgamma, dbeta = impl.layer_norm_backward(dout, cache)
+    mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+    f.update({"ln.x": x, "ln.gamma": gamma, "ln.beta": beta, "ln.eps": np.array(eps),
+              "ln.out": out, "ln.dout": dout, "ln.dx": dx, "ln.dgamma": dgamma,
+              "ln.dbeta": dbeta,
+              "ln.bug.eps_outside": (x - mu) / (np.sqrt(var) + eps) * gamma + beta,
+              "ln.bug.unbiased": (x - mu) / np.sqrt(var * C / (C - 1) + eps) * gamma + beta})
+    x, gamma = rng.standard_normal((B, T, C)) * 0.01, rng.standard_normal(C)
+    out, cache = impl.rms_norm(x, gamma)
+    dout = rng.standard_normal(x.shape)
+    dx, dgamma = impl.rms_norm_backward(dout, cache)
+    ms = np.mean(x * x, -1, keepdims=True)
+    f.update({"rms.x": x, "rms.gamma": gamma, "rms.out": out, "rms.dout": dout, "rms.dx": dx,
+              "rms.dgamma": dgamma,
+              "rms.bug.eps_outside": x / (np.sqrt(ms) + 1e-6) * gamma})
+
+    x = np.concatenate([np.linspace(-6, 6, 25), [0.0, 1e-3, -1e-3, 3.0]]).reshape(-1, 29)
+    dout = rng.standard_normal(x.shape)
+    f["act.x"], f["act.dout"] = x, dout
+    for name, kwargs in ACTIVATIONS:
+        out, cache = getattr(impl, name)(x, **kwargs)
+        key = _act_key(name, kwargs)
+        f[key + ".out"], f[key + ".dx"] = out, getattr(impl, f"{name}_backward")(dout, cache)
+
+    x = rng.standard_normal((B, T, C))
+    dout = rng.standard_normal(x.shape)
+    ffn = {"W_1": rng.standard_normal((C, F)) * 0.5, "b_1": rng.standard_normal(F) * 0.5,
+           "W_2": rng.standard_normal((F, C)) * 0.5, "b_2": rng.standard_normal(C) * 0.5}
+    f.update({"ffn.x": x, "ffn.dout": dout})
+    f.update({f"ffn.params.{k}": v for k, v in ffn.items()})
+    for activation in ("gelu", "relu"):
+        out, cache = impl.feed_forward(x, ffn, activation=activation)
+        f[f"ffn.{activation}.out"] = out
+        if activation == "gelu":
+            dx, dparams = impl.feed_forward_backward(dout, cache)
+            f["ffn.dx"] = dx
+            f.update({f"ffn.grads.{k}": v for k, v in dparams.items()})
+    sw = {k: rng.standard_normal((C, F) if k != "W_down" else (F, C)) * 0.5
+          for k in SWIGLU_KEYS}
+    out, cache = impl.swiglu(x, sw)
+    dx, dparams = impl.swiglu_backward(dout, cache)
+    up_silu, _ = impl.silu(x @ sw["W_up"])
+    f.update({f"swiglu.params.{k}": v for k, v in sw.items()})
+    f.update({"swiglu.out": out, "swiglu.dx": dx,
+              "swiglu.bug.silu_on_up": ((x @ sw["W_gate"]) * up_silu) @ sw["W_down"]})
+    f.update({f"swiglu.grads.{k}": v for k, v in dparams.items()})
+
+    x, p, seed = rng.standard_normal((B, T, C)), 0.3, 7
+    out, cache = impl.dropout(x, p, np.random.default_rng(seed))
+    dout = rng.standard_normal(x.shape)
+    keep = np.random.default_rng(seed).random(x.shape) >= p
+    f.update({"dropout.x": x, "dropout.p": np.array(p), "dropout.seed": np.array(seed),
+              "dropout.out": out, "dropout.dout": dout,
+              "dropout.dx": impl.dropout_backward(dout, cache),
+              "dropout.bug.no_rescale": x * keep})
+
+    K = 6
+    logits = rng.standard_normal((B, T, K)) * 2
+    plain = rng.integers(0, K, size=(B, T))
+    ignored = plain.copy()
+    ignored[0, 1] = ignored[1, 2] = -100
+    f["ce.logits"] = logits
+    for name, targets, smoothing in (("plain", plain, 0.0), ("ignored", ignored, 0.0),
+                                     ("smoothed", ignored, 0.1)):
+        loss, cache = impl.cross_entropy(logits, targets, label_smoothing=smoothing)
+        f[f"ce.{name}.targets"] = targets
+        f[f"ce.{name}.loss"] = np.asarray(loss, dtype=np.float64)
+        f[f"ce.{name}.dlogits"] = impl.cross_entropy_backward(1.0, cache)
+        if smoothing:
+            f[f"ce.{name}.smoothing"] = np.array(smoothing)
+    logp = logits - logits.max(-1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))
+    valid = ignored != -100
+    nll = -np.take_along_axis(logp, np.where(valid, ignored, 0)[..., None], -1)[..., 0]
+    f["ce.ignored.bug.over_all"] = np.array((nll * valid).sum() / valid.size)
+    eps_s = 0.1
+    others = (-logp.sum(-1) - nll) / (K - 1)
+    f["ce.smoothed.bug.k_minus_1"] = np.array((((1 - eps_s) * nll + eps_s * others)
+                                               * valid).sum() / valid.sum())
+    big_loss, _ = impl.cross_entropy(logits * 1e4, plain)
+    f["ce.big.loss"] = np.asarray(big_loss, dtype=np.float64)
+
+    params = {"w": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    lr, wd, lr3 = 1e-2, 0.1, 3e-3
+    f.update({"adamw.lr": np.array(lr), "adamw.wd": np.array(wd), "adamw.lr_step3": np.array(lr3)})
+    f.update({f"adamw.params.{k}": v.copy() for k, v in params.items()})
+    opt = impl.AdamW(lr=lr, betas=(0.9, 0.95), eps=1e-8, weight_decay=wd)
+    grads_seq = [{k: rng.standard_normal(v.shape) for k, v in params.items()} for _ in range(3)]
+    for step, grads in enumerate(grads_seq):
+        f.update({f"adamw.grads{step}.{k}": v for k, v in grads.items()})
+        opt.step(params, grads, **({"lr": lr3} if step == 2 else {}))
+        f.update({f"adamw.after{step}.{k}": v.copy() for k, v in params.items()})
+    for bug in ("l2", "no_bias_correction", "decay_after"):
+        p_bug = {k: f[f"adamw.params.{k}"].copy() for k in params}
+        m = {k: np.zeros_like(v) for k, v in p_bug.items()}
+        v2 = {k: np.zeros_like(v) for k, v in p_bug.items()}
+        for step, grads in enumerate(grads_seq):
+            t, step_lr = step + 1, (lr3 if step == 2 else lr)
+            for k in p_bug:
+                g = grads[k] + (wd * p_bug[k] if bug == "l2" else 0.0)
+                if bug not in ("l2", "decay_after"):
+                    p_bug[k] *= 1 - step_lr * wd
+                m[k] = 0.9 * m[k] + 0.1 * g
+                v2[k] = 0.95 * v2[k] + 0.05 * g * g
+                mh, vh = (m[k], v2[k]) if bug == "no_bias_correction" else (
+                    m[k] / (1 - 0.9**t), v2[k] / (1 - 0.95**t))
+                p_bug[k] -= step_lr * mh / (np.sqrt(vh) + 1e-8)
+                if bug == "decay_after":  # decays the already-updated parameter
+                    p_bug[k] -= step_lr * wd * p_bug[k]
+                f[f"adamw.bug.{bug}.after{step}.{k}"] = p_bug[k].copy()
+
+    grads = {"a": rng.standard_normal((3, 2)), "c": rng.standard_normal(5)}
+    f.update({f"clip.grads.{k}": v.copy() for k, v in grads.items()})
+    f["clip.max_norm"] = np.array(1.5)
+    f["clip.total"] = np.array(float(impl.clip_grad_norm(grads, 1.5)))
+    f.update({f"clip.clipped.{k}": v for k, v in grads.items()})
+
+    steps = np.array([1, 50, 399, 400, 401, 1200, 1999, 2000, 2500])
+    f["sched.steps"] = steps
+    f["sched.noam"] = np.array([impl.noam_schedule(int(s), 512, 400) for s in steps])
+    f["sched.cosine"] = np.array([impl.cosine_schedule(int(s), 1e-3, 1e-5, 400, 2000)
+                                  for s in steps])
+    return f
