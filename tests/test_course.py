@@ -73,13 +73,15 @@ SYLLABUS_MODULE_2 = {
 }
 
 
-# Module 3, the exercises graded so far (3.6, 3.7, 3.9 and 3.11 follow).
+# Module 3, the exercises graded so far (3.9 and 3.11 follow).
 SYLLABUS_MODULE_3 = {
     "3.1": ("linear", "linear_backward"),
     "3.2": ("layer_norm", "layer_norm_backward", "rms_norm", "rms_norm_backward"),
     "3.3": ("relu", "relu_backward", "gelu", "gelu_backward", "silu", "silu_backward"),
     "3.4": ("feed_forward", "feed_forward_backward", "swiglu", "swiglu_backward"),
     "3.5": ("dropout", "dropout_backward"),
+    "3.6": ("encoder_layer", "encoder_layer_backward"),
+    "3.7": ("decoder_layer", "decoder_layer_backward"),
     "3.8": ("cross_entropy", "cross_entropy_backward"),
     "3.10": ("AdamW", "clip_grad_norm", "noam_schedule", "cosine_schedule"),
 }

@@ -1,16 +1,19 @@
 """Module 3 -- the Transformer from scratch in NumPy: its building blocks with their backward
 passes, the loss and the optimiser.
 
-Exercises 3.1-3.5, 3.8 and 3.10: linear layers, LayerNorm and RMSNorm, ReLU / GELU / SiLU,
-the GELU MLP and SwiGLU feed-forward networks, dropout, cross-entropy with ignored targets
-and label smoothing, AdamW with gradient clipping and learning-rate schedules.
+Exercises 3.1-3.8 and 3.10: linear layers, LayerNorm and RMSNorm, ReLU / GELU / SiLU,
+the GELU MLP and SwiGLU feed-forward networks, dropout, the encoder and decoder layers,
+cross-entropy with ignored targets and label smoothing, AdamW with gradient clipping and
+learning-rate schedules.
 Given helpers (not exercises): ``erf``, ``activation_functions``, ``init_feed_forward``,
-``init_swiglu``.
+``init_swiglu``, ``init_encoder_layer``, ``init_decoder_layer``.
 """
 
 from .activations import erf, gelu, gelu_backward, relu, relu_backward, silu, silu_backward
 from .cross_entropy import cross_entropy, cross_entropy_backward
+from .decoder import decoder_layer, decoder_layer_backward, init_decoder_layer
 from .dropout import dropout, dropout_backward
+from .encoder import encoder_layer, encoder_layer_backward, init_encoder_layer
 from .feed_forward import (
     activation_functions,
     feed_forward,
@@ -47,6 +50,12 @@ __all__ = [
     "init_swiglu",
     "dropout",
     "dropout_backward",
+    "encoder_layer",
+    "encoder_layer_backward",
+    "init_encoder_layer",
+    "decoder_layer",
+    "decoder_layer_backward",
+    "init_decoder_layer",
     "cross_entropy",
     "cross_entropy_backward",
     "AdamW",

@@ -483,6 +483,154 @@ def schedules(impl):
 
 
 # ---------------------------------------------------------------------------------------
+# 3.6 / 3.7 encoder and decoder layers
+# ---------------------------------------------------------------------------------------
+MHA_KEYS = ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o")
+LN_KEYS = ("gamma", "beta")
+ENCODER_KEYS = tuple(f"{p}.{k}" for p, keys in (("attn", MHA_KEYS), ("ln_1", LN_KEYS),
+                                                ("ffn", FFN_KEYS), ("ln_2", LN_KEYS))
+                     for k in keys)
+DECODER_KEYS = tuple(f"{p}.{k}" for p, keys in (
+    ("self_attn", MHA_KEYS), ("ln_1", LN_KEYS), ("cross_attn", MHA_KEYS), ("ln_2", LN_KEYS),
+    ("ffn", FFN_KEYS), ("ln_3", LN_KEYS)) for k in keys)
+PLACEMENTS = (("post", False), ("pre", True))
+
+
+def _encoder(impl, placement: str, x=None):
+    norm_first = placement == "pre"
+    x = get("enc.x") if x is None else x
+    result = expect.call_pure(impl.encoder_layer, "encoder_layer", x, _params("enc.params."),
+                              2, mask=get("enc.mask"), norm_first=norm_first)
+    return expect.pair(result, "encoder_layer")
+
+
+def _check_grads(dparams: dict, prefix: str, keys, what: str) -> None:
+    if not isinstance(dparams, dict):
+        expect.fail(f"{what} should return the parameter gradients as a dict keyed like params.")
+    missing = sorted(set(keys) - set(dparams))
+    if missing:
+        expect.fail(f"{what}: dparams is missing {missing[:4]}; it needs every key of params.")
+    for key in reversed(keys):  # backward order: the first mismatch is nearest the bug
+        expect.close(dparams[key], fx()[f"{prefix}.{key}"], f"d{key}")
+
+
+@check("3.6", weight=3)
+def encoder_values(impl):
+    """post-norm (Vaswani) and pre-norm encoder layers, with a padding mask"""
+    for placement, norm_first in PLACEMENTS:
+        out, _ = _encoder(impl, placement)
+        label = f"encoder_layer(norm_first={norm_first})"
+        expect.array(out, label, shape=get("enc.x").shape, dtype=np.float64)
+        other = "pre" if placement == "post" else "post"
+        if _matches(out, f"enc.{other}.out"):
+            expect.fail(f"{label} computed the {other}-norm layer. norm_first=True: x + "
+                        "f(LN(x)) for each sublayer; norm_first=False: LN(x + f(x)).")
+        if _matches(out, f"enc.{placement}.bug.no_residual"):
+            expect.fail(f"{label} drops the residual connections: each sublayer's output is "
+                        "added to its input.")
+        expect.close(out, fx()[f"enc.{placement}.out"], label,
+                     hint="Self-attention (queries, keys and values all from x, with the "
+                          "mask), then the ReLU FFN, each with its residual add and its "
+                          "LayerNorm — a dropped residual is a common cause.")
+
+
+@check("3.6", weight=3)
+def encoder_backward_values(impl):
+    """dx and every parameter gradient of both placements"""
+    for placement, norm_first in PLACEMENTS:
+        out, cache = _encoder(impl, placement)
+        _require_correct(out, fx()[f"enc.{placement}.out"], "encoder_layer", "3.6")
+        result = impl.encoder_layer_backward(get("enc.dout"), cache)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            expect.fail("encoder_layer_backward should return (dx, dparams).")
+        dx, dparams = result
+        _check_grads(dparams, f"enc.{placement}.grads", ENCODER_KEYS,
+                     f"encoder_layer_backward (norm_first={norm_first})")
+        expect.close(dx, fx()[f"enc.{placement}.dx"], f"dx (norm_first={norm_first})",
+                     hint="The residual adds the identity path: dx gets the upstream gradient "
+                          "itself plus what flows back through the sublayer (self-attention "
+                          "uses x three times: sum dx_q and dx_kv).")
+
+
+@check("3.6", weight=2, hidden=True, timeout=30)
+def encoder_finite_differences(impl):
+    """the backward agrees with finite differences of your own forward"""
+    x, dout = get("enc.x"), get("enc.dout")
+    out, cache = _encoder(impl, "pre", x)
+    _require_correct(out, fx()["enc.pre.out"], "encoder_layer", "3.6")
+    dx, dparams = impl.encoder_layer_backward(dout, cache)
+    params = _params("enc.params.")
+
+    def loss():
+        o, _ = impl.encoder_layer(x, params, 2, mask=get("enc.mask"), norm_first=True)
+        return float(np.sum(o * dout))
+
+    check_gradient(dx, loss, x, "encoder dx (finite differences)")
+    for key in ("ln_1.gamma", "ffn.b_1", "attn.W_v"):
+        check_gradient(dparams[key], loss, params[key], f"encoder d{key} (finite differences)")
+
+
+def _decoder(impl, placement: str, x=None):
+    x = get("dec.x") if x is None else x
+    result = expect.call_pure(impl.decoder_layer, "decoder_layer", x, get("dec.memory"),
+                              _params("dec.params."), 2, memory_mask=get("dec.memory_mask"),
+                              norm_first=placement == "pre")
+    return expect.pair(result, "decoder_layer")
+
+
+@check("3.7", weight=3)
+def decoder_values(impl):
+    """masked self-attention, cross-attention to the memory, FFN; both placements"""
+    for placement, norm_first in PLACEMENTS:
+        out, _ = _decoder(impl, placement)
+        label = f"decoder_layer(norm_first={norm_first})"
+        expect.array(out, label, shape=get("dec.x").shape, dtype=np.float64)
+        if _matches(out, f"dec.{placement}.bug.no_causal"):
+            expect.fail(f"{label} lets positions see later ones: with self_mask=None the "
+                        "self-attention uses the causal mask.")
+        if _matches(out, f"dec.{placement}.bug.kv_from_x"):
+            expect.fail(f"{label}: the cross-attention's keys and values must come from the "
+                        "encoder output (memory), its queries from the decoder.")
+        expect.close(out, fx()[f"dec.{placement}.out"], label)
+
+
+@check("3.7", hidden=True)
+def decoder_causality(impl):
+    """changing a later target token never changes an earlier output"""
+    x = get("dec.x")
+    out, _ = _decoder(impl, "pre", x)
+    expect.array(out, "decoder_layer output", shape=x.shape)
+    changed = x.copy()
+    changed[:, -1] += 3.0
+    out2, _ = _decoder(impl, "pre", changed)
+    expect.array(out2, "decoder_layer output", shape=x.shape)
+    leak = np.abs(out2[:, :-1] - out[:, :-1]).max()
+    if leak > 1e-12:
+        expect.fail(f"changing the last target token moved earlier outputs by {leak:.3g}: the "
+                    "decoder's self-attention must be causal.")
+    _require_correct(out, fx()["dec.pre.out"], "decoder_layer", "3.7")
+
+
+@check("3.7", weight=4)
+def decoder_backward_values(impl):
+    """dx, dmemory (from the cross-attention) and every parameter gradient"""
+    for placement, norm_first in PLACEMENTS:
+        out, cache = _decoder(impl, placement)
+        _require_correct(out, fx()[f"dec.{placement}.out"], "decoder_layer", "3.7")
+        result = impl.decoder_layer_backward(get("dec.dout"), cache)
+        if not (isinstance(result, tuple) and len(result) == 3):
+            expect.fail("decoder_layer_backward should return (dx, dmemory, dparams).")
+        dx, dmemory, dparams = result
+        _check_grads(dparams, f"dec.{placement}.grads", DECODER_KEYS,
+                     f"decoder_layer_backward (norm_first={norm_first})")
+        expect.close(dmemory, fx()[f"dec.{placement}.dmemory"],
+                     f"dmemory (norm_first={norm_first})",
+                     hint="The memory feeds the cross-attention's keys and values: dmemory is "
+                          "its dx_kv.")
+        expect.close(dx, fx()[f"dec.{placement}.dx"], f"dx (norm_first={norm_first})")
+
+
+# ---------------------------------------------------------------------------------------
 # Fixtures (instructor-only: `make fixtures` runs this against the reference)
 # ---------------------------------------------------------------------------------------
 def build_fixtures(impl) -> dict[str, np.ndarray]:
@@ -625,4 +773,68 @@ def build_fixtures(impl) -> dict[str, np.ndarray]:
     f["sched.noam"] = np.array([impl.noam_schedule(int(s), 512, 400) for s in steps])
     f["sched.cosine"] = np.array([impl.cosine_schedule(int(s), 1e-3, 1e-5, 400, 2000)
                                   for s in steps])
+    # 3.6 / 3.7: weights std 0.3 so that every path moves the output.
+    def layer_params(keys, d, d_ff):
+        out = {}
+        for key in keys:
+            name = key.split(".")[-1]
+            if name.startswith("W_") and name[2:] in ("q", "k", "v", "o"):
+                shape = (d, d)
+            elif name == "W_1":
+                shape = (d, d_ff)
+            elif name == "W_2":
+                shape = (d_ff, d)
+            elif name == "b_1":
+                shape = (d_ff,)
+            else:
+                shape = (d,)
+            value = rng.standard_normal(shape) * 0.3
+            out[key] = value + 1.0 if name == "gamma" else value
+        return out
+
+    d, d_ff = 8, 12
+    x = rng.standard_normal((2, 4, d))
+    mask = impl.padding_mask(np.array([4, 3]), 4)[:, None, None, :]
+    enc = layer_params(ENCODER_KEYS, d, d_ff)
+    dout = rng.standard_normal(x.shape)
+    f.update({"enc.x": x, "enc.mask": mask, "enc.dout": dout})
+    f.update({f"enc.params.{k}": v for k, v in enc.items()})
+    for placement, norm_first in PLACEMENTS:
+        out, cache = impl.encoder_layer(x, enc, 2, mask=mask, norm_first=norm_first)
+        dx, dparams = impl.encoder_layer_backward(dout, cache)
+        f.update({f"enc.{placement}.out": out, f"enc.{placement}.dx": dx})
+        f.update({f"enc.{placement}.grads.{k}": v for k, v in dparams.items()})
+        sub = {k.split(".", 1)[1]: v for k, v in enc.items() if k.startswith("attn.")}
+        ffn_p = {k.split(".", 1)[1]: v for k, v in enc.items() if k.startswith("ffn.")}
+        ln = [(enc["ln_1.gamma"], enc["ln_1.beta"]), (enc["ln_2.gamma"], enc["ln_2.beta"])]
+        if norm_first:  # the bug: sublayers without their residual add
+            h = impl.multi_head_attention(impl.layer_norm(x, *ln[0])[0],
+                                          impl.layer_norm(x, *ln[0])[0], sub, 2, mask=mask)[0]
+            h = impl.feed_forward(impl.layer_norm(h, *ln[1])[0], ffn_p, activation="relu")[0]
+        else:
+            h = impl.layer_norm(impl.multi_head_attention(x, x, sub, 2, mask=mask)[0],
+                                *ln[0])[0]
+            h = impl.layer_norm(impl.feed_forward(h, ffn_p, activation="relu")[0], *ln[1])[0]
+        f[f"enc.{placement}.bug.no_residual"] = h
+
+    x, memory = rng.standard_normal((2, 3, d)), rng.standard_normal((2, 5, d))
+    memory_mask = impl.padding_mask(np.array([5, 2]), 5)[:, None, None, :]
+    dec = layer_params(DECODER_KEYS, d, d_ff)
+    dout = rng.standard_normal(x.shape)
+    f.update({"dec.x": x, "dec.memory": memory, "dec.memory_mask": memory_mask,
+              "dec.dout": dout})
+    f.update({f"dec.params.{k}": v for k, v in dec.items()})
+    for placement, norm_first in PLACEMENTS:
+        out, cache = impl.decoder_layer(x, memory, dec, 2, memory_mask=memory_mask,
+                                        norm_first=norm_first)
+        dx, dmemory, dparams = impl.decoder_layer_backward(dout, cache)
+        f.update({f"dec.{placement}.out": out, f"dec.{placement}.dx": dx,
+                  f"dec.{placement}.dmemory": dmemory})
+        f.update({f"dec.{placement}.grads.{k}": v for k, v in dparams.items()})
+        no_causal, _ = impl.decoder_layer(x, memory, dec, 2,
+                                          self_mask=np.ones((3, 3), dtype=bool),
+                                          memory_mask=memory_mask, norm_first=norm_first)
+        kv_from_x, _ = impl.decoder_layer(x, x, dec, 2, norm_first=norm_first)
+        f[f"dec.{placement}.bug.no_causal"] = no_causal
+        f[f"dec.{placement}.bug.kv_from_x"] = kv_from_x
     return f
