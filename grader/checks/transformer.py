@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import expect, fixtures
 from ..gradcheck import check_gradient
+from ..sandbox import instrumented_call
 from . import check
 
 
@@ -87,6 +88,11 @@ def linear_backward_values(impl):
     grads = _grads(impl.linear_backward(dout, cache_nb), 3, "linear_backward")
     if grads[2] is not None:
         expect.fail("linear_backward should return db = None when the layer has no bias.")
+    f32 = [a.astype(np.float32) for a in (x, W, b, dout)]
+    _, cache32 = expect.pair(impl.linear(*f32[:3]), "linear")
+    for grad, ref, name in zip(_grads(impl.linear_backward(f32[3], cache32), 3,
+                                      "linear_backward"), (x, W, b), ("dx", "dW", "db")):
+        expect.array(grad, f"{name} of float32 inputs", shape=ref.shape, dtype=np.float32)
 
 
 @check("3.1", hidden=True)
@@ -142,6 +148,13 @@ def layer_norm_backward_values(impl):
     expect.array(dbeta, "dbeta", shape=beta.shape)
     expect.close(dbeta, fx()["ln.dbeta"], "dbeta", hint="dbeta sums dY over batch and time.")
     expect.close(dgamma, fx()["ln.dgamma"], "dgamma", hint="dgamma sums dY * x_hat.")
+    f32 = [a.astype(np.float32) for a in (x, gamma, beta, dout)]
+    _, cache32 = expect.pair(impl.layer_norm(*f32[:3], eps=eps), "layer_norm")
+    for grad, ref, name in zip(_grads(impl.layer_norm_backward(f32[3], cache32), 3,
+                                      "layer_norm_backward"), (x, gamma, beta),
+                               ("dx", "dgamma", "dbeta")):
+        expect.array(grad, f"LayerNorm {name} of float32 inputs", shape=ref.shape,
+                     dtype=np.float32)
     expect.array(dx, "dx", shape=x.shape)
     expect.close(dx, fx()["ln.dx"], "dx",
                  hint="With g = dY * gamma: dx = (g - mean(g) - x_hat * mean(g * x_hat)) / "
@@ -164,6 +177,13 @@ def rms_norm_values_and_backward(impl):
     dx, dgamma = _grads(impl.rms_norm_backward(dout, cache), 2, "rms_norm_backward")
     expect.close(dgamma, fx()["rms.dgamma"], "RMSNorm dgamma")
     expect.close(dx, fx()["rms.dx"], "RMSNorm dx")
+    out32, cache32 = expect.pair(impl.rms_norm(x.astype(np.float32), gamma.astype(np.float32)),
+                                 "rms_norm")
+    expect.array(out32, "rms_norm of float32 inputs", shape=x.shape, dtype=np.float32)
+    for grad, ref, name in zip(_grads(impl.rms_norm_backward(dout.astype(np.float32), cache32),
+                                      2, "rms_norm_backward"), (x, gamma), ("dx", "dgamma")):
+        expect.array(grad, f"RMSNorm {name} of float32 inputs", shape=ref.shape,
+                     dtype=np.float32)
 
 
 @check("3.2", hidden=True)
@@ -219,7 +239,8 @@ def activation_backward_values(impl):
     x, dout = get("act.x"), get("act.dout")
     for name, kwargs in ACTIVATIONS:
         key = _act_key(name, kwargs)
-        _, cache = expect.pair(getattr(impl, name)(x, **kwargs), name)
+        out, cache = expect.pair(getattr(impl, name)(x, **kwargs), name)
+        _require_correct(out, fx()[key + ".out"], f"{key[4:]} (forward)", "3.3")
         dx = getattr(impl, f"{name}_backward")(dout, cache)
         expect.array(dx, f"{name}_backward", shape=x.shape, dtype=np.float64)
         hint = {"relu": "The derivative is 1 where x > 0 and 0 elsewhere (0 at x = 0).",
@@ -239,6 +260,13 @@ def activation_float32(impl):
                      **expect.F32)
         dx = getattr(impl, f"{name}_backward")(get("act.dout").astype(np.float32), cache)
         expect.array(dx, f"{name}_backward of float32 input", shape=x.shape, dtype=np.float32)
+    far = np.array([-1000.0, -100.0, 100.0, 1000.0], dtype=np.float32)
+    result, info = instrumented_call(impl.silu, far)
+    out, _ = expect.pair(result, "silu")
+    numeric = [w for w in info.warnings if w.startswith("RuntimeWarning")]
+    if numeric or not np.all(np.isfinite(out)):
+        expect.fail("silu overflows for inputs like -1000 (exp(1000) in float32 is inf): "
+                    "compute the sigmoid in a stable form, e.g. with exp(-|x|).")
 
 
 # ---------------------------------------------------------------------------------------
@@ -338,6 +366,11 @@ def dropout_backward_values(impl):
     dx = impl.dropout_backward(dout, cache)
     expect.close(dx, fx()["dropout.dx"], "dropout_backward",
                  hint="dx = dout * mask / (1 - p), with the forward's mask.")
+    rng = np.random.default_rng(int(fx()["dropout.seed"]))
+    out32, cache32 = expect.pair(impl.dropout(x.astype(np.float32), p, rng), "dropout")
+    expect.array(out32, "dropout of float32 input", shape=x.shape, dtype=np.float32)
+    dx32 = impl.dropout_backward(dout.astype(np.float32), cache32)
+    expect.array(dx32, "dropout_backward of float32 input", shape=x.shape, dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------
@@ -389,8 +422,19 @@ def cross_entropy_backward_values(impl):
                          "cross_entropy", "3.8")
         dlogits = impl.cross_entropy_backward(1.0, cache)
         expect.array(dlogits, "dlogits", shape=fx()["ce.logits"].shape, dtype=np.float64)
-        expect.close(dlogits, fx()[f"ce.{name}.dlogits"], f"dlogits ({name} case)",
-                     hint="Divide by the number of non-ignored targets; ignored rows get 0.")
+        hint = {"plain": "dlogits = (softmax(logits) - onehot(target)) / N.",
+                "ignored": "Divide by the number of non-ignored targets; ignored rows get 0.",
+                "smoothed": "With label smoothing the target distribution is q = (1 - eps) "
+                            "onehot + eps / K, so dlogits = (softmax - q) / N."}[name]
+        expect.close(dlogits, fx()[f"ce.{name}.dlogits"], f"dlogits ({name} case)", hint=hint)
+    logits32 = get("ce.logits").astype(np.float32)
+    loss32, cache32 = expect.pair(impl.cross_entropy(logits32, get("ce.smoothed.targets"),
+                                                     label_smoothing=0.1), "cross_entropy")
+    if np.asarray(loss32).dtype != np.float32:
+        expect.fail(f"cross_entropy of float32 logits returned a {np.asarray(loss32).dtype} loss; "
+                    "keep float32 (a float64 one-hot or constant can promote it).")
+    expect.array(impl.cross_entropy_backward(1.0, cache32), "dlogits of float32 logits",
+                 shape=logits32.shape, dtype=np.float32)
 
 
 @check("3.8")
@@ -417,6 +461,7 @@ def cross_entropy_stable_and_all_ignored(impl):
 def adamw_steps(impl):
     """PyTorch's AdamW: decoupled decay first, bias-corrected moments, an lr per step"""
     params = _params("adamw.params.")
+    originals = dict(params)  # the model's own arrays: they must change, not be replaced
     opt = impl.AdamW(lr=float(fx()["adamw.lr"]), betas=(0.9, 0.95), eps=1e-8,
                      weight_decay=float(fx()["adamw.wd"]))
     for step in range(3):
@@ -426,6 +471,11 @@ def adamw_steps(impl):
             opt.step(params, grads)
         else:
             opt.step(params, grads, lr=lr)
+        for key in originals:
+            if params[key] is not originals[key]:
+                expect.fail(f"AdamW.step replaced params[{key!r}] with a new array; update it "
+                            "in place (p -= ..., or p[...] = ...) so the model's own arrays "
+                            "change.")
         for key, value in params.items():
             expected = fx()[f"adamw.after{step}.{key}"]
             if np.allclose(value, expected, **expect.F64):
@@ -451,7 +501,12 @@ def adamw_steps(impl):
 def clip_grad_norm_values(impl):
     """clip_grad_norm returns the total norm and scales every gradient in place"""
     grads = _params("clip.grads.")
+    originals = dict(grads)
     total = impl.clip_grad_norm(grads, float(fx()["clip.max_norm"]))
+    for key in originals:
+        if grads[key] is not originals[key]:
+            expect.fail(f"clip_grad_norm replaced grads[{key!r}] with a new array; scale it in "
+                        "place (g *= coef) so the caller's gradients change.")
     if not np.isclose(float(total), float(fx()["clip.total"]), rtol=1e-9):
         expect.fail(f"clip_grad_norm returned {float(total):.10g}; the total norm over all "
                     f"gradients (before clipping) is {float(fx()['clip.total']):.10g}: sqrt "
