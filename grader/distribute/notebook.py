@@ -69,6 +69,16 @@ def build(module: course.Module) -> nbformat.NotebookNode:
         "visible checks try."
     )
     cells = [new_markdown_cell(intro, metadata=_meta(f"m{module.number}_intro"))]
+    earlier = sources.earlier_module_files(module)
+    if earlier:
+        cells.append(new_markdown_cell(
+            "## Given: the earlier modules this one builds on\n\nThe reference solutions of "
+            "the functions this module calls from earlier modules, so that this notebook "
+            "stands alone. Run these cells first.", metadata=_meta(f"m{module.number}_given")))
+        for path in earlier:
+            rel = path.relative_to(sources.REPO_ROOT / "reference").as_posix()
+            cells.append(new_code_cell(f"# Given: {rel} (solved)\n" + sources.full_source(path),
+                                       metadata=_meta(f"given_{rel.replace('/', '_')[:-3]}")))
     files = {parts.path.name: parts for parts in sources.module_files(module)}
     given_done: set[str] = set()
     for ex in exercises:

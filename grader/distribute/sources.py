@@ -63,7 +63,11 @@ def split_file(path: Path) -> FileParts:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue  # the module docstring
         if isinstance(node, ast.ImportFrom) and (node.level > 0 or node.module == "__future__"):
-            continue  # in a notebook every earlier cell's names are already defined
+            # In a notebook every earlier cell's names are already defined; only an alias
+            # (`import X as Y`) needs a line of its own.
+            given.extend(f"{a.asname} = {a.name}\n" for a in node.names
+                         if a.asname and a.asname != a.name)
+            continue
         name = getattr(node, "name", None)
         if name in owners:
             code = parts.by_exercise.get(owners[name], "")
@@ -75,6 +79,39 @@ def split_file(path: Path) -> FileParts:
     return parts
 
 
+def full_source(path: Path) -> str:
+    """A reference file as one notebook cell: given code and solutions, markers removed."""
+    parts = split_file(path)
+    body = "\n\n".join([parts.given.rstrip("\n"), *parts.by_exercise.values()]) + "\n"
+    return "".join(line for line in body.splitlines(keepends=True)
+                   if line.strip() not in (BEGIN, END))
+
+
+def earlier_module_files(module: course.Module) -> list[Path]:
+    """Files of earlier modules that this module's exercise files import (transitively), in
+    an order where each comes after what it imports.  A later module's notebook is given
+    them, solved: like a course that hands out assignment 1's solution with assignment 2."""
+    ordered: list[Path] = []
+    seen: set[Path] = set()
+
+    def visit(path: Path) -> None:
+        if path in seen:
+            return
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > 0 and node.module:
+                base = path.parent if node.level == 1 else path.parents[node.level - 1]
+                target = base.joinpath(*node.module.split(".")).with_suffix(".py")
+                if target.is_file():
+                    visit(target)
+        ordered.append(path)
+
+    own = REPO_ROOT / "reference" / module.package
+    for parts in module_files(module):
+        visit(parts.path)
+    return [p for p in ordered if p.parent != own]
+
+
 def module_files(module: course.Module) -> list[FileParts]:
     """The exercise files of a module, in exercise order."""
     seen: dict[str, FileParts] = {}
@@ -84,11 +121,14 @@ def module_files(module: course.Module) -> list[FileParts]:
     return list(seen.values())
 
 
-def solution_lines(min_length: int = 20) -> set[str]:
+def solution_lines(min_length: int = 20, packages: set[str] | None = None) -> set[str]:
     """Distinctive lines of the solution regions (stripped), to search for leaks: long enough
-    to mean something, and found nowhere outside a solution region."""
+    to mean something, and found nowhere outside a solution region.  `packages` limits the
+    solutions to those modules."""
     inside_lines, outside_lines = set(), set()
     for path in (REPO_ROOT / "reference").rglob("*.py"):
+        if packages is not None and path.parent.name not in packages:
+            continue
         inside = False
         for line in path.read_text().splitlines():
             text = line.strip()

@@ -51,6 +51,12 @@ class Session:
             raise AttributeError(f"the grader does not know a course function named {name!r}")
         parts = self.names[name].split(".")  # e.g. ["self_attention", "attention"]
         self._ensure_package(self.package, self.target)
+        # Every course module becomes a package whose __init__ never runs, also when reached
+        # by a relative import from another module (`from ..self_attention.multi_head ...`):
+        # a broken file then costs only the exercises that import it.
+        for module in sorted({dotted.split(".")[0] for dotted in self.names.values()}):
+            if (self.target / module).is_dir():
+                self._ensure_package(f"{self.package}.{module}", self.target / module)
         for depth in range(1, len(parts)):
             sub = ".".join([self.package, *parts[:depth]])
             self._ensure_package(sub, self.target.joinpath(*parts[:depth]))
