@@ -116,6 +116,8 @@ EXERCISES = (
     Exercise("3.10", "AdamW, clipping, schedules", 7, TRANSFORMER, "optim.py",
              ("AdamW", "clip_grad_norm", "noam_schedule", "cosine_schedule"),
              "12. AdamW, gradient clipping and learning-rate schedules"),
+    Exercise("3.11", "GPT-2: forward, loss, backward", 12, TRANSFORMER, "gpt.py",
+             ("GPTConfig", "GPT"), "13. GPT-2"),
 )
 
 BY_ID = {ex.id: ex for ex in EXERCISES}

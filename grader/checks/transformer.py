@@ -686,6 +686,91 @@ def decoder_backward_values(impl):
 
 
 # ---------------------------------------------------------------------------------------
+# 3.11 GPT-2
+# ---------------------------------------------------------------------------------------
+GPT_CONFIG = {"vocab_size": 37, "block_size": 16, "n_layer": 2, "n_head": 3, "n_embd": 24,
+              "dtype": "float64"}
+
+
+def _gpt(impl):
+    """A tiny GPT-2 whose weights are the fixture's (large enough for layout bugs to show)."""
+    model = impl.GPT(impl.GPTConfig(**GPT_CONFIG), np.random.default_rng(0))
+    names = [str(n) for n in fx()["gpt.names"]]
+    params = model.params
+    if not isinstance(params, dict):
+        expect.fail("GPT(config).params should be a dict of arrays named like the Hugging Face "
+                    "GPT-2 checkpoint.")
+    if "lm_head.weight" in params:
+        expect.fail("GPT has a separate lm_head.weight: GPT-2's head is tied to wte.weight "
+                    "(logits = x @ wte.weightᵀ).")
+    missing, extra = sorted(set(names) - set(params)), sorted(set(params) - set(names))
+    if missing or extra:
+        expect.fail(f"GPT.params should be named as in the GPT-2 checkpoint; missing "
+                    f"{missing[:4]}, unexpected {extra[:4]}.")
+    model.params = {name: get(f"gpt.params.{name}") for name in names}
+    return model
+
+
+@check("3.11", weight=4)
+def gpt_forward_values(impl):
+    """GPT-2 logits: pre-norm blocks, learned positions, final LayerNorm, tied head"""
+    model = _gpt(impl)
+    logits = model.forward(get("gpt.idx"))
+    expected = fx()["gpt.logits"]
+    expect.array(logits, "GPT.forward(idx)", shape=expected.shape, dtype=np.float64)
+    expect.close(logits, expected, "GPT logits",
+                 hint="Per block: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)). c_attn is "
+                      "fused: its output columns are q | k | v, each split into heads; then "
+                      "ln_f and logits = x @ wte.weightᵀ.")
+
+
+@check("3.11", weight=6)
+def gpt_loss_and_backward(impl):
+    """the loss and the gradient of every parameter, the tied head's two paths summed"""
+    model = _gpt(impl)
+    loss = model.loss(get("gpt.idx"), get("gpt.targets"))
+    if not np.isclose(float(loss), float(fx()["gpt.loss"]), rtol=1e-9):
+        expect.fail(f"GPT.loss is {float(loss):.10g}, expected {float(fx()['gpt.loss']):.10g} "
+                    "(mean cross-entropy over the non-ignored targets; targets are already "
+                    "shifted).")
+    grads = model.backward()
+    names = [str(n) for n in fx()["gpt.names"]]
+    if not isinstance(grads, dict) or sorted(grads) != sorted(names):
+        expect.fail("GPT.backward() should return a dict with the same keys as params.")
+    for name in reversed(names):  # backward order: the first mismatch is nearest the bug
+        hint = ("wte.weight gets two gradients: the scatter-add of the embedding lookup and "
+                "the head's dlogitsᵀ x — add them." if name == "wte.weight" else "")
+        expect.close(grads[name], fx()[f"gpt.grads.{name}"], f"d({name})", hint=hint)
+
+
+@check("3.11", weight=2, hidden=True, timeout=30)
+def gpt_finite_differences(impl):
+    """the gradient agrees with finite differences of your own loss (random directions)"""
+    model = _gpt(impl)
+    idx, targets = get("gpt.idx"), get("gpt.targets")
+    loss = model.loss(idx, targets)
+    if not np.isclose(float(loss), float(fx()["gpt.loss"]), rtol=1e-9):
+        expect.fail("GPT.loss is not right yet (see the other checks of 3.11).")
+    grads = model.backward()
+    params = {name: get(f"gpt.params.{name}") for name in (str(n) for n in fx()["gpt.names"])}
+    rng = np.random.default_rng(11)
+    for name in ("wte.weight", "h.0.attn.c_attn.weight", "h.1.mlp.c_fc.bias", "ln_f.weight"):
+        direction = rng.standard_normal(params[name].shape)
+        h = 1e-5
+        values = []
+        for sign in (1, -1):
+            trial = dict(params)
+            trial[name] = params[name] + sign * h * direction
+            model.params = trial
+            values.append(float(model.loss(idx, targets)))
+        numeric = (values[0] - values[1]) / (2 * h)
+        analytic = float(np.sum(grads[name] * direction))
+        if not np.isclose(analytic, numeric, rtol=1e-5, atol=1e-7):
+            expect.fail(f"d({name}) disagrees with finite differences of your loss along a "
+                        f"random direction: {analytic:.8g} vs {numeric:.8g}.")
+
+
+# ---------------------------------------------------------------------------------------
 # Fixtures (instructor-only: `make fixtures` runs this against the reference)
 # ---------------------------------------------------------------------------------------
 def build_fixtures(impl) -> dict[str, np.ndarray]:
@@ -892,4 +977,27 @@ def build_fixtures(impl) -> dict[str, np.ndarray]:
         kv_from_x, _ = impl.decoder_layer(x, x, dec, 2, norm_first=norm_first)
         f[f"dec.{placement}.bug.no_causal"] = no_causal
         f[f"dec.{placement}.bug.kv_from_x"] = kv_from_x
+    # 3.11: a tiny GPT-2 with weights large enough for layout bugs to show.
+    model = impl.GPT(impl.GPTConfig(**GPT_CONFIG), np.random.default_rng(0))
+    names = list(model.params)
+    params = {}
+    for name, value in model.params.items():
+        shape = value.shape
+        if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name == "ln_f.weight":
+            params[name] = 1.0 + 0.3 * rng.standard_normal(shape)
+        elif name.endswith(".bias"):
+            params[name] = 0.3 * rng.standard_normal(shape)
+        elif name in ("wte.weight", "wpe.weight"):
+            params[name] = rng.standard_normal(shape)
+        else:
+            params[name] = rng.standard_normal(shape) / np.sqrt(shape[0])
+    model.params = params
+    idx = rng.integers(0, GPT_CONFIG["vocab_size"], size=(2, 7))
+    targets = rng.integers(0, GPT_CONFIG["vocab_size"], size=(2, 7))
+    targets[1, 3] = -100
+    f["gpt.names"] = np.array(names)
+    f.update({f"gpt.params.{k}": v for k, v in params.items()})
+    f.update({"gpt.idx": idx, "gpt.targets": targets, "gpt.logits": model.forward(idx)})
+    f["gpt.loss"] = np.array(float(model.loss(idx, targets)))
+    f.update({f"gpt.grads.{k}": v for k, v in model.backward().items()})
     return f

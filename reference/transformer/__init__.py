@@ -1,7 +1,7 @@
 """Module 3 -- the Transformer from scratch in NumPy: its building blocks with their backward
 passes, the loss and the optimiser.
 
-Exercises 3.1-3.8 and 3.10: linear layers, LayerNorm and RMSNorm, ReLU / GELU / SiLU,
+Exercises 3.1-3.8, 3.10 and 3.11 (GPT-2): linear layers, LayerNorm and RMSNorm, ReLU / GELU / SiLU,
 the GELU MLP and SwiGLU feed-forward networks, dropout, the encoder and decoder layers,
 cross-entropy with ignored targets and label smoothing, AdamW with gradient clipping and
 learning-rate schedules.
@@ -23,6 +23,7 @@ from .feed_forward import (
     swiglu,
     swiglu_backward,
 )
+from .gpt import GPT, GPTConfig, gpt_param_shapes
 from .linear import linear, linear_backward
 from .norms import layer_norm, layer_norm_backward, rms_norm, rms_norm_backward
 from .optim import AdamW, clip_grad_norm, cosine_schedule, noam_schedule
@@ -58,6 +59,9 @@ __all__ = [
     "init_decoder_layer",
     "cross_entropy",
     "cross_entropy_backward",
+    "GPTConfig",
+    "GPT",
+    "gpt_param_shapes",
     "AdamW",
     "clip_grad_norm",
     "noam_schedule",
