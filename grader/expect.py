@@ -111,6 +111,15 @@ def call_pure(fn, fn_name: str, *args, **kwargs):
     return result
 
 
+def require_correct(actual, expected, what: str, exercise: str) -> None:
+    """Property checks award points only to answers that are also right: fail unless
+    `actual` matches `expected` (float64 tolerance)."""
+    if not (isinstance(actual, np.ndarray) and actual.shape == np.shape(expected)
+            and np.allclose(actual, expected, **F64)):
+        fail(f"{what} is not right yet (see the first check of {exercise}); this check "
+             "gives its points only to a correct answer.")
+
+
 def pair(value, fn_name: str):
     """A forward with a backward returns `(out, cache)`."""
     if not (isinstance(value, tuple) and len(value) == 2):

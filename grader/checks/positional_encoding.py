@@ -27,14 +27,6 @@ def get(name: str) -> np.ndarray:
     return fx()[name].copy()
 
 
-def _require_correct(actual, expected, what: str, exercise: str) -> None:
-    """Property checks award points only to answers that are also right."""
-    if not (isinstance(actual, np.ndarray) and actual.shape == expected.shape
-            and np.allclose(actual, expected, **expect.F64)):
-        expect.fail(f"{what} is not right yet (see the first check of {exercise}); this check "
-                    "gives its points only to a correct answer.")
-
-
 # ---------------------------------------------------------------------------------------
 # 2.1 sinusoidal
 # ---------------------------------------------------------------------------------------
@@ -85,7 +77,7 @@ def sinusoidal_linear_shift(impl):
     """PE[p + k] is a fixed rotation of PE[p], the same for every p"""
     t, d, k = 40, 8, 3
     pe = impl.sinusoidal_positional_encoding(t, d)
-    _require_correct(pe, fx()["sinusoidal.t40_d8_b10000"], "sinusoidal_positional_encoding",
+    expect.require_correct(pe, fx()["sinusoidal.t40_d8_b10000"], "sinusoidal_positional_encoding",
                      "2.1")
     m, *_ = np.linalg.lstsq(pe[:-k], pe[k:], rcond=None)  # PE[p] @ m = PE[p + k]
     residual = np.abs(pe[:-k] @ m - pe[k:]).max()
@@ -153,7 +145,7 @@ def embedding_backward_finite_differences(impl):
     """the backward agrees with finite differences of your own forward"""
     ids, table, dout = get("embedding.ids"), get("embedding.table"), get("embedding.dout")
     out, cache = expect.pair(impl.embedding(ids, table), "embedding")
-    _require_correct(out, fx()["embedding.out"], "embedding", "2.2")
+    expect.require_correct(out, fx()["embedding.out"], "embedding", "2.2")
     dtable = impl.embedding_backward(dout, cache)
 
     def loss():
@@ -237,7 +229,7 @@ def apply_rope_backward_is_inverse(impl):
                     "the given rotate_half, restore it: [-x2, x1].)")
     expect.close(dx, fx()["rope.dx"], "apply_rope_backward(dout, cos, sin)",
                  hint="dx = dout * cos - rotate_half(dout) * sin.")
-    _require_correct(impl.apply_rope(x, cos, sin), fx()["rope.out"], "apply_rope", "2.3")
+    expect.require_correct(impl.apply_rope(x, cos, sin), fx()["rope.out"], "apply_rope", "2.3")
     small = x[:1, :1, :3].copy()
     cos3, sin3 = cos[:3], sin[:3]
     g = dout[:1, :1, :3]
@@ -253,7 +245,7 @@ def apply_rope_backward_is_inverse(impl):
 def rope_relative_property(impl):
     """scores depend only on the relative position, and norms are preserved"""
     cos, sin = impl.rope_cos_sin(np.arange(40), HEAD_DIM)
-    _require_correct(cos, fx()["rope.long.cos"], "rope_cos_sin", "2.3")
+    expect.require_correct(cos, fx()["rope.long.cos"], "rope_cos_sin", "2.3")
     rng = np.random.default_rng(3)
     q, k = rng.standard_normal((2, 40, HEAD_DIM)) * 3
     rq = impl.apply_rope(q[None], cos, sin)[0]
@@ -308,7 +300,7 @@ def interleaved_properties(impl):
     x = get("rope.x")
     cos, sin = _tables("arange")
     out = impl.apply_rope_interleaved(x, cos, sin)
-    _require_correct(out, fx()["rope.out_interleaved"], "apply_rope_interleaved", "2.4")
+    expect.require_correct(out, fx()["rope.out_interleaved"], "apply_rope_interleaved", "2.4")
     norms = np.linalg.norm(out, axis=-1) / np.linalg.norm(x, axis=-1)
     if not np.allclose(norms, 1.0, atol=1e-9):
         expect.fail("apply_rope_interleaved changed vector norms: a rotation preserves them.")

@@ -110,19 +110,11 @@ def softmax_backward_values(impl):
                      hint="dx = out * (dout - sum(dout * out, axis, keepdims=True)).")
 
 
-def _require_correct(actual, expected, what: str, exercise: str) -> None:
-    """Property checks award points only to answers that are also right."""
-    if not (isinstance(actual, np.ndarray) and actual.shape == expected.shape
-            and np.allclose(actual, expected, **expect.F64)):
-        expect.fail(f"{what} is not right yet (see the first check of {exercise}); this check "
-                    "gives its points only to a correct answer.")
-
-
 @check("1.2")
 def softmax_backward_properties(impl):
     """a constant upstream gradient gives zero, float32 stays float32"""
     out = get("softmax.out_axis-1")
-    _require_correct(impl.softmax_backward(get("softmax_backward.dout"), out),
+    expect.require_correct(impl.softmax_backward(get("softmax_backward.dout"), out),
                      fx()["softmax_backward.dx_axis-1"], "softmax_backward", "1.2")
     dx = impl.softmax_backward(np.full(out.shape, 3.0), out)
     expect.array(dx, "softmax_backward(constant dout)", shape=out.shape)
@@ -139,7 +131,7 @@ def softmax_backward_properties(impl):
 @check("1.2", weight=2, hidden=True)
 def softmax_backward_no_jacobian(impl):
     """softmax_backward never builds the T×T Jacobian (memory stays linear)"""
-    _require_correct(impl.softmax_backward(get("softmax_backward.dout"),
+    expect.require_correct(impl.softmax_backward(get("softmax_backward.dout"),
                                            get("softmax.out_axis-1")),
                      fx()["softmax_backward.dx_axis-1"], "softmax_backward", "1.2")
     rng = np.random.default_rng(12)
@@ -479,7 +471,7 @@ def mha_causal_invariance(impl):
     if leak > 1e-12:
         expect.fail(f"changing the last token moved earlier outputs by {leak:.3g}: the causal "
                     "mask leaks the future. Broadcast the (T, T) mask over batch and heads.")
-    _require_correct(out, case["out"], "multi_head_attention with a causal mask", "1.7")
+    expect.require_correct(out, case["out"], "multi_head_attention with a causal mask", "1.7")
 
 
 @check("1.7")
@@ -643,7 +635,7 @@ def online_stable_and_masked(impl):
 def online_memory(impl):
     """never materialises the T_q × T_k score matrix (peak memory far below it)"""
     plain = _case("plain")
-    _require_correct(_online(impl, plain, 2), plain["out"], "online_softmax_attention", "1.9")
+    expect.require_correct(_online(impl, plain, 2), plain["out"], "online_softmax_attention", "1.9")
     rng = np.random.default_rng(9)
     t, d = 2048, 8
     q, k, v = (rng.standard_normal((1, t, d)) for _ in range(3))

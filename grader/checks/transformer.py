@@ -30,14 +30,6 @@ def _params(prefix: str) -> dict[str, np.ndarray]:
     return {k[len(prefix):]: get(k) for k in fx() if k.startswith(prefix)}
 
 
-def _require_correct(actual, expected, what: str, exercise: str) -> None:
-    """Property checks award points only to answers that are also right."""
-    if not (isinstance(actual, np.ndarray) and actual.shape == expected.shape
-            and np.allclose(actual, expected, **expect.F64)):
-        expect.fail(f"{what} is not right yet (see the first check of {exercise}); this check "
-                    "gives its points only to a correct answer.")
-
-
 def _matches(actual, name: str) -> bool:
     """Does `actual` equal the fixture `name` (e.g. a known wrong formula's output)?"""
     other = fx()[name]
@@ -100,7 +92,7 @@ def linear_finite_differences(impl):
     """the backward agrees with finite differences of your own forward"""
     x, W, b, dout = get("linear.x"), get("linear.W"), get("linear.b"), get("linear.dout")
     out, cache = expect.pair(impl.linear(x, W, b), "linear")
-    _require_correct(out, fx()["linear.out"], "linear", "3.1")
+    expect.require_correct(out, fx()["linear.out"], "linear", "3.1")
     dx, dW, db = _grads(impl.linear_backward(dout, cache), 3, "linear_backward")
 
     def loss():
@@ -141,7 +133,7 @@ def layer_norm_backward_values(impl):
     x, gamma, beta, dout = get("ln.x"), get("ln.gamma"), get("ln.beta"), get("ln.dout")
     eps = float(fx()["ln.eps"])
     out, cache = expect.pair(impl.layer_norm(x, gamma, beta, eps=eps), "layer_norm")
-    _require_correct(out, fx()["ln.out"], "layer_norm", "3.2")
+    expect.require_correct(out, fx()["ln.out"], "layer_norm", "3.2")
     dx, dgamma, dbeta = _grads(impl.layer_norm_backward(dout, cache), 3,
                                "layer_norm_backward")
     expect.array(dgamma, "dgamma", shape=gamma.shape)
@@ -192,7 +184,7 @@ def layer_norm_finite_differences(impl):
     x, gamma, beta, dout = get("ln.x"), get("ln.gamma"), get("ln.beta"), get("ln.dout")
     eps = float(fx()["ln.eps"])
     out, cache = expect.pair(impl.layer_norm(x, gamma, beta, eps=eps), "layer_norm")
-    _require_correct(out, fx()["ln.out"], "layer_norm", "3.2")
+    expect.require_correct(out, fx()["ln.out"], "layer_norm", "3.2")
     dx, dgamma, dbeta = _grads(impl.layer_norm_backward(dout, cache), 3,
                                "layer_norm_backward")
 
@@ -240,7 +232,7 @@ def activation_backward_values(impl):
     for name, kwargs in ACTIVATIONS:
         key = _act_key(name, kwargs)
         out, cache = expect.pair(getattr(impl, name)(x, **kwargs), name)
-        _require_correct(out, fx()[key + ".out"], f"{key[4:]} (forward)", "3.3")
+        expect.require_correct(out, fx()[key + ".out"], f"{key[4:]} (forward)", "3.3")
         dx = getattr(impl, f"{name}_backward")(dout, cache)
         expect.array(dx, f"{name}_backward", shape=x.shape, dtype=np.float64)
         hint = {"relu": "The derivative is 1 where x > 0 and 0 elsewhere (0 at x = 0).",
@@ -294,7 +286,7 @@ def feed_forward_backward_values(impl):
     """dx and the gradient of every parameter of the MLP"""
     x, params, dout = get("ffn.x"), _params("ffn.params."), get("ffn.dout")
     out, cache = expect.pair(impl.feed_forward(x, params), "feed_forward")
-    _require_correct(out, fx()["ffn.gelu.out"], "feed_forward", "3.4")
+    expect.require_correct(out, fx()["ffn.gelu.out"], "feed_forward", "3.4")
     result = impl.feed_forward_backward(dout, cache)
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
         expect.fail("feed_forward_backward should return (dx, dparams), dparams a dict keyed "
@@ -362,7 +354,7 @@ def dropout_backward_values(impl):
     x, p, dout = get("dropout.x"), float(fx()["dropout.p"]), get("dropout.dout")
     rng = np.random.default_rng(int(fx()["dropout.seed"]))
     out, cache = expect.pair(impl.dropout(x, p, rng), "dropout")
-    _require_correct(out, fx()["dropout.out"], "dropout", "3.5")
+    expect.require_correct(out, fx()["dropout.out"], "dropout", "3.5")
     dx = impl.dropout_backward(dout, cache)
     expect.close(dx, fx()["dropout.dx"], "dropout_backward",
                  hint="dx = dout * mask / (1 - p), with the forward's mask.")
@@ -418,7 +410,7 @@ def cross_entropy_backward_values(impl):
     """dlogits = (softmax - target distribution) / N, zero rows for ignored targets"""
     for name in CE_CASES:
         loss, cache = _ce(impl, name)
-        _require_correct(np.asarray(loss)[None], fx()[f"ce.{name}.loss"][None],
+        expect.require_correct(np.asarray(loss)[None], fx()[f"ce.{name}.loss"][None],
                          "cross_entropy", "3.8")
         dlogits = impl.cross_entropy_backward(1.0, cache)
         expect.array(dlogits, "dlogits", shape=fx()["ce.logits"].shape, dtype=np.float64)
@@ -594,7 +586,7 @@ def encoder_backward_values(impl):
     """dx and every parameter gradient of both placements"""
     for placement, norm_first in PLACEMENTS:
         out, cache = _encoder(impl, placement)
-        _require_correct(out, fx()[f"enc.{placement}.out"], "encoder_layer", "3.6")
+        expect.require_correct(out, fx()[f"enc.{placement}.out"], "encoder_layer", "3.6")
         result = impl.encoder_layer_backward(get("enc.dout"), cache)
         if not (isinstance(result, tuple) and len(result) == 2):
             expect.fail("encoder_layer_backward should return (dx, dparams).")
@@ -612,7 +604,7 @@ def encoder_finite_differences(impl):
     """the backward agrees with finite differences of your own forward"""
     x, dout = get("enc.x"), get("enc.dout")
     out, cache = _encoder(impl, "pre", x)
-    _require_correct(out, fx()["enc.pre.out"], "encoder_layer", "3.6")
+    expect.require_correct(out, fx()["enc.pre.out"], "encoder_layer", "3.6")
     dx, dparams = impl.encoder_layer_backward(dout, cache)
     params = _params("enc.params.")
 
@@ -663,7 +655,7 @@ def decoder_causality(impl):
     if leak > 1e-12:
         expect.fail(f"changing the last target token moved earlier outputs by {leak:.3g}: the "
                     "decoder's self-attention must be causal.")
-    _require_correct(out, fx()["dec.pre.out"], "decoder_layer", "3.7")
+    expect.require_correct(out, fx()["dec.pre.out"], "decoder_layer", "3.7")
 
 
 @check("3.7", weight=4)
@@ -671,7 +663,7 @@ def decoder_backward_values(impl):
     """dx, dmemory (from the cross-attention) and every parameter gradient"""
     for placement, norm_first in PLACEMENTS:
         out, cache = _decoder(impl, placement)
-        _require_correct(out, fx()[f"dec.{placement}.out"], "decoder_layer", "3.7")
+        expect.require_correct(out, fx()[f"dec.{placement}.out"], "decoder_layer", "3.7")
         result = impl.decoder_layer_backward(get("dec.dout"), cache)
         if not (isinstance(result, tuple) and len(result) == 3):
             expect.fail("decoder_layer_backward should return (dx, dmemory, dparams).")
