@@ -113,6 +113,8 @@ EXERCISES = (
              "9. The decoder layer and cross-attention"),
     Exercise("3.8", "Cross-entropy with label smoothing", 6, TRANSFORMER, "cross_entropy.py",
              ("cross_entropy", "cross_entropy_backward"), "10. Cross-entropy and label smoothing"),
+    Exercise("3.9", "The encoder-decoder Transformer", 10, TRANSFORMER, "seq2seq.py",
+             ("TransformerConfig", "Transformer"), "11. The encoder-decoder Transformer"),
     Exercise("3.10", "AdamW, clipping, schedules", 7, TRANSFORMER, "optim.py",
              ("AdamW", "clip_grad_norm", "noam_schedule", "cosine_schedule"),
              "12. AdamW, gradient clipping and learning-rate schedules"),

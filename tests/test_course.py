@@ -88,6 +88,7 @@ SYLLABUS_MODULE_3 = {
     "3.6": ("encoder_layer", "encoder_layer_backward"),
     "3.7": ("decoder_layer", "decoder_layer_backward"),
     "3.8": ("cross_entropy", "cross_entropy_backward"),
+    "3.9": ("TransformerConfig", "Transformer"),
     "3.10": ("AdamW", "clip_grad_norm", "noam_schedule", "cosine_schedule"),
     "3.11": ("GPTConfig", "GPT"),
 }

@@ -1,10 +1,10 @@
 """Module 3 -- the Transformer from scratch in NumPy: its building blocks with their backward
 passes, the loss and the optimiser.
 
-Exercises 3.1-3.8, 3.10 and 3.11 (GPT-2): linear layers, LayerNorm and RMSNorm, ReLU / GELU / SiLU,
+Exercises 3.1-3.11: linear layers, LayerNorm and RMSNorm, ReLU / GELU / SiLU,
 the GELU MLP and SwiGLU feed-forward networks, dropout, the encoder and decoder layers,
 cross-entropy with ignored targets and label smoothing, AdamW with gradient clipping and
-learning-rate schedules.
+learning-rate schedules; the encoder-decoder Transformer (3.9) and GPT-2 (3.11).
 Given helpers (not exercises): ``erf``, ``activation_functions``, ``init_feed_forward``,
 ``init_swiglu``, ``init_encoder_layer``, ``init_decoder_layer``.
 """
@@ -27,6 +27,7 @@ from .gpt import GPT, GPTConfig, gpt_param_shapes
 from .linear import linear, linear_backward
 from .norms import layer_norm, layer_norm_backward, rms_norm, rms_norm_backward
 from .optim import AdamW, clip_grad_norm, cosine_schedule, noam_schedule
+from .seq2seq import Transformer, TransformerConfig
 
 __all__ = [
     "linear",
@@ -59,6 +60,8 @@ __all__ = [
     "init_decoder_layer",
     "cross_entropy",
     "cross_entropy_backward",
+    "TransformerConfig",
+    "Transformer",
     "GPTConfig",
     "GPT",
     "gpt_param_shapes",
