@@ -692,6 +692,14 @@ SEQ2SEQ_CONFIGS = {
 }
 SEQ2SEQ_SMOOTHING = 0.1
 GREEDY_MAX_NEW = 8
+SEQ2SEQ_GRAD_HINTS = {  # by the first part of a parameter's name
+    "encoder": "The memory feeds every decoder layer: sum their dmemory before the encoder's "
+               "backward (and through encoder.ln when pre-norm).",
+    "tgt_embed": "A table gets sqrt(C) times the scatter-add of dX_0 (after dropout's "
+                 "backward), plus the head's dlogitsᵀ h when tied.",
+    "src_embed": "A table gets sqrt(C) times the scatter-add of dX_0 (after dropout's "
+                 "backward).",
+}
 
 
 def _seq2seq_names(config: dict) -> list[str]:
@@ -848,9 +856,7 @@ def seq2seq_backward_values(impl):
         for key in reversed(names):  # backward order: the first mismatch is nearest the bug
             expect.close(grads[key], fx()[f"s2s.{name}.grads.{key}"],
                          f"d({key}) (norm_first={config['norm_first']})",
-                         hint="The memory feeds every decoder layer: sum their dmemory "
-                              "before the encoder's backward; embeddings get sqrt(C) times "
-                              "the scatter-add." if key.startswith(("encoder", "src")) else "")
+                         hint=SEQ2SEQ_GRAD_HINTS.get(key.split(".")[0], ""))
 
 
 @check("3.9", weight=1, hidden=True, timeout=30)
