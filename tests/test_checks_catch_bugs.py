@@ -2,11 +2,10 @@
 its message names the bug.
 
 Each mutant copies `reference/` into a temporary `submission/`, replaces a line (or a few)
-of a solution with a typical mistake, grades only the affected exercise, and asserts that
-(a) the exercise loses points, (b) the named checks fail (or error, when the bug raises),
-and (c) the first named check's message contains the phrase that tells the student what to
-fix.  Every `old` text must occur exactly once in the reference, so a changed reference
-breaks these tests loudly instead of silently grading an unmutated copy.
+of a solution in `reference/self_attention/` with a typical mistake, grades only the
+affected exercise, and asserts that (a) the exercise loses points, (b) the named checks fail
+(or error, when the bug raises), and (c) the first named check's message contains the phrase
+that tells the student what to fix.  The harness is `mutation.py`, shared by every module.
 
 `DIAGNOSED` keeps bugs whose message once pointed the student at the wrong fix, so the
 diagnosis stays right.
@@ -14,30 +13,21 @@ diagnosis stays right.
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
+from mutation import (
+    Mutant,
+    assert_caught,
+    assert_diagnosed,
+    assert_every_check_has_a_mutant,
+    assert_unmutated_passes,
+    by_id,
+    graded_fixture,
+)
 
-from grader import checks as check_registry
 from grader.course import SELF_ATTENTION, select
-from grader.runner import grade
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+PACKAGE = SELF_ATTENTION.package  # mutants edit files of reference/self_attention/
 MODULE_1 = [ex.id for ex in select(None) if ex.module == SELF_ATTENTION]
-
-
-@dataclass(frozen=True)
-class Mutant:
-    id: str
-    exercise: str
-    file: str  # inside reference/self_attention/
-    edits: tuple[tuple[str, str], ...]  # (old, new): old occurs exactly once in the reference
-    catches: tuple[str, ...]  # checks that must fail; the first one must say `phrase`
-    phrase: str = ""
-    status: str = "failed"  # "error" when the bug raises in the student's code
-
 
 # Lines of the reference solutions, quoted exactly.
 SM_MAX = "    x_max = np.max(x, axis=axis, keepdims=True)\n"
@@ -263,71 +253,24 @@ DIAGNOSED = [
     ("online_skips_last_block", "online_equals_attention", "last, shorter block", ""),
 ]
 
-BY_ID = {m.id: m for m in MUTANTS}
-
-
-def make_submission(root: Path, mutant: Mutant | None) -> Path:
-    """Copy reference/ to root/submission and apply the mutant's edits."""
-    target = root / "submission"
-    shutil.copytree(REFERENCE, target, ignore=shutil.ignore_patterns("__pycache__"))
-    if mutant is not None:
-        path = target / "self_attention" / mutant.file
-        text = path.read_text()
-        for old, new in mutant.edits:
-            assert text.count(old) == 1, f"{mutant.id}: reference line not found once: {old!r}"
-            text = text.replace(old, new)
-        path.write_text(text)
-    return target
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """mutant id -> ExerciseResult of its exercise, graded once per module run."""
-    results = {}
-
-    def run(mutant: Mutant):
-        if mutant.id not in results:
-            submission = make_submission(tmp_path_factory.mktemp(mutant.id), mutant)
-            [results[mutant.id]] = grade(submission, [mutant.exercise])
-        return results[mutant.id]
-
-    return run
-
-
-def verdicts(result) -> dict:
-    return {c.name: c for c in result.checks}
+BY_ID = by_id(MUTANTS)
+graded = graded_fixture(PACKAGE)
 
 
 def test_unmutated_copy_passes(tmp_path):
-    """The harness itself: a plain copy of the reference scores full points."""
-    for result in grade(make_submission(tmp_path, None), MODULE_1):
-        assert result.status == "passed", f"{result.exercise.id}:\n{result.details}"
+    assert_unmutated_passes(tmp_path, PACKAGE, MODULE_1)
 
 
 def test_every_check_of_module_1_has_a_mutant():
-    caught = {name for m in MUTANTS for name in m.catches}
-    for ex in MODULE_1:
-        for c in check_registry.checks_for(ex):
-            assert c.name in caught, f"no mutant shows that check {c.test_id} can fail"
+    assert_every_check_has_a_mutant(MODULE_1, MUTANTS)
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
 def test_check_catches_bug(mutant, graded):
-    result = graded(mutant)
-    assert result.exercise.id == mutant.exercise
-    assert result.status != "passed" and result.score < result.exercise.points, result.details
-    by_name = verdicts(result)
-    for name in mutant.catches:
-        assert by_name[name].status == mutant.status, f"{mutant.id}: {name}\n{result.details}"
-    message = by_name[mutant.catches[0]].message
-    assert mutant.phrase in message, f"{mutant.id}: {mutant.phrase!r} not in\n{message}"
+    assert_caught(graded(mutant), mutant)
 
 
 @pytest.mark.parametrize("mutant_id, check, wanted, unwanted", DIAGNOSED,
                          ids=[row[0] for row in DIAGNOSED])
 def test_diagnosis_points_at_the_bug(mutant_id, check, wanted, unwanted, graded):
-    result = graded(BY_ID[mutant_id])
-    found = verdicts(result)[check]
-    assert found.status != "passed", result.details
-    assert wanted in found.message, found.message
-    assert not (unwanted and unwanted in found.message), found.message
+    assert_diagnosed(graded(BY_ID[mutant_id]), check, wanted, unwanted)

@@ -1,13 +1,12 @@
 """Mutation tests of the Module 2 checks: every check fails on a plausible student bug, and
 its message names the bug.
 
-The same harness as `test_checks_catch_bugs.py` (Module 1): each mutant copies `reference/`
-into a temporary `submission/`, replaces a line (or a few) of a solution in
+The harness of `mutation.py` (shared by every module): each mutant copies `reference/` into
+a temporary `submission/`, replaces a line (or a few) of a solution in
 `reference/positional_encoding/` with a typical mistake, grades only the affected exercise,
 and asserts that (a) the exercise loses points, (b) the named checks fail (or error, when
 the bug raises), and (c) the first named check's message contains the phrase that tells the
-student what to fix.  Every `old` text must occur exactly once in the reference, so a
-changed reference breaks these tests loudly instead of silently grading an unmutated copy.
+student what to fix.
 
 `DIAGNOSED` keeps bugs whose message must point at the right fix, and `NOT_BLAMED` bugs in
 one function that must not be reported as a bug of another, correct one.  Known grader gaps
@@ -18,30 +17,23 @@ into an XPASS that asks for the mark to go.
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
+from mutation import (
+    Mutant,
+    assert_caught,
+    assert_diagnosed,
+    assert_every_check_has_a_mutant,
+    assert_not_blamed,
+    assert_unmutated_passes,
+    by_id,
+    graded_fixture,
+    param,
+)
 
-from grader import checks as check_registry
 from grader.course import POSITIONAL_ENCODING, select
-from grader.runner import grade
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+PACKAGE = POSITIONAL_ENCODING.package  # mutants edit files of reference/positional_encoding/
 MODULE_2 = [ex.id for ex in select(None) if ex.module == POSITIONAL_ENCODING]
-
-
-@dataclass(frozen=True)
-class Mutant:
-    id: str
-    exercise: str
-    file: str  # inside reference/positional_encoding/
-    edits: tuple[tuple[str, str], ...]  # (old, new): old occurs exactly once in the reference
-    catches: tuple[str, ...]  # checks that must fail; the first one must say `phrase`
-    phrase: str = ""
-    status: str = "failed"  # "error" when the bug raises in the student's code
-
 
 # Lines of the reference solutions, quoted exactly.
 # 2.1 sinusoidal.py
@@ -279,86 +271,30 @@ NOT_BLAMED = [
 ]
 BLAME_GAPS: dict[str, str] = {}  # correct code blamed for another bug; none now
 
-BY_ID = {m.id: m for m in MUTANTS}
-
-
-def make_submission(root: Path, mutant: Mutant | None) -> Path:
-    """Copy reference/ to root/submission and apply the mutant's edits."""
-    target = root / "submission"
-    shutil.copytree(REFERENCE, target, ignore=shutil.ignore_patterns("__pycache__"))
-    if mutant is not None:
-        path = target / "positional_encoding" / mutant.file
-        text = path.read_text()
-        for old, new in mutant.edits:
-            assert text.count(old) == 1, f"{mutant.id}: reference line not found once: {old!r}"
-            text = text.replace(old, new)
-        path.write_text(text)
-    return target
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """mutant id -> ExerciseResult of its exercise, graded once per module run."""
-    results = {}
-
-    def run(mutant: Mutant):
-        if mutant.id not in results:
-            submission = make_submission(tmp_path_factory.mktemp(mutant.id), mutant)
-            [results[mutant.id]] = grade(submission, [mutant.exercise])
-        return results[mutant.id]
-
-    return run
-
-
-def verdicts(result) -> dict:
-    return {c.name: c for c in result.checks}
-
-
-def _xfail(reasons: dict, key: str, value):
-    if key in reasons:
-        return pytest.param(*value, id=key,
-                            marks=pytest.mark.xfail(strict=True, reason=reasons[key]))
-    return pytest.param(*value, id=key)
+BY_ID = by_id(MUTANTS)
+graded = graded_fixture(PACKAGE)
 
 
 def test_unmutated_copy_passes(tmp_path):
-    """The harness itself: a plain copy of the reference scores full points."""
-    for result in grade(make_submission(tmp_path, None), MODULE_2):
-        assert result.status == "passed", f"{result.exercise.id}:\n{result.details}"
+    assert_unmutated_passes(tmp_path, PACKAGE, MODULE_2)
 
 
 def test_every_check_of_module_2_has_a_mutant():
-    caught = {name for m in MUTANTS if m.id not in GAPS for name in m.catches}
-    for ex in MODULE_2:
-        for c in check_registry.checks_for(ex):
-            assert c.name in caught, f"no mutant shows that check {c.test_id} can fail"
+    assert_every_check_has_a_mutant(MODULE_2, MUTANTS, GAPS)
 
 
-@pytest.mark.parametrize("mutant", [_xfail(GAPS, m.id, (m,)) for m in MUTANTS])
+@pytest.mark.parametrize("mutant", [param(GAPS, m.id, m) for m in MUTANTS])
 def test_check_catches_bug(mutant, graded):
-    result = graded(mutant)
-    assert result.exercise.id == mutant.exercise
-    assert result.status != "passed" and result.score < result.exercise.points, result.details
-    by_name = verdicts(result)
-    for name in mutant.catches:
-        assert by_name[name].status == mutant.status, f"{mutant.id}: {name}\n{result.details}"
-    message = by_name[mutant.catches[0]].message
-    assert mutant.phrase in message, f"{mutant.id}: {mutant.phrase!r} not in\n{message}"
+    assert_caught(graded(mutant), mutant)
 
 
 @pytest.mark.parametrize("mutant_id, check, wanted, unwanted",
-                         [_xfail(DIAGNOSIS_GAPS, f"{row[0]}-{row[1]}", row) for row in DIAGNOSED])
+                         [param(DIAGNOSIS_GAPS, f"{row[0]}-{row[1]}", *row) for row in DIAGNOSED])
 def test_diagnosis_points_at_the_bug(mutant_id, check, wanted, unwanted, graded):
-    result = graded(BY_ID[mutant_id])
-    found = verdicts(result)[check]
-    assert found.status != "passed", result.details
-    assert wanted in found.message, found.message
-    assert not (unwanted and unwanted in found.message), found.message
+    assert_diagnosed(graded(BY_ID[mutant_id]), check, wanted, unwanted)
 
 
 @pytest.mark.parametrize("mutant_id, check, blame",
-                         [_xfail(BLAME_GAPS, f"{row[0]}-{row[1]}", row) for row in NOT_BLAMED])
+                         [param(BLAME_GAPS, f"{row[0]}-{row[1]}", *row) for row in NOT_BLAMED])
 def test_correct_code_is_not_blamed(mutant_id, check, blame, graded):
-    result = graded(BY_ID[mutant_id])
-    found = verdicts(result)[check]
-    assert found.status == "passed" or blame not in found.message, found.message
+    assert_not_blamed(graded(BY_ID[mutant_id]), check, blame)

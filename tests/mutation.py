@@ -1,0 +1,131 @@
+"""The harness of the mutation tests (`test_checks_catch_bugs*.py`), shared by every module.
+
+A `Mutant` is a plausible student bug written as textual edits of one reference solution.
+`make_submission` copies `reference/` into a temporary `submission/` and applies the edits;
+every `old` text must occur exactly once in the reference, so a changed reference breaks the
+tests loudly instead of silently grading an unmutated copy.  `graded_fixture` grades only
+the mutant's exercise, once per test module, and the `assert_*` helpers state what a test
+file asserts about the result:
+
+- `assert_caught`: (a) the exercise loses points, (b) the named checks fail (or error, when
+  the bug raises), and (c) the first named check's message contains the phrase that tells the
+  student what to fix;
+- `assert_diagnosed`: a check's message points at the right fix (and not at a wrong one);
+- `assert_not_blamed`: a bug in one function is not reported as a bug of another, correct one.
+
+Known grader gaps are `xfail(strict=True)` with their reason (`param`), so fixing the grader
+turns them into an XPASS that asks for the mark to go.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from grader import checks as check_registry
+from grader.runner import grade
+
+REFERENCE = REPO / "reference"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    exercise: str
+    file: str  # inside reference/<package>/
+    edits: tuple[tuple[str, str], ...]  # (old, new): old occurs exactly once in the reference
+    catches: tuple[str, ...]  # checks that must fail; the first one must say `phrase`
+    phrase: str = ""
+    status: str = "failed"  # "error" when the bug raises in the student's code
+
+
+def make_submission(root: Path, package: str, mutant: Mutant | None = None) -> Path:
+    """Copy reference/ to root/submission and apply the mutant's edits to one of its files."""
+    target = root / "submission"
+    shutil.copytree(REFERENCE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    if mutant is not None:
+        path = target / package / mutant.file
+        text = path.read_text()
+        for old, new in mutant.edits:
+            assert text.count(old) == 1, f"{mutant.id}: reference line not found once: {old!r}"
+            text = text.replace(old, new)
+        path.write_text(text)
+    return target
+
+
+def graded_fixture(package: str):
+    """A module-scoped fixture `graded`: mutant -> ExerciseResult of its exercise, graded once.
+
+    Assign it in a test module (`graded = graded_fixture("transformer")`) to use it there.
+    """
+
+    @pytest.fixture(scope="module", name="graded")
+    def graded(tmp_path_factory):
+        results = {}
+
+        def run(mutant: Mutant):
+            if mutant.id not in results:
+                root = tmp_path_factory.mktemp(mutant.id)
+                [results[mutant.id]] = grade(make_submission(root, package, mutant),
+                                             [mutant.exercise])
+            return results[mutant.id]
+
+        return run
+
+    return graded
+
+
+def verdicts(result) -> dict:
+    return {c.name: c for c in result.checks}
+
+
+def param(reasons: dict[str, str], key: str, *values):
+    """`pytest.param(*values, id=key)`, a strict xfail when `key` is a known gap."""
+    marks = [pytest.mark.xfail(strict=True, reason=reasons[key])] if key in reasons else []
+    return pytest.param(*values, id=key, marks=marks)
+
+
+def by_id(mutants: list[Mutant]) -> dict[str, Mutant]:
+    ids = [m.id for m in mutants]
+    assert len(ids) == len(set(ids)), "two mutants share an id"
+    return {m.id: m for m in mutants}
+
+
+def assert_unmutated_passes(tmp_path: Path, package: str, exercise_ids: list[str]) -> None:
+    """The harness itself: a plain copy of the reference scores full points."""
+    for result in grade(make_submission(tmp_path, package), exercise_ids):
+        assert result.status == "passed", f"{result.exercise.id}:\n{result.details}"
+
+
+def assert_every_check_has_a_mutant(exercise_ids: list[str], mutants: list[Mutant],
+                                    gaps: dict[str, str] | None = None) -> None:
+    caught = {name for m in mutants if m.id not in (gaps or {}) for name in m.catches}
+    for ex in exercise_ids:
+        for c in check_registry.checks_for(ex):
+            assert c.name in caught, f"no mutant shows that check {c.test_id} can fail"
+
+
+def assert_caught(result, mutant: Mutant) -> None:
+    assert result.exercise.id == mutant.exercise
+    assert result.status != "passed" and result.score < result.exercise.points, result.details
+    by_name = verdicts(result)
+    for name in mutant.catches:
+        assert by_name[name].status == mutant.status, f"{mutant.id}: {name}\n{result.details}"
+    message = by_name[mutant.catches[0]].message
+    assert mutant.phrase in message, f"{mutant.id}: {mutant.phrase!r} not in\n{message}"
+
+
+def assert_diagnosed(result, check: str, wanted: str, unwanted: str) -> None:
+    found = verdicts(result)[check]
+    assert found.status != "passed", result.details
+    assert wanted in found.message, found.message
+    assert not (unwanted and unwanted in found.message), found.message
+
+
+def assert_not_blamed(result, check: str, blame: str) -> None:
+    found = verdicts(result)[check]
+    assert found.status == "passed" or blame not in found.message, found.message
