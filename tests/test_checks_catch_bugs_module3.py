@@ -9,7 +9,8 @@ bug raises), and (c) the first named check's message contains the phrase that te
 student what to fix.
 
 Only the exercises of stage A of Module 3 (3.1-3.5, 3.8, 3.10) are covered: the layers,
-loss and optimiser.  Later exercises of the module get their own mutants.
+loss and optimiser.  The models built from them (3.6, 3.7, 3.11) have their mutants in
+`test_checks_catch_bugs_module3_models.py`.
 
 `DIAGNOSED` keeps bugs whose message must point at the right fix, and `NOT_BLAMED` bugs in
 one function that must not be reported as a bug of another, correct one.  Known grader gaps
