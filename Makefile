@@ -13,7 +13,7 @@ comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade test parity stubs fixtures figures lint demo extrapolate nbgrader gradescope clean-venv
+.PHONY: help grade test parity stubs fixtures figures lint demo extrapolate train nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
@@ -52,6 +52,9 @@ demo: $(VENV)/.student ## A module's demo on your code (MODULE=positional_encodi
 
 extrapolate: $(VENV)/.student ## Module 2's length-extrapolation experiment (a few minutes)
 	@$(PY) -m reference.positional_encoding --extrapolate --figures lectures/02_positional_encoding/figures
+
+train: $(VENV)/.student ## Module 3's training demos (a few minutes each)
+	@$(PY) -m reference.transformer --gpt --figures lectures/03_transformer/figures
 
 # --- project -------------------------------------------------------------------------------
 test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, stubs, lectures)

@@ -1,0 +1,232 @@
+"""A small training loop for the demos: progress lines, a loss history, a loss-curve figure
+(given, not an exercise).
+
+The loop knows nothing about the model. The caller passes ``step_fn(step)``, which does one
+update (forward, loss, backward, clipping, optimiser step) and returns ``(loss, n_tokens)``,
+and optionally ``evaluate()``, which returns held-out metrics such as ``{"loss": ...,
+"accuracy": ...}``. ``train`` calls them, prints a progress line every few seconds (step, loss,
+tokens/s, ETA) and returns a ``TrainingLog`` that ``save_loss_curve`` draws.
+"""
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .optim import clip_grad_norm
+
+# The thread counts of the BLAS libraries NumPy may use, read once, when NumPy is imported.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                         "VECLIB_MAXIMUM_THREADS")
+
+
+def format_duration(seconds):
+    """``"42s"``, ``"3m05s"`` or ``"1h02m"``."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def blas_threads():
+    """The BLAS thread variables that are set, e.g. ``"OPENBLAS_NUM_THREADS=1, ..."``."""
+    found = [f"{name}={os.environ[name]}" for name in BLAS_THREAD_VARIABLES if name in os.environ]
+    return ", ".join(found) or "not set (the BLAS library's default)"
+
+
+def format_metrics(metrics):
+    """``{"loss": 0.1234, "accuracy": 0.5}`` as ``"loss 0.1234  accuracy 50.0%"``."""
+    parts = []
+    for name, value in metrics.items():
+        text = f"{100 * value:.1f}%" if name == "accuracy" else f"{value:.4f}"
+        parts.append(f"{name} {text}")
+    return "  ".join(parts)
+
+
+@dataclass
+class TrainingLog:
+    """What a run did: the training loss of every step and the metrics of every evaluation."""
+
+    losses: list = field(default_factory=list)  # training loss of step 1, 2, ...
+    evals: list = field(default_factory=list)  # (step, {"loss": ..., "accuracy": ...})
+    tokens: int = 0  # tokens processed in training
+    seconds: float = 0.0  # wall time of the whole run, evaluations included
+
+    @property
+    def steps(self):
+        return len(self.losses)
+
+    def recent_loss(self, n=50):
+        """Mean training loss of the last n steps."""
+        return float(np.mean(self.losses[-n:])) if self.losses else math.nan
+
+
+class Progress:
+    """Prints ``step  loss  tokens/s  ETA`` lines, at most one every ``every`` seconds.
+
+    The loss shown is the mean over the steps since the previous line; tokens/s is measured
+    over the training steps only; the ETA adds the time the caller expects the remaining
+    evaluations to take (``pending``).
+    """
+
+    def __init__(self, total_steps, every=2.0, out=None):
+        self.total_steps = total_steps
+        self.every = every
+        self.out = out or sys.stdout
+        self.train_seconds = 0.0
+        self.tokens = 0
+        self._losses = []
+        self._last_print = -math.inf
+
+    def update(self, step, loss, tokens, seconds, pending=0.0):
+        """Record step ``step`` (1-based) that took ``seconds``; print if it is time.
+        ``pending``: seconds of other work still to come (evaluations), added to the ETA."""
+        self.train_seconds += seconds
+        self.tokens += tokens
+        self._losses.append(loss)
+        now = time.perf_counter()
+        if now - self._last_print >= self.every or step in (1, self.total_steps):
+            self._last_print = now
+            print(self.line(step, pending), file=self.out, flush=True)
+            self._losses = []
+
+    def line(self, step, pending=0.0):
+        rate = step / self.train_seconds if self.train_seconds > 0 else math.inf
+        tokens_per_second = self.tokens / self.train_seconds if self.train_seconds > 0 else 0
+        eta = (self.total_steps - step) / rate + pending
+        width = len(str(self.total_steps))
+        return (f"step {step:>{width}}/{self.total_steps}  loss {np.mean(self._losses):.4f}  "
+                f"{tokens_per_second:8,.0f} tokens/s  ETA {format_duration(eta):>6}")
+
+
+def train(step_fn, total_steps, evaluate=None, eval_every=None, progress_every=2.0, out=None):
+    """Run ``step_fn`` for ``total_steps`` steps, evaluating now and then.
+
+    Args:
+        step_fn: ``step_fn(step) -> (loss, n_tokens)`` for ``step = 0 .. total_steps-1``: one
+            update; ``loss`` is the training loss before it (a float), ``n_tokens`` the number
+            of tokens in the batch.
+        total_steps: the number of updates.
+        evaluate: ``evaluate() -> dict`` of held-out metrics, or None. Called before the
+            first step, every ``eval_every`` steps and after the last.
+        eval_every: steps between evaluations (None: only at the start and the end).
+        progress_every: seconds between progress lines.
+        out: where to print (``sys.stdout``).
+
+    Returns:
+        a ``TrainingLog``.
+    """
+    out = out or sys.stdout
+    log = TrainingLog()
+    progress = Progress(total_steps, every=progress_every, out=out)
+    start = time.perf_counter()
+    eval_steps = {total_steps} | set(range(eval_every or total_steps, total_steps, eval_every or
+                                           total_steps))
+    eval_seconds = []
+
+    def run_eval(step):
+        began = time.perf_counter()
+        metrics = {name: float(value) for name, value in evaluate().items()}
+        eval_seconds.append(time.perf_counter() - began)
+        log.evals.append((step, metrics))
+        print(f"  held-out at step {step}: {format_metrics(metrics)}", file=out, flush=True)
+
+    if evaluate is not None:
+        run_eval(0)
+    for step in range(total_steps):
+        began = time.perf_counter()
+        loss, n_tokens = step_fn(step)
+        loss = float(loss)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the training loss is {loss} at step {step + 1}")
+        log.losses.append(loss)
+        log.tokens += int(n_tokens)
+        done = step + 1
+        pending = (sum(s > step for s in eval_steps) * float(np.mean(eval_seconds))
+                   if eval_seconds else 0.0)
+        progress.update(done, loss, int(n_tokens), time.perf_counter() - began, pending)
+        if evaluate is not None and done in eval_steps:
+            run_eval(done)
+    log.seconds = time.perf_counter() - start
+    return log
+
+
+def optimizer_step(optimizer, params, grads, lr, max_norm=None):
+    """Clip the gradients' global norm to ``max_norm`` (if given), then ``optimizer.step``.
+
+    A step whose gradient norm is not finite is skipped (``clip_grad_norm`` leaves such
+    gradients alone so that the caller can). Returns the norm before clipping (NaN when not
+    clipping).
+    """
+    norm = clip_grad_norm(grads, max_norm) if max_norm is not None else math.nan
+    if max_norm is None or math.isfinite(norm):
+        optimizer.step(params, grads, lr=lr)
+    return norm
+
+
+def smooth(values, weight=None):
+    """Exponential moving average with bias correction (TensorBoard's smoothing).
+
+    ``weight`` None: ``1 - 100 / len(values)`` (at least 0), an average over about 1% of the
+    run, so that the curve lags by about as much whatever the number of steps.
+    """
+    if weight is None:
+        weight = max(0.0, 1.0 - 100.0 / max(len(values), 1))
+    out, average = [], 0.0
+    for i, value in enumerate(values, start=1):
+        average = weight * average + (1 - weight) * value
+        out.append(average / (1 - weight**i))
+    return np.array(out)
+
+
+def save_loss_curve(log, path, title=""):
+    """Draw a ``TrainingLog``: the training loss per step (raw and smoothed) with the held-out
+    loss at each evaluation, and every other held-out metric (e.g. accuracy) beside it.
+
+    Returns the path written (a PNG; its directory is created).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    others = [name for _, metrics in log.evals[:1] for name in metrics if name != "loss"]
+    fig, axes = plt.subplots(1, 1 + len(others), figsize=(6.5 + 4.5 * len(others), 4.2),
+                             squeeze=False)
+    axes = axes[0]
+    steps = np.arange(1, log.steps + 1)
+    ax = axes[0]
+    ax.plot(steps, log.losses, color="C0", alpha=0.25, linewidth=0.8, label="training (per step)")
+    ax.plot(steps, smooth(log.losses), color="C0", linewidth=1.8, label="training (smoothed)")
+    held = [(s, m["loss"]) for s, m in log.evals if "loss" in m]
+    if held:
+        ax.plot(*zip(*held), "o-", color="C3", markersize=4, label="held-out")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy per answer token (nats)")
+    ax.legend()
+    for ax, name in zip(axes[1:], others):
+        points = [(s, m[name]) for s, m in log.evals if name in m]
+        ax.plot(*zip(*points), "o-", color="C3", markersize=4)
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"held-out {name}")
+        if name == "accuracy":
+            ax.set_ylim(-0.02, 1.02)
+            ax.axhline(0.99, color="0.6", linestyle="--", linewidth=1, label="99%")
+            ax.legend(loc="lower right")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return path
