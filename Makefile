@@ -55,6 +55,7 @@ extrapolate: $(VENV)/.student ## Module 2's length-extrapolation experiment (a f
 
 train: $(VENV)/.student ## Module 3's training demos (a few minutes each)
 	@$(PY) -m reference.transformer --gpt --figures lectures/03_transformer/figures
+	@$(PY) -m reference.transformer --seq2seq --figures lectures/03_transformer/figures
 
 # --- project -------------------------------------------------------------------------------
 test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, stubs, lectures)

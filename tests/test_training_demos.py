@@ -1,4 +1,5 @@
-"""Module 3's training demo: the reference GPT learns (briefly, seeded), and the CLI runs.
+"""Module 3's training demos: the reference GPT and encoder-decoder learn (briefly, seeded),
+and the CLI runs.
 
 The training runs in a child process with one BLAS thread, as the demo itself does (see
 `rerun_with_one_blas_thread` in reference/transformer/__main__.py): on a busy machine the
@@ -16,7 +17,7 @@ import sys
 import numpy as np
 from conftest import REPO
 
-from reference.transformer.tasks import IGNORE, SortDigits, Split, lm_batch
+from reference.transformer.tasks import IGNORE, ReverseDigits, SortDigits, Split, lm_batch
 
 ONE_THREAD = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
@@ -32,9 +33,20 @@ model, split, log = train_gpt(cfg, seed=0, out=io.StringIO())
 print(json.dumps({"losses": log.losses, "evals": log.evals}))
 """
 
+# The same for the encoder-decoder: 5 digits, one layer each side, 150 steps (~2 s).
+BRIEF_SEQ2SEQ = """
+import io, json
+from dataclasses import replace
+from reference.transformer.seq2seq_demo import FULL, train_seq2seq
+cfg = replace(FULL, n_digits=5, n_layers=1, d_model=32, d_ff=64, batch_size=32, steps=150,
+              warmup=30, n_held_out=100, eval_every=None)
+model, split, log = train_seq2seq(cfg, seed=0, out=io.StringIO())
+print(json.dumps({"losses": log.losses, "evals": log.evals}))
+"""
 
-def _brief_training():
-    done = subprocess.run([sys.executable, "-W", "error", "-c", BRIEF_TRAINING], cwd=REPO,
+
+def _brief_training(script=BRIEF_TRAINING):
+    done = subprocess.run([sys.executable, "-W", "error", "-c", script], cwd=REPO,
                           env=ONE_THREAD, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -86,6 +98,49 @@ def test_quick_demo_runs_prints_progress_and_draws(tmp_path):
 def test_gpt_demo_on_the_stubs_names_the_missing_exercise():
     done = subprocess.run([sys.executable, "-m", "exercises.transformer", "--gpt", "--quick"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    assert re.search(r"exercise \d\.\d+", done.stderr) and "make grade EX=" in done.stderr
+
+
+def test_reversal_task_and_teacher_forcing():
+    from reference.transformer.seq2seq_demo import special_tokens, teacher_forcing
+
+    task = ReverseDigits(n_digits=4)
+    prompts, answers = task.problems(np.array([3141, 7]))
+    assert prompts.tolist() == [[3, 1, 4, 1], [0, 0, 0, 7]]
+    assert answers.tolist() == [[1, 4, 1, 3], [7, 0, 0, 0]]
+    assert task.groups(np.array([3141, 7])).tolist() == [3141, 7]  # each its own group
+    bos, eos = special_tokens(task)
+    tgt, labels = teacher_forcing(answers, bos, eos)
+    assert tgt.tolist()[0] == [bos, 1, 4, 1, 3] and labels.tolist()[0] == [1, 4, 1, 3, eos]
+
+
+def test_brief_seq2seq_training_lowers_the_loss_deterministically():
+    first, second = _brief_training(BRIEF_SEQ2SEQ), _brief_training(BRIEF_SEQ2SEQ)
+    assert first == second  # seeded: the same losses, bit for bit
+    losses = np.array(first["losses"])
+    start, end = losses[:5].mean(), losses[-20:].mean()
+    assert start > 2.0  # a fresh model: about ln 12 = 2.48 per token
+    assert end < 0.5 * start, (start, end)  # label smoothing 0.1 floors it at 0.53
+    (_, before), (_, after) = first["evals"]
+    assert after["loss"] < 0.25 * before["loss"], (before, after)  # unsmoothed held-out loss
+
+
+def test_quick_seq2seq_demo_runs_prints_progress_and_draws(tmp_path):
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "reference.transformer",
+                           "--seq2seq", "--quick", "--figures", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", out), out
+    assert "held-out at step" in out and "held-out strings exactly right" in out
+    assert (tmp_path / "seq2seq_loss.png").stat().st_size > 10_000
+
+
+def test_seq2seq_demo_on_the_stubs_names_the_missing_exercise():
+    done = subprocess.run([sys.executable, "-m", "exercises.transformer", "--seq2seq",
+                           "--quick"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
     assert re.search(r"exercise \d\.\d+", done.stderr) and "make grade EX=" in done.stderr

@@ -91,6 +91,55 @@ class SortDigits:
         return f"{''.join(map(str, prompt))} -> {''.join(map(str, answer))}"
 
 
+
+@dataclass(frozen=True)
+class ReverseDigits:
+    """Reverse a string of digits: the Annotated Transformer's copy task, read backwards::
+
+        prompt  3 1 4 1 5 9 2 6   answer  6 2 9 5 1 4 1 3
+
+    Copying lets output t read source position t; reversing sends it to the mirrored
+    position, which the model must find from the positional encoding alone. Every string is
+    its own group (no two strings share an answer).
+    """
+
+    n_digits: int = 8
+    n_symbols: int = 10  # the vocabulary: digits 0 .. n_symbols-1
+
+    @property
+    def vocab_size(self):
+        return self.n_symbols
+
+    @property
+    def prompt_len(self):
+        return self.n_digits
+
+    @property
+    def answer_len(self):
+        return self.n_digits
+
+    @property
+    def n_problems(self):
+        return self.n_symbols**self.n_digits
+
+    @property
+    def description(self):
+        return f"reverse strings of {self.n_digits} digits"
+
+    def problems(self, codes):
+        """``(prompts, answers)`` of the strings numbered ``codes``, ``(N, n_digits)`` each."""
+        prompts = digits_of(codes, self.n_digits, self.n_symbols)
+        return prompts, np.ascontiguousarray(prompts[:, ::-1])
+
+    def groups(self, codes):
+        """Each string is its own group."""
+        return np.asarray(codes, dtype=np.int64)
+
+    def format(self, prompt, answer):
+        """One problem as text, e.g. ``"31415926 -> 62951413"``."""
+        return f"{''.join(map(str, prompt))} -> {''.join(map(str, answer))}"
+
+
 class Split:
     """A held-out set of problems, and training batches drawn from outside their groups.
 

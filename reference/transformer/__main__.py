@@ -1,10 +1,12 @@
-"""Worked example of Module 3, and its training demo.
+"""Worked example of Module 3, and its two training demos.
 
 Usage:
     python -m reference.transformer                  # a quick tour of the module (seconds)
     python -m exercises.transformer                  # the same, on your code
     python -m reference.transformer --gpt [--quick] [--figures DIR] [--seed N]
     python -m exercises.transformer --gpt            # train YOUR GPT (a minute or two)
+    python -m reference.transformer --seq2seq [--quick] [--figures DIR] [--seed N]
+    python -m exercises.transformer --seq2seq        # train YOUR encoder-decoder (a minute)
 """
 
 import argparse
@@ -128,22 +130,27 @@ def rerun_with_one_blas_thread():
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog=f"python -m {__package__}",  # reference.transformer or exercises.transformer
-        description="Worked example of Module 3 (the Transformer), and its training demo.",
-        allow_abbrev=False,  # the module checks sys.argv for --gpt before parsing
+        description="Worked example of Module 3 (the Transformer), and its training demos.",
+        allow_abbrev=False,  # the module checks sys.argv for the demos before parsing
     )
     parser.add_argument("--gpt", action="store_true",
                         help="train a small GPT to sort strings of 10 digits (a minute or two)")
     parser.add_argument("--seq2seq", action="store_true",
-                        help="the encoder-decoder demo (not available yet)")
+                        help="train an encoder-decoder Transformer to reverse strings of 8 "
+                             "digits (under a minute)")
     parser.add_argument("--quick", action="store_true", help="a short run (a smoke test)")
     parser.add_argument("--figures", metavar="DIR",
                         help="where the loss curve goes (default build/figures)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     args = parser.parse_args(argv)
-    if args.seq2seq:
-        print("--seq2seq: the encoder-decoder demo is not available yet.", file=sys.stderr)
-        return 1
+    if args.gpt and args.seq2seq:
+        parser.error("choose one demo: --gpt or --seq2seq")
     try:
+        if args.seq2seq:
+            from .seq2seq_demo import run
+
+            run(quick=args.quick, seed=args.seed, figures_dir=args.figures)
+            return 0
         if args.gpt:
             from .gpt_demo import run
 
@@ -157,7 +164,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    if "--gpt" in sys.argv[1:]:
+    if {"--gpt", "--seq2seq"} & set(sys.argv[1:]):
         code = rerun_with_one_blas_thread()
         if code is not None:
             sys.exit(code)
