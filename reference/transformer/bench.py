@@ -122,6 +122,7 @@ def build_models(bc, attn_implementations, seed=0):
         hf_config = GPT2Config(vocab_size=bc.vocab_size, n_positions=bc.T, n_layer=bc.n_layer,
                                n_head=bc.n_head, n_embd=bc.n_embd, resid_pdrop=0.0,
                                embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0,
+                               use_cache=False,  # training: no KV cache to fill
                                attn_implementation=impl)
         model = GPT2LMHeadModel(hf_config).float()
         state = model.state_dict()
