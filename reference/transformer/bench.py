@@ -14,9 +14,9 @@ number of threads: PyTorch's is set to the count NumPy's BLAS uses.
 
 The implementations take turns within every round (the order alternates between rounds),
 each timing a few steps; a round gives one time per step for each, and the table reports
-the medians over the rounds. ``ratio`` is the median over the rounds of ``torch time / numpy
-time``: above 1 the NumPy reference is faster. Time on a shared machine is noisy, and
-taking turns spreads the noise over both sides.
+the medians over the rounds, and ``ratio`` = torch's median / NumPy's median: above 1 the
+NumPy reference is faster. Time on a shared machine is noisy: taking turns spreads slow
+phases over both sides, and the medians ignore the rounds that another job disturbed.
 
 Not an exercise, and not copied to ``exercises/`` (it would need PyTorch).
 """
@@ -176,7 +176,8 @@ def check_agreement(ours, theirs, steps):
 
 # --- timing ------------------------------------------------------------------------------
 def time_config(bc, rounds, steps_per_round, attn_implementations, progress=True):
-    """Median ms per step of every implementation, and the median paired ratios."""
+    """Median ms per step of every implementation, and the ratios torch / numpy of the
+    medians."""
     ours, theirs = build_models(bc, attn_implementations)
     steps = make_steps(bc, ours, theirs)
     agreement = check_agreement(ours, theirs, steps)
@@ -195,12 +196,9 @@ def time_config(bc, rounds, steps_per_round, attn_implementations, progress=True
         if progress:
             now = "  ".join(f"{label} {1e3 * per_step[label][-1]:.1f} ms" for label in labels)
             print(f"  {bc.name}: round {r + 1}/{rounds}  {now}", file=sys.stderr, flush=True)
-    numpy_times = np.array(per_step["numpy"])
-    result = {"config": bc, "agreement": agreement,
-              "ms": {label: 1e3 * float(np.median(t)) for label, t in per_step.items()},
-              "ratio": {label: float(np.median(np.array(t) / numpy_times))
-                        for label, t in per_step.items() if label != "numpy"}}
-    return result
+    ms = {label: 1e3 * float(np.median(t)) for label, t in per_step.items()}
+    return {"config": bc, "agreement": agreement, "ms": ms,
+            "ratio": {label: ms[label] / ms["numpy"] for label in labels if label != "numpy"}}
 
 
 def format_table(results):
