@@ -13,7 +13,7 @@ comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade test parity stubs fixtures figures lint demo extrapolate train nbgrader gradescope clean-venv
+.PHONY: help grade test parity bench stubs fixtures figures lint demo extrapolate train nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
@@ -63,6 +63,9 @@ test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, st
 
 parity: $(VENV)/.parity ## Check the reference against PyTorch / Hugging Face
 	@$(PY) -m pytest -q -m parity tests/parity
+
+bench: $(VENV)/.parity ## Time the reference GPT against PyTorch (forward + backward)
+	@$(PY) -m reference.transformer.bench
 
 lint: $(VENV)/.test ## ruff check
 	@$(PY) -m ruff check .

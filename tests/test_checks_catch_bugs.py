@@ -32,13 +32,17 @@ MODULE_1 = [ex.id for ex in select(None) if ex.module == SELF_ATTENTION]
 # Lines of the reference solutions, quoted exactly.
 SM_MAX = "    x_max = np.max(x, axis=axis, keepdims=True)\n"
 SM_GUARD = "    x_max = np.where(np.isneginf(x_max), 0, x_max)\n"
-SM_EXP = "    e = np.exp(x - x_max)\n"
+SM_EXP = ("    e = x - x_max  # a new array (x is not modified), exponentiated in place\n"
+          "    np.exp(e, out=e)\n")
 SM_SUM = "    total = np.sum(e, axis=axis, keepdims=True)\n"
-SM_BWD = "    return out * (dout - np.sum(dout * out, axis=axis, keepdims=True))\n"
+SM_BWD = ("    dx = dout - np.sum(dout * out, axis=axis, keepdims=True)\n"
+          "    dx *= out  # in place: dx is a new array\n"
+          "    return dx\n")
 CAUSAL = "    return j <= i + (t_k - t_q)\n"
 PADDING = "    return np.arange(t)[None, :] < lengths[:, None]  # (1, t) < (B, 1) -> (B, t)\n"
 SCALE = "    scale = 1.0 / math.sqrt(q.shape[-1])  # a Python float, so float32 stays float32\n"
-SCORES = "    scores = (q @ np.swapaxes(k, -1, -2)) * scale  # (..., T_q, D) @ (..., D, T_k)\n"
+SCORES = "    scores = q @ np.swapaxes(k, -1, -2)  # (..., T_q, D) @ (..., D, T_k)\n"
+SCORES_SCALE = "    scores *= scale  # in place: scores is a new array\n"
 MASK = ("        scores = np.where(mask, scores, -np.inf)"
         "  # exp(-inf) = 0: masked keys get no weight\n")
 SOFTMAX = "    weights = softmax(scores, axis=-1)  # (..., T_q, T_k)\n"
@@ -46,7 +50,8 @@ CACHE = '    cache = {"q": q, "k": k, "v": v, "weights": weights, "scale": scale
 LOAD = ('    q, k, v, weights, scale = (cache[name] for name in '
         '("q", "k", "v", "weights", "scale"))\n')
 DV = "    dv = np.swapaxes(weights, -1, -2) @ dout  # (..., T_k, T_q) @ (..., T_q, D_v)\n"
-DSCORES = "    dscores = softmax_backward(dweights, weights, axis=-1) * scale  # (..., T_q, T_k)\n"
+DSCORES = "    dscores = softmax_backward(dweights, weights, axis=-1)  # (..., T_q, T_k)\n"
+DSCALE = "    dscores *= scale  # in place: dscores is a new array\n"
 DK = "    dk = np.swapaxes(dscores, -1, -2) @ q  # (..., T_k, T_q) @ (..., T_q, D)\n"
 SPLIT = ("    return x.reshape(B, T, n_heads, C // n_heads).transpose(0, 2, 1, 3)"
          "  # -> (B, H, T, D)\n")
@@ -105,7 +110,7 @@ MUTANTS = [
     Mutant("softmax_bwd_full_jacobian", "1.2", S, ((SM_BWD, JACOBIAN),),
            ("softmax_backward_no_jacobian",), "Jacobian"),
     Mutant("softmax_bwd_float64", "1.2", S,
-           ((SM_BWD, SM_BWD.replace("return out *", "return np.float64(1.0) * out *")),),
+           ((SM_BWD, SM_BWD.replace("dx = dout -", "dx = np.float64(1.0) * dout -")),),
            ("softmax_backward_properties",), F32),
     # 1.3 masks
     Mutant("causal_top_left", "1.3", MK,
@@ -143,8 +148,9 @@ MUTANTS = [
            ((SOFTMAX, "    e = np.exp(scores - scores.max(axis=-1, keepdims=True))\n"
                       "    weights = e / e.sum(axis=-1, keepdims=True)\n"),),
            ("attention_masks",), "fully masked row"),
-    Mutant("attn_numpy_sqrt_float64", "1.4", A,
-           ((SCALE, "    scale = 1.0 / np.sqrt(q.shape[-1])\n"),),
+    Mutant("attn_numpy_sqrt_float64", "1.4", A,  # (in place, *= would hide the float64)
+           ((SCALE, "    scale = 1.0 / np.sqrt(q.shape[-1])\n"),
+            (SCORES_SCALE, "    scores = scores * scale\n")),
            ("attention_batched_float32",), F32),
     Mutant("attn_no_weights_in_cache", "1.4", A, ((CACHE, CACHE.replace('"weights":', '"p":')),),
            ("attention_values", "attention_masks", "attention_batched_float32"),
@@ -160,11 +166,11 @@ MUTANTS = [
            ("attention_backward_values", "attention_backward_finite_differences"),
            "dv has shape (2, 6, 5), expected (2, 5, 6)"),
     Mutant("attn_bwd_dq_unscaled", "1.5", A,
-           ((DSCORES, DSCORES.replace(" * scale", "")), (DK, DK.replace("@ q", "@ q * scale"))),
+           ((DSCALE, ""), (DK, DK.replace("@ q", "@ q * scale"))),
            ("attention_backward_values", "attention_backward_finite_differences"),
            "dq = scale * dS @ k"),
     Mutant("attn_bwd_no_softmax_backward", "1.5", A,
-           ((DSCORES, "    dscores = dweights * scale\n"),),
+           ((DSCORES + DSCALE, "    dscores = dweights * scale\n"),),
            ("attention_backward_values", "attention_backward_finite_differences",
             "attention_backward_masked_rows_float32"), "softmax backward of dP"),
     Mutant("attn_bwd_mask_forgotten", "1.5", A,  # masked entries get a gradient
@@ -172,7 +178,7 @@ MUTANTS = [
            ("attention_backward_values", "attention_backward_finite_differences",
             "attention_backward_masked_rows_float32"), "(causal case)"),
     Mutant("attn_bwd_numpy_sqrt_float64", "1.5", A,
-           ((DSCORES, "    dscores = softmax_backward(dweights, weights)"
+           ((DSCORES + DSCALE, "    dscores = softmax_backward(dweights, weights)"
                       " / np.sqrt(q.shape[-1])\n"),),
            ("attention_backward_masked_rows_float32",), F32),
     # 1.6 heads

@@ -46,8 +46,10 @@ SIN_CAST = "    return pe.astype(dtype, copy=False)\n"
 # 2.2 embedding.py
 EMB_OUT = "    out = table[ids]  # fancy indexing copies: (...) ids -> (..., C)\n"
 EMB_ZEROS = '    dtable = np.zeros(cache["table_shape"], dtype=cache["dtype"])  # (V, C)\n'
-EMB_ADD = ("    np.add.at(dtable, ids, dout)"
-           "  # dtable[ids[n]] += dout[n] for every n, repeats summed\n")
+EMB_ADD = ("    c = dtable.shape[1]\n"
+           "    flat_ids = (ids.reshape(-1, 1).astype(np.intp) * c + np.arange(c)).reshape(-1)"
+           "  # (N*C,)\n"
+           "    np.add.at(dtable.reshape(-1), flat_ids, np.reshape(dout, -1))\n")
 # 2.3 rope.py
 ROTATE_HALF = "    return np.concatenate([-x[..., half:], x[..., :half]], axis=-1)\n"
 INV_FREQ = "    inv_freq = 1.0 / base ** (np.arange(0, head_dim, 2) / head_dim)  # (D/2,)\n"

@@ -44,7 +44,7 @@ MODULE_3 = [ex.id for ex in select(None) if ex.module == TRANSFORMER and ex.id i
 # 3.1 linear.py
 LIN_OUT = "    out = x @ W  # (..., in) @ (in, out) -> (..., out)\n"
 LIN_BIAS = ("    if b is not None:\n"
-            "        out = out + b  # (out,) broadcasts over every leading axis\n")
+            "        out += b  # (out,) broadcasts over every leading axis; in place: out is new\n")
 LIN_DW = "    dW = x_rows.T @ dout_rows  # (in, N) @ (N, out): summed over the N rows\n"
 LIN_DB = "    db = dout_rows.sum(axis=0) if cache[\"has_bias\"] else None  # (out,)\n"
 LIN_DX = "    dx = dout @ W.T  # (..., out) @ (out, in) -> (..., in)\n"
@@ -52,18 +52,24 @@ LIN_DX = "    dx = dout @ W.T  # (..., out) @ (out, in) -> (..., in)\n"
 LN_MU = "    mu = x.mean(axis=-1, keepdims=True)  # (..., 1)\n"
 LN_VAR = "    var = (xc * xc).mean(axis=-1, keepdims=True)  # (..., 1), biased\n"
 LN_RSTD = "    rstd = 1.0 / np.sqrt(var + eps)  # (..., 1); Python floats keep float32 float32\n"
-LN_DGAMMA = "    dgamma = (dout * xhat).reshape(-1, c).sum(axis=0)  # (C,)\n"
+LN_DGAMMA = "    dgamma = dout_xhat.reshape(-1, c).sum(axis=0)  # (C,)\n"
 LN_DBETA = "    dbeta = dout.reshape(-1, c).sum(axis=0)  # (C,)\n"
-LN_DX = "    dx = rstd * (g - g_mean - xhat * gx_mean)\n"
+LN_DX = ("    dx = dout * gamma  # g = dL/dxhat, (..., C); then, in place,\n"
+         "    dx -= g_mean  # dx = rstd * (g - mean(g) - xhat * mean(g * xhat))\n"
+         "    dx -= np.multiply(xhat, gx_mean, out=dout_xhat)  # (reusing dout_xhat's buffer)\n"
+         "    dx *= rstd\n")
 RMS_MS = "    ms = (x * x).mean(axis=-1, keepdims=True)  # (..., 1) mean square\n"
 RMS_R = "    rrms = 1.0 / np.sqrt(ms + eps)  # (..., 1)\n"
 RMS_DX = "    dx = rrms * (g - xhat * (g * xhat).mean(axis=-1, keepdims=True))\n"
 # 3.3 activations.py
 RELU_CACHE = '    return out, {"positive": x > 0}\n'
 RELU_BWD = '    return np.where(cache["positive"], dout, 0)\n'
-GELU_BRANCH = '    if approximate == "tanh":\n        t = np.tanh('
-GELU_T = "        t = np.tanh(SQRT_2_OVER_PI * (x + GELU_TANH_COEF * (x * x * x)))\n"
-GELU_DU = "        du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_COEF * (x * x))\n"
+GELU_BRANCH = '    if approximate == "tanh":\n'
+GELU_BUFFERS = "        t, out = np.empty(np.shape(x), x.dtype), np.empty(np.shape(x), x.dtype)\n"
+GELU_DU = ("            du_dx = xb * xb\n"
+           "            du_dx *= 3.0 * GELU_TANH_COEF\n"
+           "            du_dx += 1.0\n"
+           "            du_dx *= SQRT_2_OVER_PI  # du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)\n")
 GELU_EXACT_BWD = '    return dout * (cache["cdf"] + x * pdf)\n'
 SILU_SIG = "    sigmoid = np.where(x >= 0, 1.0, e) / (1.0 + e)\n"
 SILU_BWD = "    return dout * (s * (1.0 + x * (1.0 - s)))\n"
@@ -164,11 +170,11 @@ MUTANTS = [
            ("layer_norm_backward_values", "layer_norm_finite_differences"),
            "dgamma sums dY * x_hat"),
     Mutant("ln_dx_stats_as_constants", "3.2", NO,
-           ((LN_DX, "    dx = rstd * g\n"),),
+           ((LN_DX, "    dx = rstd * (dout * gamma)\n"),),
            ("layer_norm_backward_values", "layer_norm_finite_differences"),
            "dx = (g - mean(g) - x_hat * mean(g * x_hat))"),
     Mutant("ln_dx_missing_var_term", "3.2", NO,
-           ((LN_DX, "    dx = rstd * (g - g_mean)\n"),),
+           ((LN_DX, "    dx = rstd * (dout * gamma - g_mean)\n"),),
            ("layer_norm_backward_values", "layer_norm_finite_differences"), "dx is wrong"),
     Mutant("ln_bwd_float64", "3.2", NO,  # a float64 accumulator promotes float32 gradients
            ((LN_DGAMMA, "    dgamma = np.zeros(c)\n    dgamma += (dout * xhat).reshape(-1, c)"
@@ -198,13 +204,13 @@ MUTANTS = [
            ((RELU_BWD, '    return dout * cache["positive"].astype(float)\n'),),
            ("activation_float32",), "relu_backward of float32 input has dtype float64"),
     Mutant("gelu_tanh_bwd_missing_cubic", "3.3", AC,
-           ((GELU_DU, "        du_dx = SQRT_2_OVER_PI\n"),),
+           ((GELU_DU, "            du_dx = SQRT_2_OVER_PI\n"),),
            ("activation_backward_values",), "gelu_tanh_backward is wrong"),
     Mutant("gelu_exact_bwd_missing_pdf", "3.3", AC,
            ((GELU_EXACT_BWD, '    return dout * cache["cdf"]\n'),),
            ("activation_backward_values",), "gelu_none_backward is wrong"),
-    Mutant("gelu_np_sqrt_float64", "3.3", AC,  # np.sqrt(2/np.pi) is a float64 NumPy scalar
-           ((GELU_T, "        t = np.tanh(np.sqrt(2 / np.pi) * (x + GELU_TANH_COEF * x**3))\n"),),
+    Mutant("gelu_buffers_float64", "3.3", AC,  # np.empty without a dtype is float64
+           ((GELU_BUFFERS, "        t, out = np.empty(np.shape(x)), np.empty(np.shape(x))\n"),),
            ("activation_float32",), "gelu of float32 input has dtype float64"),
     Mutant("silu_naive_sigmoid", "3.3", AC,  # exp(-x) overflows (and warns) for x < -709
            ((SILU_SIG, "    sigmoid = 1.0 / (1.0 + np.exp(-x))\n"),),

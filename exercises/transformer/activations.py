@@ -14,6 +14,17 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # Python floats: float32 arrays stay 
 GELU_TANH_COEF = 0.044715
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_BLOCK = 1 << 15  # elements per block (_blocks, erf): a block's steps stay in the CPU cache
+
+
+def _blocks(*arrays):
+    """Matching slices of ``_BLOCK`` elements of same-shape arrays, flattened (given, not an
+    exercise). A chain of elementwise steps run block by block keeps each block in the CPU
+    cache from the first step to the last, instead of streaming the whole arrays through
+    memory at every step; the output arrays must be C-contiguous (their slices are views)."""
+    flat = [np.reshape(a, -1) for a in arrays]
+    for start in range(0, flat[0].size, _BLOCK):
+        yield tuple(f[start:start + _BLOCK] for f in flat)
 
 
 def relu(x):
@@ -171,7 +182,6 @@ _ERFC_P = (1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-
 _ERFC_Q = (1.0, 2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
            6.05183413124413191e-2, 2.33520497626869185e-3)
 _ONE_OVER_SQRT_PI = 1.0 / math.sqrt(math.pi)
-_BLOCK = 1 << 15  # elements per block: the temporaries of one block stay in the CPU cache
 
 
 def _ratio(num, den, z):

@@ -69,6 +69,11 @@ def embedding_backward(dout, cache):
     ### BEGIN SOLUTION
     ids = cache["ids"]
     dtable = np.zeros(cache["table_shape"], dtype=cache["dtype"])  # (V, C)
-    np.add.at(dtable, ids, dout)  # dtable[ids[n]] += dout[n] for every n, repeats summed
+    # dtable[ids[n]] += dout[n] for every n, repeats summed. np.add.at on the flattened table,
+    # one index per scalar (row v, column j -> v * C + j), takes NumPy's fast 1-D path:
+    # several times faster than whole rows, with the same sums in the same order.
+    c = dtable.shape[1]
+    flat_ids = (ids.reshape(-1, 1).astype(np.intp) * c + np.arange(c)).reshape(-1)  # (N*C,)
+    np.add.at(dtable.reshape(-1), flat_ids, np.reshape(dout, -1))
     return dtable
     ### END SOLUTION

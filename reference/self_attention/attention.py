@@ -57,7 +57,8 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     _check_attention_inputs(q, k, v, mask, "scaled_dot_product_attention")
     ### BEGIN SOLUTION
     scale = 1.0 / math.sqrt(q.shape[-1])  # a Python float, so float32 stays float32
-    scores = (q @ np.swapaxes(k, -1, -2)) * scale  # (..., T_q, D) @ (..., D, T_k)
+    scores = q @ np.swapaxes(k, -1, -2)  # (..., T_q, D) @ (..., D, T_k)
+    scores *= scale  # in place: scores is a new array
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)  # exp(-inf) = 0: masked keys get no weight
     weights = softmax(scores, axis=-1)  # (..., T_q, T_k)
@@ -85,7 +86,8 @@ def scaled_dot_product_attention_backward(dout, cache):
     dv = np.swapaxes(weights, -1, -2) @ dout  # (..., T_k, T_q) @ (..., T_q, D_v)
     dweights = dout @ np.swapaxes(v, -1, -2)  # (..., T_q, D_v) @ (..., D_v, T_k)
     # Masked weights are exactly 0, so softmax_backward already gives them zero gradient.
-    dscores = softmax_backward(dweights, weights, axis=-1) * scale  # (..., T_q, T_k)
+    dscores = softmax_backward(dweights, weights, axis=-1)  # (..., T_q, T_k)
+    dscores *= scale  # in place: dscores is a new array
     dq = dscores @ k  # (..., T_q, T_k) @ (..., T_k, D)
     dk = np.swapaxes(dscores, -1, -2) @ q  # (..., T_k, T_q) @ (..., T_q, D)
     return dq, dk, dv

@@ -23,10 +23,13 @@ def softmax(x, axis=-1):
     x_max = np.max(x, axis=axis, keepdims=True)
     # An all -inf row has max -inf, and (-inf) - (-inf) is NaN: shift such rows by 0 instead.
     x_max = np.where(np.isneginf(x_max), 0, x_max)
-    e = np.exp(x - x_max)
+    e = x - x_max  # a new array (x is not modified), exponentiated in place
+    np.exp(e, out=e)
     total = np.sum(e, axis=axis, keepdims=True)
-    # An all -inf row sums to 0; dividing its zeros by 1 keeps them zeros.
-    return e / np.where(total == 0, 1, total)
+    # An all -inf row sums to 0; dividing its zeros by 1 keeps them zeros. Multiplying by
+    # the reciprocal, in place, is one pass over e instead of a division into a new array.
+    e *= 1.0 / np.where(total == 0, 1, total)
+    return e
     ### END SOLUTION
 
 
@@ -47,5 +50,7 @@ def softmax_backward(dout, out, axis=-1):
         fully masked rows) the gradient is 0.
     """
     ### BEGIN SOLUTION
-    return out * (dout - np.sum(dout * out, axis=axis, keepdims=True))
+    dx = dout - np.sum(dout * out, axis=axis, keepdims=True)
+    dx *= out  # in place: dx is a new array
+    return dx
     ### END SOLUTION

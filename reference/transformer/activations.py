@@ -14,6 +14,17 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # Python floats: float32 arrays stay 
 GELU_TANH_COEF = 0.044715
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_BLOCK = 1 << 15  # elements per block (_blocks, erf): a block's steps stay in the CPU cache
+
+
+def _blocks(*arrays):
+    """Matching slices of ``_BLOCK`` elements of same-shape arrays, flattened (given, not an
+    exercise). A chain of elementwise steps run block by block keeps each block in the CPU
+    cache from the first step to the last, instead of streaming the whole arrays through
+    memory at every step; the output arrays must be C-contiguous (their slices are views)."""
+    flat = [np.reshape(a, -1) for a in arrays]
+    for start in range(0, flat[0].size, _BLOCK):
+        yield tuple(f[start:start + _BLOCK] for f in flat)
 
 
 def relu(x):
@@ -86,8 +97,19 @@ def gelu(x, approximate="tanh"):
         )
     ### BEGIN SOLUTION
     if approximate == "tanh":
-        t = np.tanh(SQRT_2_OVER_PI * (x + GELU_TANH_COEF * (x * x * x)))
-        out = 0.5 * x * (1.0 + t)
+        # In place, block by block (see _blocks): every step is one pass over a block that
+        # stays in the CPU cache, with no temporary array per operator.
+        t, out = np.empty(np.shape(x), x.dtype), np.empty(np.shape(x), x.dtype)
+        for xb, tb, ob in _blocks(x, t, out):
+            np.multiply(xb, xb, out=tb)
+            tb *= GELU_TANH_COEF
+            tb += 1.0
+            tb *= xb  # x + 0.044715 x^3
+            tb *= SQRT_2_OVER_PI
+            np.tanh(tb, out=tb)  # t = tanh(sqrt(2/pi) (x + 0.044715 x^3))
+            np.add(tb, 1.0, out=ob)
+            ob *= xb
+            ob *= 0.5  # 0.5 x (1 + t)
         return out, {"x": x, "approximate": approximate, "tanh": t}
     cdf = 0.5 * (1.0 + erf(x * INV_SQRT2))  # Phi(x)
     return x * cdf, {"x": x, "approximate": approximate, "cdf": cdf}
@@ -113,9 +135,21 @@ def gelu_backward(dout, cache):
     ### BEGIN SOLUTION
     x = cache["x"]
     if cache["approximate"] == "tanh":
-        t = cache["tanh"]
-        du_dx = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_COEF * (x * x))
-        return dout * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du_dx)
+        dx = np.empty(np.shape(x), np.result_type(dout, cache["tanh"]))
+        for xb, tb, gb, db in _blocks(x, cache["tanh"], dout, dx):  # as in the forward
+            du_dx = xb * xb
+            du_dx *= 3.0 * GELU_TANH_COEF
+            du_dx += 1.0
+            du_dx *= SQRT_2_OVER_PI  # du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+            np.multiply(tb, tb, out=db)
+            np.subtract(1.0, db, out=db)  # 1 - t^2, the derivative of tanh
+            db *= xb
+            db *= du_dx
+            db += tb
+            db += 1.0
+            db *= 0.5  # 0.5 (1 + t) + 0.5 x (1 - t^2) du/dx
+            db *= gb
+        return dx
     pdf = INV_SQRT_2PI * np.exp(-0.5 * (x * x))  # phi(x)
     return dout * (cache["cdf"] + x * pdf)
     ### END SOLUTION
@@ -180,7 +214,6 @@ _ERFC_P = (1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-
 _ERFC_Q = (1.0, 2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
            6.05183413124413191e-2, 2.33520497626869185e-3)
 _ONE_OVER_SQRT_PI = 1.0 / math.sqrt(math.pi)
-_BLOCK = 1 << 15  # elements per block: the temporaries of one block stay in the CPU cache
 
 
 def _ratio(num, den, z):

@@ -43,7 +43,7 @@ def linear(x, W, b=None):
     ### BEGIN SOLUTION
     out = x @ W  # (..., in) @ (in, out) -> (..., out)
     if b is not None:
-        out = out + b  # (out,) broadcasts over every leading axis
+        out += b  # (out,) broadcasts over every leading axis; in place: out is new
     cache = {"x": x, "W": W, "has_bias": b is not None}
     return out, cache
     ### END SOLUTION

@@ -57,8 +57,9 @@ def layer_norm(x, gamma, beta, eps=1e-5):
     xc = x - mu  # (..., C) centred
     var = (xc * xc).mean(axis=-1, keepdims=True)  # (..., 1), biased
     rstd = 1.0 / np.sqrt(var + eps)  # (..., 1); Python floats keep float32 float32
-    xhat = xc * rstd  # (..., C)
-    out = xhat * gamma + beta
+    xhat = np.multiply(xc, rstd, out=xc)  # (..., C), in xc's buffer: xc is not needed again
+    out = xhat * gamma
+    out += beta  # in place: out is a new array
     cache = {"xhat": xhat, "rstd": rstd, "gamma": gamma}
     return out, cache
     ### END SOLUTION
@@ -86,12 +87,18 @@ def layer_norm_backward(dout, cache):
     ### BEGIN SOLUTION
     xhat, rstd, gamma = cache["xhat"], cache["rstd"], cache["gamma"]
     c = xhat.shape[-1]
-    dgamma = (dout * xhat).reshape(-1, c).sum(axis=0)  # (C,)
+    dout_xhat = dout * xhat  # (..., C)
+    dgamma = dout_xhat.reshape(-1, c).sum(axis=0)  # (C,)
     dbeta = dout.reshape(-1, c).sum(axis=0)  # (C,)
-    g = dout * gamma  # dL/dxhat, (..., C)
-    g_mean = g.mean(axis=-1, keepdims=True)  # (..., 1): through mu
-    gx_mean = (g * xhat).mean(axis=-1, keepdims=True)  # (..., 1): through var
-    dx = rstd * (g - g_mean - xhat * gx_mean)
+    # The two means over the features, as matrix-vector products with gamma (one BLAS call
+    # each, no (..., C) temporary): mean(g) = dout @ gamma / C, mean(g * xhat) = (dout *
+    # xhat) @ gamma / C.
+    g_mean = (dout @ gamma)[..., None] / c  # (..., 1): through mu
+    gx_mean = (dout_xhat @ gamma)[..., None] / c  # (..., 1): through var
+    dx = dout * gamma  # g = dL/dxhat, (..., C); then, in place,
+    dx -= g_mean  # dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+    dx -= np.multiply(xhat, gx_mean, out=dout_xhat)  # (reusing dout_xhat's buffer)
+    dx *= rstd
     return dx, dgamma, dbeta
     ### END SOLUTION
 
