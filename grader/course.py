@@ -16,10 +16,11 @@ class Module:
     number: int
     package: str  # the Python package in exercises/ and reference/
     title: str
+    lecture: str = ""  # the lecture folder's name after "NN_", when it is not the package's
 
     @property
     def lecture_dir(self) -> str:
-        return f"lectures/{self.number:02d}_{self.package}"
+        return f"lectures/{self.number:02d}_{self.lecture or self.package}"
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ POSITIONAL_ENCODING = Module(2, "positional_encoding", "Positional encoding")
 
 TRANSFORMER = Module(3, "transformer", "The Transformer from scratch")
 
-MODULES = (SELF_ATTENTION, POSITIONAL_ENCODING, TRANSFORMER)
+LLM_FUNDAMENTALS = Module(4, "llm", "LLM fundamentals", lecture="llm_fundamentals")
+
+MODULES = (SELF_ATTENTION, POSITIONAL_ENCODING, TRANSFORMER, LLM_FUNDAMENTALS)
 
 EXERCISES = (
     Exercise("1.1", "Stable softmax", 4, SELF_ATTENTION, "softmax.py", ("softmax",),

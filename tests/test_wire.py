@@ -24,6 +24,13 @@ def test_values_roundtrip_with_dtypes_and_identity():
     assert np.isnan(back[7])
 
 
+def test_bytes_travel_as_data():
+    """A BPE vocabulary maps ids to bytes; empty and non-UTF-8 bytes survive."""
+    vocab = {0: b"", 1: b"\xff\x00", 2: "é".encode()}
+    back = roundtrip((vocab, b"x"))
+    assert back == (vocab, b"x") and all(type(v) is bytes for v in back[0].values())
+
+
 def test_numpy_scalars_keep_their_type():
     back = roundtrip((np.float64(0.5), np.float32(1.5), np.bool_(False), np.int8(-3)))
     assert [type(v) for v in back] == [np.float64, np.float32, np.bool_, np.int8]

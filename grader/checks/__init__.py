@@ -47,7 +47,7 @@ def check(exercise_id: str, weight: int = 1, hidden: bool = False,
 
 
 # One module of checks per course module, imported for their registrations.
-CHECK_MODULES = ("self_attention", "positional_encoding", "transformer")
+CHECK_MODULES = ("self_attention", "positional_encoding", "transformer", "llm")
 for _name in CHECK_MODULES:
     importlib.import_module(f"{__name__}.{_name}")
 

@@ -1,8 +1,8 @@
 """Safe serialisation between the grader and the sandboxed worker that runs student code.
 
 Nothing here unpickles: a message is a JSON header plus raw array buffers, so a hostile
-worker can send only data (None, bool, int, float, str, tuple, list, dict, NumPy arrays and
-scalars of numeric or bool dtype, generator states) or opaque handles to objects that stay
+worker can send only data (None, bool, int, float, str, bytes, tuple, list, dict, NumPy
+arrays and scalars of numeric or bool dtype, generator states) or opaque handles to objects that stay
 in the worker.  This module imports nothing but the standard library and NumPy, because
 the worker loads it by file path before any student code runs.
 """
@@ -53,6 +53,9 @@ class Encoder:
             return self._array(np.asarray(obj), "s")
         if obj is None or isinstance(obj, (bool, str)):
             return str(obj) if isinstance(obj, str) else obj
+        if isinstance(obj, bytes):  # immutable data (a BPE vocabulary's tokens)
+            self.buffers.append(bytes(obj))
+            return {"b": len(self.buffers) - 1}
         if isinstance(obj, int):
             return {"int": str(int(obj))}
         if isinstance(obj, float):
@@ -132,6 +135,8 @@ class Decoder:
             return float(node["float"])
         if "s" in node:
             return self._array(node)[()]
+        if "b" in node:
+            return bytes(self.buffers[int(node["b"])])
         if "t" in node:
             return tuple(self.node(x) for x in node["t"])
         if "sctype" in node or "dtype_obj" in node:
