@@ -123,6 +123,8 @@ EXERCISES = (
              "12. AdamW, gradient clipping and learning-rate schedules"),
     Exercise("3.11", "GPT-2: forward, loss, backward", 12, TRANSFORMER, "gpt.py",
              ("GPTConfig", "GPT"), "13. GPT-2"),
+    Exercise("4.1", "Byte-level BPE tokenizer", 8, LLM_FUNDAMENTALS, "bpe.py",
+             ("train_bpe", "BPETokenizer"), "2. Byte-level BPE"),
 )
 
 BY_ID = {ex.id: ex for ex in EXERCISES}
