@@ -94,8 +94,14 @@ SYLLABUS_MODULE_3 = {
 }
 
 
+# Module 4, the exercises graded so far (4.2-4.13 follow).
+SYLLABUS_MODULE_4 = {
+    "4.1": ("train_bpe", "BPETokenizer"),
+}
+
+
 @pytest.mark.parametrize("number, syllabus", [(1, SYLLABUS_MODULE_1), (2, SYLLABUS_MODULE_2),
-                                              (3, SYLLABUS_MODULE_3)])
+                                              (3, SYLLABUS_MODULE_3), (4, SYLLABUS_MODULE_4)])
 def test_registry_matches_syllabus(number, syllabus):
     registered = {ex.id: ex.names for ex in course.EXERCISES if ex.module.number == number}
     assert registered == syllabus

@@ -5,7 +5,15 @@ Given helpers (not exercises): ``pretokenize``, ``split_special``, ``merge_pair`
 ``to_bytes``, ``PRETOKENIZE``.
 """
 
-from .bpe import PRETOKENIZE, BPETokenizer, merge_pair, pretokenize, split_special, to_bytes, train_bpe
+from .bpe import (
+    PRETOKENIZE,
+    BPETokenizer,
+    merge_pair,
+    pretokenize,
+    split_special,
+    to_bytes,
+    train_bpe,
+)
 
 __all__ = [
     "train_bpe",

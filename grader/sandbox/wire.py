@@ -2,8 +2,8 @@
 
 Nothing here unpickles: a message is a JSON header plus raw array buffers, so a hostile
 worker can send only data (None, bool, int, float, str, bytes, tuple, list, dict, NumPy
-arrays and scalars of numeric or bool dtype, generator states) or opaque handles to objects that stay
-in the worker.  This module imports nothing but the standard library and NumPy, because
+arrays and scalars of numeric or bool dtype, generator states) or opaque handles to objects
+that stay in the worker.  This module imports nothing but the standard library and NumPy, because
 the worker loads it by file path before any student code runs.
 """
 
