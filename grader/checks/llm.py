@@ -54,14 +54,18 @@ def _show(vocab, pair) -> str:
     return f"({pair[0]}, {pair[1]}) = {vocab.get(pair[0], '?')!r} + {vocab.get(pair[1], '?')!r}"
 
 
-def _expect_merges(vocab, merges, expected, what, hints=None) -> None:
-    """`merges` must equal `expected`; name the first difference, with a hint if known."""
+def _expect_merges(vocab, merges, expected, what, hints=None, too_many="") -> None:
+    """`merges` must equal `expected`; name the first difference, with a hint if known
+    (`hints[(k, wrong merge k)]`, or `too_many` for merges past the expected ones)."""
     hints = hints or {}
     for k, (got, want) in enumerate(zip(merges, expected)):
         if got != want:
             hint = hints.get((k, got), "")
             expect.fail(f"{what}: merge {k} is {_show(vocab, got)}, expected "
                         f"{_show(vocab, want)}. {hint}".rstrip())
+    if len(merges) > len(expected) and too_many:
+        expect.fail(f"{what}: {len(merges)} merges, expected {len(expected)}, the extra ones "
+                    f"starting {_show(vocab, merges[len(expected)])}. {too_many}")
     if len(merges) != len(expected):
         expect.fail(f"{what}: {len(merges)} merges, expected {len(expected)}. Stop when the "
                     "vocabulary is full, or earlier when no pre-token has two ids left.")
@@ -108,10 +112,10 @@ def bpe_merges_on_tiny_texts(impl):
     # "ab ab ab" is cut into "ab", " ab", " ab": (a,b) x3 -> 256; (" ", 256) x2 -> 257; then
     # no pre-token has two ids, so training stops early with 258 tokens.
     vocab, merges = _train(impl, "ab ab ab", 300)
-    _expect_merges(vocab, merges, [(97, 98), (32, 256)], "train_bpe('ab ab ab', 300)", {
-        (1, (256, 32)): "Merges never cross pre-tokens: cut the text with `pretokenize` first "
-                        "(' ab' is one pre-token, 'ab ' is not).",
-    })
+    crossed = ("Merges never cross pre-tokens: cut the text with `pretokenize` first "
+               "(' ab' is one pre-token, 'ab ' is not).")
+    _expect_merges(vocab, merges, [(97, 98), (32, 256)], "train_bpe('ab ab ab', 300)",
+                   {(1, (256, 32)): crossed}, too_many=crossed)
     if len(vocab) != 258:
         expect.fail(f"train_bpe('ab ab ab', 300) has {len(vocab)} tokens, expected 258: when "
                     "no pair is left, stop early (the vocabulary is then smaller).")

@@ -1,0 +1,109 @@
+"""Mutation tests of the Module 4 checks (4.1 so far): every check fails on a plausible
+student bug, and its message names the bug.  The harness is `mutation.py`; see
+`test_checks_catch_bugs_module2.py` for the conventions (`GAPS`, `DIAGNOSED`, ...).
+"""
+
+from __future__ import annotations
+
+import pytest
+from mutation import (
+    Mutant,
+    assert_caught,
+    assert_diagnosed,
+    assert_every_check_has_a_mutant,
+    assert_unmutated_passes,
+    by_id,
+    graded_fixture,
+    param,
+)
+
+from grader.course import LLM_FUNDAMENTALS, select
+
+PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
+MODULE_4 = [ex.id for ex in select(None) if ex.module == LLM_FUNDAMENTALS]
+
+BPE = "bpe.py"
+BEST = "        best = min(counts, key=lambda p: (-counts[p], p))  # most frequent, then smallest ids\n"
+PRETOK = ("        for word in pretokenize(piece):\n"
+          "            key = tuple(to_bytes(word))\n")
+SKIP_SPECIAL = ("        if is_special:\n"
+                "            continue\n"
+                "        for word in pretokenize(piece):\n"
+                "            key = tuple(to_bytes(word))\n")
+N_MERGES = "    n_merges = vocab_size - 256 - len(special_tokens)\n"
+NEW_TOKEN = "        vocab[new_id] = vocab[best[0]] + vocab[best[1]]\n"
+EARLY_STOP = ("        if not counts:\n"
+              "            break\n")
+RANK = ("            pair = min(zip(ids[:-1], ids[1:]), "
+        "key=lambda p: self.ranks.get(p, len(self.ranks)))\n")
+DECODE = '            return data.decode("utf-8", errors="surrogatepass")\n'
+JOIN = '        data = b"".join(self.vocab[int(i)] for i in ids)\n'
+ENC_SPECIAL = "        for piece, is_special in split_special(text, list(self.special_ids)):\n"
+
+MUTANTS = [
+    Mutant("ties_to_largest", "4.1", BPE,
+           ((BEST, "        best = max(counts, key=lambda p: (counts[p], p))\n"),),
+           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"), "You took the largest pair"),
+    Mutant("ties_to_first_seen", "4.1", BPE,
+           ((BEST, "        best = max(counts, key=counts.get)\n"),),
+           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"), "You took the first pair seen"),
+    Mutant("no_pretokenization", "4.1", BPE,
+           ((PRETOK, "        for word in [piece]:\n"
+                     "            key = tuple(to_bytes(word))\n"),),
+           ("bpe_merges_on_tiny_texts",), "Merges never cross pre-tokens"),
+    Mutant("no_early_stop", "4.1", BPE, ((EARLY_STOP, ""),),
+           ("bpe_merges_on_tiny_texts",), "", status="error"),
+    Mutant("merge_token_reversed", "4.1", BPE,
+           ((NEW_TOKEN, "        vocab[new_id] = vocab[best[1]] + vocab[best[0]]\n"),),
+           ("bpe_merges_on_tiny_texts",), "vocab[a] + vocab[b]"),
+    Mutant("specials_trained_on", "4.1", BPE,
+           ((SKIP_SPECIAL, PRETOK),),
+           ("bpe_special_tokens_stay_whole",), "Remove the special tokens"),
+    Mutant("vocab_size_without_specials", "4.1", BPE,
+           ((N_MERGES, "    n_merges = vocab_size - 256\n"),),
+           ("bpe_vocab_layout_and_size",), "vocab_size counts"),
+    Mutant("encode_latest_merge_first", "4.1", BPE,
+           ((RANK, "            pair = min(zip(ids[:-1], ids[1:]), "
+                   "key=lambda p: -self.ranks.get(p, -1))\n"),),
+           ("bpe_merges_and_encodings_match",), "encode("),
+    Mutant("decode_token_by_token", "4.1", BPE,
+           ((JOIN, '        return "".join(self.vocab[int(i)].decode("utf-8") for i in ids)\n'
+                   '        data = b""\n'),),
+           ("bpe_roundtrips_any_unicode",), "joined together"),
+    Mutant("decode_latin1", "4.1", BPE,
+           ((DECODE, '            return data.decode("latin-1")\n'),),
+           ("bpe_roundtrips_any_unicode",), "UTF-8 bytes"),
+    Mutant("encode_splits_specials", "4.1", BPE,
+           ((ENC_SPECIAL, "        for piece, is_special in split_special(text, []):\n"),),
+           ("bpe_special_tokens_stay_whole",), "Split the text around"),
+]
+
+GAPS: dict[str, str] = {}
+
+DIAGNOSED = [
+    ("ties_to_largest", "bpe_merges_on_tiny_texts", "smaller pair of ids wins", ""),
+    ("no_pretokenization", "bpe_merges_on_tiny_texts", "pretokenize", "tied"),
+]
+DIAGNOSIS_GAPS: dict[str, str] = {}
+
+BY_ID = by_id(MUTANTS)
+graded = graded_fixture(PACKAGE)
+
+
+def test_unmutated_copy_passes(tmp_path):
+    assert_unmutated_passes(tmp_path, PACKAGE, MODULE_4)
+
+
+def test_every_check_of_module_4_has_a_mutant():
+    assert_every_check_has_a_mutant(MODULE_4, MUTANTS, GAPS)
+
+
+@pytest.mark.parametrize("mutant", [param(GAPS, m.id, m) for m in MUTANTS])
+def test_check_catches_bug(mutant, graded):
+    assert_caught(graded(mutant), mutant)
+
+
+@pytest.mark.parametrize("mutant_id, check, wanted, unwanted",
+                         [param(DIAGNOSIS_GAPS, f"{row[0]}-{row[1]}", *row) for row in DIAGNOSED])
+def test_diagnosis_points_at_the_bug(mutant_id, check, wanted, unwanted, graded):
+    assert_diagnosed(graded(BY_ID[mutant_id]), check, wanted, unwanted)
