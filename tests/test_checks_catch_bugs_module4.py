@@ -23,7 +23,8 @@ PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
 MODULE_4 = [ex.id for ex in select(None) if ex.module == LLM_FUNDAMENTALS]
 
 BPE = "bpe.py"
-BEST = "        best = min(counts, key=lambda p: (-counts[p], p))  # most frequent, then smallest ids\n"
+BEST = ("        best = min(counts, key=lambda p: (-counts[p], p))"
+        "  # most frequent, then smallest ids\n")
 PRETOK = ("        for word in pretokenize(piece):\n"
           "            key = tuple(to_bytes(word))\n")
 SKIP_SPECIAL = ("        if is_special:\n"
