@@ -43,15 +43,11 @@ def number_of(digits, base=10):
 
 
 @dataclass(frozen=True)
-class SortDigits:
-    """Sort a string of digits, as minGPT's first demo (there: 6 digits out of 3)::
-
-        prompt  7 0 3 9 3 1 8 0 5 3   answer  0 0 1 3 3 3 5 7 8 9
-
-    The problems are all ``n_digits``-long strings over ``n_symbols`` digits (the code of a
-    string is the number it spells in base ``n_symbols``). A string's group is its sorted
-    version, i.e. its answer: a held-out string is held out together with every
-    rearrangement of it, so the model cannot have seen its answer in training.
+class DigitStrings:
+    """The problems shared by the digit-string tasks: every ``n_digits``-long string over
+    ``n_symbols`` digits is a prompt (its code is the number it spells in base ``n_symbols``),
+    and the answer is a string of the same length. Subclasses say what the answer is
+    (``answer_of``), how problems are grouped for the held-out split, and describe the task.
     """
 
     n_digits: int = 10
@@ -73,27 +69,41 @@ class SortDigits:
     def n_problems(self):
         return self.n_symbols**self.n_digits
 
-    @property
-    def description(self):
-        return f"sort strings of {self.n_digits} digits"
-
     def problems(self, codes):
         """``(prompts, answers)`` of the strings numbered ``codes``, ``(N, n_digits)`` each."""
         prompts = digits_of(codes, self.n_digits, self.n_symbols)
-        return prompts, np.sort(prompts, axis=1)
-
-    def groups(self, codes):
-        """The code of each string's sorted version: equal for rearrangements of a string."""
-        return number_of(self.problems(codes)[1], self.n_symbols)
+        return prompts, self.answer_of(prompts)
 
     def format(self, prompt, answer):
         """One problem as text, e.g. ``"7039318053 -> 0013335789"``."""
         return f"{''.join(map(str, prompt))} -> {''.join(map(str, answer))}"
 
 
+@dataclass(frozen=True)
+class SortDigits(DigitStrings):
+    """Sort a string of digits, as minGPT's first demo (there: 6 digits out of 3)::
+
+        prompt  7 0 3 9 3 1 8 0 5 3   answer  0 0 1 3 3 3 5 7 8 9
+
+    A string's group is its sorted version, i.e. its answer: a held-out string is held out
+    together with every rearrangement of it, so the model cannot have seen its answer in
+    training.
+    """
+
+    @property
+    def description(self):
+        return f"sort strings of {self.n_digits} digits"
+
+    def answer_of(self, prompts):
+        return np.sort(prompts, axis=1)
+
+    def groups(self, codes):
+        """The code of each string's sorted version: equal for rearrangements of a string."""
+        return number_of(self.problems(codes)[1], self.n_symbols)
+
 
 @dataclass(frozen=True)
-class ReverseDigits:
+class ReverseDigits(DigitStrings):
     """Reverse a string of digits: the Annotated Transformer's copy task, read backwards::
 
         prompt  3 1 4 1 5 9 2 6   answer  6 2 9 5 1 4 1 3
@@ -104,40 +114,17 @@ class ReverseDigits:
     """
 
     n_digits: int = 8
-    n_symbols: int = 10  # the vocabulary: digits 0 .. n_symbols-1
-
-    @property
-    def vocab_size(self):
-        return self.n_symbols
-
-    @property
-    def prompt_len(self):
-        return self.n_digits
-
-    @property
-    def answer_len(self):
-        return self.n_digits
-
-    @property
-    def n_problems(self):
-        return self.n_symbols**self.n_digits
 
     @property
     def description(self):
         return f"reverse strings of {self.n_digits} digits"
 
-    def problems(self, codes):
-        """``(prompts, answers)`` of the strings numbered ``codes``, ``(N, n_digits)`` each."""
-        prompts = digits_of(codes, self.n_digits, self.n_symbols)
-        return prompts, np.ascontiguousarray(prompts[:, ::-1])
+    def answer_of(self, prompts):
+        return np.ascontiguousarray(prompts[:, ::-1])
 
     def groups(self, codes):
         """Each string is its own group."""
         return np.asarray(codes, dtype=np.int64)
-
-    def format(self, prompt, answer):
-        """One problem as text, e.g. ``"31415926 -> 62951413"``."""
-        return f"{''.join(map(str, prompt))} -> {''.join(map(str, answer))}"
 
 
 class Split:
