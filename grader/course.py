@@ -32,6 +32,9 @@ class Exercise:
     file: str  # inside the module's package, e.g. "attention.py"
     names: tuple[str, ...]  # the functions / classes the student writes
     section: str  # heading of lectures/NN_topic/theory.md, e.g. "4. Scaled dot-product attention"
+    # Functions the exercise also asks for beyond its public names (e.g. the helper that
+    # 3.11's `GPT.forward(idx, kv_cache=...)` calls): their stubs name this exercise.
+    also: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -125,6 +128,25 @@ EXERCISES = (
              ("GPTConfig", "GPT"), "13. GPT-2"),
     Exercise("4.1", "Byte-level BPE tokenizer", 8, LLM_FUNDAMENTALS, "bpe.py",
              ("train_bpe", "BPETokenizer"), "2. Byte-level BPE"),
+    Exercise("4.2", "Batches of next-token targets", 4, LLM_FUNDAMENTALS, "data.py",
+             ("get_batch",), "3. Batches of next-token targets"),
+    Exercise("4.3", "Pretraining loop, perplexity, checkpoints", 8, LLM_FUNDAMENTALS,
+             "pretrain.py", ("train", "evaluate", "save_checkpoint", "load_checkpoint"),
+             "4. Pretraining, evaluation and perplexity"),
+    Exercise("4.4", "Greedy, temperature, top-k and top-p sampling", 8, LLM_FUNDAMENTALS,
+             "sampling.py", ("greedy", "top_k_filter", "top_p_filter", "sample_next_token"),
+             "5. Decoding strategies"),
+    Exercise("4.5", "The KV cache and cached generation", 12, LLM_FUNDAMENTALS, "kv_cache.py",
+             ("KVCache", "generate"), "6. The KV cache", also=("forward_with_cache",)),
+    Exercise("4.6", "Grouped-query attention", 6, LLM_FUNDAMENTALS, "gqa.py",
+             ("repeat_kv", "grouped_query_attention", "kv_cache_bytes"),
+             "7. Grouped-query attention"),
+    Exercise("4.7", "int8 and int4 quantization", 8, LLM_FUNDAMENTALS, "quantization.py",
+             ("quantize_int8", "dequantize_int8", "quantize_int4", "dequantize_int4",
+              "quantized_linear"), "8. Quantization"),
+    Exercise("4.8", "Parameters, FLOPs and scaling laws", 6, LLM_FUNDAMENTALS, "scaling.py",
+             ("count_parameters", "flops_per_token", "chinchilla_optimal", "fit_power_law"),
+             "9. Parameters, FLOPs and scaling laws"),
 )
 
 BY_ID = {ex.id: ex for ex in EXERCISES}

@@ -34,7 +34,7 @@ class MarkerError(ValueError):
 
 def _owner_index() -> dict[str, course.Exercise]:
     """Function or class name -> the exercise that asks for it."""
-    return {name: ex for ex in course.EXERCISES for name in ex.names}
+    return {name: ex for ex in course.EXERCISES for name in ex.names + ex.also}
 
 
 def _enclosing_functions(tree: ast.AST) -> list[tuple[int, int, str]]:

@@ -97,6 +97,14 @@ SYLLABUS_MODULE_3 = {
 # Module 4, the exercises graded so far (4.2-4.13 follow).
 SYLLABUS_MODULE_4 = {
     "4.1": ("train_bpe", "BPETokenizer"),
+    "4.2": ("get_batch",),
+    "4.3": ("train", "evaluate", "save_checkpoint", "load_checkpoint"),
+    "4.4": ("greedy", "top_k_filter", "top_p_filter", "sample_next_token"),
+    "4.5": ("KVCache", "generate"),
+    "4.6": ("repeat_kv", "grouped_query_attention", "kv_cache_bytes"),
+    "4.7": ("quantize_int8", "dequantize_int8", "quantize_int4", "dequantize_int4",
+            "quantized_linear"),
+    "4.8": ("count_parameters", "flops_per_token", "chinchilla_optimal", "fit_power_law"),
 }
 
 

@@ -56,7 +56,7 @@ def split_file(path: Path) -> FileParts:
     """Given code (imports other than relative ones, helpers, constants) and exercise code."""
     source = _without_nested_relative_imports(path.read_text())
     lines = source.splitlines(keepends=True)
-    owners = {name: ex.id for ex in course.EXERCISES for name in ex.names}
+    owners = {name: ex.id for ex in course.EXERCISES for name in ex.names + ex.also}
     parts = FileParts(path)
     given: list[str] = []
     for node in ast.parse(source).body:

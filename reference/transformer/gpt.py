@@ -236,11 +236,15 @@ class GPT:
                              f"vocab_size = {self.config.vocab_size}")
         return idx
 
-    def forward(self, idx):
+    def forward(self, idx, kv_cache=None):
         """Logits of the next token at every position (exercise 3.11).
 
         Args:
             idx: integer token ids ``(B, T)``, ``1 <= T <= block_size``.
+            kv_cache: ``None`` for the training forward (3.11). A ``KVCache`` (exercise 4.5)
+                decodes instead: ``idx`` are the next T tokens after the ``kv_cache.length``
+                already cached, and the logits are those of ``forward`` on the whole sequence
+                at these positions; no activations are kept for ``backward``.
 
         Returns:
             logits: ``(B, T, V)`` in the parameters' dtype (float32 by default).
@@ -253,6 +257,10 @@ class GPT:
                 ``[0, V)``.
         """
         idx = self._check_idx(idx, "forward")
+        if kv_cache is not None:  # decoding with a KV cache: exercise 4.5, in llm/kv_cache.py
+            from ..llm.kv_cache import forward_with_cache
+
+            return forward_with_cache(self, idx, kv_cache)
         self._loss_cache = None  # a following backward() needs dlogits, or a new loss
         ### BEGIN SOLUTION
         p, cfg = self.params, self.config

@@ -1,0 +1,3 @@
+"""Checks of exercise 4.5: the KV cache and cached generation."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Checks of exercise 4.8: parameters, FLOPs and scaling laws."""
+
+from __future__ import annotations
