@@ -8,6 +8,7 @@ TARGET ?= exercises
 EX     ?=
 FORCE  ?=
 MODULE ?= self_attention
+BENCH  ?= all
 
 comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
@@ -21,6 +22,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  MODULE=self_attention  FORCE=1"
+	@echo "             BENCH=all|train|decode (make bench: Module 3's training step, Module 4's decoding)"
 
 # --- virtual environment, filled in layers: student < test < parity -----------------------
 $(VENV)/.student: pyproject.toml
@@ -64,8 +66,13 @@ test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, st
 parity: $(VENV)/.parity ## Check the reference against PyTorch / Hugging Face
 	@$(PY) -m pytest -q -m parity tests/parity
 
-bench: $(VENV)/.parity ## Time the reference GPT against PyTorch (forward + backward)
+bench: $(VENV)/.parity ## Time the reference GPT against PyTorch: training step and KV-cached decoding
+ifneq ($(filter all train,$(BENCH)),)
 	@$(PY) -m reference.transformer.bench
+endif
+ifneq ($(filter all decode,$(BENCH)),)
+	@$(PY) -m reference.llm.bench_decode
+endif
 
 lint: $(VENV)/.test ## ruff check
 	@$(PY) -m ruff check .
