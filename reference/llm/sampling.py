@@ -111,7 +111,8 @@ def top_p_filter(logits, p):
         return out
     z = np.sort(logits, axis=-1)  # ascending, [..., V]
     e = np.exp(z - z[..., -1:])  # the max is last; subtracting it keeps exp from overflowing
-    c = np.cumsum(e / e.sum(axis=-1, keepdims=True), axis=-1)
+    probs = e / e.sum(axis=-1, keepdims=True)
+    c = np.cumsum(probs, axis=-1)
     remove = c <= 1 - p  # a prefix of the ascending order: the tail of mass <= 1 - p
     remove[..., -1] = False  # the most probable token always stays
     n_removed = remove.sum(axis=-1, keepdims=True)
