@@ -1,8 +1,9 @@
 """Module 4 -- LLM fundamentals: from raw text to a GPT that pretrains and samples.
 
-Exercises so far: 4.1 byte-level BPE (``train_bpe``, ``BPETokenizer``).
+Exercises so far: 4.1 byte-level BPE (``train_bpe``, ``BPETokenizer``); 4.4 decoding
+(``greedy``, ``top_k_filter``, ``top_p_filter``, ``sample_next_token``).
 Given helpers (not exercises): ``pretokenize``, ``split_special``, ``merge_pair``,
-``to_bytes``, ``PRETOKENIZE``.
+``to_bytes``, ``PRETOKENIZE``, ``as_logits``.
 """
 
 from .bpe import (
@@ -14,6 +15,7 @@ from .bpe import (
     to_bytes,
     train_bpe,
 )
+from .sampling import as_logits, greedy, sample_next_token, top_k_filter, top_p_filter
 
 __all__ = [
     "train_bpe",
@@ -23,4 +25,9 @@ __all__ = [
     "merge_pair",
     "to_bytes",
     "PRETOKENIZE",
+    "greedy",
+    "top_k_filter",
+    "top_p_filter",
+    "sample_next_token",
+    "as_logits",
 ]
