@@ -24,6 +24,7 @@ from ..self_attention.masks import causal_mask
 from ..transformer.feed_forward import feed_forward
 from ..transformer.linear import linear
 from ..transformer.norms import layer_norm
+from .sampling import greedy, sample_next_token
 
 
 def _positive_int(value, name, where):
@@ -110,8 +111,9 @@ class KVCache:
             ``v[layer]`` (no copy): positions ``0 .. length + T_new - 1``.
 
         Raises:
-            ValueError: if ``layer`` is out of range, the shapes do not fit, or
-                ``length + T_new > max_len`` (the cache would overflow).
+            ValueError: if ``layer`` is out of range or the shapes do not fit; and, with a
+                message that says "overflow", if ``length + T_new > max_len`` (nothing is
+                written then).
         """
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not (
                 0 <= layer < self.n_layer):
@@ -125,12 +127,11 @@ class KVCache:
                 raise ValueError(f"KVCache.update: {name} must be (B, H_kv, T_new, D) = "
                                  f"{expected} with T_new >= 1 (the same for k and v), got "
                                  f"{shape}")
-        t_new = np.shape(k_new)[2]
-        if self.length + t_new > self.max_len:
-            raise ValueError(f"KVCache.update: cache overflow: {self.length} positions filled "
-                             f"+ {t_new} new > max_len = {self.max_len}")
         ### BEGIN SOLUTION
-        start, end = self.length, self.length + t_new
+        start, end = self.length, self.length + np.shape(k_new)[2]
+        if end > self.max_len:
+            raise ValueError(f"KVCache.update: cache overflow: {start} positions filled + "
+                             f"{end - start} new > max_len = {self.max_len}")
         self.k[layer, :, :, start:end] = k_new  # in place: no new buffer, no concatenation
         self.v[layer, :, :, start:end] = v_new
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]  # views, (B, H_kv, end, D)
@@ -142,14 +143,15 @@ class KVCache:
         Called once per forward, after the last layer's ``update`` (with that forward's T).
 
         Raises:
-            ValueError: if ``n < 0`` or ``length + n > max_len``.
+            ValueError: if ``n < 0``; and, with a message that says "overflow", if
+                ``length + n > max_len`` (``length`` is unchanged then).
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"KVCache.advance: n must be an integer >= 0, got {n!r}")
+        ### BEGIN SOLUTION
         if self.length + n > self.max_len:
             raise ValueError(f"KVCache.advance: cache overflow: {self.length} + {n} > max_len "
                              f"= {self.max_len}")
-        ### BEGIN SOLUTION
         self.length += int(n)
         ### END SOLUTION
 
@@ -187,8 +189,9 @@ def forward_with_cache(model, idx, kv_cache):
         logits: ``(B, T, V)``, equal to ``model.forward(whole sequence)[:, L:L+T]``.
 
     Raises:
-        ValueError: if the cache does not fit the model or the batch, or ``L + T`` exceeds
-            ``block_size`` (no position embedding) or ``kv_cache.max_len`` (overflow).
+        ValueError: if the cache does not fit the model or the batch, if ``L + T`` exceeds
+            ``block_size`` (no position embedding), or (from ``update``, before anything is
+            written) if ``L + T > kv_cache.max_len``.
     """
     cfg, p = model.config, model.params
     idx = np.asarray(idx)
@@ -202,9 +205,6 @@ def forward_with_cache(model, idx, kv_cache):
     if L + T > cfg.block_size:
         raise ValueError(f"forward_with_cache: positions up to {L + T} exceed block_size = "
                          f"{cfg.block_size} (wpe.weight has one row per position)")
-    if L + T > kv_cache.max_len:
-        raise ValueError(f"forward_with_cache: cache overflow: {L} cached + {T} new positions "
-                         f"> max_len = {kv_cache.max_len}")
     ### BEGIN SOLUTION
     eps = cfg.layer_norm_epsilon
     # One row as a vector (C,): NumPy computes vector @ matrix as a matrix-vector product
@@ -249,7 +249,8 @@ def generate(model, prompt, max_new_tokens, *, temperature=0.0, top_k=None, top_
         max_new_tokens: int >= 0.
         temperature: 0 for greedy decoding, > 0 to sample from ``softmax(logits / T)``.
         top_k, top_p: optional filters of the sampling (``sample_next_token``, 4.4).
-        rng: the ``np.random.Generator`` that sampling draws from (unused when greedy).
+        rng: the ``np.random.Generator`` that sampling draws from, one number per row and
+            step (unused when greedy; ``None``: a fresh, unseeded generator).
         use_cache: decode with a KV cache (True) or recompute everything (False).
 
     Returns:
@@ -268,6 +269,8 @@ def generate(model, prompt, max_new_tokens, *, temperature=0.0, top_k=None, top_
         raise ValueError(f"generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
     if not temperature >= 0:
         raise ValueError(f"generate: temperature must be >= 0, got {temperature}")
+    if temperature > 0 and rng is None:
+        rng = np.random.default_rng()
     B, T0 = prompt.shape
     total = T0 + int(max_new_tokens)
     if total > model.config.block_size:
@@ -285,12 +288,10 @@ def generate(model, prompt, max_new_tokens, *, temperature=0.0, top_k=None, top_
             logits = model.forward(ids[:, :T0], kv_cache=cache)  # prefill the prompt
         else:
             logits = model.forward(ids[:, t - 1:t], kv_cache=cache)  # (B, 1, V): one token
-        last = logits[:, -1]  # (B, V): the next token's scores
+        last = logits[:, -1]  # (B, V): the scores of the token after position t-1
         if temperature == 0:
-            ids[:, t] = np.argmax(last, axis=-1)
+            ids[:, t] = greedy(last)
         else:
-            from .sampling import sample_next_token
-
             ids[:, t] = sample_next_token(last, rng, temperature, top_k, top_p)
     return ids
     ### END SOLUTION
