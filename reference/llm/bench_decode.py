@@ -68,6 +68,7 @@ class DecodeConfig:
     nocache_len: int  # total length of the end-to-end cache / no-cache run
     sweep: tuple  # total lengths of the figure
     bandwidth_bytes: int  # size of the streaming-read array
+    matmul_n: int  # size of the matrix-product probe
 
     def gpt_config(self):
         return GPTConfig(vocab_size=self.vocab_size, block_size=self.block_size,
@@ -76,10 +77,11 @@ class DecodeConfig:
 
 GPT2_SMALL = DecodeConfig("gpt2", n_layer=12, n_head=12, n_embd=768, vocab_size=50257,
                           block_size=1024, prompt_len=16, new_tokens=128, nocache_len=256,
-                          sweep=(16, 32, 64, 128, 256, 512, 1024), bandwidth_bytes=2**30)
+                          sweep=(16, 32, 64, 128, 256, 512, 1024), bandwidth_bytes=2**30,
+                          matmul_n=2048)
 TINY = DecodeConfig("tiny", n_layer=2, n_head=2, n_embd=16, vocab_size=53, block_size=32,
                     prompt_len=4, new_tokens=8, nocache_len=16, sweep=(4, 8, 16, 32),
-                    bandwidth_bytes=2**24)  # tests: a second, no torch needed
+                    bandwidth_bytes=2**24, matmul_n=128)  # tests: seconds, no torch needed
 CONFIGS = {dc.name: dc for dc in (GPT2_SMALL, TINY)}
 TARGETS = {"vs_hf": 1.6, "vs_roofline": 0.9, "cache_speedup": 10.0}
 
@@ -130,6 +132,20 @@ def memory_bandwidth(n_bytes, threads, repeats=7):
             "copy, 1 thread": 2 * a.nbytes / t_copy / 1e9}
 
 
+def matmul_gflops(n, repeats=5):
+    """Float32 matrix-product speed in GFLOP/s: ``A @ B`` with ``n x n`` operands, 2 n^3
+    FLOPs, the median of ``repeats`` after a warm-up (on NumPy's BLAS threads)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / float(np.median(times)) / 1e9
+
+
 # --- roofline arithmetic -----------------------------------------------------------------
 def weight_bytes_per_token(model):
     """Bytes of parameters one decoding step reads: all of them once (the tied ``wte`` as the
@@ -138,6 +154,14 @@ def weight_bytes_per_token(model):
     p = model.params
     n = sum(v.size for name, v in p.items() if name != "wpe.weight") + p["wpe.weight"].shape[1]
     return n * p["wte.weight"].itemsize
+
+
+def matrix_flops_per_token(model):
+    """FLOPs of the matrix products for one token: 2 per weight of every matrix (the head
+    included), i.e. ``2 (n_layer 12 C^2 + V C)``; attention adds ``4 n_layer L C`` at
+    length L (small until L is comparable to C)."""
+    cfg = model.config
+    return 2 * (cfg.n_layer * 12 * cfg.n_embd**2 + cfg.vocab_size * cfg.n_embd)
 
 
 def kv_bytes_per_token(model, length):
@@ -391,7 +415,13 @@ def format_report(res):
              f"{dc.bandwidth_bytes / 2**20:.0f} MiB) | {bw['read']:.1f} GB/s |",
              f"| ... 1 thread; copy (read + write), 1 thread | {bw['read, 1 thread']:.1f} GB/s; "
              f"{bw['copy, 1 thread']:.1f} GB/s |",
+             f"| float32 matrix product ({dc.matmul_n} x {dc.matmul_n}, {res['threads']} "
+             f"threads) | {res['matmul_gflops']:.0f} GFLOP/s |",
+             f"| machine balance = GFLOP/s / GB/s | {res['matmul_gflops'] / bw['read']:.1f} "
+             "FLOP/byte |",
              f"| weights read per token | {wb / 1e6:.4g} MB |",
+             f"| matrix FLOPs per token (2 per weight) | {res['flops_per_token'] / 1e9:.3g} "
+             f"GFLOP: {res['flops_per_token'] / wb:.2f} FLOP/byte |",
              f"| roofline = bandwidth / weight bytes | {roof:.1f} tokens/s |"]
     cmp = res.get("hf")
     ours = res["reference_decode"]
@@ -424,11 +454,13 @@ def format_report(res):
                      f"{at['cached']:.1f} / {at['uncached']:.2f} tokens/s = "
                      f"{at['cached'] / at['uncached']:.1f}x |")
     lines += ["", "| length | cached tokens/s | uncached tokens/s | cached / uncached | "
-              "roofline, weights + KV |", "|---|---|---|---|---|"]
+              "roofline, weights + KV | uncached GFLOP/s (2 N L) |", "|---|---|---|---|---|---|"]
     for row in res["sweep"]:
-        kv_roof = bw["read"] * 1e9 / (wb + res["kv_bytes"](row["length"]))
-        lines.append(f"| {row['length']} | {row['cached']:.1f} | {row['uncached']:.2f} | "
-                     f"{row['cached'] / row['uncached']:.1f}x | {kv_roof:.1f} |")
+        L = row["length"]
+        kv_roof = bw["read"] * 1e9 / (wb + res["kv_bytes"](L))
+        gflops = res["flops_per_token"] * L * row["uncached"] / 1e9
+        lines.append(f"| {L} | {row['cached']:.1f} | {row['uncached']:.2f} | "
+                     f"{row['cached'] / row['uncached']:.1f}x | {kv_roof:.1f} | {gflops:.0f} |")
     return "\n".join(lines)
 
 
@@ -472,12 +504,14 @@ def main(argv=None):
 
     print("measuring memory bandwidth ...", file=sys.stderr, flush=True)
     bandwidth = memory_bandwidth(dc.bandwidth_bytes, threads, repeats=3 if args.quick else 7)
+    gflops = matmul_gflops(dc.matmul_n)
     model = GPT(dc.gpt_config(), np.random.default_rng(0))
     rng = np.random.default_rng(1)
     ids = rng.integers(0, dc.vocab_size, (1, dc.block_size))  # prompts and sweep inputs
     prompt = ids[:, :dc.prompt_len]
     wb = weight_bytes_per_token(model)
     res = {"config": dc, "threads": threads, "bandwidth": bandwidth, "weight_bytes": wb,
+           "matmul_gflops": gflops, "flops_per_token": matrix_flops_per_token(model),
            "roofline_tokens_per_s": bandwidth["read"] * 1e9 / wb,
            "kv_bytes": lambda L: kv_bytes_per_token(model, L)}
 
@@ -512,7 +546,7 @@ def main(argv=None):
         if "hf" in res:
             hf = ((dc.prompt_len + 1, dc.prompt_len + dc.new_tokens),
                   res["hf"]["median"]["hf"]["decode"])
-        title = (f"GPT-2 {dc.name} shape, float32, batch 1, {threads} threads; "
+        title = (f"{dc.name} ({model.num_parameters() / 1e6:.0f}M parameters), float32, batch 1, {threads} threads; "
                  f"{cpu_model()}")
         res["figure"] = save_figure(figure, res["sweep"], bandwidth["read"] * 1e9, wb,
                                     res["kv_bytes"], hf=hf, title=title)
