@@ -147,11 +147,12 @@ def int8_per_channel_scales(impl):
     w = rng.standard_normal((4, 3)) * np.array([1.0, 3.0, 0.2])  # columns of distinct size
     absmax_col = np.abs(w).max(axis=0, keepdims=True)  # (1, 3)
     absmax_row = np.abs(w).max(axis=1, keepdims=True)  # (4, 1)
-    for axis, absmax, what in ((1, absmax_col, "per column"), (-1, absmax_col, "per column"),
-                               (0, absmax_row, "per row")):
+    for axis, absmax, other, what in ((1, absmax_col, absmax_row, "per column"),
+                                      (-1, absmax_col, absmax_row, "per column"),
+                                      (0, absmax_row, absmax_col, "per row")):
         call = f"quantize_int8(w (4, 3), axis={axis})"
         q, scale = _quantize_int8(impl, w, axis)
-        if scale.shape == absmax.T.shape:
+        if scale.shape == other.shape:
             expect.fail(f"scale of {call} has shape {scale.shape}, expected {absmax.shape}: "
                         f"axis={axis} asks for one scale per index of axis {axis} ({what}; "
                         "axis=1 = one per output channel of an (in, out) weight). Take the "
@@ -191,8 +192,10 @@ def int8_zero_channel_is_not_nan(impl):
         zero = (slice(None), slice(2, 3)) if axis == 1 else (slice(None), slice(None))
         s = scale[0, 2] if axis == 1 else scale[0, 0]
         if not s > 0:
-            expect.fail(f"{call}: {where}, and its scale is {s}: use a positive scale (1.0) "
-                        "where absmax is 0, so that w / scale stays defined.")
+            expect.fail(f"{call}: {where}, and its scale is {s}: absmax / 127 = 0 there, and "
+                        "w / 0 = 0/0 = NaN (which .astype(np.int8) turns into an arbitrary "
+                        "integer). Use scale 1.0 where absmax is 0 (np.where(absmax > 0, "
+                        "absmax / 127, 1.0)); q is then 0.")
         if np.any(q[zero] != 0):
             expect.fail(f"{call}: {where} but q there is {q[zero].ravel().tolist()}, expected 0.")
     deq = impl.dequantize_int8(np.zeros((3, 2), np.int8), np.ones((1, 1), np.float32))
