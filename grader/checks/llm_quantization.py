@@ -189,6 +189,8 @@ def int8_zero_channel_is_not_nan(impl):
                             "absmax / 127 = 0 and w / 0 = 0/0 = NaN: use scale 1.0 there "
                             "(np.where(absmax > 0, absmax / 127, 1.0)); q is then 0.")
             raise
+        _expect_scale_shape(scale, (1, 4) if axis == 1 else (1, 1), call,
+                            "per column" if axis == 1 else "per tensor")
         zero = (slice(None), slice(2, 3)) if axis == 1 else (slice(None), slice(None))
         s = scale[0, 2] if axis == 1 else scale[0, 0]
         if not s > 0:
