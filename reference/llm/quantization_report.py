@@ -128,10 +128,11 @@ def quantization_report(model, tokens, block_size=256, group_sizes=(32, 64, 128)
         nll = dmax = dsum = agree = 0.0
         for start in range(0, len(idx), batch_size):
             x, y = idx[start:start + batch_size], targets[start:start + batch_size]
-            ref = model.forward(x).astype(np.float64)  # (B, T, V)
-            logits = ref if bits == 32 else quantized.forward(x).astype(np.float64)
+            ref = model.forward(x)  # (B, T, V), in the model's dtype: GPT-2's are 100+ MB
+            logits = ref if bits == 32 else quantized.forward(x)
             diff = np.abs(logits - ref)
-            dmax, dsum = max(dmax, float(diff.max())), dsum + float(diff.sum())
+            dmax = max(dmax, float(diff.max()))
+            dsum += float(diff.sum(dtype=np.float64))
             agree += float(np.sum(logits.argmax(-1) == ref.argmax(-1)))
             nll += float(cross_entropy(logits, y)[0]) * y.size  # mean -> sum over positions
         total = weight_bytes + scale_bytes
@@ -150,13 +151,14 @@ def quantization_report(model, tokens, block_size=256, group_sizes=(32, 64, 128)
 
 
 def format_quantization_report(rows):
-    """The rows of ``quantization_report`` as a plain-text table (given)."""
+    """The rows of ``quantization_report`` as a plain-text table, sizes in MB = 10^6 bytes
+    (given)."""
     header = (f"{'scheme':<18} {'weights':>10} {'bits/w':>7} {'vs fp32':>8} "
               f"{'max|dlogit|':>12} {'mean|dlogit|':>13} {'top-1':>7} {'ppl':>9} {'dppl':>9}")
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
-            f"{r['scheme']:<18} {r['total_bytes'] / 2**20:>7.2f} MB {r['bits_per_weight']:>7.2f} "
+            f"{r['scheme']:<18} {r['total_bytes'] / 1e6:>7.2f} MB {r['bits_per_weight']:>7.2f} "
             f"{r['compression']:>7.2f}x {r['max_abs_dlogits']:>12.4g} "
             f"{r['mean_abs_dlogits']:>13.4g} {r['top1_agreement']:>7.2%} "
             f"{r['perplexity']:>9.3f} {r['dppl']:>+9.3f}")
