@@ -98,11 +98,11 @@ def gqa_matches_attention_per_group(impl):
             expect.fail(f"{what}: query head h used kv head h % H_kv, the order of np.tile. "
                         "Heads g*n_rep .. g*n_rep + n_rep - 1 share kv head g (h // n_rep): "
                         "repeat each kv head n_rep times in place, as HF's repeat_kv.")
-        for scale, wrong in ((1.0, "no scaling"), (1 / D, "1 / D"),
-                             (1 / math.sqrt(D * H // h_kv), "1 / sqrt(D * n_rep)")):
+        for scale, wrong in ((1.0, "not scaled"), (1 / D, "scaled by 1 / D"),
+                             (1 / math.sqrt(D * H // h_kv), "scaled by 1 / sqrt(D * n_rep)")):
             if _same(out, _attention(q, k, v, scale=scale)):
-                expect.fail(f"{what}: the scores were scaled by {wrong}; scale them by "
-                            "1 / sqrt(D), D the head width (the last axis of q).")
+                expect.fail(f"{what}: the scores were {wrong}; scale them by 1 / sqrt(D), D "
+                            "the head width (the last axis of q).")
         expect.close(out, want, what, hint="out[:, h] = softmax(q_h k_g^T / sqrt(D)) v_g with "
                      "g = h // (H / H_kv).")
     q32, k32, v32 = (a.astype(np.float32) for a in _inputs(2))
@@ -165,15 +165,15 @@ def kv_cache_bytes_worked_numbers(impl):
         hint = next((h for value, h in hints if got == value), "")
         expect.fail(f"{what} = {got}, expected {want}" + (f": {hint}." if hint else "."))
 
-    sizes = {dtype: impl.kv_cache_bytes(tiny, 7, 2, dtype) for dtype in ("float32", "float16")}
+    sizes = {dtype: impl.kv_cache_bytes(tiny, 7, 3, dtype) for dtype in ("float32", "float16")}
     if sizes["float32"] == sizes["float16"]:
         expect.fail(f"kv_cache_bytes gives the same size ({sizes['float32']!r}) for float32 and "
                     "float16: the dtype's size (4 and 2 bytes) multiplies the count of cached "
                     "numbers (use dtype_itemsize(dtype)).")
-    # tiny: 2 * 3 layers * 2 batch * 2 kv heads * 7 tokens * 5 * 4 bytes = 3360
-    expect_bytes(tiny, 7, 2, "float32", 3360, "n_layer=3, n_head=6, n_kv_heads=2, n_embd=30")
-    expect_bytes(tiny, 7, 2, "float16", 1680, "the same, in float16")
-    expect_bytes(tiny, 7, 2, "int8", 840, "the same, in int8")
+    # tiny: 2 * 3 layers * 3 batch * 2 kv heads * 7 tokens * 5 * 4 bytes = 5040
+    expect_bytes(tiny, 7, 3, "float32", 5040, "n_layer=3, n_head=6, n_kv_heads=2, n_embd=30")
+    expect_bytes(tiny, 7, 3, "float16", 2520, "the same, in float16")
+    expect_bytes(tiny, 7, 3, "int8", 1260, "the same, in int8")
     # GPT-2 small (MHA): 2 * 12 * 12 heads * 64 * 4 bytes = 73,728 bytes per token, 72 MiB
     # for 1024 tokens in float32 (n_kv_heads missing, then None: both mean n_head).
     gpt2 = {"n_layer": 12, "n_head": 12, "n_embd": 768}
@@ -192,4 +192,4 @@ def kv_cache_bytes_worked_numbers(impl):
     expect_bytes(llama, 4096, 1, "bfloat16", 1_342_177_280, "Llama-2-70B-like GQA")
     expect_bytes(llama, 0, 4, "bfloat16", 0, "Llama-2-70B-like GQA, empty cache")
     expect.raises(impl.kv_cache_bytes, ValueError, "kv_cache_bytes with n_head=6, n_kv_heads=4",
-                  {**tiny, "n_kv_heads": 4}, 7, 2, "float32")
+                  {**tiny, "n_kv_heads": 4}, 7, 3, "float32")

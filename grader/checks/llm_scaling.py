@@ -45,6 +45,8 @@ def _count_hint(config, got, want, include_embeddings=True) -> str:
              -4 * C * L: "the LayerNorm parameters were counted once per LayerNorm: each has a "
                          "weight AND a bias of C",
              -2 * C: "the final LayerNorm ln_f is missing",
+             -(13 * C * L + 2 * C): "the biases and LayerNorms are missing: 12 n_layer C^2 is "
+                                    "an approximation, count every parameter exactly",
              -8 * C * C * L: "the MLP is 4C wide: c_fc is C x 4C and mlp.c_proj 4C x C"}
     if not include_embeddings:
         slips[V * C + T * C] = ("include_embeddings=False must leave out wte and wpe (Kaplan's "
@@ -124,7 +126,7 @@ def flops_per_token_kaplan(impl):
                                             "(count_parameters(config, include_embeddings="
                                             "False)), not 12 n_layer C^2"}
         hint = slips.get(got, "6N + 6 n_layer seq_len n_embd, N = count_parameters(config, "
-                              "include_embeddings=False)")
+                              "include_embeddings=False) (is count_parameters right?)")
         expect.fail(f"{what} = {got:,}, expected {want:,}: {hint}.")
 
 
