@@ -1,7 +1,9 @@
 """Module 4 -- LLM fundamentals: from raw text to a GPT that pretrains and samples.
 
 Exercises so far: 4.1 byte-level BPE (``train_bpe``, ``BPETokenizer``); 4.4 decoding
-(``greedy``, ``top_k_filter``, ``top_p_filter``, ``sample_next_token``).
+(``greedy``, ``top_k_filter``, ``top_p_filter``, ``sample_next_token``); 4.5 the KV cache
+(``KVCache``, ``generate``; ``forward_with_cache``, which ``GPT.forward(idx, kv_cache=...)``
+calls).
 Given helpers (not exercises): ``pretokenize``, ``split_special``, ``merge_pair``,
 ``to_bytes``, ``PRETOKENIZE``, ``as_logits``.
 """
@@ -15,6 +17,7 @@ from .bpe import (
     to_bytes,
     train_bpe,
 )
+from .kv_cache import KVCache, forward_with_cache, generate
 from .sampling import as_logits, greedy, sample_next_token, top_k_filter, top_p_filter
 
 __all__ = [
@@ -30,4 +33,7 @@ __all__ = [
     "top_p_filter",
     "sample_next_token",
     "as_logits",
+    "KVCache",
+    "forward_with_cache",
+    "generate",
 ]
