@@ -1,8 +1,11 @@
 """Module 4 -- LLM fundamentals: from raw text to a GPT that pretrains and samples.
 
-Exercises so far: 4.1 byte-level BPE (``train_bpe``, ``BPETokenizer``).
+Exercises so far: 4.1 byte-level BPE (``train_bpe``, ``BPETokenizer``); 4.4 decoding
+(``greedy``, ``top_k_filter``, ``top_p_filter``, ``sample_next_token``); 4.5 the KV cache
+(``KVCache``, ``generate``; ``forward_with_cache``, which ``GPT.forward(idx, kv_cache=...)``
+calls).
 Given helpers (not exercises): ``pretokenize``, ``split_special``, ``merge_pair``,
-``to_bytes``, ``PRETOKENIZE``.
+``to_bytes``, ``PRETOKENIZE``, ``as_logits``.
 """
 
 from .bpe import (
@@ -14,6 +17,8 @@ from .bpe import (
     to_bytes,
     train_bpe,
 )
+from .kv_cache import KVCache, forward_with_cache, generate
+from .sampling import as_logits, greedy, sample_next_token, top_k_filter, top_p_filter
 
 __all__ = [
     "train_bpe",
@@ -23,4 +28,12 @@ __all__ = [
     "merge_pair",
     "to_bytes",
     "PRETOKENIZE",
+    "greedy",
+    "top_k_filter",
+    "top_p_filter",
+    "sample_next_token",
+    "as_logits",
+    "KVCache",
+    "forward_with_cache",
+    "generate",
 ]
