@@ -81,12 +81,14 @@ def _load_safetensors(load_file, file):
                          "model in float32 or float16") from None
 
 
-def gpt_state_dict(state, config):
+def gpt_state_dict(state, config, tied=True):
     """Our ``params`` from a checkpoint's tensors, checked against ``config`` (no casting).
 
     Strips the ``transformer.`` prefix, drops the causal-mask buffers, checks that an
     ``lm_head.weight`` equals ``wte.weight`` (our head is tied) and that every parameter of
-    ``gpt_param_shapes(config)`` is there with its shape.
+    ``gpt_param_shapes(config)`` is there with its shape. ``tied=False`` (a config.json with
+    ``"tie_word_embeddings": false``) requires an ``lm_head.weight``, still equal to
+    ``wte.weight``.
 
     Raises:
         ValueError: naming the missing, unexpected, misshapen or untied tensor.
@@ -116,6 +118,9 @@ def gpt_state_dict(state, config):
                     if params[name].shape == shape[::-1] else "")
             raise ValueError(f"checkpoint: tensor {name!r} has shape {params[name].shape}, "
                              f"expected {shape} from config.json{hint}")
+    if head is None and not tied:
+        raise ValueError("checkpoint: config.json says tie_word_embeddings=false but there is "
+                         "no lm_head.weight; this GPT ties its head to wte.weight")
     if head is not None and (head.shape != params["wte.weight"].shape
                              or not np.array_equal(head, params["wte.weight"])):
         raise ValueError("checkpoint: lm_head.weight differs from wte.weight, but this GPT "
@@ -156,8 +161,10 @@ def load_gpt2(path, dtype="float32", cls=None):
     from ..transformer.gpt import GPT, GPTConfig
 
     cls = GPT if cls is None else cls
-    config = GPTConfig.from_hf(read_config(path), dtype=np.dtype(dtype).name)
-    params = gpt_state_dict(read_safetensors(path), config)
+    hf_config = read_config(path)
+    config = GPTConfig.from_hf(hf_config, dtype=np.dtype(dtype).name)
+    params = gpt_state_dict(read_safetensors(path), config,
+                            tied=hf_config.get("tie_word_embeddings", True))
     # not GPT(config): that would first draw 124M random numbers, only to replace them
     model = cls.__new__(cls)
     model.config = config
@@ -184,7 +191,7 @@ def save_gpt2(model, path):
         "vocab_size": cfg.vocab_size, "n_positions": cfg.block_size, "n_ctx": cfg.block_size,
         "n_embd": cfg.n_embd, "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_inner": None,
         "layer_norm_epsilon": cfg.layer_norm_epsilon, "activation_function": "gelu_new",
-        "dtype": np.dtype(model.params["wte.weight"].dtype).name,
+        "tie_word_embeddings": True, "dtype": np.dtype(model.params["wte.weight"].dtype).name,
     }
     (path / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
     tensors = {PREFIX + name: np.ascontiguousarray(p) for name, p in model.params.items()}
