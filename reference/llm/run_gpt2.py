@@ -33,7 +33,7 @@ def _needs(exc):
 
 
 def run(directory, prompt, max_new_tokens=40, temperature=0.8, top_k=40, top_p=None, seed=0,
-        dtype="float32", use_cache=True, out=sys.stdout):
+        dtype="float32", use_cache=True, out=None):
     """Load GPT-2 from ``directory``, continue ``prompt``, print the text and the speed.
 
     Returns:
@@ -42,6 +42,8 @@ def run(directory, prompt, max_new_tokens=40, temperature=0.8, top_k=40, top_p=N
     from ..transformer.gpt import GPT
     from .bpe import BPETokenizer
     from .kv_cache import generate
+
+    out = sys.stdout if out is None else out
 
     start = time.perf_counter()
     tokenizer = BPETokenizer.from_gpt2(directory)
