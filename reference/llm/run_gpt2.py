@@ -11,7 +11,8 @@ Usage::
 Everything runs on the package it is started from: ``GPT.from_pretrained`` loads the weights
 into your GPT (3.11), ``BPETokenizer.from_gpt2`` builds your tokenizer (4.1) on GPT-2's merges,
 and ``generate`` (4.5) decodes with your KV cache and your sampling (4.4). It prints the text
-and the speed in new tokens per second (GPT-2 small in float32 on a laptop CPU: a few tens).
+and the speed in new tokens per second (GPT-2 small in float32 on a CPU: a few tens at
+most, since every new token reads all 500 MB of weights).
 An empty prompt starts from ``<|endoftext|>``, as GPT-2's unconditional samples do; the text
 is cut at the first ``<|endoftext|>`` the model writes.
 """
