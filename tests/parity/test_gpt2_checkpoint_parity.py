@@ -11,6 +11,7 @@ misnamed tensor moves the logits a lot, goes through the directory format both w
 """
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -109,3 +110,29 @@ def test_hf_loads_what_we_save(hf_dir, tmp_path, dtype, torch_dtype):
     logits, expected = ours.forward(IDX), hf_logits(theirs)
     tol = 1e-12 if dtype == "float64" else 2e-6 * np.abs(expected).max()
     np.testing.assert_allclose(logits, expected, rtol=0, atol=tol)
+
+
+GPT2_DIR = os.environ.get("GPT2_DIR")  # a downloaded `gpt2` directory, if you have one
+PROMPTS = ["Hello, my dog is cute", "The meaning of life is", " naïve café 🎉\n\tdef f(x):",
+           "They'll say it's 3.14159 — or 22/7<|endoftext|>Next"]
+
+
+@pytest.mark.skipif(not GPT2_DIR, reason="set GPT2_DIR to a directory made by `huggingface-cli "
+                                         "download gpt2 config.json model.safetensors vocab.json "
+                                         "merges.txt --local-dir DIR`")
+def test_real_gpt2_logits_and_token_ids():
+    """The real GPT-2 (124M): our tokenizer's ids are GPT2TokenizerFast's, our logits HF's."""
+    from transformers import GPT2TokenizerFast
+
+    from reference.llm.bpe import BPETokenizer
+
+    ours, tok = GPT.from_pretrained(GPT2_DIR), BPETokenizer.from_gpt2(GPT2_DIR)
+    theirs = GPT2LMHeadModel.from_pretrained(GPT2_DIR).eval()
+    fast = GPT2TokenizerFast.from_pretrained(GPT2_DIR, local_files_only=True)
+    for prompt in PROMPTS:
+        ids = tok.encode(prompt)
+        assert ids == fast(prompt)["input_ids"], prompt
+        idx = np.array([ids])
+        expected = hf_logits(theirs, idx)
+        np.testing.assert_allclose(ours.forward(idx), expected, rtol=0,
+                                   atol=1e-4 * np.abs(expected).max())
