@@ -42,12 +42,6 @@ def fx() -> dict[str, np.ndarray]:
     return fixtures.load("llm_kv_cache")
 
 
-try:  # read the expected values before any student code runs (see runner.grade)
-    fx()
-except FileNotFoundError:  # while an instructor builds them for the first time
-    pass
-
-
 def get(name: str) -> np.ndarray:
     return fx()[name].copy()
 

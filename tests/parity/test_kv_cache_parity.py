@@ -9,6 +9,8 @@ our greedy ``generate`` (with and without the cache) against HF's ``generate(do_
 False)``, in float64 and float32.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -55,6 +57,11 @@ def ours_from(model, np_dtype=np.float64):
     return ours
 
 
+# HF's name of the cache argument: `past_key_values`, renamed `cache` in transformers 5.
+CACHE_ARG = ("cache" if "cache" in inspect.signature(GPT2LMHeadModel.forward).parameters
+             else "past_key_values")
+
+
 def hf_layer(past, i):
     """HF's cached (keys, values) of layer i, (B, H, L, D), whatever its cache class."""
     if hasattr(past, "layers"):
@@ -80,9 +87,9 @@ def test_cached_logits_and_buffers_match_hf_past_key_values(chunks):
         end = start + t_new
         logits = ours.forward(idx[:, start:end], kv_cache=cache)
         with torch.no_grad():
-            out = model(input_ids=torch.tensor(idx[:, start:end]), past_key_values=past,
-                        use_cache=True)
-        past = out.past_key_values
+            out = model(input_ids=torch.tensor(idx[:, start:end]), use_cache=True,
+                        **{CACHE_ARG: past})
+        past = getattr(out, "cache", None) or out.past_key_values
         np.testing.assert_allclose(logits, out.logits.numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=f"logits of positions [{start}, {end})")
         assert cache.length == end
