@@ -26,7 +26,7 @@ def test_tiny_run_reports_and_plots(tmp_path, capsys):
     rates = [res["reference_decode"], res["roofline_tokens_per_s"]]
     rates += [row[k] for row in res["sweep"] for k in ("cached", "uncached")]
     assert all(np.isfinite(r) and r > 0 for r in rates)
-    assert all(v > 0 for v in res["bandwidth"].values())
+    assert all(v > 0 for k, v in res["bandwidth"].items() if k != "read method")
     assert "hf" not in res
 
 
