@@ -202,6 +202,29 @@ class ForwardClock:
         del self.model.forward  # the class's method again
 
 
+def products_only(model, repeats):
+    """Median seconds of a decoding step's matrix-vector products alone: one float32 row
+    through every weight matrix and the head, back to back (nothing between them), and the
+    bytes they read. The rest of a real step is what it spends besides reading weights."""
+    p, C = model.params, model.config.n_embd
+    rng = np.random.default_rng(0)
+    x = {n: rng.standard_normal(n).astype(p["wte.weight"].dtype) for n in (C, 4 * C)}
+    mats = [w for name, w in p.items() if name.startswith("h.") and w.ndim == 2]
+
+    def run():
+        for w in mats:
+            x[w.shape[0]] @ w  # (in,) @ (in, out): a gemv
+        x[C] @ p["wte.weight"].T  # the head
+
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), sum(w.nbytes for w in mats) + p["wte.weight"].nbytes
+
+
 def phases(start, stamps):
     """``(prefill seconds, decode tokens/s)`` from the start time and the clock readings
     taken after each forward (the first forward is the prefill)."""
@@ -438,6 +461,10 @@ def format_report(res):
                  f"{ours:.1f} tokens/s = {ours / roof:.0%} of roofline (target >= "
                  f"{TARGETS['vs_roofline']:.0%}: {_verdict(ours / roof, TARGETS['vs_roofline'])})"
                  " |")
+    t_prod = res["products_only"]
+    lines.append(f"| ... its matrix-vector products alone, back to back | {1e3 * t_prod:.1f} ms "
+                 f"per token ({res['products_bytes'] / t_prod / 1e9:.1f} GB/s), of "
+                 f"{1e3 / ours:.1f} ms per decoded token |")
     lines.append(f"| reference prefill ({dc.prompt_len} tokens) | "
                  f"{1e3 * res['reference_prefill']:.1f} ms |")
     if cmp is not None:
@@ -540,6 +567,7 @@ def main(argv=None):
         res["reference_prefill"] = float(np.median([r[0] for r in runs]))
         res["reference_decode"] = float(np.median([r[1] for r in runs]))
 
+    res["products_only"], res["products_bytes"] = products_only(model, 5 if args.quick else 21)
     print(f"generate {dc.prompt_len} -> {dc.nocache_len} tokens with and without the cache ...",
           file=sys.stderr, flush=True)
     res["nocache"] = cache_vs_nocache(model, prompt, dc.nocache_len)
