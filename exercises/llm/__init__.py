@@ -1,8 +1,10 @@
 """Module 4 -- LLM fundamentals: from raw text to a GPT that pretrains and samples.
 
-Exercises so far: 4.1 byte-level BPE (``train_bpe``, ``BPETokenizer``).
+Exercises so far: 4.1 byte-level BPE (``train_bpe``, ``BPETokenizer``); 4.2 batches of
+next-token targets (``get_batch``); 4.3 pretraining (``train``, ``evaluate``,
+``save_checkpoint``, ``load_checkpoint``).
 Given helpers (not exercises): ``pretokenize``, ``split_special``, ``merge_pair``,
-``to_bytes``, ``PRETOKENIZE``.
+``to_bytes``, ``PRETOKENIZE``, ``batch_rng``.
 """
 
 from .bpe import (
@@ -14,6 +16,8 @@ from .bpe import (
     to_bytes,
     train_bpe,
 )
+from .data import get_batch
+from .pretrain import batch_rng, evaluate, load_checkpoint, save_checkpoint, train
 
 __all__ = [
     "train_bpe",
@@ -23,4 +27,10 @@ __all__ = [
     "merge_pair",
     "to_bytes",
     "PRETOKENIZE",
+    "get_batch",
+    "train",
+    "evaluate",
+    "save_checkpoint",
+    "load_checkpoint",
+    "batch_rng",
 ]
