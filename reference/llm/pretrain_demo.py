@@ -57,7 +57,7 @@ class DemoConfig:
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 128
-    block_size: int = 128
+    block_size: int = 64
     batch_size: int = 16
     steps: int = 1500
     lr: float = 3e-3
