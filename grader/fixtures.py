@@ -33,6 +33,11 @@ def load(module: str) -> dict[str, np.ndarray]:
     return arrays
 
 
+def available() -> list[str]:
+    """Names of the committed fixture files (one per check module that has fixtures)."""
+    return sorted(path.stem for path in DATA_DIR.glob("*.npz"))
+
+
 def build(target, modules: list[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Run every `build_fixtures` against `target`; returns {module: arrays}."""
     from . import checks, course

@@ -43,8 +43,8 @@ def grade(target: str | os.PathLike, exercise_ids: list[str] | None = None,
     root = resolve_target(target)
     # Read every expected value before any student code runs: code that rewrites the
     # fixture files cannot change what it is compared against.
-    for package in sorted({ex.module.package for ex in exercises}):
-        fixtures.load(package)
+    for name in fixtures.available():
+        fixtures.load(name)
     pool = WorkerPool(root, package_name(root), course.names_to_files(), sandbox_user)
     plugin = GradingPlugin(exercises, pool, on_exercise_done)
     args = [

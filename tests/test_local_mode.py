@@ -13,8 +13,11 @@ from grader.local import check_exercise
 
 @pytest.mark.parametrize("ex", course.EXERCISES, ids=lambda ex: ex.id)
 def test_reference_functions_pass_in_process(ex):
-    module = importlib.import_module(f"reference.{ex.module.package}")
-    assert check_exercise(ex.id, vars(module)) == ex.points
+    # A module's notebook also defines the earlier modules' names (4.5 uses 3.11's GPT).
+    names = {}
+    for module in course.MODULES[: course.MODULES.index(ex.module) + 1]:
+        names.update(vars(importlib.import_module(f"reference.{module.package}")))
+    assert check_exercise(ex.id, names) == ex.points
 
 
 def test_stubs_raise_not_implemented_in_process():

@@ -22,6 +22,7 @@ from ..self_attention.attention import scaled_dot_product_attention
 from ..self_attention.heads import merge_heads, split_heads
 from ..self_attention.masks import causal_mask
 from ..transformer.feed_forward import feed_forward
+from ..transformer.gpt import GPT
 from ..transformer.linear import linear
 from ..transformer.norms import layer_norm
 from .sampling import greedy, sample_next_token
@@ -228,9 +229,12 @@ def generate(model, prompt, max_new_tokens, *, temperature=0.0, top_k=None, top_
         ids: ``(B, T0 + max_new_tokens)`` int64, the prompt followed by the new tokens.
 
     Raises:
+        TypeError: if model is not a ``GPT``.
         ValueError: if the prompt is not ``(B, T0)`` integer ids, ``max_new_tokens < 0``,
             ``temperature < 0``, or ``T0 + max_new_tokens > block_size``.
     """
+    if not isinstance(model, GPT):
+        raise TypeError(f"generate: model must be a GPT (3.11), got {type(model).__name__}")
     prompt = np.asarray(prompt)
     if not np.issubdtype(prompt.dtype, np.integer) or prompt.ndim != 2 or 0 in prompt.shape:
         raise ValueError(f"generate: prompt must be integer ids (B, T0) with B, T0 >= 1, got "

@@ -212,6 +212,43 @@ class GPT:
         self._cache = None  # the last forward's activations
         self._loss_cache = None  # the last loss's cross-entropy cache (None after a forward)
 
+    @classmethod
+    def from_pretrained(cls, path, dtype="float32"):
+        """A GPT with the weights of a Hugging Face GPT-2 directory (given, not an exercise).
+
+        ``path`` holds ``config.json`` and ``model.safetensors``, as ``save_pretrained`` (HF's
+        or ours) writes them, or as ``huggingface-cli download gpt2 config.json
+        model.safetensors`` fetches them. The names are ours (a ``transformer.`` prefix is
+        stripped), the layout too (``Conv1D`` ``(in, out)``); the tied ``lm_head.weight``, if
+        stored, must equal ``wte.weight``. The loader is ``llm/pretrained.py``'s
+        ``load_gpt2``.
+
+        Args:
+            path: the directory.
+            dtype: the parameters' dtype, ``"float32"`` (default) or ``"float64"``.
+
+        Returns:
+            the ``GPT``; its logits are ``GPT2LMHeadModel``'s in eval mode.
+
+        Raises:
+            FileNotFoundError: no config.json, or no safetensors file (e.g. only
+                ``pytorch_model.bin``: the message says what to download).
+            ValueError: an unsupported config option, a missing or misshapen tensor (named).
+        """
+        from ..llm.pretrained import load_gpt2
+
+        return load_gpt2(path, dtype=dtype, cls=cls)
+
+    def save_pretrained(self, path):
+        """Write ``config.json`` and ``model.safetensors`` to the directory ``path`` (given).
+
+        HF's ``GPT2LMHeadModel.from_pretrained(path)`` loads them, and so does
+        ``GPT.from_pretrained(path)``, exactly (the parameters' dtype is kept).
+        """
+        from ..llm.pretrained import save_gpt2
+
+        save_gpt2(self, path)
+
     def num_parameters(self):
         """Number of scalars in ``params`` (the tied table counted once): 124,439,808 for the
         default config, HF's ``GPT2LMHeadModel(...).num_parameters()`` (given)."""
