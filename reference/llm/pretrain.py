@@ -243,11 +243,11 @@ def save_checkpoint(path, model, optimizer=None, step=0, **extra):
         arrays.update({f"optimizer.m.{name}": m for name, m in optimizer.m.items()})
         arrays.update({f"optimizer.v.{name}": v for name, v in optimizer.v.items()})
     for key, value in extra.items():
-        value = np.asarray(value)
-        if value.dtype.hasobject:
+        stored = np.asarray(value)
+        if stored.dtype.hasobject:
             raise TypeError(f"save_checkpoint: extra value {key!r} is not a number, string or "
                             "numeric array (it would need a pickle)")
-        arrays[f"extra.{key}"] = value
+        arrays[f"extra.{key}"] = stored
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:  # a file object: savez adds no ".npz" to the name
         np.savez(f, **arrays)
