@@ -133,14 +133,15 @@ def assert_not_blamed(result, check: str, blame: str) -> None:
 
 def standard_tests(package: str, exercise_ids: list[str], mutants: list[Mutant],
                    gaps: dict[str, str] | None = None, diagnosed=(),
-                   diagnosis_gaps: dict[str, str] | None = None, not_blamed=()) -> dict:
+                   diagnosis_gaps: dict[str, str] | None = None, not_blamed=(),
+                   blame_gaps: dict[str, str] | None = None) -> dict:
     """The tests every mutation-test file runs, by name, with the `graded` fixture.
 
     A test file adds them with `globals().update(standard_tests(...))`; `diagnosed` rows are
     (mutant id, check, wanted phrase, unwanted phrase), `not_blamed` rows (mutant id, check,
-    blame phrase).
+    blame phrase); the `*gaps` dicts name known grader gaps (strict xfails, see `param`).
     """
-    gaps, diagnosis_gaps = gaps or {}, diagnosis_gaps or {}
+    gaps, diagnosis_gaps, blame_gaps = gaps or {}, diagnosis_gaps or {}, blame_gaps or {}
     named = by_id(mutants)
 
     def test_unmutated_copy_passes(tmp_path):
@@ -167,8 +168,8 @@ def standard_tests(package: str, exercise_ids: list[str], mutants: list[Mutant],
         tests["test_diagnosis_points_at_the_bug"] = test_diagnosis_points_at_the_bug
 
     if not_blamed:
-        @pytest.mark.parametrize("mutant_id, check, blame", not_blamed,
-                                 ids=[f"{m}-{c}" for m, c, _ in not_blamed])
+        @pytest.mark.parametrize("mutant_id, check, blame", [
+            param(blame_gaps, f"{row[0]}-{row[1]}", *row) for row in not_blamed])
         def test_correct_function_not_blamed(mutant_id, check, blame, graded):
             assert_not_blamed(graded(named[mutant_id]), check, blame)
 

@@ -80,5 +80,6 @@ DIAGNOSED = [
 ]
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
+
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
 globals().update(standard_tests(PACKAGE, BPE_EXERCISES, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS))

@@ -125,5 +125,6 @@ DIAGNOSED = [
 ]
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
+
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
 globals().update(standard_tests(PACKAGE, EXERCISE, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS))

@@ -143,6 +143,7 @@ NOT_BLAMED = [
     ("int4_nibbles_swapped", "quantized_linear_int4", "unpack"),
 ]
 
+
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
 globals().update(standard_tests(PACKAGE, EXERCISES, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS,
                                  NOT_BLAMED))

@@ -183,6 +183,8 @@ DIAGNOSED = [
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
 BY_ID = by_id(MUTANTS)
+
+
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
 globals().update(standard_tests(PACKAGE, [EXERCISE], MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS))
 
