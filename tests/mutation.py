@@ -129,3 +129,49 @@ def assert_diagnosed(result, check: str, wanted: str, unwanted: str) -> None:
 def assert_not_blamed(result, check: str, blame: str) -> None:
     found = verdicts(result)[check]
     assert found.status == "passed" or blame not in found.message, found.message
+
+
+def standard_tests(package: str, exercise_ids: list[str], mutants: list[Mutant],
+                   gaps: dict[str, str] | None = None, diagnosed=(),
+                   diagnosis_gaps: dict[str, str] | None = None, not_blamed=(),
+                   blame_gaps: dict[str, str] | None = None) -> dict:
+    """The tests every mutation-test file runs, by name, with the `graded` fixture.
+
+    A test file adds them with `globals().update(standard_tests(...))`; `diagnosed` rows are
+    (mutant id, check, wanted phrase, unwanted phrase), `not_blamed` rows (mutant id, check,
+    blame phrase); the `*gaps` dicts name known grader gaps (strict xfails, see `param`).
+    """
+    gaps, diagnosis_gaps, blame_gaps = gaps or {}, diagnosis_gaps or {}, blame_gaps or {}
+    named = by_id(mutants)
+
+    def test_unmutated_copy_passes(tmp_path):
+        assert_unmutated_passes(tmp_path, package, exercise_ids)
+
+    def test_every_check_has_a_mutant():
+        assert_every_check_has_a_mutant(exercise_ids, mutants, gaps)
+
+    @pytest.mark.parametrize("mutant", [param(gaps, m.id, m) for m in mutants])
+    def test_check_catches_bug(mutant, graded):
+        assert_caught(graded(mutant), mutant)
+
+    tests = {"graded": graded_fixture(package),
+             "test_unmutated_copy_passes": test_unmutated_copy_passes,
+             "test_every_check_has_a_mutant": test_every_check_has_a_mutant,
+             "test_check_catches_bug": test_check_catches_bug}
+
+    if diagnosed:
+        @pytest.mark.parametrize("mutant_id, check, wanted, unwanted", [
+            param(diagnosis_gaps, f"{row[0]}-{row[1]}", *row) for row in diagnosed])
+        def test_diagnosis_points_at_the_bug(mutant_id, check, wanted, unwanted, graded):
+            assert_diagnosed(graded(named[mutant_id]), check, wanted, unwanted)
+
+        tests["test_diagnosis_points_at_the_bug"] = test_diagnosis_points_at_the_bug
+
+    if not_blamed:
+        @pytest.mark.parametrize("mutant_id, check, blame", [
+            param(blame_gaps, f"{row[0]}-{row[1]}", *row) for row in not_blamed])
+        def test_correct_function_not_blamed(mutant_id, check, blame, graded):
+            assert_not_blamed(graded(named[mutant_id]), check, blame)
+
+        tests["test_correct_function_not_blamed"] = test_correct_function_not_blamed
+    return tests

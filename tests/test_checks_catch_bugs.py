@@ -13,15 +13,9 @@ diagnosis stays right.
 
 from __future__ import annotations
 
-import pytest
 from mutation import (
     Mutant,
-    assert_caught,
-    assert_diagnosed,
-    assert_every_check_has_a_mutant,
-    assert_unmutated_passes,
-    by_id,
-    graded_fixture,
+    standard_tests,
 )
 
 from grader.course import SELF_ATTENTION, select
@@ -259,24 +253,6 @@ DIAGNOSED = [
     ("online_skips_last_block", "online_equals_attention", "last, shorter block", ""),
 ]
 
-BY_ID = by_id(MUTANTS)
-graded = graded_fixture(PACKAGE)
 
-
-def test_unmutated_copy_passes(tmp_path):
-    assert_unmutated_passes(tmp_path, PACKAGE, MODULE_1)
-
-
-def test_every_check_of_module_1_has_a_mutant():
-    assert_every_check_has_a_mutant(MODULE_1, MUTANTS)
-
-
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
-def test_check_catches_bug(mutant, graded):
-    assert_caught(graded(mutant), mutant)
-
-
-@pytest.mark.parametrize("mutant_id, check, wanted, unwanted", DIAGNOSED,
-                         ids=[row[0] for row in DIAGNOSED])
-def test_diagnosis_points_at_the_bug(mutant_id, check, wanted, unwanted, graded):
-    assert_diagnosed(graded(BY_ID[mutant_id]), check, wanted, unwanted)
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, MODULE_1, MUTANTS, diagnosed=DIAGNOSED))

@@ -17,17 +17,9 @@ the grader turns them into an XPASS that asks for the mark to go.
 
 from __future__ import annotations
 
-import pytest
 from mutation import (
     Mutant,
-    assert_caught,
-    assert_diagnosed,
-    assert_every_check_has_a_mutant,
-    assert_not_blamed,
-    assert_unmutated_passes,
-    by_id,
-    graded_fixture,
-    param,
+    standard_tests,
 )
 
 from grader.course import TRANSFORMER, select
@@ -316,35 +308,12 @@ NOT_BLAMED = [
 ]
 BLAME_GAPS: dict[str, str] = {}  # correct code blamed for another bug; none now
 
-BY_ID = by_id(MUTANTS)
-graded = graded_fixture(PACKAGE)
-
-
-def test_unmutated_copy_passes(tmp_path):
-    assert_unmutated_passes(tmp_path, PACKAGE, MODULE_3_MODELS)
-
 
 def test_models_are_graded():
     """The model ids still name exercises of Module 3 (a renumbering must update them)."""
     assert MODULE_3_MODELS == list(MODELS)
 
 
-def test_every_check_of_the_models_has_a_mutant():
-    assert_every_check_has_a_mutant(MODULE_3_MODELS, MUTANTS, GAPS)
-
-
-@pytest.mark.parametrize("mutant", [param(GAPS, m.id, m) for m in MUTANTS])
-def test_check_catches_bug(mutant, graded):
-    assert_caught(graded(mutant), mutant)
-
-
-@pytest.mark.parametrize("mutant_id, check, wanted, unwanted",
-                         [param(DIAGNOSIS_GAPS, f"{row[0]}-{row[1]}", *row) for row in DIAGNOSED])
-def test_diagnosis_points_at_the_bug(mutant_id, check, wanted, unwanted, graded):
-    assert_diagnosed(graded(BY_ID[mutant_id]), check, wanted, unwanted)
-
-
-@pytest.mark.parametrize("mutant_id, check, blame",
-                         [param(BLAME_GAPS, f"{row[0]}-{row[1]}", *row) for row in NOT_BLAMED])
-def test_correct_code_is_not_blamed(mutant_id, check, blame, graded):
-    assert_not_blamed(graded(BY_ID[mutant_id]), check, blame)
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, MODULE_3_MODELS, MUTANTS, GAPS, DIAGNOSED,
+                                 DIAGNOSIS_GAPS, NOT_BLAMED, BLAME_GAPS))

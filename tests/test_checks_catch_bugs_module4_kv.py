@@ -5,16 +5,9 @@ see `test_checks_catch_bugs_module2.py` for the conventions (`GAPS`, `DIAGNOSED`
 
 from __future__ import annotations
 
-import pytest
 from mutation import (
     Mutant,
-    assert_caught,
-    assert_diagnosed,
-    assert_every_check_has_a_mutant,
-    assert_unmutated_passes,
-    by_id,
-    graded_fixture,
-    param,
+    standard_tests,
 )
 
 from grader.course import LLM_FUNDAMENTALS
@@ -132,24 +125,6 @@ DIAGNOSED = [
 ]
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
-BY_ID = by_id(MUTANTS)
-graded = graded_fixture(PACKAGE)
 
-
-def test_unmutated_copy_passes(tmp_path):
-    assert_unmutated_passes(tmp_path, PACKAGE, EXERCISE)
-
-
-def test_every_check_of_4_5_has_a_mutant():
-    assert_every_check_has_a_mutant(EXERCISE, MUTANTS, GAPS)
-
-
-@pytest.mark.parametrize("mutant", [param(GAPS, m.id, m) for m in MUTANTS])
-def test_check_catches_bug(mutant, graded):
-    assert_caught(graded(mutant), mutant)
-
-
-@pytest.mark.parametrize("mutant_id, check, wanted, unwanted",
-                         [param(DIAGNOSIS_GAPS, f"{row[0]}-{row[1]}", *row) for row in DIAGNOSED])
-def test_diagnosis_points_at_the_bug(mutant_id, check, wanted, unwanted, graded):
-    assert_diagnosed(graded(BY_ID[mutant_id]), check, wanted, unwanted)
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, EXERCISE, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS))

@@ -5,17 +5,9 @@ plausible student bug, and its message names the bug.  The harness is `mutation.
 
 from __future__ import annotations
 
-import pytest
 from mutation import (
     Mutant,
-    assert_caught,
-    assert_diagnosed,
-    assert_every_check_has_a_mutant,
-    assert_not_blamed,
-    assert_unmutated_passes,
-    by_id,
-    graded_fixture,
-    param,
+    standard_tests,
 )
 
 from grader.course import LLM_FUNDAMENTALS
@@ -151,30 +143,7 @@ NOT_BLAMED = [
     ("int4_nibbles_swapped", "quantized_linear_int4", "unpack"),
 ]
 
-BY_ID = by_id(MUTANTS)
-graded = graded_fixture(PACKAGE)
 
-
-def test_unmutated_copy_passes(tmp_path):
-    assert_unmutated_passes(tmp_path, PACKAGE, EXERCISES)
-
-
-def test_every_check_of_4_7_has_a_mutant():
-    assert_every_check_has_a_mutant(EXERCISES, MUTANTS, GAPS)
-
-
-@pytest.mark.parametrize("mutant", [param(GAPS, m.id, m) for m in MUTANTS])
-def test_check_catches_bug(mutant, graded):
-    assert_caught(graded(mutant), mutant)
-
-
-@pytest.mark.parametrize("mutant_id, check, wanted, unwanted",
-                         [param(DIAGNOSIS_GAPS, f"{row[0]}-{row[1]}", *row) for row in DIAGNOSED])
-def test_diagnosis_points_at_the_bug(mutant_id, check, wanted, unwanted, graded):
-    assert_diagnosed(graded(BY_ID[mutant_id]), check, wanted, unwanted)
-
-
-@pytest.mark.parametrize("mutant_id, check, blame", NOT_BLAMED,
-                         ids=[f"{m}-{c}" for m, c, _ in NOT_BLAMED])
-def test_correct_function_not_blamed(mutant_id, check, blame, graded):
-    assert_not_blamed(graded(BY_ID[mutant_id]), check, blame)
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, EXERCISES, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS,
+                                 NOT_BLAMED))

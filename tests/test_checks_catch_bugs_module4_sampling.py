@@ -12,13 +12,8 @@ from __future__ import annotations
 import pytest
 from mutation import (
     Mutant,
-    assert_caught,
-    assert_diagnosed,
-    assert_every_check_has_a_mutant,
-    assert_unmutated_passes,
     by_id,
-    graded_fixture,
-    param,
+    standard_tests,
     verdicts,
 )
 
@@ -188,20 +183,10 @@ DIAGNOSED = [
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
 BY_ID = by_id(MUTANTS)
-graded = graded_fixture(PACKAGE)
 
 
-def test_unmutated_copy_passes(tmp_path):
-    assert_unmutated_passes(tmp_path, PACKAGE, [EXERCISE])
-
-
-def test_every_check_of_4_4_has_a_mutant():
-    assert_every_check_has_a_mutant([EXERCISE], MUTANTS, GAPS)
-
-
-@pytest.mark.parametrize("mutant", [param(GAPS, m.id, m) for m in MUTANTS])
-def test_check_catches_bug(mutant, graded):
-    assert_caught(graded(mutant), mutant)
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, [EXERCISE], MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS))
 
 
 @pytest.mark.parametrize("mutant_id", sorted(ONLY))
@@ -209,9 +194,3 @@ def test_other_checks_pass(mutant_id, graded):
     failed = {name for name, v in verdicts(graded(BY_ID[mutant_id])).items()
               if v.status != "passed"}
     assert failed == ONLY[mutant_id]
-
-
-@pytest.mark.parametrize("mutant_id, check, wanted, unwanted",
-                         [param(DIAGNOSIS_GAPS, f"{row[0]}-{row[1]}", *row) for row in DIAGNOSED])
-def test_diagnosis_points_at_the_bug(mutant_id, check, wanted, unwanted, graded):
-    assert_diagnosed(graded(BY_ID[mutant_id]), check, wanted, unwanted)

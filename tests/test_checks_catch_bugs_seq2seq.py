@@ -9,15 +9,9 @@ fix.
 
 from __future__ import annotations
 
-import pytest
 from mutation import (
     Mutant,
-    assert_caught,
-    assert_every_check_has_a_mutant,
-    assert_unmutated_passes,
-    by_id,
-    graded_fixture,
-    param,
+    standard_tests,
 )
 
 from grader.course import TRANSFORMER
@@ -120,18 +114,7 @@ MUTANTS = [
 ]
 
 GAPS: dict[str, str] = {}  # plausible bugs no check catches; none now
-graded = graded_fixture(PACKAGE)
-BY_ID = by_id(MUTANTS)
 
 
-def test_unmutated_copy_passes(tmp_path):
-    assert_unmutated_passes(tmp_path, PACKAGE, ["3.9"])
-
-
-def test_every_check_of_3_9_has_a_mutant():
-    assert_every_check_has_a_mutant(["3.9"], MUTANTS, GAPS)
-
-
-@pytest.mark.parametrize("mutant", [param(GAPS, m.id, m) for m in MUTANTS])
-def test_check_catches_bug(mutant, graded):
-    assert_caught(graded(mutant), mutant)
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, ["3.9"], MUTANTS, GAPS))

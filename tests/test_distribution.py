@@ -75,7 +75,17 @@ def test_release_holds_no_solution_and_no_hidden_test(course_dir):
     for module in course.MODULES:
         name = f"{module.number:02d}_{module.package}"
         later = {m.package for m in course.MODULES if m.number >= module.number}
-        _scan_release(course_dir / "release" / name, sources.solution_lines(packages=later))
+        earlier = {m.package for m in course.MODULES if m.number < module.number}
+        handed_out = sources.solution_lines(packages=earlier) if earlier else set()
+        _scan_release(course_dir / "release" / name,
+                      sources.solution_lines(packages=later) - handed_out - _grader_lines())
+
+
+def _grader_lines() -> set[str]:
+    """Lines of the grader's own code, shipped on purpose: a solution line that happens to
+    equal one (`n_in, n_out = w.shape`) is not a leak."""
+    grader = Path(__import__("grader").__file__).parent
+    return {line.strip() for path in grader.rglob("*.py") for line in path.read_text().splitlines()}
 
 
 def _scan_release(release: Path, leaks: set[str]) -> None:

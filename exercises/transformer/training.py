@@ -185,9 +185,10 @@ def smooth(values, weight=None):
     return np.array(out)
 
 
-def save_loss_curve(log, path, title=""):
+def save_loss_curve(log, path, title="", ylabel="cross-entropy per answer token (nats)"):
     """Draw a ``TrainingLog``: the training loss per step (raw and smoothed) with the held-out
-    loss at each evaluation, and every other held-out metric (e.g. accuracy) beside it.
+    loss at each evaluation, and every other held-out metric (e.g. accuracy) beside it;
+    ``ylabel`` names the loss axis. A perplexity is drawn on a log scale.
 
     Returns the path written (a PNG; its directory is created).
     """
@@ -209,13 +210,15 @@ def save_loss_curve(log, path, title=""):
         ax.plot(*zip(*held), "o-", color="C3", markersize=4, label="held-out")
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy per answer token (nats)")
+    ax.set_ylabel(ylabel)
     ax.legend()
     for ax, name in zip(axes[1:], others):
         points = [(s, m[name]) for s, m in log.evals if name in m]
         ax.plot(*zip(*points), "o-", color="C3", markersize=4)
         ax.set_xlabel("step")
         ax.set_ylabel(f"held-out {name}")
+        if name == "perplexity":
+            ax.set_yscale("log")
         if name == "accuracy":
             ax.set_ylim(-0.02, 1.02)
             ax.axhline(0.99, color="0.6", linestyle="--", linewidth=1, label="99%")

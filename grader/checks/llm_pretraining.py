@@ -1,3 +1,547 @@
-"""Checks of exercises 4.2, 4.3: batches of next-token targets; the pretraining loop, perplexity and checkpoints."""
+"""Checks of exercises 4.2, 4.3: batches of next-token targets; the pretraining loop,
+perplexity and checkpoints.
+
+Everything here follows from the documented contracts, without fixtures:
+
+- 4.2: the window starts are ``rng.integers(0, len(data) - block_size, size=batch_size)``,
+  so the grader redraws them from a copy of the generator; with ``data`` an arithmetic
+  sequence, a window and its targets are recognisable at a glance.
+- 4.3: the student's own GPT (3.11) and AdamW (3.10) are the model and the optimiser; the
+  grader replays the documented updates and evaluations with them, call by call, and
+  compares. Checkpoints are written by the student's code into a temporary directory, and
+  the grader opens them itself with ``np.load(..., allow_pickle=False)``.
+"""
 
 from __future__ import annotations
+
+import math
+import os
+import shutil
+import stat
+import tempfile
+from contextlib import contextmanager
+
+import numpy as np
+
+from .. import expect
+from . import check
+
+EVAL_STREAM = 2**32 - 1  # documented in llm/pretrain.py: the evaluations' generator
+
+
+def _reraise_not_implemented(exc: Exception) -> None:
+    if getattr(exc, "type_name", type(exc).__name__) == "NotImplementedError":
+        raise exc
+
+
+def _call(fn, what: str, hint: str, *args, **kwargs):
+    """Call the student's `fn`; turn an exception into a failure that explains `hint`."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 — explained, unless it is the stub's own
+        _reraise_not_implemented(exc)
+        message = getattr(exc, "message", str(exc))
+        name = getattr(exc, "type_name", type(exc).__name__)
+        expect.fail(f"{what} raised {name}: {message}. {hint}".rstrip())
+
+
+def _same_state(a: np.random.Generator, b: np.random.Generator) -> bool:
+    return a.bit_generator.state == b.bit_generator.state
+
+
+def _windows(data, starts, block_size):
+    pos = np.asarray(starts)[:, None] + np.arange(block_size)
+    return data[pos].astype(np.int64), data[pos + 1].astype(np.int64)
+
+
+def _draw(data, batch_size, block_size, rng):
+    """The documented draw of get_batch (4.2), on the grader's side."""
+    starts = rng.integers(0, len(data) - block_size, size=batch_size)
+    return _windows(data, starts, block_size)
+
+
+def _batch(impl, data, batch_size, block_size, rng, what="get_batch", hint=""):
+    result = _call(impl.get_batch, what, hint, data, batch_size, block_size, rng)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        expect.fail(f"{what} should return a pair (x, y), got {type(result).__name__}.")
+    x, y = result
+    for name, value in (("x", x), ("y", y)):
+        expect.array(value, f"{what}: {name}", shape=(batch_size, block_size))
+        if value.dtype != np.int64:
+            expect.fail(f"{what}: {name} has dtype {value.dtype}, expected int64 (token ids "
+                        "index the embedding table; cast with .astype(np.int64), whatever the "
+                        "dtype of data, e.g. uint16).")
+    return x, y
+
+
+@contextmanager
+def _tmpdir():
+    """A scratch directory the sandbox may write to (it can run as another user)."""
+    path = tempfile.mkdtemp(prefix="grader-4.3-")
+    os.chmod(path, stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------
+# 4.2 get_batch
+# ---------------------------------------------------------------------------------------
+@check("4.2", weight=2)
+def batch_targets_are_the_next_tokens(impl):
+    """x is a window of data and y the same window shifted by one token"""
+    data = np.arange(100, 160, dtype=np.int32)  # value v sits at position v - 100
+    B, T = 4, 5
+    x, y = _batch(impl, data, B, T, np.random.default_rng(0), "get_batch(data, 4, 5, rng)")
+    for b in range(B):
+        if not (np.all(np.diff(x[b]) == 1) and x[b, 0] >= data[0]):
+            expect.fail(f"x[{b}] = {x[b].tolist()} is not a window of data = [100, 101, ..., "
+                        "159]: x[b] = data[s : s + block_size] for a start s.")
+    shift = y - x
+    if np.all(shift == 1):
+        return
+    if np.all(shift == 0):
+        expect.fail("y equals x: the targets are the inputs themselves, so the model would "
+                    "learn to copy. y must be x shifted by one: y[b] = data[s + 1 : s + T + 1], "
+                    "the next token at every position.")
+    if np.all(shift == -1):
+        expect.fail("y is the *previous* token (data[s - 1 : s + T - 1]): shifted the wrong "
+                    "way. y[b, t] is the token that follows x[b, t]: y[b] = data[s + 1 : s + "
+                    "T + 1].")
+    b, t = np.argwhere(shift != 1)[0]
+    expect.fail(f"y[{b}] = {y[b].tolist()} for x[{b}] = {x[b].tolist()}: y must be x shifted "
+                f"by exactly one token (y[b, t] = data[s + t + 1]); position {t} is off by "
+                f"{int(shift[b, t]) - 1}.")
+
+
+@check("4.2", weight=2)
+def batch_draws_the_documented_starts(impl):
+    """starts = rng.integers(0, len(data) - block_size, size=batch_size), from the rng given"""
+    data = np.arange(1000, 1050, dtype=np.int64)
+    for seed, B, T in ((3, 6, 4), (11, 2, 9)):
+        rng, mine = np.random.default_rng(seed), np.random.default_rng(seed)
+        x, y = _batch(impl, data, B, T, rng, f"get_batch(data, {B}, {T}, rng)")
+        expected, _ = _draw(data, B, T, mine)
+        if np.array_equal(x, expected):
+            if not _same_state(rng, mine):
+                expect.fail("get_batch drew the right starts but left the generator in another "
+                            "state: draw them with exactly one call, rng.integers(0, len(data) "
+                            "- block_size, size=batch_size).")
+            continue
+        untouched = _same_state(rng, np.random.default_rng(seed))
+        if untouched:
+            expect.fail("get_batch did not use the generator it was given (rng is unchanged): "
+                        "draw the starts from rng (rng.integers(...)), not from np.random's "
+                        "global state or a new generator, so that a seed reproduces the run.")
+        expect.fail(f"the windows start at {(x[:, 0] - 1000).tolist()}, expected "
+                    f"{(expected[:, 0] - 1000).tolist()} (seed {seed}, len(data) = 50, block_size "
+                    f"= {T}). Draw them as documented, in one call: starts = rng.integers(0, "
+                    "len(data) - block_size, size=batch_size).")
+
+
+@check("4.2")
+def batch_covers_every_window(impl):
+    """the last full window is drawn, and nothing beyond the end of data"""
+    T = 4
+    for n_windows in (3, 1):
+        data = np.arange(T + n_windows, dtype=np.int64)  # windows start at 0 .. n_windows - 1
+        x, _ = _batch(impl, data, 300, T, np.random.default_rng(5),
+                      f"get_batch on data of length block_size + {n_windows}",
+                      "The starts must stay in 0 .. len(data) - block_size - 1, so that the "
+                      "last target data[s + block_size] exists: rng.integers(0, len(data) - "
+                      "block_size) (the upper bound is excluded).")
+        seen = sorted(set(x[:, 0].tolist()))
+        if seen != list(range(n_windows)):
+            expect.fail(f"with len(data) = block_size + {n_windows} = {len(data)} there are "
+                        f"{n_windows} windows (starts 0..{n_windows - 1}; the targets of the "
+                        f"last one end at data[-1]), but 300 draws started at {seen}. The upper "
+                        "bound of rng.integers is excluded: rng.integers(0, len(data) - "
+                        "block_size).")
+
+
+@check("4.2")
+def batch_dtypes_and_errors(impl):
+    """int64 out of uint16 data, inputs untouched; clear errors for impossible requests"""
+    data = np.arange(7, 27, dtype=np.uint16)  # nanoGPT stores tokens as uint16
+    rng = np.random.default_rng(2)
+    result = expect.call_pure(impl.get_batch, "get_batch", data, 3, 6, rng)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        expect.fail(f"get_batch should return a pair (x, y), got {type(result).__name__}.")
+    for name, value in zip("xy", result):
+        expect.array(value, f"get_batch on uint16 data: {name}", shape=(3, 6))
+        if value.dtype != np.int64:
+            expect.fail(f"get_batch on uint16 data: {name} has dtype {value.dtype}, expected "
+                        "int64: cast with .astype(np.int64) (uint16 overflows in arithmetic, "
+                        "and the model expects int64 ids).")
+    g = np.random.default_rng(0)
+    expect.raises(impl.get_batch, ValueError, "get_batch with len(data) == block_size (no room "
+                  "for the last target)", np.arange(5), 2, 5, g)
+    expect.raises(impl.get_batch, TypeError, "get_batch on float data",
+                  np.arange(20.0), 2, 4, g)
+    expect.raises(impl.get_batch, TypeError, "get_batch with rng=0 (not a Generator)",
+                  np.arange(20), 2, 4, 0)
+    expect.raises(impl.get_batch, ValueError, "get_batch on 2-D data",
+                  np.arange(20).reshape(4, 5), 2, 2, g)
+
+
+# ---------------------------------------------------------------------------------------
+# 4.3 evaluate, train, checkpoints
+# ---------------------------------------------------------------------------------------
+def _model(impl, dtype="float64", seed=0, vocab_size=7, block_size=8, n_embd=16, scale=0.0):
+    """A tiny GPT of the student's (3.11); `scale` > 0 replaces wte by N(0, scale^2), so the
+    predictions are far from uniform and the losses of different batches differ."""
+    config = impl.GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=1, n_head=2,
+                            n_embd=n_embd, dtype=dtype)
+    model = impl.GPT(config, np.random.default_rng(seed))
+    if scale:
+        params = model.params
+        wte = np.random.default_rng(seed + 100).standard_normal(params["wte.weight"].shape)
+        params["wte.weight"] = (scale * wte).astype(dtype)
+        model.params = params
+    return model
+
+
+def _metrics(result, what: str) -> tuple[float, float]:
+    if not (isinstance(result, dict) and {"loss", "perplexity"} <= set(result)):
+        expect.fail(f"{what} should return a dict {{'loss': float, 'perplexity': float}}, got "
+                    f"{result!r:.80}.")
+    loss, ppl = result["loss"], result["perplexity"]
+    if not all(isinstance(v, (float, np.floating)) and math.isfinite(v) for v in (loss, ppl)):
+        expect.fail(f"{what}: loss and perplexity should be finite floats, got {loss!r}, "
+                    f"{ppl!r}.")
+    return float(loss), float(ppl)
+
+
+@check("4.3")
+def evaluate_uniform_model_has_perplexity_v(impl):
+    """a model that predicts uniformly over V tokens has loss ln V and perplexity V"""
+    V = 11
+    model = _model(impl, vocab_size=V)
+    params = model.params
+    params["wte.weight"] = np.zeros_like(params["wte.weight"])  # tied head: logits = 0
+    model.params = params
+    data = np.random.default_rng(1).integers(0, V, 60)
+    loss, ppl = _metrics(impl.evaluate(model, data, 2, 5, 3, np.random.default_rng(0)),
+                         "evaluate(model, data, 2, 5, 3, rng)")
+    if abs(loss - math.log(V)) > 1e-9:
+        expect.fail(f"a model with all-zero logits has loss ln {V} = {math.log(V):.6f} at every "
+                    f"position, but evaluate returned loss {loss:.6f}. The loss is the mean "
+                    "cross-entropy in nats (model.loss).")
+    if abs(ppl - V) > 1e-6:
+        hint = ("perplexity is e^loss with the loss in nats; 2^loss is for a loss in bits."
+                if abs(ppl - 2**loss) < 1e-6 else "perplexity = exp(mean loss).")
+        expect.fail(f"a uniform model over V = {V} tokens has perplexity {V}, evaluate "
+                    f"returned {ppl:.6f}: {hint}")
+
+
+@check("4.3", weight=2)
+def evaluate_is_the_mean_loss_over_the_batches(impl):
+    """loss = mean of model.loss over n_batches get_batch draws, perplexity = exp(loss)"""
+    model = _model(impl, vocab_size=9, scale=1.0)
+    data = np.random.default_rng(7).integers(0, 9, 80)
+    B, T, n = 3, 6, 4
+    rng, mine = np.random.default_rng(4), np.random.default_rng(4)
+    loss, ppl = _metrics(impl.evaluate(model, data, B, T, n, rng),
+                         f"evaluate(model, data, {B}, {T}, {n}, rng)")
+    losses = np.array([float(model.loss(*_draw(data, B, T, mine))) for _ in range(n)])
+    want = float(losses.mean())
+    if abs(loss - want) > 1e-9 * max(1.0, abs(want)):
+        if abs(loss - losses[0]) < 1e-9:
+            hint = f"that is the first batch only: average over all n_batches = {n} batches."
+        elif abs(loss - losses.sum()) < 1e-9:
+            hint = "that is the sum: divide by the number of batches."
+        elif _same_state(rng, np.random.default_rng(4)):
+            hint = ("the generator given was not used: draw every batch with get_batch(data, "
+                    "batch_size, block_size, rng), n_batches times from the same rng.")
+        else:
+            hint = ("draw n_batches batches one after the other with get_batch(data, "
+                    "batch_size, block_size, rng) (4.2) and average model.loss(x, y).")
+        expect.fail(f"evaluate returned loss {loss:.6f}; the mean of model.loss over the "
+                    f"{n} batches drawn from rng is {want:.6f} (batch losses "
+                    f"{np.round(losses, 4).tolist()}): {hint}")
+    if abs(ppl - math.exp(want)) > 1e-9 * math.exp(want):
+        hint = ""
+        if abs(ppl - float(np.exp(losses).mean())) < 1e-9 * ppl:
+            hint = (" You averaged the batches' perplexities: perplexity is exp of the mean "
+                    "loss (the geometric mean of 1/p), not the mean of exp(loss).")
+        expect.fail(f"evaluate returned perplexity {ppl:.6f}, expected exp(loss) = "
+                    f"{math.exp(want):.6f}.{hint}")
+    if not _same_state(rng, mine):
+        expect.fail("evaluate left the generator in another state than n_batches get_batch "
+                    "draws would: draw exactly n_batches batches from rng.")
+
+
+def _replay(impl, variant: str, data, steps: int, B: int, T: int, sched: dict, max_norm: float,
+            seed: int):
+    """The documented updates, run by the grader with the student's GPT and AdamW; a variant
+    other than "right" reproduces a likely mistake. Returns (losses, params)."""
+    model, opt = _model(impl, seed=1), impl.AdamW(lr=0.1, betas=(0.9, 0.95), weight_decay=0.1)
+    losses = []
+    for s in range(steps):
+        batch_step = 0 if variant == "same_batch" else s
+        x, y = _draw(data, B, T, np.random.default_rng([seed, batch_step]))
+        losses.append(float(model.loss(x, y)))
+        grads = model.backward()
+        if variant != "no_clip":
+            impl.clip_grad_norm(grads, max_norm)
+        if variant == "constant_lr":
+            lr = sched["lr"]
+        else:
+            lr = impl.cosine_schedule(s + (variant == "schedule_shifted"), sched["lr"],
+                                      sched["min_lr"], sched["warmup"], sched["total_steps"])
+        params = model.params
+        opt.step(params, grads, lr=lr)
+        model.params = params
+    return losses, model.params
+
+
+TRAIN_BUGS = {
+    "same_batch": "every update used the batch of update 0: draw update s's batch from its own "
+                  "generator, batch_rng(seed, s).",
+    "no_clip": "the gradients were not clipped: optimizer_step(optimizer, model.params, grads, "
+               "lr_s, max_norm) clips to max_norm before AdamW.step.",
+    "constant_lr": "the learning rate was constant: use lr_s = cosine_schedule(s, lr, min_lr, "
+                   "warmup, total_steps) at update s.",
+    "schedule_shifted": "the schedule is one step ahead: update s (0 for the first) uses "
+                        "cosine_schedule(s, ...), which is 0 at s = 0 during a warmup.",
+}
+
+
+def _differs(params, expected) -> bool:
+    return any(not np.allclose(params[k], expected[k], **expect.F64) for k in expected)
+
+
+@check("4.3", weight=2)
+def train_does_the_documented_updates(impl):
+    """each update: batch_rng(seed, s) batch, loss, backward, clip, cosine lr, AdamW step"""
+    data = np.random.default_rng(3).integers(0, 7, 90)
+    B, T, steps, seed, max_norm = 2, 6, 3, 5, 0.5
+    sched = {"lr": 0.1, "min_lr": 0.02, "warmup": 1, "total_steps": 3}
+    model = _model(impl, seed=1)
+    opt = impl.AdamW(lr=0.1, betas=(0.9, 0.95), weight_decay=0.1)
+    log = impl.train(model, opt, data, steps, B, T, lr=0.1, min_lr=0.02, warmup=1,
+                     max_norm=max_norm, seed=seed, progress_every=None)
+    losses = [float(v) for v in log.losses]
+    want_losses, want_params = _replay(impl, "right", data, steps, B, T, sched, max_norm, seed)
+    if len(losses) != steps:
+        expect.fail(f"train(..., steps={steps}) logged {len(losses)} training losses, expected "
+                    f"{steps} (log.losses: one per update, the loss before it).")
+    params = model.params
+    if np.allclose(losses, want_losses, **expect.F64) and not _differs(params, want_params):
+        return
+    for bug, message in TRAIN_BUGS.items():
+        bug_losses, bug_params = _replay(impl, bug, data, steps, B, T, sched, max_norm, seed)
+        if np.allclose(losses, bug_losses, **expect.F64) and not _differs(params, bug_params):
+            expect.fail(f"train's {steps} updates differ from the documented ones: {message}")
+    if not np.isclose(losses[0], want_losses[0], **expect.F64):
+        expect.fail(f"the loss of update 0 is {losses[0]:.6f}, expected {want_losses[0]:.6f}: "
+                    "its batch is get_batch(train_data, batch_size, block_size, batch_rng(seed, "
+                    "0)), and log.losses holds model.loss(x, y) before the update.")
+    expect.fail(f"after {steps} updates the training losses are {np.round(losses, 5).tolist()} "
+                f"and expected {np.round(want_losses, 5).tolist()}, or the weights differ. "
+                "Update s: batch from batch_rng(seed, s), loss, backward, lr_s = "
+                "cosine_schedule(s, lr, min_lr, warmup, total_steps), then optimizer_step "
+                "(clip to max_norm, AdamW.step with lr_s).")
+
+
+@check("4.3")
+def train_memorises_a_short_sequence(impl):
+    """30 updates on a repeating 5-token sequence bring the loss from ln 5 to near 0"""
+    data = np.tile(np.array([3, 0, 4, 1, 2]), 30)
+    model = _model(impl, vocab_size=5)
+    opt = impl.AdamW(lr=0.03, weight_decay=0.0)
+    log = impl.train(model, opt, data, 30, 4, 8, lr=0.03, warmup=5, progress_every=None)
+    losses = [float(v) for v in log.losses]
+    first, last = float(np.mean(losses[:3])), float(np.mean(losses[-5:]))
+    if abs(first - math.log(5)) > 0.2:
+        expect.fail(f"the first training losses average {first:.3f}; a fresh GPT predicts about "
+                    f"uniformly, ln 5 = {math.log(5):.3f}. Log model.loss(x, y) of each batch.")
+    if not last < 0.25 * first:
+        expect.fail(f"after 30 updates on a sequence that repeats every 5 tokens the loss is "
+                    f"{last:.3f} (from {first:.3f}); it should fall below {0.25 * first:.3f}. "
+                    "Is the optimiser stepping with the gradients of model.backward() at a "
+                    "non-zero learning rate?")
+
+
+@check("4.3")
+def train_evaluates_and_checkpoints_on_schedule(impl):
+    """evaluations at 0, every eval_every and the end; a checkpoint of the last update"""
+    data = np.random.default_rng(8).integers(0, 7, 70)
+    val = np.random.default_rng(9).integers(0, 7, 40)
+    B, T, seed = 2, 5, 3
+    with _tmpdir() as tmp:
+        path = os.path.join(tmp, "run.npz")
+        model = _model(impl, seed=2)
+        opt = impl.AdamW(lr=0.01)
+        log = impl.train(model, opt, data, 5, B, T, lr=0.01, seed=seed, val_data=val,
+                         eval_every=2, eval_batches=3, checkpoint_path=path, checkpoint_every=2,
+                         progress_every=None)
+        evals = list(log.evals)
+        steps = [int(s) for s, _ in evals]
+        if steps != [0, 2, 4, 5]:
+            expect.fail(f"with steps=5 and eval_every=2, train evaluated at steps {steps}, "
+                        "expected [0, 2, 4, 5]: before the first update (start_step = 0), after "
+                        "every update whose number is a multiple of eval_every, after the last.")
+        loss, ppl = _metrics(evals[-1][1], "the last entry of log.evals")
+        mine = np.random.default_rng([seed, EVAL_STREAM])
+        want = float(np.mean([float(model.loss(*_draw(val, B, T, mine))) for _ in range(3)]))
+        if abs(loss - want) > 1e-9 or abs(ppl - math.exp(want)) > 1e-9 * math.exp(want):
+            expect.fail(f"the evaluation after the last update says loss {loss:.6f}, perplexity "
+                        f"{ppl:.4f}; evaluate(model, val_data, batch_size, block_size, "
+                        f"eval_batches, batch_rng(seed, EVAL_STREAM)) gives {want:.6f}, "
+                        f"{math.exp(want):.4f}. Use a fresh batch_rng(seed, EVAL_STREAM) for "
+                        "every evaluation.")
+        if not os.path.isfile(path):
+            expect.fail("train(..., checkpoint_path=path) wrote no file at path: save a "
+                        "checkpoint after the last update (and every checkpoint_every updates).")
+        _, _, step, _ = _call(impl.load_checkpoint, "load_checkpoint of train's checkpoint",
+                              "", path)
+        if int(step) != 5:
+            expect.fail(f"train's last checkpoint says step {step}, expected 5 (the number of "
+                        "updates done when it was saved).")
+
+
+def _trained(impl, dtype: str, n_updates: int = 2):
+    """A tiny model and an AdamW with non-trivial moments (a few updates by hand)."""
+    model = _model(impl, dtype=dtype, seed=4, vocab_size=6)
+    opt = impl.AdamW(lr=0.01, betas=(0.8, 0.9), eps=1e-7, weight_decay=0.05)
+    data = np.random.default_rng(6).integers(0, 6, 50)
+    for s in range(n_updates):
+        model.loss(*_draw(data, 2, 4, np.random.default_rng([0, s])))
+        grads, params = model.backward(), model.params
+        opt.step(params, grads, lr=0.01 * (s + 1))
+        model.params = params
+    return model, opt
+
+
+def _expect_same_arrays(got: dict, want: dict, what: str) -> None:
+    if set(got) != set(want):
+        expect.fail(f"{what}: keys {sorted(set(got) ^ set(want))[:4]} are missing or extra "
+                    "after the round trip.")
+    for name, w in want.items():
+        g = got[name]
+        if not isinstance(g, np.ndarray) or g.dtype != w.dtype:
+            expect.fail(f"{what}[{name!r}] came back as {getattr(g, 'dtype', type(g).__name__)}"
+                        f", saved as {w.dtype}: store the arrays as they are (no astype), so "
+                        "float32 stays float32 and float64 stays float64.")
+        if g.shape != w.shape or g.tobytes() != w.tobytes():
+            expect.fail(f"{what}[{name!r}] differs after the round trip: a checkpoint must "
+                        "restore every bit (no rounding, no text formatting of numbers).")
+
+
+@check("4.3", weight=2)
+def checkpoint_round_trip_is_exact(impl):
+    """one .npz, no pickles; params, config, AdamW state, step and extras come back bit-exact"""
+    with _tmpdir() as tmp:
+        for dtype in ("float32", "float64"):
+            model, opt = _trained(impl, dtype)
+            path = os.path.join(tmp, f"ckpt_{dtype}.npz")
+            _call(impl.save_checkpoint, f"save_checkpoint (a {dtype} model)", "", path, model,
+                  opt, step=7, seed=3, note="hello", lrs=np.array([0.5, 0.25]))
+            files = sorted(os.listdir(tmp))
+            if files != sorted(f"ckpt_{d}.npz" for d in ("float32", "float64")[:len(files)]):
+                expect.fail(f"save_checkpoint(path) should write exactly one file, at path; the "
+                            f"directory holds {files} (np.savez appends .npz to a name without "
+                            "it; temporary files must be renamed or removed).")
+            try:
+                with np.load(path, allow_pickle=False) as archive:
+                    stored = {name: archive[name] for name in archive.files}
+            except ValueError as exc:
+                expect.fail(f"np.load(checkpoint, allow_pickle=False) fails ({exc}): a "
+                            "checkpoint holds only arrays and strings (JSON for the config), "
+                            "never pickled objects.")
+            params = model.params
+            missing = [n for n in params if f"param.{n}" not in stored]
+            if missing:
+                expect.fail(f"the checkpoint has no entry param.{missing[0]}: every parameter is "
+                            "stored under 'param.' + its name (see the format in "
+                            "llm/pretrain.py).")
+            _expect_same_arrays({n: stored[f"param.{n}"] for n in params}, params,
+                                "the stored param")
+            loaded = _call(impl.load_checkpoint, f"load_checkpoint (a {dtype} model)", "", path)
+            if not (isinstance(loaded, tuple) and len(loaded) == 4):
+                expect.fail("load_checkpoint should return (model, optimizer, step, extra).")
+            model2, opt2, step, extra = loaded
+            for field in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd",
+                          "layer_norm_epsilon", "dtype"):
+                a, b = getattr(model.config, field), getattr(model2.config, field)
+                if a != b:
+                    expect.fail(f"the loaded config has {field} = {b!r}, saved {a!r}.")
+            _expect_same_arrays(model2.params, params, "the loaded params")
+            if opt2 is None:
+                expect.fail("load_checkpoint returned no optimizer, though one was saved.")
+            for attr in ("lr", "eps", "weight_decay", "t"):
+                if getattr(opt2, attr) != getattr(opt, attr):
+                    expect.fail(f"the loaded AdamW has {attr} = {getattr(opt2, attr)!r}, saved "
+                                f"{getattr(opt, attr)!r}.")
+            if tuple(opt2.betas) != tuple(opt.betas):
+                expect.fail(f"the loaded AdamW has betas {opt2.betas}, saved {opt.betas}.")
+            _expect_same_arrays(opt2.m, opt.m, "the loaded AdamW.m")
+            _expect_same_arrays(opt2.v, opt.v, "the loaded AdamW.v")
+            if step != 7:
+                expect.fail(f"load_checkpoint returned step {step!r}, saved 7.")
+            if not (isinstance(extra, dict) and extra.get("seed") == 3
+                    and extra.get("note") == "hello"
+                    and np.array_equal(extra.get("lrs"), [0.5, 0.25])):
+                expect.fail(f"the extras came back as {extra!r:.120}, saved seed=3, "
+                            "note='hello', lrs=array([0.5, 0.25]).")
+        path = os.path.join(tmp, "model_only.npz")
+        model, _ = _trained(impl, "float64", 0)
+        impl.save_checkpoint(path, model)
+        _, opt2, step, _ = impl.load_checkpoint(path)
+        if opt2 is not None or step != 0:
+            expect.fail(f"a checkpoint saved without optimizer loads as optimizer {opt2!r}, "
+                        f"step {step!r}; expected None and 0.")
+
+
+@check("4.3", weight=2)
+def resume_equals_uninterrupted(impl):
+    """4 updates straight == 2 updates, save, load, 2 more with start_step=2, bit for bit"""
+    data = np.random.default_rng(12).integers(0, 7, 80)
+    kwargs = dict(lr=0.05, min_lr=0.01, warmup=1, total_steps=4, max_norm=1.0, seed=9,
+                  progress_every=None)
+    straight, opt = _model(impl, seed=5), impl.AdamW(lr=0.05, weight_decay=0.1)
+    whole = impl.train(straight, opt, data, 4, 2, 6, **kwargs)
+    first, opt = _model(impl, seed=5), impl.AdamW(lr=0.05, weight_decay=0.1)
+    part1 = impl.train(first, opt, data, 2, 2, 6, **kwargs)
+    with _tmpdir() as tmp:
+        path = os.path.join(tmp, "resume.npz")
+        impl.save_checkpoint(path, first, opt, step=2)
+        resumed, opt2, step, _ = impl.load_checkpoint(path)
+    part2 = impl.train(resumed, opt2, data, 2, 2, 6, start_step=step, **kwargs)
+    want, got = [float(v) for v in whole.losses], [float(v) for v in
+                                                   list(part1.losses) + list(part2.losses)]
+    a, b = straight.params, resumed.params
+    if got == want and all(a[k].tobytes() == b[k].tobytes() for k in a):
+        return
+    hint = ("the AdamW state (m, v and t: without t the bias corrections restart) or the "
+            "weights did not survive the checkpoint")
+    if got[:3] != want[:3]:
+        hint = ("the batch or the learning rate of update 2 is not the one of the uninterrupted "
+                "run: with start_step=2, draw from batch_rng(seed, s) and use cosine_schedule(s, "
+                "...) for the global s = 2, 3")
+    expect.fail(f"resuming from a checkpoint of step 2 gives losses {got} and the uninterrupted "
+                f"run {want}{'' if got != want else ' (the weights differ)'}: {hint}.")
+
+
+@check("4.3")
+def checkpoint_errors_name_the_problem(impl):
+    """load_checkpoint: FileNotFoundError for no file, ValueError for a file that is not one"""
+    with _tmpdir() as tmp:
+        good = os.path.join(tmp, "good.npz")
+        model, _ = _trained(impl, "float64", 0)
+        impl.save_checkpoint(good, model)
+        expect.raises(impl.load_checkpoint, FileNotFoundError, "load_checkpoint of a missing "
+                      "file", os.path.join(tmp, "missing.npz"))
+        text = os.path.join(tmp, "notes.txt")
+        with open(text, "w") as f:
+            f.write("not a checkpoint\n")
+        expect.raises(impl.load_checkpoint, ValueError, "load_checkpoint of a text file", text)
+        other = os.path.join(tmp, "other.npz")
+        np.savez(other, weights=np.ones(3))
+        expect.raises(impl.load_checkpoint, ValueError, "load_checkpoint of an .npz that "
+                      "save_checkpoint did not write (no 'format' entry)", other)
+        single = os.path.join(tmp, "single.npy")
+        np.save(single, np.arange(4))
+        expect.raises(impl.load_checkpoint, ValueError, "load_checkpoint of a .npy array", single)

@@ -299,29 +299,29 @@ def quantized_linear_int8(impl):
 # ---------------------------------------------------------------------------------------
 def _quantize_int4(impl, w, group_size):
     call = f"quantize_int4(w {w.shape}, group_size={group_size})"
-    packed, scales = _pair(expect.call_pure(impl.quantize_int4, "quantize_int4", w, group_size),
-                           call)
+    q4, group_scales = _pair(
+        expect.call_pure(impl.quantize_int4, "quantize_int4", w, group_size), call)
     n_in, n_out = w.shape
-    expect.array(packed, f"packed of {call}")
-    expect.array(scales, f"scales of {call}")
-    if packed.shape == (n_in, n_out / 2) or packed.shape == (n_in, n_out // 2):
-        expect.fail(f"packed of {call} has shape {packed.shape}, expected ({n_in // 2}, "
+    expect.array(q4, f"packed of {call}")
+    expect.array(group_scales, f"scales of {call}")
+    if q4.shape == (n_in, n_out / 2) or q4.shape == (n_in, n_out // 2):
+        expect.fail(f"packed of {call} has shape {q4.shape}, expected ({n_in // 2}, "
                     f"{n_out}): pack pairs of ROWS (along the input axis, where the groups "
                     "run): packed[i, j] holds q[2i, j] and q[2i + 1, j].")
-    if packed.shape != (n_in // 2, n_out):
-        expect.fail(f"packed of {call} has shape {packed.shape}, expected ({n_in // 2}, "
+    if q4.shape != (n_in // 2, n_out):
+        expect.fail(f"packed of {call} has shape {q4.shape}, expected ({n_in // 2}, "
                     f"{n_out}): two 4-bit values per byte, so half as many rows as w.")
-    if packed.dtype != np.uint8:
-        expect.fail(f"packed of {call} has dtype {packed.dtype}, expected uint8 (one byte = two "
+    if q4.dtype != np.uint8:
+        expect.fail(f"packed of {call} has dtype {q4.dtype}, expected uint8 (one byte = two "
                     "nibbles).")
     shape = (n_in // group_size, n_out)
-    if scales.shape != shape:
-        expect.fail(f"scales of {call} have shape {scales.shape}, expected {shape}: one scale "
-                    f"per group of {group_size} consecutive rows of each column "
+    if group_scales.shape != shape:
+        expect.fail(f"scales of {call} have shape {group_scales.shape}, expected {shape}: one "
+                    f"scale per group of {group_size} consecutive rows of each column "
                     "(scales[g, j] for rows g*group_size .. (g+1)*group_size - 1 of column j).")
-    if scales.dtype != np.float32:
-        expect.fail(f"scales of {call} have dtype {scales.dtype}, expected float32.")
-    return packed, scales
+    if group_scales.dtype != np.float32:
+        expect.fail(f"scales of {call} have dtype {group_scales.dtype}, expected float32.")
+    return q4, group_scales
 
 
 def _expect_packed(packed, want_q, call, w=None, scale=None):

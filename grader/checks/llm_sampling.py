@@ -387,7 +387,7 @@ def sample_temperature_before_filters(impl):
                     "tokens [1, 3]: temperature 0 means greedy decoding.")
     if rng.bit_generator.state != state:
         expect.fail("sample_next_token(temperature=0) drew from rng: greedy decoding draws "
-                    "no random number (return greedy(logits) before any draw).")
+                    "no random number (answer with greedy before any draw).")
     expect.raises(impl.sample_next_token, ValueError, "sample_next_token(temperature=-1)",
                   x, np.random.default_rng(0), temperature=-1.0)
 

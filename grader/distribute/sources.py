@@ -93,6 +93,9 @@ def earlier_module_files(module: course.Module) -> list[Path]:
     them, solved: like a course that hands out assignment 1's solution with assignment 2."""
     ordered: list[Path] = []
     seen: set[Path] = set()
+    # a later module's file is never handed out, even where an earlier file imports it
+    # inside a function (3.11's GPT.forward calls 4.5's forward_with_cache)
+    allowed = {m.package for m in course.MODULES if m.number <= module.number}
 
     def visit(path: Path) -> None:
         if path in seen:
@@ -102,7 +105,7 @@ def earlier_module_files(module: course.Module) -> list[Path]:
             if isinstance(node, ast.ImportFrom) and node.level > 0 and node.module:
                 base = path.parent if node.level == 1 else path.parents[node.level - 1]
                 target = base.joinpath(*node.module.split(".")).with_suffix(".py")
-                if target.is_file():
+                if target.is_file() and target.parent.name in allowed:
                     visit(target)
         ordered.append(path)
 
@@ -123,19 +126,19 @@ def module_files(module: course.Module) -> list[FileParts]:
 
 def solution_lines(min_length: int = 20, packages: set[str] | None = None) -> set[str]:
     """Distinctive lines of the solution regions (stripped), to search for leaks: long enough
-    to mean something, and found nowhere outside a solution region.  `packages` limits the
-    solutions to those modules."""
+    to mean something, and found nowhere outside a solution region (of any module).
+    `packages` limits the solutions to those modules."""
     inside_lines, outside_lines = set(), set()
     for path in (REPO_ROOT / "reference").rglob("*.py"):
-        if packages is not None and path.parent.name not in packages:
-            continue
+        wanted = packages is None or path.parent.name in packages
         inside = False
         for line in path.read_text().splitlines():
             text = line.strip()
             if text in (BEGIN, END):
                 inside = text == BEGIN
             elif inside:
-                inside_lines.add(text)
+                if wanted:
+                    inside_lines.add(text)
             else:
                 outside_lines.add(text)
     outside_text = "\n".join(outside_lines)  # e.g. a docstring quoting the formula
