@@ -10,9 +10,10 @@ Everything is measured in one run (one process, the same threads), float32, batc
 on a GPT-2 small shape (12 layers, 12 heads, C = 768, V = 50257, block 1024) with random
 weights -- speed does not depend on the values, and both sides hold the very same weights:
 
-1. **Memory bandwidth**: a streaming read, the sum of a float32 array far larger than the
-   caches, split into one contiguous part per thread (NumPy's sum releases the GIL, so the
-   parts are summed at once). A single-thread sum and a copy are reported beside it.
+1. **Memory bandwidth**: a streaming read, the sum (and the max; the faster counts) of a
+   float32 array far larger than the caches, split into one contiguous part per thread
+   (NumPy releases the GIL in a reduction, so the parts are read at once); probed at the
+   start and at the end, the faster kept. A single-thread sum and a copy are reported too.
 2. **Roofline**: a decoding step reads every weight once -- per block ``12 C^2 + 13 C``
    parameters, the tied head ``V x C``, ``ln_f`` and one row of ``wpe`` -- so it cannot take
    less than ``weight bytes / bandwidth``: ``roofline tokens/s = bandwidth / weight bytes``.
@@ -26,8 +27,9 @@ weights -- speed does not depend on the values, and both sides hold the very sam
    it) are timed separately. The sides take turns, the order alternating between rounds;
    the report gives medians over the rounds, after one warm-up run of each.
 4. **Cache vs no cache**: ``generate(..., use_cache=False)`` recomputes the whole sequence at
-   every step; timed end to end from 16 to 256 tokens (once: it is slow), and one step at each
-   length of a sweep, 16..1024, for the figure ``decode_tokens_per_s.png``.
+   every step. One step at each length of a sweep, 16..1024, with and without the cache
+   (the figure ``decode_tokens_per_s.png``; the target is the ratio at 256), and end to end
+   from 16 to 256 tokens (the cached run's median of 3, the uncached run once: it is slow).
 
 Not an exercise, and not copied to ``exercises/`` (it would need PyTorch).
 """
