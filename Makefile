@@ -22,7 +22,8 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  MODULE=self_attention  FORCE=1"
-	@echo "             BENCH=all|train|decode (make bench: Module 3's training step, Module 4's decoding)"
+	@echo "             BENCH=all|train|decode|quantize (make bench: Module 3's training step,"
+	@echo "             Module 4's decoding, Module 4's quantization of the pretrained demo model)"
 
 # --- virtual environment, filled in layers: student < test < parity -----------------------
 $(VENV)/.student: pyproject.toml
@@ -69,12 +70,15 @@ test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, st
 parity: $(VENV)/.parity ## Check the reference against PyTorch / Hugging Face
 	@$(PY) -m pytest -q -m parity tests/parity
 
-bench: $(VENV)/.parity ## Time the reference GPT against PyTorch: training step and KV-cached decoding
+bench: $(VENV)/.parity ## Time the reference GPT against PyTorch (training step, KV-cached decoding); quantization report
 ifneq ($(filter all train,$(BENCH)),)
 	@$(PY) -m reference.transformer.bench
 endif
 ifneq ($(filter all decode,$(BENCH)),)
 	@$(PY) -m reference.llm.bench_decode
+endif
+ifneq ($(filter all quantize,$(BENCH)),)
+	@$(PY) -m reference.llm.bench_quantization
 endif
 
 lint: $(VENV)/.test ## ruff check
