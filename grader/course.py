@@ -147,6 +147,20 @@ EXERCISES = (
     Exercise("4.8", "Parameters, FLOPs and scaling laws", 6, LLM_FUNDAMENTALS, "scaling.py",
              ("count_parameters", "flops_per_token", "chinchilla_optimal", "fit_power_law"),
              "9. Parameters, FLOPs and scaling laws"),
+    Exercise("4.9", "Chat template and SFT loss mask", 6, LLM_FUNDAMENTALS, "sft.py",
+             ("apply_chat_template", "sft_loss_mask"),
+             "12. Supervised fine-tuning and chat templates"),
+    Exercise("4.10", "Bradley-Terry reward-model loss", 5, LLM_FUNDAMENTALS, "reward.py",
+             ("bradley_terry_loss", "bradley_terry_loss_backward"),
+             "13. Reward models and the Bradley-Terry model"),
+    Exercise("4.11", "GAE, PPO's clipped objective, KL penalty", 8, LLM_FUNDAMENTALS, "ppo.py",
+             ("gae", "ppo_clip_loss", "kl_penalty"), "14. RLHF with PPO"),
+    Exercise("4.12", "Sequence log-probabilities and the DPO loss", 8, LLM_FUNDAMENTALS,
+             "dpo.py", ("sequence_logprob", "dpo_loss", "dpo_loss_backward"),
+             "15. Direct preference optimization"),
+    Exercise("4.13", "Few-shot, chain-of-thought, self-consistency", 5, LLM_FUNDAMENTALS,
+             "prompting.py", ("few_shot_prompt", "chain_of_thought_prompt", "self_consistency"),
+             "16. Prompting"),
 )
 
 BY_ID = {ex.id: ex for ex in EXERCISES}

@@ -105,6 +105,11 @@ SYLLABUS_MODULE_4 = {
     "4.7": ("quantize_int8", "dequantize_int8", "quantize_int4", "dequantize_int4",
             "quantized_linear"),
     "4.8": ("count_parameters", "flops_per_token", "chinchilla_optimal", "fit_power_law"),
+    "4.9": ("apply_chat_template", "sft_loss_mask"),
+    "4.10": ("bradley_terry_loss", "bradley_terry_loss_backward"),
+    "4.11": ("gae", "ppo_clip_loss", "kl_penalty"),
+    "4.12": ("sequence_logprob", "dpo_loss", "dpo_loss_backward"),
+    "4.13": ("few_shot_prompt", "chain_of_thought_prompt", "self_consistency"),
 }
 
 

@@ -49,7 +49,8 @@ def check(exercise_id: str, weight: int = 1, hidden: bool = False,
 # One module of checks per course module, imported for their registrations.
 CHECK_MODULES = ("self_attention", "positional_encoding", "transformer", "llm",
                  "llm_pretraining", "llm_sampling", "llm_kv_cache", "llm_gqa",
-                 "llm_quantization", "llm_scaling")
+                 "llm_quantization", "llm_scaling", "llm_sft", "llm_reward", "llm_ppo",
+                 "llm_dpo", "llm_prompting")
 for _name in CHECK_MODULES:
     importlib.import_module(f"{__name__}.{_name}")
 
