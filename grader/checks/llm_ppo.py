@@ -256,9 +256,9 @@ def ppo_clip_loss_hand_computed(impl):
         "is ascent on the objective)": np.mean(np.minimum(un, cl)),
         "np.maximum instead of np.minimum: the objective is pessimistic, min(rho A, clip(rho) "
         "A), so a clipped term can only lower it": -np.mean(np.maximum(un, cl)),
-        "you used only the clipped term clip(rho) A, without the min: for a negative "
-        "advantage with rho > 1 + eps (or a positive one with rho < 1 - eps) the min keeps "
-        "the unclipped, lower term": -np.mean(cl),
+        "you used only the clipped term clip(rho) A, without the min: the objective is "
+        "pessimistic, and for a negative advantage with rho > 1 + eps (or a positive one "
+        "with rho < 1 - eps) the min keeps the unclipped, lower term": -np.mean(cl),
         "you used only the unclipped term rho A: clip the ratio to [1 - eps, 1 + eps] and "
         "take the min": -np.mean(un),
         "you clipped the product rho * A instead of the ratio: min(rho A, clip(rho, 1 - eps, "
@@ -337,7 +337,7 @@ def ppo_clip_loss_mask(impl):
     adv = rng.standard_normal((2, 4))
     mask = np.array([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
     new[mask == 0] = 5.0  # padding holds garbage: it must not reach the loss
-    adv[mask == 0] = 100.0
+    adv[mask == 0] = -100.0  # with rho = e^7 unclipped: a gradient if the mask is missed
     keep = mask == 1
     un, cl = _ppo_terms(np.exp(new - old)[keep], adv[keep], eps)
     want = -np.mean(np.minimum(un, cl))
