@@ -5,16 +5,16 @@ Usage:
     python -m exercises.llm.prompting_demo      # the same, with your generate and vote
 
 Two GPTs of the same size (Module 3's ``GPT``) are trained from scratch, for the same number
-of steps on the same problems, to add two 4-digit numbers (leading zeros kept). They differ
+of steps on the same problems, to add two 8-digit numbers (leading zeros kept). They differ
 only in what they are taught to write after the ``=``:
 
-    direct       1234+5678=06912
-    scratchpad   1234+5678=4802 3711 2619 1506 |06912
+    direct       34611220+01971229=036582449
+    scratchpad   34611220+01971229=0909 2204 2204 1102 1708 6905 4116 3003 |036582449
 
 The scratchpad (a chain of thought, Nye et al. 2021; Wei et al. 2022) goes through the digits
 from the least significant, one step of four tokens per column: the two digits, the carry in,
-and the digit of the sum (``4+8+0 = 12``: the step is ``4802``; the carry out, 1, is the next
-step's carry in: ``3711``). Then ``|`` and the sum, most significant digit first, as in the
+and the digit of the sum (``6+9+0 = 15``: the step is ``6905``; the carry out, 1, is the next
+step's carry in: ``4116``). Then ``|`` and the sum, most significant digit first, as in the
 direct format. (The spaces above are for reading; the tokens are the 13 characters
 ``0123456789+=|``.)
 
@@ -24,9 +24,9 @@ temperature > 0: the accuracy of one sample against the majority vote of the k a
 (``self_consistency`` of 4.13). Unparseable completions count as wrong (and as no vote).
 
 Why the scratchpad helps: to write the first digit of the sum directly, the model must know
-whether a carry ripples through all four columns, within one forward pass of fixed depth.
+whether a carry ripples through all eight columns, within one forward pass of fixed depth.
 With the scratchpad each column's carry is a token it has already written: one column per
-step, each a short local computation. The price is more tokens: 27 per problem instead of 14
+step, each a short local computation. The price is more tokens: 60 per problem instead of 27
 (the same steps and problems, about twice the training tokens and decoding steps).
 """
 
@@ -54,12 +54,12 @@ FORMATS = ("direct", "scratchpad")
 class DemoConfig:
     """The task, the models and the training runs of the demo."""
 
-    n_digits: int = 4  # digits per operand
+    n_digits: int = 8  # digits per operand
     n_layer: int = 2
     n_head: int = 4
     n_embd: int = 64
-    batch_size: int = 64  # problems per step, for both formats
-    steps: int = 2000  # updates, for both formats
+    batch_size: int = 32  # problems per step, for both formats
+    steps: int = 1000  # updates, for both formats
     lr: float = 3e-3
     min_lr: float = 3e-4
     warmup: int = 100
@@ -283,7 +283,7 @@ def run(quick=False, seed=0, figures_dir=None):
     print(f"Training tokens: direct {tokens['direct']:,}, scratchpad {tokens['scratchpad']:,}; "
           f"wall time {format_duration(seconds)}.")
     if quick:
-        print("(--quick is a smoke test on 2-digit sums; the full run uses 4 digits.)")
+        print("(--quick is a smoke test on 2-digit sums; the full run uses 8 digits.)")
     print(f"Wrote {path}")
     return {**results, "seconds": seconds, "figure": str(path), "config": cfg}
 
