@@ -102,6 +102,9 @@ def sequence_logprob_values(impl):
     per_token = _picked(log_probs, TOKENS)  # [B, T]
     want = (per_token * MASK).sum(axis=1)
     if np.allclose(got, want, **expect.F64):
+        got_bool = _seq_logprob(impl, logits, TOKENS, MASK.astype(bool))
+        expect.close(got_bool, want, "4.12: sequence_logprob with a bool mask",
+                     hint="A bool mask means the same as 0/1: multiply by it, or index with it.")
         return
     shifted = (_picked(log_probs[:, :-1], TOKENS[:, 1:]) * MASK[:, 1:]).sum(axis=1)
     shifted_other = (_picked(log_probs[:, 1:], TOKENS[:, :-1]) * MASK[:, :-1]).sum(axis=1)
@@ -139,8 +142,8 @@ def sequence_logprob_large_logits_stable(impl):
     expect.close(got, want, "4.12: sequence_logprob with logits of +-1000",
                  hint="Compute log softmax as z - log(sum(exp(z))) with z = logits - max: "
                       "log(softmax) is log(0) = -inf where a probability underflows.")
-    got32 = _seq_logprob(impl, logits.astype(np.float32), TOKENS, MASK.astype(bool))
-    expect.close(got32, want, "4.12: sequence_logprob of float32 logits (bool mask)",
+    got32 = _seq_logprob(impl, logits.astype(np.float32), TOKENS, MASK)
+    expect.close(got32, want, "4.12: sequence_logprob of float32 logits",
                  **expect.F32)
 
 
@@ -158,10 +161,10 @@ def dpo_loss_values(impl):
             "the margin has the wrong sign: chosen and rejected are swapped, or the policy "
             "and the reference are (the implicit reward is beta (log pi - log pi_ref))":
                 _dpo(PR, PC, RR, RC, BETA),
-            "the reference log-probs are ADDED: the implicit reward is "
-            "beta (log pi - log pi_ref)": _dpo(PC, PR, -RC, -RR, BETA),
-            "the reference terms are paired crosswise: subtract ref_chosen from policy_chosen "
-            "and ref_rejected from policy_rejected": _dpo(PC, PR, RR, RC, BETA),
+            # (pc + rc) - (pr + rr) = (pc - rr) - (pr - rc): both bugs give the same loss
+            "the reference log-probs are ADDED, or paired crosswise: the implicit rewards are "
+            "beta (policy_chosen - ref_chosen) and beta (policy_rejected - ref_rejected)":
+                _dpo(PC, PR, -RC, -RR, BETA),
             "beta is outside the sigmoid: the loss is -log sigma(beta * margin)":
                 BETA * float(np.logaddexp(0.0, -margin).mean()),
             "beta divides the margin: multiply, -log sigma(beta * margin)":
