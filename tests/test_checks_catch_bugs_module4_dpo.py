@@ -15,8 +15,10 @@ REWARD, DPO = "reward.py", "dpo.py"
 
 # reward.py
 BT_Z = "    z = r_chosen - r_rejected  # the margin, [N]\n"
-BT_LOSS = "    loss = np.mean(np.logaddexp(0, -z))  # -log sigma(z) = log(1 + e^-z), finite for all z\n"
-SIGMA_NEG = "    sigma_neg = np.exp(-np.logaddexp(0, z))  # sigma(-z) = 1 / (1 + e^z), no overflow\n"
+BT_LOSS = ("    loss = np.mean(np.logaddexp(0, -z))  # -log sigma(z) = log(1 + e^-z), finite for "
+           "all z\n")
+SIGMA_NEG = ("    sigma_neg = np.exp(-np.logaddexp(0, z))  # sigma(-z) = 1 / (1 + e^z), no "
+             "overflow\n")
 DZ = "    dz = -dloss * sigma_neg / z.size  # d mean(-log sigma(z)) / dz, [N]\n"
 
 # dpo.py
