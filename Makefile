@@ -14,7 +14,7 @@ comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade test parity bench stubs fixtures figures lint demo extrapolate train pretrain nbgrader gradescope clean-venv
+.PHONY: help grade test parity bench stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
@@ -60,8 +60,13 @@ train: $(VENV)/.student ## Module 3's training demos (a few minutes each)
 	@$(PY) -m reference.transformer --gpt --figures lectures/03_transformer/figures
 	@$(PY) -m reference.transformer --seq2seq --figures lectures/03_transformer/figures
 
-pretrain: $(VENV)/.student ## Module 4's demo: pretrain a GPT on the lecture notes (~5 min)
+pretrain: $(VENV)/.student ## Module 4's demo: pretrain a GPT on the lecture notes (~3-5 min)
 	@$(PY) -m reference.llm --figures lectures/04_llm_fundamentals/figures
+
+align: $(VENV)/.student ## Module 4's SFT, DPO and chain-of-thought demos (a few minutes each)
+	@$(PY) -m reference.llm.sft_demo --figures lectures/04_llm_fundamentals/figures
+	@$(PY) -m reference.llm.dpo_demo --figures lectures/04_llm_fundamentals/figures
+	@$(PY) -m reference.llm.prompting_demo --figures lectures/04_llm_fundamentals/figures
 
 # --- project -------------------------------------------------------------------------------
 test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, stubs, lectures)

@@ -9,10 +9,15 @@ which ``GPT.forward(idx, kv_cache=...)`` calls); 4.6 grouped-query attention (``
 ``grouped_query_attention``, ``kv_cache_bytes``); 4.7 quantization (``quantize_int8``,
 ``dequantize_int8``, ``quantize_int4``, ``dequantize_int4``, ``quantized_linear``); 4.8
 scaling (``count_parameters``, ``flops_per_token``, ``chinchilla_optimal``,
-``fit_power_law``).
+``fit_power_law``); 4.9 SFT (``apply_chat_template``, ``sft_loss_mask``); 4.10 reward models
+(``bradley_terry_loss``, ``bradley_terry_loss_backward``); 4.11 PPO (``gae``,
+``ppo_clip_loss``, ``kl_penalty``); 4.12 DPO (``sequence_logprob``, ``dpo_loss``,
+``dpo_loss_backward``); 4.13 prompting (``few_shot_prompt``, ``chain_of_thought_prompt``,
+``self_consistency``).
 Given helpers (not exercises): ``pretokenize``, ``split_special``, ``merge_pair``,
 ``to_bytes``, ``PRETOKENIZE``, ``batch_rng``, ``as_logits``, ``dtype_itemsize``,
-``config_value``.
+``config_value``, ``check_messages``, ``header``, ``special_id``, ``as_rewards``,
+``as_logps``, ``extract_answer``.
 """
 
 from .bpe import (
@@ -25,9 +30,12 @@ from .bpe import (
     train_bpe,
 )
 from .data import get_batch
+from .dpo import as_logps, dpo_loss, dpo_loss_backward, sequence_logprob
 from .gqa import config_value, dtype_itemsize, grouped_query_attention, kv_cache_bytes, repeat_kv
 from .kv_cache import KVCache, forward_with_cache, generate
+from .ppo import gae, kl_penalty, ppo_clip_loss
 from .pretrain import batch_rng, evaluate, load_checkpoint, save_checkpoint, train
+from .prompting import chain_of_thought_prompt, extract_answer, few_shot_prompt, self_consistency
 from .quantization import (
     dequantize_int4,
     dequantize_int8,
@@ -35,8 +43,10 @@ from .quantization import (
     quantize_int8,
     quantized_linear,
 )
+from .reward import as_rewards, bradley_terry_loss, bradley_terry_loss_backward
 from .sampling import as_logits, greedy, sample_next_token, top_k_filter, top_p_filter
 from .scaling import chinchilla_optimal, count_parameters, fit_power_law, flops_per_token
+from .sft import apply_chat_template, check_messages, header, sft_loss_mask, special_id
 
 __all__ = [
     "train_bpe", "BPETokenizer", "pretokenize", "split_special", "merge_pair", "to_bytes",
@@ -47,4 +57,9 @@ __all__ = [
     "repeat_kv", "grouped_query_attention", "kv_cache_bytes", "dtype_itemsize", "config_value",
     "quantize_int8", "dequantize_int8", "quantize_int4", "dequantize_int4", "quantized_linear",
     "count_parameters", "flops_per_token", "chinchilla_optimal", "fit_power_law",
+    "apply_chat_template", "sft_loss_mask", "check_messages", "header", "special_id",
+    "bradley_terry_loss", "bradley_terry_loss_backward", "as_rewards",
+    "gae", "ppo_clip_loss", "kl_penalty",
+    "sequence_logprob", "dpo_loss", "dpo_loss_backward", "as_logps",
+    "few_shot_prompt", "chain_of_thought_prompt", "self_consistency", "extract_answer",
 ]
