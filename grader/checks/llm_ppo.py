@@ -377,22 +377,22 @@ def kl_penalty_hand_computed(impl):
     """k1 = logp - logp_ref, k2 = (log r)^2 / 2, k3 = (r - 1) - log r with r = pi_ref / pi"""
     logp = np.array([[-1.0, -2.0, -0.5], [-0.25, -3.0, -1.0]])
     logp_ref = np.array([[-1.5, -1.0, -0.5], [-0.75, -2.0, -1.5]])
-    log_r = logp_ref - logp  # [[-0.5, 1, 0], [-0.5, 1, -0.5]]
+    log_ratio = logp_ref - logp  # [[-0.5, 1, 0], [-0.5, 1, -0.5]]
     # k1 = [[0.5, -1, 0], ...]; k2 = [[0.125, 0.5, 0], ...];
     # k3 = [[e^-0.5 - 1 + 0.5, e - 1 - 1, 0], ...] = [[0.106531, 0.718282, 0], ...]
-    want = {"k1": -log_r, "k2": 0.5 * log_r ** 2, "k3": np.exp(log_r) - 1 - log_r}
+    want = {"k1": -log_ratio, "k2": 0.5 * log_ratio ** 2, "k3": np.exp(log_ratio) - 1 - log_ratio}
     for kind, expected in want.items():
         got, call = _call_kl(impl, logp, logp_ref, kind)
         if np.allclose(expected, 0):
             continue
-        if kind == "k1" and np.allclose(got, log_r):
+        if kind == "k1" and np.allclose(got, log_ratio):
             expect.fail(f"{call} = {_fmt(got)}, expected {_fmt(expected)}: the sign is "
                         "flipped; k1 = log pi - log pi_ref = logp - logp_ref (positive where "
                         "the policy likes a token more than the reference does).")
-        if kind == "k2" and np.allclose(got, log_r ** 2):
+        if kind == "k2" and np.allclose(got, log_ratio ** 2):
             expect.fail(f"{call} = {_fmt(got)}, expected {_fmt(expected)}: k2 = (log r)^2 / 2 "
                         "(the half is part of it).")
-        if kind == "k3" and np.allclose(got, np.exp(-log_r) - 1 + log_r):
+        if kind == "k3" and np.allclose(got, np.exp(-log_ratio) - 1 + log_ratio):
             expect.fail(f"{call} = {_fmt(got)}, expected {_fmt(expected)}: the ratio is "
                         "inverted; with tokens sampled from pi, k3 uses r = pi_ref / pi = "
                         "exp(logp_ref - logp): k3 = (r - 1) - log r.")
