@@ -19,7 +19,14 @@ import torch
 
 from reference.llm.ppo import gae, kl_penalty, ppo_clip_loss
 
-torch.set_default_dtype(torch.float64)
+
+@pytest.fixture(autouse=True)
+def float64_by_default():
+    """torch's default dtype is float64 in this file only (other parity files expect float32)."""
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(saved)
 
 
 def torch_ppo(new, old, adv, eps, mask, libstyle=False):
