@@ -40,7 +40,7 @@ import numpy as np
 
 from ..transformer.gpt import GPT, GPTConfig
 from ..transformer.optim import AdamW, clip_grad_norm
-from ..transformer.training import format_duration
+from ..transformer.training import format_duration, write_png
 from .dpo import dpo_loss, dpo_loss_backward, sequence_logprob
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -241,10 +241,7 @@ def save_figure(history, path, beta):
         ax.grid(alpha=0.3)
     fig.suptitle("DPO on 'sort the digits' preferences (held-out prompts)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 def run(quick=False, seed=0, ref_steps=None, steps=None, beta=None, figures_dir=None,

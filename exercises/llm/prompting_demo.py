@@ -41,7 +41,13 @@ import numpy as np
 from ..transformer.gpt import GPT, GPTConfig
 from ..transformer.optim import AdamW, cosine_schedule
 from ..transformer.tasks import IGNORE, digits_of, lm_batch, number_of
-from ..transformer.training import blas_threads, format_duration, optimizer_step, train
+from ..transformer.training import (
+    blas_threads,
+    format_duration,
+    optimizer_step,
+    train,
+    write_png,
+)
 from .kv_cache import generate
 from .prompting import self_consistency
 
@@ -225,11 +231,7 @@ def save_figure(path, logs, results, cfg, seed):
         ax.grid(alpha=0.3)
     fig.suptitle(f"Chain of thought and self-consistency in a tiny GPT, seed {seed}")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 def run(quick=False, seed=0, figures_dir=None):

@@ -37,7 +37,13 @@ import numpy as np
 
 from ..transformer.gpt import GPT, GPTConfig
 from ..transformer.optim import AdamW, cosine_schedule
-from ..transformer.training import blas_threads, format_duration, optimizer_step, train
+from ..transformer.training import (
+    blas_threads,
+    format_duration,
+    optimizer_step,
+    train,
+    write_png,
+)
 from .bpe import BPETokenizer, train_bpe
 from .pretrain import train as pretrain_steps
 from .pretrain_demo import EOT, default_corpus, load_demo
@@ -280,11 +286,7 @@ def save_figure(logs, results, path, title):
     ax.legend()
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 def run(pretrained="runs/pretrain", steps=None, quick=False, seed=0, figures_dir=None,

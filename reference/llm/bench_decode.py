@@ -49,6 +49,7 @@ import numpy as np
 
 from ..transformer.bench import blas_threads
 from ..transformer.gpt import GPT, GPTConfig
+from ..transformer.training import write_png
 from .kv_cache import KVCache, generate
 
 FIGURE = (Path(__file__).resolve().parents[2] / "lectures" / "04_llm_fundamentals" / "figures"
@@ -435,11 +436,7 @@ def save_figure(path, sweep, roofline_bw, weight_bytes, kv_bytes, hf=None, title
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 def _verdict(value, target):

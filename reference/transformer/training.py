@@ -228,6 +228,15 @@ def save_loss_curve(log, path, title="", ylabel="cross-entropy per answer token 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return write_png(fig, path)
+
+
+def write_png(fig, path):
+    """Write a matplotlib figure as PNG to ``path`` (folders made as needed) and close it;
+    returns the ``Path`` (given). No "Software" entry in the PNG: the bytes then depend only
+    on the picture, not on matplotlib's version."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, metadata={"Software": None})
