@@ -1,9 +1,14 @@
 """Committed expected values: generated from the reference by an instructor, read by checks.
 
 `python -m grader.fixtures --target reference` (or `make fixtures`) runs each check module's
-`build_fixtures(impl)` against the target through the sandbox — the grader still never
+`build_fixtures(impl, rng)` against the target through the sandbox — the grader still never
 imports `reference` — and writes `grader/data/<module>.npz`.  Inputs are stored next to the
 outputs, so a change in NumPy's random streams cannot silently change what is graded.
+
+Every input is drawn from `rng`.  The committed files use each module's `FIXTURE_SEED`; the
+autograders that grade at stakes (`make gradescope`, `make nbgrader`) build their own from a
+seed drawn at build time and never written down, so a table of the public values earns
+nothing there.
 """
 
 from __future__ import annotations
@@ -38,8 +43,12 @@ def available() -> list[str]:
     return sorted(path.stem for path in DATA_DIR.glob("*.npz"))
 
 
-def build(target, modules: list[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Run every `build_fixtures` against `target`; returns {module: arrays}."""
+def build(target, modules: list[str] | None = None,
+          seed: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Run every `build_fixtures` against `target`; returns {module: arrays}.
+
+    `seed=None` gives the committed fixtures (each module's `FIXTURE_SEED`); any other seed
+    gives every module its own stream derived from it."""
     from . import checks, course
     from .runner import package_name, resolve_target
     from .sandbox import RemoteImplementation, WorkerPool
@@ -48,13 +57,15 @@ def build(target, modules: list[str] | None = None) -> dict[str, dict[str, np.nd
     pool = WorkerPool(root, package_name(root), course.names_to_files())
     built = {}
     try:
-        for name in modules or checks.CHECK_MODULES:
+        for index, name in enumerate(checks.CHECK_MODULES):
             check_module = importlib.import_module(f"{checks.__name__}.{name}")
-            if not hasattr(check_module, "build_fixtures"):  # checks from math alone
-                continue
+            if (modules and name not in modules) or not hasattr(check_module, "build_fixtures"):
+                continue  # not asked for, or checks from math alone
+            rng = np.random.default_rng(check_module.FIXTURE_SEED if seed is None
+                                        else [seed, index])
             impl = RemoteImplementation(pool, timeout=300.0)
             try:
-                built[name] = check_module.build_fixtures(impl)
+                built[name] = check_module.build_fixtures(impl, rng)
             finally:
                 impl.close()
     finally:
@@ -67,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Instructor-only: regenerate grader/data/*.npz")
     parser.add_argument("--target", default="reference")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="draw every input from this seed (default: the committed fixtures)")
     args = parser.parse_args(argv)
-    for name, arrays in build(args.target).items():
+    for name, arrays in build(args.target, seed=args.seed).items():
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{name}.npz"
         np.savez_compressed(path, **arrays)

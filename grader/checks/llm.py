@@ -240,7 +240,10 @@ def bpe_special_tokens_stay_whole(impl):
             expect.fail(f"decode(encode({text!r})) = {tok.decode(ids)!r}.")
 
 
-def build_fixtures(impl) -> dict[str, np.ndarray]:
+FIXTURE_SEED = 20261201  # the committed fixtures; `make gradescope` draws its own
+
+
+def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Instructor-only: the reference's merges and encodings on `bpe.text`."""
     words = ("the model reads the tokens and the lower layers learn low level patterns; "
              "newer, wider models learn faster. ")

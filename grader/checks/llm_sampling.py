@@ -450,9 +450,12 @@ SETTINGS = np.array([  # seed, temperature, top_k (0: none), top_p (0: none)
     [15, 2.0, 3, 0.5]])
 
 
-def build_fixtures(impl) -> dict[str, np.ndarray]:
+FIXTURE_SEED = 4404  # the committed fixtures; `make gradescope` draws its own
+
+
+def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Instructor-only: the reference's filters and draws on random (3, 10) logits."""
-    x = np.round(np.random.default_rng(4404).standard_normal((3, 10)), 3)
+    x = np.round(rng.standard_normal((3, 10)), 3)
     f = {"x": x, "settings": SETTINGS}
     for k in (1, 3, 6):
         f[f"top_k.{k}"] = impl.top_k_filter(x, k)

@@ -413,8 +413,10 @@ def ntk_base_scaling(impl):
 # ---------------------------------------------------------------------------------------
 # Fixtures (instructor-only: `make fixtures` runs this against the reference)
 # ---------------------------------------------------------------------------------------
-def build_fixtures(impl) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(20261127)
+FIXTURE_SEED = 20261127  # the committed fixtures; `make gradescope` draws its own
+
+
+def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     f: dict[str, np.ndarray] = {}
     for t, d, base in SINUSOID_CASES + ((40, 8, 10000.0),):
         f[f"sinusoidal.t{t}_d{d}_b{int(base)}"] = impl.sinusoidal_positional_encoding(

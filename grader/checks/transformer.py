@@ -1418,8 +1418,10 @@ def gpt_finite_differences(impl):
 # ---------------------------------------------------------------------------------------
 # Fixtures (instructor-only: `make fixtures` runs this against the reference)
 # ---------------------------------------------------------------------------------------
-def build_fixtures(impl) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(20261128)
+FIXTURE_SEED = 20261128  # the committed fixtures; `make gradescope` draws its own
+
+
+def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     f: dict[str, np.ndarray] = {}
     B, T, C, F = 2, 3, 5, 7
 
