@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     parser.add_argument("--seed", type=int, default=None,
                         help="draw every input from this seed (default: the committed fixtures)")
+    parser.add_argument("--module", action="append", metavar="NAME",
+                        help="only this check module, e.g. self_attention (repeatable)")
     args = parser.parse_args(argv)
-    for name, arrays in build(args.target, seed=args.seed).items():
+    for name, arrays in build(args.target, modules=args.module, seed=args.seed).items():
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{name}.npz"
         np.savez_compressed(path, **arrays)
