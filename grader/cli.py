@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 from . import course, report
-from .runner import grade, resolve_target
+from .runner import GRADER_DIR, grade, resolve_target
+from .sandbox import Limits, SandboxUnavailable
+from .sandbox.launch import GiB, become_subreaper
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -33,19 +35,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                             help="text to put at the top of the results' output")
     gradescope.add_argument("--sandbox-user", default=None, metavar="USER",
                             help="run student code as this unprivileged user (needs root)")
+    gradescope.add_argument("--private", action="append", default=[], metavar="PATH",
+                            help="a path student code must neither read nor write; grading "
+                                 "stops unless a probe proves it (repeatable)")
+    gradescope.add_argument("--memory-limit", type=float, default=4.0, metavar="GIB",
+                            help="address space of the process running student code "
+                                 "(default: 4 GiB)")
     return parser.parse_args(argv)
 
 
-def check_sandbox_user(user: str) -> None:
-    import os
-    import pwd
-
-    try:
-        pwd.getpwnam(user)
-    except KeyError:
-        raise ValueError(f"--sandbox-user {user}: no such user") from None
-    if os.geteuid() != 0:
-        raise PermissionError(f"--sandbox-user {user}: only root can run code as another user")
+def limits_from(args: argparse.Namespace) -> Limits:
+    """The sandbox's limits; at stakes the grader, its data and the results are private."""
+    private = [str(Path(p).resolve()) for p in args.private]
+    if args.sandbox_user or private:
+        private += [str(GRADER_DIR), str(args.json.resolve().parent)]
+    return Limits(user=args.sandbox_user, memory_bytes=int(args.memory_limit * GiB),
+                  private=tuple(dict.fromkeys(private)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,17 +58,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         course.select(args.exercise)
         target = resolve_target(args.target)
-        if args.sandbox_user:
-            check_sandbox_user(args.sandbox_user)
-    except (ValueError, FileNotFoundError, PermissionError) as exc:
+    except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Grading {target} ...\n")
     print(report.header())
+    become_subreaper()  # what student code starts and leaves behind comes back to us, and dies
     start = time.monotonic()
     try:
-        results = grade(target, args.exercise, sandbox_user=args.sandbox_user,
+        limits = limits_from(args)
+        results = grade(target, args.exercise, limits=limits,
                         on_exercise_done=lambda r: print(report.row(r), flush=True))
+    except SandboxUnavailable as exc:
+        report.write_json(report.not_graded(str(exc)), args.json)
+        print(f"error: student code cannot be confined, so nothing was graded: {exc}",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 — a grader bug must still leave a report behind
         report.write_json(report.internal_error(exc, time.monotonic() - start), args.json)
         print(f"\nThe grader itself failed ({type(exc).__name__}: {exc}); please report it. "

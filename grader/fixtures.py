@@ -50,11 +50,10 @@ def build(target, modules: list[str] | None = None,
     `seed=None` gives the committed fixtures (each module's `FIXTURE_SEED`); any other seed
     gives every module its own stream derived from it."""
     from . import checks, course
-    from .runner import package_name, resolve_target
+    from .runner import resolve_target
     from .sandbox import RemoteImplementation, WorkerPool
 
-    root = resolve_target(target)
-    pool = WorkerPool(root, package_name(root), course.names_to_files())
+    pool = WorkerPool(resolve_target(target), course.names_to_files())
     built = {}
     try:
         for index, name in enumerate(checks.CHECK_MODULES):

@@ -52,7 +52,9 @@ class GradingPlugin:
             return
         params = []
         for ex in self.exercises:
-            for c in check_registry.checks_for(ex.id):
+            # Hidden checks last: what the student's code prints during them, and how they end,
+            # then never shows in what the visible checks report.
+            for c in sorted(check_registry.checks_for(ex.id), key=lambda c: c.hidden):
                 # pytest-timeout is the backstop; the sandbox enforces c.timeout itself.
                 params.append(pytest.param(c, id=c.test_id, marks=pytest.mark.timeout(
                     c.timeout + 20, method="thread" if _no_sigalrm() else "signal")))
@@ -84,9 +86,10 @@ class GradingPlugin:
             status, message = classify(call.excinfo, check.exercise_id)
             if status == TIMEOUT:
                 self._timed_out.add(check.exercise_id)
+            output = self._impl.take_output() if self._impl is not None else ""
             self.results[check.exercise_id].checks.append(CheckResult(
                 check.exercise_id, check.name, check.description, check.weight, status,
-                message, check.hidden))
+                message, check.hidden, output))
 
     def pytest_sessionfinish(self, session):
         self._finish_exercise()
@@ -96,7 +99,6 @@ class GradingPlugin:
             return
         result = self.results[self._current]
         if self._impl is not None:
-            result.output = self._impl.output()
             self._impl.close()
         result.seconds = time.monotonic() - self._started
         if self.on_exercise_done is not None:

@@ -73,7 +73,7 @@ def gradescope(results: list[ExerciseResult], seconds: float, split_hidden: bool
                 "score": round(max_score * earned / weight, 2),
                 "max_score": int(max_score) if float(max_score).is_integer() else max_score,
                 "status": "passed" if passed else "failed",
-                "output": (f"Status: {r.status}\n{describe_checks(checks, r.output)}\n"
+                "output": (f"Status: {r.status}\n{describe_checks(checks)}\n"
                            f"Lecture: {ex.lecture_link}"),
                 "visibility": visibility,
             })
@@ -86,6 +86,14 @@ def gradescope(results: list[ExerciseResult], seconds: float, split_hidden: bool
         "visibility": "visible",
         "tests": tests,
     }
+
+
+def not_graded(reason: str) -> dict:
+    """Results when the sandbox could not be set up: nothing ran, and the output says why."""
+    return {"score": 0.0, "max_score": 0, "execution_time": 0.0, "tests": [],
+            "output": ("Not graded: the autograder could not confine student code, so it ran "
+                       f"none (a set-up problem, not your code; your instructor can see it). "
+                       f"{reason}")}
 
 
 def internal_error(exc: Exception, seconds: float) -> dict:

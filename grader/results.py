@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .course import Exercise
+from .text import clean
+
+MESSAGE_LIMIT = 4000  # characters of one check's message (it may quote student output)
 
 PASSED, FAILED, NOT_IMPLEMENTED, ERROR, TIMEOUT = (
     "passed", "failed", "not implemented", "error", "timeout")
@@ -19,14 +22,24 @@ class CheckResult:
     status: str
     message: str = ""
     hidden: bool = False
+    output: str = ""  # the end of what the student's code printed during this check
+
+    def __post_init__(self):
+        # Messages quote what student code returned, raised or printed: never raw.
+        self.message = clean(self.message, MESSAGE_LIMIT)
+        self.output = clean(self.output)
 
 
 @dataclass
 class ExerciseResult:
     exercise: Exercise
     checks: list[CheckResult] = field(default_factory=list)
-    output: str = ""  # the end of what the student's code printed
     seconds: float = 0.0
+
+    @property
+    def output(self) -> str:
+        """The end of what the student's code printed, over all checks."""
+        return "".join(c.output for c in self.checks)
 
     @property
     def score(self) -> float:
@@ -68,12 +81,13 @@ class ExerciseResult:
     @property
     def details(self) -> str:
         """Every check with its verdict, and the full message of each failure."""
-        return describe_checks(self.checks, self.output)
+        return describe_checks(self.checks)
 
 
-def describe_checks(checks: list[CheckResult], output: str = "") -> str:
+def describe_checks(checks: list[CheckResult]) -> str:
     """One line per check (ok / FAIL) with the full message of each failure, then the end of
-    what the student's code printed."""
+    what the student's code printed during these checks."""
+    output = "".join(c.output for c in checks)
     lines = []
     for c in checks:
         mark = "ok  " if c.status == PASSED else "FAIL"

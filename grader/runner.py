@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from . import course, fixtures
+from . import checks, course, fixtures
 from .plugin import GradingPlugin
 from .results import ERROR, CheckResult, ExerciseResult
-from .sandbox import WorkerPool
+from .sandbox import Limits, WorkerPool
+from .sandbox.launch import preflight
 
 GRADER_DIR = Path(__file__).resolve().parent
 REPO_ROOT = GRADER_DIR.parent
@@ -28,16 +30,15 @@ def resolve_target(target: str | os.PathLike) -> Path:
     return path.resolve()
 
 
-def package_name(target: Path) -> str:
-    return target.name if target.name.isidentifier() else "submission"
-
-
 def grade(target: str | os.PathLike, exercise_ids: list[str] | None = None,
           on_exercise_done: Callable[[ExerciseResult], None] | None = None,
-          sandbox_user: str | None = None) -> list[ExerciseResult]:
+          limits: Limits | None = None) -> list[ExerciseResult]:
     """Run every check of the selected exercises against `target`; one result per exercise.
 
-    `sandbox_user` runs the student's code as that (unprivileged) user; needs root.
+    `limits` says how student code is confined (default: a worker of this user, confined by
+    Landlock where the kernel has it).  At stakes (a sandbox user, or private paths) a probe
+    first proves the confinement holds, or `SandboxUnavailable` is raised: grading never goes
+    on without it.
     """
     exercises = course.select(exercise_ids)
     root = resolve_target(target)
@@ -45,7 +46,16 @@ def grade(target: str | os.PathLike, exercise_ids: list[str] | None = None,
     # fixture files cannot change what it is compared against.
     for name in fixtures.available():
         fixtures.load(name)
-    pool = WorkerPool(root, package_name(root), course.names_to_files(), sandbox_user)
+    limits = limits or Limits()
+    budget = max(sum(c.timeout for c in checks.checks_for(ex.id)) for ex in exercises)
+    limits = dataclasses.replace(limits, cpu_seconds=min(limits.cpu_seconds, int(budget) + 10))
+    pool = WorkerPool(root, course.names_to_files(), limits)
+    try:
+        if limits.at_stakes:
+            preflight(pool.scratch, pool.target, pool.names)
+    except BaseException:
+        pool.close()
+        raise
     plugin = GradingPlugin(exercises, pool, on_exercise_done)
     args = [
         str(GRADER_DIR / "suite.py"), "-c", str(GRADER_DIR / "pytest.ini"),

@@ -75,14 +75,32 @@ def _batch(impl, data, batch_size, block_size, rng, what="get_batch", hint=""):
 
 
 @contextmanager
-def _tmpdir():
-    """A scratch directory the sandbox may write to (it can run as another user)."""
-    path = tempfile.mkdtemp(prefix="grader-4.3-")
-    os.chmod(path, stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO)
+def _tmpdir(impl):
+    """An empty folder the student's code may write into: the sandbox's own scratch space when
+    the code runs sandboxed (the only place it may write), else a fresh temporary folder."""
+    scratch = getattr(type(impl), "scratch_dir", None)
+    if scratch is not None:
+        path = str(scratch(impl, "grader-4.3-"))
+    else:
+        path = tempfile.mkdtemp(prefix="grader-4.3-")
+        os.chmod(path, stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO)
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _open_written(path: str, mode: str = "rb"):
+    """Open a file that student code wrote, or one the grader writes next to them, without
+    following a link the student's code may have put there (`"rb"`: a regular file only;
+    `"xb"`/`"x"`: a new file, never an existing name)."""
+    if mode.startswith("x"):
+        return open(path, mode)  # O_CREAT | O_EXCL: fails on any existing name, links too
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"{os.path.basename(path)} is not a regular file")
+    return os.fdopen(fd, mode)
 
 
 # ---------------------------------------------------------------------------------------
@@ -370,7 +388,7 @@ def train_evaluates_and_checkpoints_on_schedule(impl):
     data = np.random.default_rng(8).integers(0, 7, 70)
     val = np.random.default_rng(9).integers(0, 7, 40)
     B, T, seed = 2, 5, 3
-    with _tmpdir() as tmp:
+    with _tmpdir(impl) as tmp:
         path = os.path.join(tmp, "run.npz")
         model = _model(impl, seed=2)
         opt = impl.AdamW(lr=0.01)
@@ -433,7 +451,7 @@ def _expect_same_arrays(got: dict, want: dict, what: str) -> None:
 @check("4.3", weight=2)
 def checkpoint_round_trip_is_exact(impl):
     """one .npz, no pickles; params, config, AdamW state, step and extras come back bit-exact"""
-    with _tmpdir() as tmp:
+    with _tmpdir(impl) as tmp:
         for dtype in ("float32", "float64"):
             model, opt = _trained(impl, dtype)
             path = os.path.join(tmp, f"ckpt_{dtype}.npz")
@@ -445,7 +463,7 @@ def checkpoint_round_trip_is_exact(impl):
                             f"directory holds {files} (np.savez appends .npz to a name without "
                             "it; temporary files must be renamed or removed).")
             try:
-                with np.load(path, allow_pickle=False) as archive:
+                with _open_written(path) as f, np.load(f, allow_pickle=False) as archive:
                     stored = {name: archive[name] for name in archive.files}
             except ValueError as exc:
                 expect.fail(f"np.load(checkpoint, allow_pickle=False) fails ({exc}): a "
@@ -505,7 +523,7 @@ def resume_equals_uninterrupted(impl):
     whole = impl.train(straight, opt, data, 4, 2, 6, **kwargs)
     first, opt = _model(impl, seed=5), impl.AdamW(lr=0.05, weight_decay=0.1)
     part1 = impl.train(first, opt, data, 2, 2, 6, **kwargs)
-    with _tmpdir() as tmp:
+    with _tmpdir(impl) as tmp:
         path = os.path.join(tmp, "resume.npz")
         impl.save_checkpoint(path, first, opt, step=2)
         resumed, opt2, step, _ = impl.load_checkpoint(path)
@@ -528,20 +546,22 @@ def resume_equals_uninterrupted(impl):
 @check("4.3")
 def checkpoint_errors_name_the_problem(impl):
     """load_checkpoint: FileNotFoundError for no file, ValueError for a file that is not one"""
-    with _tmpdir() as tmp:
+    with _tmpdir(impl) as tmp:
         good = os.path.join(tmp, "good.npz")
         model, _ = _trained(impl, "float64", 0)
         impl.save_checkpoint(good, model)
         expect.raises(impl.load_checkpoint, FileNotFoundError, "load_checkpoint of a missing "
                       "file", os.path.join(tmp, "missing.npz"))
         text = os.path.join(tmp, "notes.txt")
-        with open(text, "w") as f:
+        with _open_written(text, "x") as f:
             f.write("not a checkpoint\n")
         expect.raises(impl.load_checkpoint, ValueError, "load_checkpoint of a text file", text)
         other = os.path.join(tmp, "other.npz")
-        np.savez(other, weights=np.ones(3))
+        with _open_written(other, "xb") as f:
+            np.savez(f, weights=np.ones(3))
         expect.raises(impl.load_checkpoint, ValueError, "load_checkpoint of an .npz that "
                       "save_checkpoint did not write (no 'format' entry)", other)
         single = os.path.join(tmp, "single.npy")
-        np.save(single, np.arange(4))
+        with _open_written(single, "xb") as f:
+            np.save(f, np.arange(4))
         expect.raises(impl.load_checkpoint, ValueError, "load_checkpoint of a .npy array", single)

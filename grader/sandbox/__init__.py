@@ -1,19 +1,20 @@
-"""Run student code in a separate process and talk to it with plain data only."""
+"""Run student code in a separate, confined process and talk to it with plain data only."""
 
-from .remote import (
-    RemoteImplementation,
-    RemoteObject,
+from .launch import Limits, SandboxUnavailable
+from .process import (
     StudentCrash,
     StudentError,
     StudentNotImplemented,
     StudentTimeout,
     WorkerPool,
-    instrumented_call,
 )
+from .remote import RemoteImplementation, RemoteObject, instrumented_call
 
 __all__ = [
+    "Limits",
     "RemoteImplementation",
     "RemoteObject",
+    "SandboxUnavailable",
     "StudentCrash",
     "StudentError",
     "StudentNotImplemented",

@@ -9,221 +9,15 @@ as they would locally, and objects that cannot travel (a model, a config) come b
 
 from __future__ import annotations
 
-import json
-import os
-import select
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from . import wire
+from .process import StudentCrash, StudentError, StudentNotImplemented, WorkerPool
 
-WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
 DEFAULT_CALL_TIMEOUT = 10.0
-OUTPUT_SHOWN = 1500  # characters of the student's printed output quoted in a report
-
-
-class StudentError(Exception):
-    """The student's code raised; carries the exception type, message and their traceback."""
-
-    def __init__(self, type_name: str, message: str, traceback: str = ""):
-        super().__init__(f"{type_name}: {message}")
-        self.type_name, self.message, self.traceback = type_name, message, traceback
-
-
-class StudentNotImplemented(StudentError):
-    """The stub's `raise NotImplementedError(...)` is still there."""
-
-
-class StudentCrash(StudentError):
-    """The worker process died (os._exit, a segfault, the memory limit...)."""
-
-
-class StudentTimeout(StudentError):
-    """The student's code did not answer in time; the worker was killed."""
-
-
-class Worker:
-    """One sandbox process.  Started at construction; talks once its `ready` arrives."""
-
-    def __init__(self, target: Path, package: str, names: dict[str, str],
-                 user: str | None = None):
-        request_r, self._request_w = os.pipe()
-        self._response_r, response_w = os.pipe()
-        self._output = tempfile.TemporaryFile()
-        env = dict(os.environ)
-        # Tiny arrays: BLAS threads only cost start-up time and fight the grader for cores.
-        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-I", str(WORKER_SCRIPT), str(request_r), str(response_w),
-                str(target), package, json.dumps(names),
-            ],
-            pass_fds=(request_r, response_w),
-            stdin=subprocess.DEVNULL,
-            stdout=self._output,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,  # so kill() takes any children the student started
-            # As another, unprivileged user (Gradescope), student code can neither write the
-            # results nor signal the grader.
-            **_drop_privileges(user),
-        )
-        os.close(request_r)
-        os.close(response_w)
-        self._ready = False
-        self.dead = False
-        self._final_output: str | None = None
-
-    def request(self, message: bytes, deadline: float) -> bytes:
-        if self.dead:
-            raise StudentCrash("WorkerDead", "the sandbox process is no longer running")
-        self.wait_ready(deadline)
-        self._send(message, deadline)
-        return self._receive(deadline)
-
-    def wait_ready(self, deadline: float) -> None:
-        """Wait for the worker's start-up message (NumPy imported, limits set)."""
-        if self.dead:
-            raise StudentCrash("WorkerDead", "the sandbox process is no longer running")
-        if not self._ready:
-            self._receive(deadline)
-            self._ready = True
-
-    def _send(self, message: bytes, deadline: float) -> None:
-        data = memoryview(len(message).to_bytes(8, "little") + message)
-        while data:
-            self._wait(self._request_w, deadline, for_write=True)
-            try:
-                written = os.write(self._request_w, data[: 1 << 16])
-            except OSError:
-                self._died()
-            data = data[written:]
-
-    def _receive(self, deadline: float) -> bytes:
-        def read(fd: int, n: int) -> bytes:
-            self._wait(fd, deadline)
-            return os.read(fd, n)
-
-        try:
-            return wire.recv(self._response_r, deadline_read=read)
-        except EOFError:
-            self._died()
-        except wire.WireError as exc:
-            self.kill()
-            raise StudentCrash("ProtocolError",
-                               f"the sandbox sent an unreadable answer ({exc})") from None
-
-    def _wait(self, fd: int, deadline: float, for_write: bool = False) -> None:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.kill()
-                raise StudentTimeout("Timeout", "your code did not finish in time")
-            ready = select.select([], [fd], [], remaining) if for_write else select.select(
-                [fd], [], [], remaining
-            )
-            if ready[0] or ready[1]:
-                return
-
-    def _died(self):
-        try:
-            code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            code = None
-        self.kill()
-        if code is not None and code < 0:
-            how = f"was killed by signal {signal.Signals(-code).name}"
-        else:
-            how = f"exited with code {code} (os._exit or a crash of the interpreter?)"
-        raise StudentCrash("Crash", f"the process running your code {how}")
-
-    def output_tail(self) -> str:
-        """The end of what the student's code printed (stdout and stderr together)."""
-        if self._final_output is not None:
-            return self._final_output
-        try:
-            size = os.fstat(self._output.fileno()).st_size
-            self._output.seek(max(0, size - OUTPUT_SHOWN))
-            text = self._output.read().decode("utf-8", "replace")
-        except (OSError, ValueError):
-            return ""
-        return ("..." if size > OUTPUT_SHOWN else "") + text
-
-    def kill(self) -> None:
-        if self.dead:
-            return
-        self.dead = True
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
-        self._final_output = self.output_tail()  # keep what it printed before it hung or died
-        for fd in (self._request_w, self._response_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._output.close()
-
-
-    # -- peak memory, read from the kernel so the student's code cannot fake it ----------
-    def reset_peak_memory(self) -> int | None:
-        """Reset the worker's peak-RSS mark (Linux); returns its current RSS in bytes."""
-        try:
-            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
-                f.write("5")
-            return self._status_bytes("VmRSS:")
-        except OSError:
-            return None
-
-    def peak_memory(self) -> int | None:
-        try:
-            return self._status_bytes("VmHWM:")
-        except OSError:
-            return None
-
-    def _status_bytes(self, key: str) -> int:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1]) * 1024
-        raise OSError(f"no {key} in /proc/{self.proc.pid}/status")
-
-
-def _drop_privileges(user: str | None) -> dict:
-    """Popen arguments that start the worker as `user`, with its own group only."""
-    if not user:
-        return {}
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-
-
-class WorkerPool:
-    """Hands out fresh workers and starts the next one ahead, hiding interpreter start-up."""
-
-    def __init__(self, target: Path, package: str, names: dict[str, str],
-                 user: str | None = None):
-        self._args = (Path(target).resolve(), package, names, user)
-        self._spare: Worker | None = None
-
-    def take(self) -> Worker:
-        worker = self._spare or Worker(*self._args)
-        self._spare = Worker(*self._args)
-        return worker
-
-    def close(self) -> None:
-        if self._spare is not None:
-            self._spare.kill()
-            self._spare = None
 
 
 class RemoteImplementation:
@@ -233,6 +27,7 @@ class RemoteImplementation:
         object.__setattr__(self, "_pool", pool)
         object.__setattr__(self, "_worker", None)
         object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_output", "")  # printed by workers that are gone
         object.__setattr__(self, "deadline", time.monotonic() + timeout)
 
     def __getattr__(self, name: str):
@@ -248,19 +43,28 @@ class RemoteImplementation:
         object.__setattr__(self, name, value)
 
     @property
-    def worker(self) -> Worker:
+    def worker(self):
         if self._worker is None or self._worker.dead:
             if self._worker is not None:
                 self._cache.clear()  # handles died with the old process
+                self._pool.release(self._worker)  # and whatever it left running
+                object.__setattr__(self, "_output", self._output + self._worker.take_output())
             object.__setattr__(self, "_worker", self._pool.take())
         return self._worker
 
-    def output(self) -> str:
-        return self._worker.output_tail() if self._worker is not None else ""
+    def take_output(self) -> str:
+        """What the student's code printed since the last call (for the check just run)."""
+        text = self._output + (self._worker.take_output() if self._worker is not None else "")
+        object.__setattr__(self, "_output", "")
+        return text
+
+    def scratch_dir(self, prefix: str = "check-") -> Path:
+        """An empty folder the student's code may write into (the only place it may)."""
+        return self._pool.scratch.new_dir(prefix)
 
     def close(self) -> None:
         if self._worker is not None:
-            self._worker.kill()
+            self._pool.release(self._worker)
 
     def _request(self, request: dict, instrument_out: list | None = None, pure: bool = False):
         worker = self.worker
@@ -268,6 +72,8 @@ class RemoteImplementation:
         baseline = worker.reset_peak_memory() if instrument_out is not None else None
         if baseline is not None:
             request["memory"] = False  # measured here, from /proc, not by the worker
+        if request["op"] == "call":  # its CPU time, on top of the wall-clock deadline
+            request["cpu"] = max(self.deadline - time.monotonic(), 0.1)
         message, objects = wire.encode(request, on_other=_refuse)
         data = worker.request((b"P" if pure else b"C") + message, self.deadline)
         reply, _ = wire.decode(data, on_handle=lambda node: RemoteObject(self, worker, node))
@@ -288,7 +94,7 @@ class RemoteImplementation:
 class RemoteObject:
     """An object living in the worker (a function, a model, a config)."""
 
-    def __init__(self, impl: RemoteImplementation, worker: Worker, node: dict):
+    def __init__(self, impl: RemoteImplementation, worker, node: dict):
         handle = wire.Handle(int(node["h"]), str(node.get("type", "")), bool(node.get("callable")))
         object.__setattr__(self, "_impl", impl)
         object.__setattr__(self, "_worker", worker)

@@ -10,6 +10,7 @@ the worker loads it by file path before any student code runs.
 from __future__ import annotations
 
 import json
+import math
 import struct
 
 import numpy as np
@@ -174,8 +175,10 @@ class Decoder:
         if dtype.kind not in _SAFE_KINDS or dtype.hasobject:
             raise WireError(f"refused dtype {dtype}")
         shape = tuple(int(n) for n in node["shape"])
+        if any(n < 0 for n in shape):
+            raise WireError("negative array dimension")
         raw = self.buffers[int(node.get("a", node.get("s")))]
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         if len(raw) != count * dtype.itemsize:
             raise WireError("array buffer has the wrong size")
         arr = np.frombuffer(raw, dtype=dtype, count=count).reshape(shape)
@@ -244,24 +247,27 @@ def send(fd: int, payload: bytes) -> None:
         view = view[written:]
 
 
-def recv(fd: int, deadline_read=None) -> bytes:
-    """Read one length-prefixed message; `deadline_read(fd, n)` may replace `os.read`."""
+def recv(fd: int, wait=None, limit: int = MAX_MESSAGE_BYTES) -> bytearray:
+    """Read one length-prefixed message into a single buffer (no second copy).
+
+    `wait(fd)` is called before each read (to enforce a deadline); a message announced
+    larger than `limit` is refused before anything is allocated for it."""
+    (size,) = struct.unpack("<Q", _read_into(fd, bytearray(8), wait))
+    if size > limit:
+        raise WireError(f"an answer of {size / 2**20:.0f} MiB is over the {limit >> 20} MiB "
+                        "limit")
+    return _read_into(fd, bytearray(size), wait)
+
+
+def _read_into(fd: int, buffer: bytearray, wait) -> bytearray:
     import os
 
-    read = deadline_read or os.read
-    head = _read_exact(read, fd, 8)
-    (size,) = struct.unpack("<Q", head)
-    if size > MAX_MESSAGE_BYTES:
-        raise WireError(f"message of {size} bytes is larger than the {MAX_MESSAGE_BYTES} limit")
-    return _read_exact(read, fd, size)
-
-
-def _read_exact(read, fd: int, n: int) -> bytes:
-    chunks, remaining = [], n
-    while remaining:
-        chunk = read(fd, min(remaining, 1 << 20))
-        if not chunk:
+    view, pos = memoryview(buffer), 0
+    while pos < len(buffer):
+        if wait is not None:
+            wait(fd)
+        n = os.readv(fd, [view[pos:]])
+        if n == 0:
             raise EOFError("the other side closed the connection")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        pos += n
+    return buffer

@@ -1,11 +1,13 @@
 """The sandboxed side of grading: runs student code on request, in its own process.
 
-Started by `remote.Worker` as `python -I worker.py ...`.  It loads student files lazily, on the
-first request for a name they define, as submodules of a synthetic package whose
-`__init__.py` is never executed — so a syntax error in one file costs only the exercises
-that use that file.  It answers calls over a pipe with `wire` messages.  Everything the
-student's code does (patching NumPy, printing, exiting, hanging) stays in this process: the
-grader compares results in the parent, which never executes student code.
+Started by `remote.Worker` as `python -I -B worker.py REQUEST_FD RESPONSE_FD CONFIG_JSON`, from
+a copy in the grading run's scratch folder (`launch.Scratch`), with a minimal environment.
+Before any student code runs it confines itself (`confine.apply`: resource limits, Landlock).
+It loads student files lazily, on the first request for a name they define, as submodules of
+a synthetic package whose `__init__.py` is never executed — so a syntax error in one file costs
+only the exercises that use that file.  It answers calls over a pipe with `wire` messages.
+Everything the student's code does (patching NumPy, printing, exiting, hanging) stays in this
+process: the grader compares results in the parent, which never executes student code.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import sys
 import traceback
 import tracemalloc
@@ -21,13 +24,21 @@ import warnings
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("_grader_wire", _HERE / "wire.py")
-wire = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(wire)
+
+
+def _load(name: str):
+    """A module of this folder, by path: the worker's copy has no package around it."""
+    spec = importlib.util.spec_from_file_location(f"_grader_{name}", _HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wire = _load("wire")
+confine = _load("confine")
 
 import numpy as np  # noqa: E402  (after wire, which is stdlib + NumPy only)
-
-MAX_OUTPUT_BYTES = 64 * 1024 * 1024  # printing beyond this fails with "File too large"
+import numpy.linalg  # noqa: E402, F401  (loaded before the sandbox closes, as students use it)
 
 
 class Session:
@@ -101,6 +112,8 @@ class Session:
         raise wire.WireError(f"unknown op {op!r}")
 
     def call(self, request: dict, objects: list) -> dict:
+        if request.get("cpu"):
+            confine.cpu_budget(float(request["cpu"]))
         snapshots = [_snapshot(obj) for obj in objects]
         fn, args, kwargs = request["fn"], request["args"], request["kwargs"]
         peak = None
@@ -179,17 +192,48 @@ def _describe(exc: BaseException, target: Path) -> dict:
     }
 
 
-def main(argv: list[str]) -> None:
-    request_fd, response_fd = int(argv[1]), int(argv[2])
-    target, package, names = Path(argv[3]).resolve(), argv[4], json.loads(argv[5])
+def probe(config: dict) -> None:
+    """`worker.py --probe CONFIG`: confine as a worker does, then print (JSON) whether the
+    submission is readable and which private paths can still be read or written."""
+    applied = confine.apply(config["confine"])
     try:
-        import resource
+        os.listdir(config["target"])
+        readable = True
+    except OSError:
+        readable = False
+    reachable = []
+    for path in config["probe"]:
+        if os.path.isdir(path):
+            attempts = [("list", lambda p=path: os.listdir(p)),
+                        ("write into", lambda p=path: _create_and_remove(p))]
+        else:
+            attempts = [("read", lambda p=path: open(p, "rb").close()),
+                        ("write", lambda p=path: open(p, "ab").close())]
+        for how, attempt in attempts:
+            try:
+                attempt()
+                reachable.append([path, how])
+            except OSError:
+                pass
+    print(json.dumps({"target_readable": readable, "private_reachable": reachable,
+                      "python": sys.version.split()[0], **applied}))
 
-        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
-    except (ImportError, ValueError, OSError):
-        pass
-    session = Session(target, package, names)
-    wire.send(response_fd, wire.encode({"ready": True})[0])
+
+def _create_and_remove(folder: str) -> None:
+    path = os.path.join(folder, ".sandbox-probe")
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    os.unlink(path)
+
+
+def main(argv: list[str]) -> None:
+    if argv[1] == "--probe":
+        probe(json.loads(argv[2]))
+        return
+    request_fd, response_fd, config = int(argv[1]), int(argv[2]), json.loads(argv[3])
+    target = Path(config["target"])
+    applied = confine.apply(config["confine"])  # from here on, nothing can lift the limits
+    session = Session(target, config["package"], config["names"])
+    wire.send(response_fd, wire.encode({"ready": True, **applied})[0])
     while True:
         try:
             data = wire.recv(request_fd)

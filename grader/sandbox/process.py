@@ -1,0 +1,233 @@
+"""The grader's handle on one worker process, and the pool that starts them ahead of time.
+
+A `Worker` talks to its process over two pipes with deadlines: whatever the student's code
+does, a request either returns an answer of bounded size (`MAX_REPLY_BYTES`) or ends in a
+`StudentTimeout` / `StudentCrash`.  What the code prints goes to a file, read back per check
+(the last `OUTPUT_SHOWN` characters, control characters removed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from ..text import clean
+from . import wire
+from .launch import Limits, Scratch, is_subreaper, kill_adopted, kill_processes_of
+
+MAX_REPLY_BYTES = 64 << 20  # a bigger answer is refused: the grader's memory stays bounded
+OUTPUT_SHOWN = 1500  # characters of the student's printed output quoted per check
+_SIGNALS = {  # what a signal that ended the worker most likely means
+    "SIGXCPU": "used more CPU time than the time limit allows",
+    "SIGSEGV": "crashed (a segmentation fault)",
+}
+
+
+class StudentError(Exception):
+    """The student's code raised; carries the exception type, message and their traceback."""
+
+    def __init__(self, type_name: str, message: str, traceback: str = ""):
+        type_name, message = clean(type_name, 100), clean(message, 2000)
+        super().__init__(f"{type_name}: {message}")
+        self.type_name, self.message, self.traceback = type_name, message, clean(traceback, 3000)
+
+
+class StudentNotImplemented(StudentError):
+    """The stub's `raise NotImplementedError(...)` is still there."""
+
+
+class StudentCrash(StudentError):
+    """The worker process died (os._exit, a segfault, the memory limit...)."""
+
+
+class StudentTimeout(StudentError):
+    """The student's code did not answer in time; the worker was killed."""
+
+
+class Worker:
+    """One sandbox process.  Started at construction; talks once its `ready` arrives."""
+
+    def __init__(self, scratch: Scratch, config: str):
+        request_r, self._request_w = os.pipe()
+        self._response_r, response_w = os.pipe()
+        self._output = tempfile.TemporaryFile()
+        self._output_read = 0
+        self._unread = ""  # output of a process that is gone, not yet taken
+        self.proc = subprocess.Popen(
+            scratch.command(str(request_r), str(response_w), config),
+            pass_fds=(request_r, response_w), stdout=self._output, stderr=subprocess.STDOUT,
+            **scratch.popen_kwargs(),
+        )
+        os.close(request_r)
+        os.close(response_w)
+        self.ready: dict | None = None  # the worker's start-up message: what it confined
+        self.dead = False
+
+    def request(self, message: bytes, deadline: float) -> bytes:
+        self.wait_ready(deadline)
+        self._send(message, deadline)
+        return self._receive(deadline)
+
+    def wait_ready(self, deadline: float) -> None:
+        """Wait for the worker's start-up message (NumPy imported, confined)."""
+        if self.dead:
+            raise StudentCrash("WorkerDead", "the sandbox process is no longer running")
+        if self.ready is None:
+            ready, _ = wire.decode(self._receive(deadline))
+            self.ready = ready if isinstance(ready, dict) else {}
+
+    def _send(self, message: bytes, deadline: float) -> None:
+        data = memoryview(len(message).to_bytes(8, "little") + message)
+        while data:
+            self._wait(self._request_w, deadline, for_write=True)
+            try:
+                written = os.write(self._request_w, data[: 1 << 16])
+            except OSError:
+                self._died()
+            data = data[written:]
+
+    def _receive(self, deadline: float) -> bytearray:
+        try:
+            return wire.recv(self._response_r, wait=lambda fd: self._wait(fd, deadline),
+                             limit=MAX_REPLY_BYTES)
+        except EOFError:
+            self._died()
+        except wire.WireError as exc:
+            self.kill()
+            raise StudentCrash("ProtocolError",
+                               f"the sandbox sent an answer the grader refused ({exc})") from None
+
+    def _wait(self, fd: int, deadline: float, for_write: bool = False) -> None:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise StudentTimeout("Timeout", "your code did not finish in time")
+            ready = select.select([], [fd], [], remaining) if for_write else select.select(
+                [fd], [], [], remaining
+            )
+            if ready[0] or ready[1]:
+                return
+
+    def _died(self):
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill()
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            how = f"was killed by signal {name}" + (f": it {_SIGNALS[name]}" if name in _SIGNALS
+                                                    else "")
+        else:
+            how = f"exited with code {code} (os._exit or a crash of the interpreter?)"
+        raise StudentCrash("Crash", f"the process running your code {how}")
+
+    def take_output(self) -> str:
+        """What the student's code printed since the last call (its end, cleaned)."""
+        text, self._unread = self._unread + self._read_output(), ""
+        return text
+
+    def _read_output(self) -> str:
+        if self._output.closed:
+            return ""
+        try:
+            size = os.fstat(self._output.fileno()).st_size
+            start = max(self._output_read, size - OUTPUT_SHOWN)
+            self._output.seek(start)
+            data = self._output.read(size - start)
+        except (OSError, ValueError):
+            return ""
+        cut = start > self._output_read
+        self._output_read = size
+        text = clean(data.decode("utf-8", "replace"))
+        return ("...\n" if cut else "") + text
+
+    def kill(self) -> None:
+        if self.dead:
+            return
+        self.dead = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        self._unread += self._read_output()  # what it printed before it hung or died
+        for fd in (self._request_w, self._response_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._output.close()
+
+    # -- peak memory, read from the kernel so the student's code cannot fake it ----------
+    def reset_peak_memory(self) -> int | None:
+        """Reset the worker's peak-RSS mark (Linux); returns its current RSS in bytes."""
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+                f.write("5")
+            return self._status_bytes("VmRSS:")
+        except OSError:
+            return None
+
+    def peak_memory(self) -> int | None:
+        try:
+            return self._status_bytes("VmHWM:")
+        except OSError:
+            return None
+
+    def _status_bytes(self, key: str) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) * 1024
+        raise OSError(f"no {key} in /proc/{self.proc.pid}/status")
+
+
+class WorkerPool:
+    """Hands out fresh workers and starts the next one ahead, hiding interpreter start-up.
+
+    Owns the grading run's `Scratch` folder; `close()` ends every worker and removes it.
+    """
+
+    def __init__(self, target: Path, names: dict[str, str], limits: Limits | None = None):
+        self.scratch = Scratch(limits or Limits())
+        self.target = Path(target).resolve()
+        self.names = names
+        self._config = json.dumps(self.scratch.worker_config(self.target, names))
+        self._spare: Worker | None = None
+        self._live: dict[int, Worker] = {}
+
+    def take(self) -> Worker:
+        worker = self._spare or self._start()
+        self._spare = self._start()
+        return worker
+
+    def _start(self) -> Worker:
+        worker = Worker(self.scratch, self._config)
+        self._live[worker.proc.pid] = worker
+        return worker
+
+    def release(self, worker: Worker) -> None:
+        """Kill `worker` and whatever it left running (a process started with `setsid` has
+        left the worker's group): every process of the sandbox user, or, without one, every
+        orphan this process adopted as a subreaper; the other live workers stay."""
+        worker.kill()
+        self._live.pop(worker.proc.pid, None)
+        keep = frozenset(self._live)
+        if self.scratch.uid is not None:
+            kill_processes_of(self.scratch.uid, keep)
+        elif is_subreaper():
+            kill_adopted(keep)
+
+    def close(self) -> None:
+        for worker in list(self._live.values()):
+            self.release(worker)
+        self._spare = None
+        self.scratch.clean_up()
