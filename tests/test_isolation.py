@@ -6,10 +6,11 @@ runs in the grader's sandboxed worker process (`grader/sandbox/`); these tests c
 hang, an exit, a crash, a syntax error, a flood of output, a wrong or crafted return value,
 patching NumPy or the grader, and forging the worker's replies are all contained.
 
-Two limits remain when student code runs as the grader's own user, marked
-`xfail(strict=True)`: it can start a process that outlives the grader, or kill it.  The
-Gradescope package closes both by running it as another user (`--sandbox-user`, proved in
-tests/test_sandbox_user.py); on a student's own machine there is nothing to protect.
+Student code runs as the grader's own user here.  Landlock (Linux 6.12+ for signals) keeps it
+from reading the grader, writing outside its scratch folder and signalling the grader, and
+the `python -m grader` command adopts and ends what it leaves running.  Where the kernel has
+no Landlock those two attacks still work, and the tests say so (`xfail(strict=True)`); at
+stakes the Gradescope package runs student code as another user (tests/test_hostile_*.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +32,7 @@ import pytest
 from grader import checks as check_registry
 from grader import course, fixtures
 from grader.runner import grade
+from grader.sandbox.confine import landlock_abi
 
 REPO = Path(__file__).resolve().parents[1]
 ALL_IDS = [ex.id for ex in course.EXERCISES]
@@ -478,45 +481,48 @@ PATCHES = {
     "results-file": '''
         import json as _json
         import os as _os
-        _os.makedirs("build", exist_ok=True)
-        with open("build/results.json", "w") as _f:
-            _json.dump({"score": 60, "max_score": 60, "tests": []}, _f)
+        for _path in ("build/results.json", _os.path.expanduser("~/results.json")):
+            try:
+                _os.makedirs(_os.path.dirname(_path) or ".", exist_ok=True)
+                with open(_path, "w") as _f:
+                    _json.dump({"score": 60, "max_score": 60, "tests": []}, _f)
+            except OSError as _exc:  # the sandbox lets student code write nowhere else
+                print("could not write a fake report:", type(_exc).__name__)
         ''',
 }
 
 
-def _with_marker(code: str, marker: Path, name: str) -> str:
-    """The patch, then a line proving it ran (written with os only: builtins may be broken)."""
-    proof = (f"import os as _os_m\n_fd = _os_m.open({str(marker)!r}, "
-             "_os_m.O_WRONLY | _os_m.O_CREAT | _os_m.O_APPEND)\n"
-             f"_os_m.write(_fd, {name!r}.encode() + b'\\n')\n_os_m.close(_fd)")
-    return textwrap.dedent(code).strip() + "\n" + proof
+def _with_marker(code: str, name: str) -> str:
+    """A line proving the hostile code ran (the patch may break printing), then the patch.
+    (Importing the grader fails in the sandbox: student code cannot read it.)"""
+    proof = f"import os as _os_m\n_os_m.write(1, b'PATCHED ' + {name!r}.encode() + b'\\n')"
+    return proof + "\n" + textwrap.dedent(code).strip()
 
 
 @pytest.mark.parametrize("patch", sorted(PATCHES))
 def test_import_time_patches_do_not_raise_the_score(tmp_path, monkeypatch, patch):
-    monkeypatch.chdir(tmp_path)  # the worker's cwd: where a relative fake report would land
-    marker = tmp_path / "patched"
-    target = submission(tmp_path, prepend={"softmax.py": _with_marker(PATCHES[patch], marker,
-                                                                        patch)},
+    monkeypatch.chdir(tmp_path)  # where a relative fake report would land, were it allowed
+    target = submission(tmp_path, prepend={"softmax.py": _with_marker(PATCHES[patch], patch)},
                         append={"softmax.py": UNIMPLEMENTED_SOFTMAX})
     results = run(target, ["1.1", "1.3"])
-    assert patch in marker.read_text()  # the hostile code did run
     r = results["1.1"]
+    assert f"PATCHED {patch}" in r.output  # the hostile code did run
     assert r.score == 0, (r.status, messages(r))
     assert r.status in ("not implemented", "error"), r.status
     assert_full(results, "1.3")
+    assert not (tmp_path / "build" / "results.json").exists()
 
 
 def test_import_time_patches_on_the_real_stubs_score_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    marker = tmp_path / "patched"
-    benign = [p for p in sorted(PATCHES) if p not in ("builtins.isinstance", "numpy.ndarray")]
-    code = "\n".join(_with_marker(PATCHES[p], marker, p) for p in benign)
+    # (Patching the grader is left out: importing it already fails in the sandbox.)
+    benign = [p for p in sorted(PATCHES)
+              if p not in ("builtins.isinstance", "numpy.ndarray", "grader")]
+    code = "\n".join(_with_marker(PATCHES[p], p) for p in benign)
     target = submission(tmp_path, base="exercises",
                         prepend={"softmax.py": code, "masks.py": code})
     results = run(target, ["1.1", "1.2", "1.3"])
-    assert len(marker.read_text().split()) >= len(benign)
+    assert results["1.1"].output.count("PATCHED") >= len(benign)
     for r in results.values():
         assert (r.status, r.score) == ("not implemented", 0), (r.exercise.id, messages(r))
 
@@ -807,9 +813,7 @@ def test_student_code_cannot_rewrite_the_expected_values(tmp_path, private_fixtu
 
 DAEMON = r'''
 import json, os, sys, time
-out, pids = sys.argv[1], sys.argv[2]
-with open(pids, "a") as f:
-    f.write(f"{os.getpid()}\n")
+out = sys.argv[1]
 deadline = time.time() + 15
 while time.time() < deadline:
     try:
@@ -837,48 +841,47 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-@pytest.mark.xfail(strict=True, reason="grader defect: a process the student starts with "
-                   "start_new_session=True escapes Worker.kill() (killpg of the worker's group) "
-                   "and outlives the grader; it rewrites results.json to 60/60 after the "
-                   "grader has written the honest score")
+LANDLOCK = landlock_abi()
+SAME_USER_LIMIT = pytest.mark.xfail(
+    LANDLOCK < 6, strict=True,
+    reason="without Landlock 6+ (Linux 6.12+), code that runs as the grader's own user can signal "
+           "it and write where it may; the Gradescope package runs it as another user instead "
+           "(tests/test_hostile_gradescope.py)")
+
+
+@SAME_USER_LIMIT
 def test_no_student_process_outlives_the_grader_to_rewrite_the_report(tmp_path):
-    pids = tmp_path / "daemon.pids"
+    out = tmp_path / "results.json"
     target = submission(tmp_path, prepend={"masks.py": f'''
-        import os as _os
         import subprocess as _sp
         import sys as _sys
-        # The grader's --json, from its command line (the worker's parent).
-        _args = open(f"/proc/{{_os.getppid()}}/cmdline", "rb").read().split(b"\\0")
-        _out = _os.path.join(_os.readlink(f"/proc/{{_os.getppid()}}/cwd"),
-                             _args[_args.index(b"--json") + 1].decode())
-        _sp.Popen([_sys.executable, "-c", {DAEMON!r}, _out, {str(pids)!r}],
-                  start_new_session=True, stdin=_sp.DEVNULL, stdout=_sp.DEVNULL,
-                  stderr=_sp.DEVNULL)
+        _daemon = _sp.Popen([_sys.executable, "-c", {DAEMON!r}, {str(out)!r}],
+                            start_new_session=True, stdin=_sp.DEVNULL, stdout=_sp.DEVNULL,
+                            stderr=_sp.DEVNULL)
+        print("DAEMON", _daemon.pid)
         '''}, append={"masks.py": '''
         def causal_mask(t_q, t_k=None):
             raise NotImplementedError("Exercise 1.3 (causal_mask) is not implemented yet")
         '''})
-    out = tmp_path / "results.json"
+    started: list[int] = []
     try:
         proc = cli(target, out, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        started = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+        text = out.read_text()
+        started = [int(pid) for pid in re.findall(r"DAEMON (\d+)", text)]
         assert started, "the hostile code did not run"
-        deadline = time.monotonic() + 10
-        while any(_alive(p) for p in started) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        time.sleep(1)  # what a survivor would need to rewrite the report
+        assert not any(_alive(p) for p in started), "a process of the student survived"
         data = json.loads(out.read_text())
         check_report(data)
-        assert data["score"] < 60
+        assert data["score"] < MAX_SCORE
     finally:
-        for pid in [int(p) for p in pids.read_text().split()] if pids.exists() else []:
+        for pid in started:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
-@pytest.mark.xfail(strict=True, reason="grader defect: the worker runs as the grader's user, so "
-                   "`os.kill(os.getppid(), signal.SIGKILL)` in student code kills the grader "
-                   "and no report is written")
+@SAME_USER_LIMIT
 def test_student_code_cannot_kill_the_grader(tmp_path):
     target = submission(tmp_path, append={"softmax.py": '''
         def softmax(x, axis=-1):

@@ -45,7 +45,8 @@ _WRITE = (_READ | _WRITE_FILE | _REMOVE_DIR | _REMOVE_FILE | _MAKE_DIR | _MAKE_R
 
 # Where shared libraries that an import may still load live (public system files).
 SYSTEM_READ = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib",
-               "/etc/ld.so.cache", "/dev/null", "/dev/urandom", "/dev/zero")
+               "/etc/ld.so.cache", "/dev/urandom", "/dev/zero")
+SYSTEM_WRITE = ("/dev/null",)
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -149,7 +150,7 @@ def apply(config: dict) -> dict:
     if config.get("landlock", True):
         read_only = (python_paths(list(config.get("private", ()))) + list(SYSTEM_READ)
                      + list(config["read_only"]))
-        abi = landlock(read_only, list(config["read_write"]))
+        abi = landlock(read_only, list(SYSTEM_WRITE) + list(config["read_write"]))
     return {"landlock": abi}
 
 

@@ -3,7 +3,7 @@
 A `Worker` talks to its process over two pipes with deadlines: whatever the student's code
 does, a request either returns an answer of bounded size (`MAX_REPLY_BYTES`) or ends in a
 `StudentTimeout` / `StudentCrash`.  What the code prints goes to a file, read back per check
-(the last `OUTPUT_SHOWN` characters, control characters removed).
+(its start and end when long, control characters removed).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from . import wire
 from .launch import Limits, Scratch, is_subreaper, kill_adopted, kill_processes_of
 
 MAX_REPLY_BYTES = 64 << 20  # a bigger answer is refused: the grader's memory stays bounded
-OUTPUT_SHOWN = 1500  # characters of the student's printed output quoted per check
+OUTPUT_HEAD, OUTPUT_TAIL = 400, 1100  # bytes of printed output kept per check: start and end
 _SIGNALS = {  # what a signal that ended the worker most likely means
     "SIGXCPU": "used more CPU time than the time limit allows",
     "SIGSEGV": "crashed (a segmentation fault)",
@@ -135,19 +135,24 @@ class Worker:
         return text
 
     def _read_output(self) -> str:
+        """New output: all of it, or its start and its end when it is long."""
         if self._output.closed:
             return ""
         try:
             size = os.fstat(self._output.fileno()).st_size
-            start = max(self._output_read, size - OUTPUT_SHOWN)
-            self._output.seek(start)
-            data = self._output.read(size - start)
+            new = size - self._output_read
+            self._output.seek(self._output_read)
+            if new <= OUTPUT_HEAD + OUTPUT_TAIL:
+                data = self._output.read(new)
+            else:
+                head = self._output.read(OUTPUT_HEAD)
+                self._output.seek(size - OUTPUT_TAIL)
+                cut = f"\n... ({new - OUTPUT_HEAD - OUTPUT_TAIL} bytes not shown) ...\n"
+                data = head + cut.encode() + self._output.read(OUTPUT_TAIL)
         except (OSError, ValueError):
             return ""
-        cut = start > self._output_read
         self._output_read = size
-        text = clean(data.decode("utf-8", "replace"))
-        return ("...\n" if cut else "") + text
+        return clean(data.decode("utf-8", "replace"))
 
     def kill(self) -> None:
         if self.dead:
