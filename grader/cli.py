@@ -11,6 +11,7 @@ from . import course, report
 from .runner import GRADER_DIR, grade, resolve_target
 from .sandbox import Limits, SandboxUnavailable
 from .sandbox.launch import GiB, become_subreaper
+from .text import clean
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     details = report.details(results)
     if details:
         print("\n" + details)
-    preamble = args.preamble.read_text() if args.preamble and args.preamble.is_file() else ""
+    preamble = (clean(args.preamble.read_text(errors="replace"), 4000)  # it names student files
+                if args.preamble and args.preamble.is_file() else "")
     report.write_json(report.gradescope(results, seconds, split_hidden=args.hide_hidden_checks,
                                         preamble=preamble), args.json)
     print(f"\nResults written to {args.json}")

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .results import NOT_IMPLEMENTED, PASSED, ExerciseResult, describe_checks
+from .results import NOT_IMPLEMENTED, PASSED, ExerciseResult, describe_checks, status_of
 
 COLUMNS = "{id:<5} {title:<34} {points:>9}  {status:<16} {reason}"
 
@@ -50,7 +50,12 @@ def gradescope(results: list[ExerciseResult], seconds: float, split_hidden: bool
     """Gradescope's autograder results format: one test per exercise.
 
     With `split_hidden`, an exercise's hidden checks become a second test, shown to the
-    student only after the due date; the two tests' points add up to the exercise's.
+    student only after the due date; the two tests' points add up to the exercise's.  Then
+    nothing a student sees before the due date depends on a hidden check: each visible test
+    and the top-level output are computed from visible checks only, what the student's code
+    printed during hidden checks goes with them, and there is no top-level score (Gradescope
+    adds up the tests, and hides the total while some are hidden) nor execution time (a
+    hidden check's timeout would show in it).
     """
     tests = []
     for r in results:
@@ -66,26 +71,41 @@ def gradescope(results: list[ExerciseResult], seconds: float, split_hidden: bool
         for suffix, checks, max_score, visibility in parts:
             earned = sum(c.weight for c in checks if c.status == PASSED)
             weight = sum(c.weight for c in checks) or 1
-            passed = earned == weight
             tests.append({
                 "name": f"{ex.id} {ex.title}{suffix}",
                 "number": ex.id,
                 "score": round(max_score * earned / weight, 2),
                 "max_score": int(max_score) if float(max_score).is_integer() else max_score,
-                "status": "passed" if passed else "failed",
-                "output": (f"Status: {r.status}\n{describe_checks(checks)}\n"
+                "status": "passed" if earned == weight else "failed",
+                "output": (f"Status: {status_of(checks)}\n{describe_checks(checks)}\n"
                            f"Lecture: {ex.lecture_link}"),
                 "visibility": visibility,
             })
-    earned = round(sum(t["score"] for t in tests), 2)
-    return {
-        "score": earned,
+    head = preamble.strip() + "\n\n" if preamble.strip() else ""
+    report = {
         "max_score": sum(r.exercise.points for r in results),
         "execution_time": round(seconds, 2),
-        "output": (preamble.strip() + "\n\n" if preamble.strip() else "") + total_line(results),
         "visibility": "visible",
         "tests": tests,
     }
+    if split_hidden and any(t["visibility"] != "visible" for t in tests):
+        shown = [t for t in tests if t["visibility"] == "visible"]
+        report["output"] = head + (
+            f"Visible checks: {_points(sum(t['score'] for t in shown))}/"
+            f"{_points(sum(t['max_score'] for t in shown))} points. Hidden checks are graded "
+            "too; their results, and your total, appear after the due date.")
+        tests.append({"name": "Total (hidden checks included)", "number": "total", "score": 0,
+                      "max_score": 0, "status": "passed", "visibility": "after_due_date",
+                      "output": f"{total_line(results)} ({seconds:.1f} s)"})
+        del report["execution_time"]
+    else:
+        report["score"] = round(sum(t["score"] for t in tests), 2)
+        report["output"] = head + total_line(results)
+    return report
+
+
+def _points(value: float) -> str:
+    return f"{round(value, 2):g}"
 
 
 def not_graded(reason: str) -> dict:

@@ -51,19 +51,7 @@ class ExerciseResult:
 
     @property
     def status(self) -> str:
-        if not self.checks:
-            return ERROR
-        failing = [c for c in self.checks if c.status != PASSED]
-        if not failing:
-            return PASSED
-        statuses = {c.status for c in failing}
-        if TIMEOUT in statuses:
-            return TIMEOUT
-        if statuses == {NOT_IMPLEMENTED} and len(failing) == len(self.checks):
-            return NOT_IMPLEMENTED
-        if ERROR in statuses:
-            return ERROR
-        return FAILED
+        return status_of(self.checks)
 
     @property
     def reason(self) -> str:
@@ -82,6 +70,23 @@ class ExerciseResult:
     def details(self) -> str:
         """Every check with its verdict, and the full message of each failure."""
         return describe_checks(self.checks)
+
+
+def status_of(checks: list[CheckResult]) -> str:
+    """One status for a group of checks: the worst way one of them ended."""
+    if not checks:
+        return ERROR
+    failing = [c for c in checks if c.status != PASSED]
+    if not failing:
+        return PASSED
+    statuses = {c.status for c in failing}
+    if TIMEOUT in statuses:
+        return TIMEOUT
+    if statuses == {NOT_IMPLEMENTED} and len(failing) == len(checks):
+        return NOT_IMPLEMENTED
+    if ERROR in statuses:
+        return ERROR
+    return FAILED
 
 
 def describe_checks(checks: list[CheckResult]) -> str:

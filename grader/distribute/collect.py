@@ -4,27 +4,81 @@ Students may upload `exercises/`, `self_attention/`, or loose files.  Every exer
 looked for by name (preferring one inside a folder named after its module); a file that is
 missing is replaced by its stub, so only the exercises in it are lost.
 
+This runs as root on files a student chose: it never follows a symbolic link, copies regular
+files only (no devices, FIFOs or sockets), reads at most `MAX_FILE_BYTES` of a file and
+`MAX_TOTAL_BYTES` in all, looks at no more than `MAX_ENTRIES` names, and says in the report
+what it skipped and why.
+
     python -m grader.distribute.collect SUBMISSION_DIR OUT_DIR [--stubs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import stat
 import sys
 from pathlib import Path
 
 from .. import course
 
 DEFAULT_STUBS = Path(__file__).resolve().parents[2] / "exercises"
+MAX_FILE_BYTES = 1 << 20  # an exercise file is tens of kilobytes
+MAX_TOTAL_BYTES = 16 << 20
+MAX_ENTRIES = 20_000
+IGNORED_FOLDERS = {"__pycache__", "__MACOSX", ".git"}
 
 
-def find(submission: Path, package: str, name: str) -> Path | None:
-    matches = [p for p in submission.rglob(name)
-               if p.is_file() and "__pycache__" not in p.parts and "__MACOSX" not in p.parts]
-    if not matches:
-        return None
-    return min(matches, key=lambda p: (p.parent.name != package, len(p.parts), str(p)))
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file (a device, FIFO or socket)"
+
+
+def find_all(submission: Path, wanted: set[str], notes: list[str]) -> dict[str, list[Path]]:
+    """Regular files of `submission` named like an exercise file, never through a link."""
+    found: dict[str, list[Path]] = {}
+    seen = 0
+    for folder, dirs, files in os.walk(submission, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_FOLDERS)
+        for name in sorted(files) + [d for d in dirs if d in wanted]:
+            seen += 1
+            if seen > MAX_ENTRIES:
+                notes.append(f"Your submission holds more than {MAX_ENTRIES} files; the rest "
+                             "were not looked at.")
+                return found
+            if name not in wanted:
+                continue
+            path = Path(folder) / name
+            mode = os.lstat(path).st_mode
+            if stat.S_ISREG(mode):
+                found.setdefault(name, []).append(path)
+            else:
+                notes.append(f"{path.relative_to(submission)} was skipped: it is "
+                             f"{_kind(mode)}, and only regular files are graded.")
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+    return found
+
+
+def read_regular(path: Path, limit: int) -> bytes | str:
+    """The file's bytes, or why they were not read (opened without following a link)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return f"could not be opened ({exc.strerror})"
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return f"is {_kind(info.st_mode)}, and only regular files are graded"
+        if info.st_size > limit:
+            return f"is {info.st_size / 2**20:.1f} MiB, over the {limit / 2**20:g} MiB limit"
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        return f"is over the {limit / 2**20:g} MiB limit"
+    return data
 
 
 def collect(submission: Path, out: Path, stubs: Path = DEFAULT_STUBS,
@@ -33,20 +87,29 @@ def collect(submission: Path, out: Path, stubs: Path = DEFAULT_STUBS,
 
     Every exercise file is laid out (stubs stand in for missing ones, so imports work);
     only the selected exercises' missing files are reported."""
-    notes = []
+    notes: list[str] = []
     selected = {(ex.module.package, ex.file) for ex in course.select(exercise_ids)}
     files = sorted({(ex.module.package, ex.file) for ex in course.EXERCISES})
+    found = find_all(submission, {name for _, name in files}, notes)
+    budget = MAX_TOTAL_BYTES
     for package, name in files:
         dest = out / package / name
         dest.parent.mkdir(parents=True, exist_ok=True)
-        found = find(submission, package, name)
-        if found is None:
-            shutil.copyfile(stubs / package / name, dest)
-            if (package, name) in selected:
-                    notes.append(f"{package}/{name} was not in your submission: its exercises "
-                             "are graded as not implemented.")
-        else:
-            shutil.copyfile(found, dest)
+        # A file inside a folder named after its module first, then the shallowest.
+        candidates = sorted(found.get(name, []), key=lambda p: (p.parent.name != package,
+                                                                len(p.parts), str(p)))
+        data = read_regular(candidates[0], min(MAX_FILE_BYTES, budget)) if candidates else None
+        if isinstance(data, bytes):
+            budget -= len(data)
+            dest.write_bytes(data)
+            continue
+        shutil.copyfile(stubs / package / name, dest)
+        if data is not None:
+            notes.append(f"{candidates[0].relative_to(submission)} {data}: its exercises are "
+                         "graded as not implemented.")
+        elif (package, name) in selected:
+            notes.append(f"{package}/{name} was not in your submission: its exercises are "
+                         "graded as not implemented.")
     return notes
 
 
