@@ -8,14 +8,14 @@ process, so here the checks receive the notebook's own functions:
 
 nbgrader test cells use `CellGrade`, which gives partial credit the way nbgrader reads it
 (the cell's last expression is the points earned), keeps student warnings off stderr (any
-stderr output scores a cell 0), stops a hanging check after its time limit, and can run
-hidden checks whose source only the instructor's notebook contains.
+stderr output scores a cell 0) and stops a hanging check after its time limit.  This is
+feedback while a student works, in a kernel the student's cells control: the grade that
+counts is computed outside it (`grader.distribute.nbgrader_grading`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import signal
 import threading
@@ -88,15 +88,6 @@ class CellGrade:
         for chk in checks.checks_for(self.exercise.id):
             if not chk.hidden:
                 self._run(chk.fn, chk.weight, chk.description, chk.timeout)
-        return self
-
-    def run_source(self, source: str, name: str, weight: int, description: str,
-                   timeout: float = checks.DEFAULT_TIMEOUT) -> CellGrade:
-        """Run a check given as source text (a hidden test), with its module's helpers."""
-        module = importlib.import_module(f"{checks.__name__}.{self.exercise.module.package}")
-        scope = dict(vars(module))
-        exec(compile(source, f"<hidden check {name}>", "exec"), scope)  # noqa: S102
-        self._run(scope[name], weight, description, timeout)
         return self
 
     def _run(self, fn: Callable, weight: int, description: str, timeout: float) -> None:

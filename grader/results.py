@@ -89,14 +89,16 @@ def status_of(checks: list[CheckResult]) -> str:
     return FAILED
 
 
-def describe_checks(checks: list[CheckResult]) -> str:
+def describe_checks(checks: list[CheckResult], mark_hidden: bool = False) -> str:
     """One line per check (ok / FAIL) with the full message of each failure, then the end of
-    what the student's code printed during these checks."""
+    what the student's code printed during these checks.  `mark_hidden` labels hidden
+    checks (by their description only: their code is never shown)."""
     output = "".join(c.output for c in checks)
     lines = []
     for c in checks:
         mark = "ok  " if c.status == PASSED else "FAIL"
-        lines.append(f"[{mark}] {c.description} (weight {c.weight})")
+        label = "(hidden) " if mark_hidden and c.hidden else ""
+        lines.append(f"[{mark}] {label}{c.description} (weight {c.weight})")
         if c.status != PASSED and c.message:
             lines.extend("       " + m for m in c.message.strip().splitlines())
     if output.strip():

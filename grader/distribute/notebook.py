@@ -4,8 +4,9 @@ Cells, in order: an introduction; then per exercise a heading, the given code of
 (first time only, locked), one solution cell (the reference code with its `### BEGIN/END
 SOLUTION` markers, for nbgrader to strip) and one autograded test cell worth the grader's
 points.  Test cells run the visible checks from the `grader` helper package shipped next to
-the notebook, and the hidden checks from source text inside `### BEGIN/END HIDDEN TESTS`,
-which nbgrader removes from the release and restores when it autogrades.
+the notebook: feedback while a student works.  The grade is not theirs: `nbgrader autograde`
+grades the solution cells outside the notebook, hidden checks included, and writes each test
+cell's verdict (`nbgrader_grading.py`).  No hidden check is in any notebook.
 """
 
 from __future__ import annotations
@@ -30,23 +31,17 @@ def _slug(exercise_id: str) -> str:
 
 
 def test_cell_source(ex: course.Exercise) -> str:
-    """Visible checks, then the hidden ones as source, then the points as the last value."""
-    lines = [
+    """The visible checks, the points as the cell's value; a word on how grading differs."""
+    hidden = any(c.hidden for c in checks.checks_for(ex.id))
+    return "\n".join([
+        f"# The visible checks of exercise {ex.id}. When your notebook is graded, your "
+        "solution cells",
+        "# run on their own, outside this notebook"
+        + (", and hidden checks run too." if hidden else "."),
         "from grader.local import CellGrade",
         "",
-        f'_grade = CellGrade("{ex.id}", globals()).run_visible()',
-    ]
-    hidden = [c for c in checks.checks_for(ex.id) if c.hidden]
-    if hidden:
-        lines.append("### BEGIN HIDDEN TESTS")
-        for chk in hidden:
-            source = sources.check_source(chk)
-            literal = f"r'''\n{source}'''" if "'''" not in source else repr(source)
-            lines.append(f"_grade.run_source({literal}, {chk.name!r}, weight={chk.weight}, "
-                         f"description={chk.description!r}, timeout={chk.timeout:g})")
-        lines.append("### END HIDDEN TESTS")
-    lines.append("_grade.points()")
-    return "\n".join(lines)
+        f'CellGrade("{ex.id}", globals()).run_visible().points()',
+    ])
 
 
 def build(module: course.Module) -> nbformat.NotebookNode:
@@ -64,9 +59,11 @@ def build(module: course.Module) -> nbformat.NotebookNode:
         "**How to work.** Replace each `raise NotImplementedError(...)` line with your code, "
         "run the cell, then run the test cell below it: it prints what is wrong and what "
         "you earn. Run the cells in order — later exercises call earlier ones. Keep the "
-        "`grader/` folder next to this notebook: the tests use it. Some checks are hidden "
-        "and only run when your notebook is graded, so test your code beyond what the "
-        "visible checks try."
+        "`grader/` folder next to this notebook: the tests use it.\n\n"
+        "**How it is graded.** Each solution cell is graded on its own, outside this "
+        "notebook: it runs after the given code of its exercise's file, so define any helper "
+        "you write in the same cell that uses it. Some checks are hidden and only run when "
+        "your notebook is graded, so test your code beyond what the visible checks try."
     )
     cells = [new_markdown_cell(intro, metadata=_meta(f"m{module.number}_intro"))]
     earlier = sources.earlier_module_files(module)

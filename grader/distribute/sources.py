@@ -7,12 +7,10 @@ solution reaches what students receive.  Nothing here imports `reference`.
 from __future__ import annotations
 
 import ast
-import inspect
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import checks, course
+from .. import course
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -144,10 +142,3 @@ def solution_lines(min_length: int = 20, packages: set[str] | None = None) -> se
     outside_text = "\n".join(outside_lines)  # e.g. a docstring quoting the formula
     return {text for text in inside_lines - outside_lines
             if len(text) >= min_length and not text.startswith("#") and text not in outside_text}
-
-
-def check_source(check: checks.Check) -> str:
-    """A check's function as source text, without its registering decorator."""
-    source = textwrap.dedent(inspect.getsource(check.fn))
-    kept = [line for line in source.splitlines(keepends=True) if not line.startswith("@check")]
-    return "".join(kept)
