@@ -46,6 +46,25 @@ def _broken(exercise, reason):
     return broken
 
 
+class _Shell:
+    """What IPython magics in a cell reach outside a kernel: `%time`-like magics and cell
+    magics run their code, the others (shell commands too) do nothing."""
+
+    def run_line_magic(self, name, line, *args, **kwargs):
+        if name in ("time", "timeit", "prun"):
+            exec(compile(line, f"<%{name}>", "exec"), globals())
+
+    def run_cell_magic(self, name, line, cell):
+        exec(compile(cell, f"<%%{name}>", "exec"), globals())
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def get_ipython():
+    return _Shell()
+
+
 '''
 
 SHIM = '''"""Graded from a notebook: this file's names are those of the notebook's namespace."""
@@ -59,6 +78,16 @@ def __getattr__(name):
     except AttributeError:
         raise AttributeError(f"your notebook does not define {name!r}") from None
 '''
+
+
+def _python(source: str) -> str:
+    """A cell's source as plain Python: IPython's `%magic` and `!shell` lines become calls of
+    `get_ipython()` (as in a kernel), which `_notebook.py` answers."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # no IPython: plain Python cells still run
+        return source
+    return TransformerManager().transform_cell(source)
 
 
 def grade_id(exercise: course.Exercise) -> str:
@@ -80,7 +109,7 @@ def write_package(cells: list, module: course.Module, stubs: Path, dest: Path) -
             continue  # markdown, and the test cells: the grade is not theirs to give
         ex = owners.get(meta.get("grade_id"))
         name = f"{index:03d}_" + (f"exercise_{ex.id}.py" if ex else "cell.py")
-        (folder / CELLS / name).write_text(cell.get("source", ""), encoding="utf-8")
+        (folder / CELLS / name).write_text(_python(cell.get("source", "")), encoding="utf-8")
         calls.append(f"_run_cell({name!r}, {ex.id if ex else None!r}, "
                      f"{tuple(ex.names + ex.also) if ex else ()!r})\n")
     (folder / "_notebook.py").write_text(NOTEBOOK + "".join(calls), encoding="utf-8")
