@@ -3,12 +3,12 @@
 Three submissions go through each: the reference solutions (full marks), the untouched
 release (zero) and one whose `causal_mask` (exercise 1.3, 4 points) hangs (only 1.3 lost).
 nbgrader gets a fourth: correct code that warns and writes to stderr (still full marks).
+Attacks on both are in tests/test_hostile_gradescope.py and tests/test_hostile_nbgrader.py.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -16,6 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import autograder_run
 import nbformat
 import pytest
 from conftest import REPO
@@ -105,12 +106,17 @@ def _scan_release(release: Path, leaks: set[str]) -> None:
             assert f"def {name}(" not in text and f"'{name}'" not in text, f"{path}: {name}"
 
 
-def test_hidden_checks_are_in_the_source_notebook_only(course_dir):
-    source = (course_dir / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
-    assert "BEGIN HIDDEN TESTS" in source and "def attention_backward_finite_differences" in source
+def test_hidden_checks_are_in_no_notebook_only_in_the_autograder(course_dir):
+    hidden = [c.name for c in __import__("grader").checks.REGISTRY if c.hidden]
+    for notebook in (course_dir / "source").rglob("*.ipynb"):
+        text = notebook.read_text()
+        assert "HIDDEN TESTS" not in text
+        assert not [name for name in hidden if name in text], notebook
     helper = helper_package.visible_source((REPO / "grader/checks/self_attention.py").read_text())
     assert "def attention_backward_finite_differences" not in helper
     assert "def attention_backward_values" in helper
+    private = (course_dir / "autograder" / "grader" / "checks" / "self_attention.py").read_text()
+    assert "def attention_backward_finite_differences" in private
 
 
 @pytest.mark.parametrize("module", course.MODULES, ids=lambda m: m.package)
@@ -187,19 +193,10 @@ def autograder_zip(tmp_path_factory):
     return out / ASSIGNMENT / "autograder.zip"
 
 
-def run_gradescope(zip_path: Path, root: Path, submission_files: dict[str, str]) -> dict:
-    """Unpack the autograder like Gradescope, submit files, run run_autograder."""
-    with zipfile.ZipFile(zip_path) as zf:
-        zf.extractall(root / "source")
-    for rel, text in submission_files.items():
-        (root / "submission" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / "submission" / rel).write_text(text)
-    (root / "submission").mkdir(exist_ok=True)
-    env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable)
-    done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env,
-                          capture_output=True, text=True, timeout=300)
+def run_gradescope(zip_path: Path, root: Path, files: dict[str, str], env: dict) -> dict:
+    done, results = autograder_run.run(zip_path, root, files, env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return json.loads((root / "results" / "results.json").read_text())
+    return results
 
 
 def reference_files(prefix: str) -> dict[str, str]:
@@ -223,28 +220,33 @@ def test_gradescope_package_layout(autograder_zip):
         assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
 
 
-def test_gradescope_full_marks_for_the_reference(autograder_zip, tmp_path):
+def score(results: dict) -> float:
+    """What Gradescope adds up (there is no top-level score while checks are hidden)."""
+    return round(sum(t["score"] for t in results["tests"]), 2)
+
+
+def test_gradescope_full_marks_for_the_reference(autograder_zip, tmp_path, gradescope_env):
     results = run_gradescope(autograder_zip, tmp_path,
-                             reference_files("exercises/self_attention/"))
-    assert results["score"] == TOTAL and results["max_score"] == TOTAL
+                             reference_files("exercises/self_attention/"), gradescope_env)
+    assert score(results) == TOTAL and results["max_score"] == TOTAL
     hidden = [t for t in results["tests"] if t["visibility"] == "after_due_date"]
     assert hidden and all(t["score"] == t["max_score"] for t in hidden)
     assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(TOTAL)
 
 
-def test_gradescope_zero_for_an_empty_submission(autograder_zip, tmp_path):
-    results = run_gradescope(autograder_zip, tmp_path, {})
-    assert results["score"] == 0 and results["max_score"] == TOTAL
+def test_gradescope_zero_for_an_empty_submission(autograder_zip, tmp_path, gradescope_env):
+    results = run_gradescope(autograder_zip, tmp_path, {}, gradescope_env)
+    assert score(results) == 0 and results["max_score"] == TOTAL
     assert "was not in your submission" in results["output"]
 
 
-def test_gradescope_hang_costs_only_its_exercise(autograder_zip, tmp_path):
+def test_gradescope_hang_costs_only_its_exercise(autograder_zip, tmp_path, gradescope_env):
     files = reference_files("")  # loose files, as some students upload them
     masks = files["masks.py"]
     start = masks.index("def causal_mask")
     end = masks.index("def padding_mask")
     files["masks.py"] = masks[:start] + HANGING_CAUSAL_MASK + "\n\n" + masks[end:]
-    results = run_gradescope(autograder_zip, tmp_path, files)
-    assert results["score"] == TOTAL - HANG_POINTS
+    results = run_gradescope(autograder_zip, tmp_path, files, gradescope_env)
+    assert score(results) == TOTAL - HANG_POINTS
     lost = {t["number"] for t in results["tests"] if t["score"] < t["max_score"]}
     assert lost == {"1.3"}

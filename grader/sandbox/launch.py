@@ -228,7 +228,8 @@ def kill_adopted(keep: frozenset[int]) -> None:
 def preflight(scratch: Scratch, target: Path, names: dict[str, str]) -> dict:
     """Start a probe exactly as a worker starts; raise `SandboxUnavailable` unless it can run
     Python and NumPy and read the submission, and can neither read nor write any private
-    path.  Returns what the probe saw (`landlock`: the ABI it confined itself with)."""
+    path.  With a sandbox user the probe proves the user's file permissions alone, without
+    Landlock, which the workers add where the kernel has it.  Returns what the probe saw."""
     private = []
     for path in scratch.limits.private:
         private.append(path)
@@ -239,6 +240,8 @@ def preflight(scratch: Scratch, target: Path, names: dict[str, str]) -> dict:
                     break
     config = scratch.worker_config(target, names)
     config["probe"] = private
+    if scratch.uid is not None:  # prove the user's permissions alone (Landlock adds to them)
+        config["confine"]["landlock"] = False
     command = scratch.command("--probe", json.dumps(config))
     who = f"the sandbox user {scratch.limits.user!r}" if scratch.uid is not None else "a worker"
     try:
