@@ -82,14 +82,15 @@ def write_autograder(root: Path) -> Path:
     return bundle.write(dest, bundle.secret_fixtures())
 
 
-def write_sources(root: Path, cell_timeout: int = 120) -> list[str]:
-    """Write the config, the autograder and every assignment's source folder; returns the
-    assignment names."""
+def write_sources(root: Path, cell_timeout: int = 120,
+                  modules: tuple[course.Module, ...] = course.MODULES) -> list[str]:
+    """Write the config, the autograder and the source folder of each module's assignment;
+    returns the assignment names."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "nbgrader_config.py").write_text(CONFIG.format(timeout=cell_timeout))
     write_autograder(root)
     names = []
-    for module in course.MODULES:
+    for module in modules:
         name = notebook.assignment_name(module)
         folder = root / "source" / name
         if folder.exists():
@@ -110,9 +111,10 @@ def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, check=False)
 
 
-def build(root: Path, cell_timeout: int = 120) -> list[str]:
+def build(root: Path, cell_timeout: int = 120,
+          modules: tuple[course.Module, ...] = course.MODULES) -> list[str]:
     """Sources, then `nbgrader generate_assignment` for each; returns the assignment names."""
-    names = write_sources(root, cell_timeout)
+    names = write_sources(root, cell_timeout, modules)
     for name in names:
         done = nbgrader(root, "generate_assignment", name, "--force")
         if done.returncode != 0:
