@@ -477,7 +477,7 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
                 round(_log_uniform(rng, 1000.0, 100000.0), 1)),
         "small_base": (int(rng.integers(5, 13)), int(rng.choice([4, 6, 8])),
                        round(float(rng.uniform(20.0, 500.0)), 1)),
-        "default": (int(rng.integers(30, 51)), int(rng.choice([6, 8, 10])), None),
+        "default": (int(rng.integers(24, 65)), int(rng.choice([4, 6, 8, 10, 12])), None),
     }
     for name, (t, d, base) in sinusoids.items():
         f[f"sinusoidal.{name}.t"], f[f"sinusoidal.{name}.d"] = np.array(t), np.array(d)
@@ -498,11 +498,11 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
     gaps = np.sort(rng.choice(np.arange(1, 64), size=5, replace=False))
     for name, positions, base in (
-            ("arange", int(rng.integers(0, 20)) + np.arange(5), None),
+            ("arange", int(rng.integers(0, 50)) + np.arange(5), None),
             ("gaps", gaps, round(_log_uniform(rng, 2000.0, 50000.0), 1)),
-            ("base500", int(rng.integers(0, 20)) + np.arange(5),
+            ("base500", int(rng.integers(0, 50)) + np.arange(5),
              round(float(rng.uniform(100.0, 1000.0)), 1)),
-            ("long", int(rng.integers(0, 20)) + np.arange(int(rng.integers(30, 51))), None)):
+            ("long", int(rng.integers(0, 50)) + np.arange(int(rng.integers(24, 65))), None)):
         if base is None:
             cos, sin = impl.rope_cos_sin(positions, HEAD_DIM)
         else:
@@ -519,16 +519,16 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
               "rope.dout_rotated": impl.apply_rope(d_out, cos, sin)})
 
     n_pow, n_other = N_SLOPE_CASES
-    heads = (_distinct(rng, [2 ** e for e in range(7)], n_pow)
-             + _distinct(rng, [n for n in range(3, 33) if n & (n - 1)], n_other))
+    heads = (_distinct(rng, [2 ** e for e in range(9)], n_pow)
+             + _distinct(rng, [n for n in range(3, 65) if n & (n - 1)], n_other))
     for j, n in enumerate(heads):  # powers of two first
         f[f"alibi.slopes.{j}.n"], f[f"alibi.slopes.{j}.out"] = np.array(n), impl.alibi_slopes(n)
-    square = int(rng.integers(3, 8))
-    t_q = int(rng.integers(2, 5))
-    bias_sizes = ((square, square), (t_q, t_q + int(rng.integers(2, 5))),  # t_k - t_q >= 2:
-                  (1, int(rng.integers(3, 8))))  # top-left is then no off-by-one
+    square = int(rng.integers(3, 10))
+    t_q = int(rng.integers(2, 6))
+    bias_sizes = ((square, square), (t_q, t_q + int(rng.integers(2, 7))),  # t_k - t_q >= 2:
+                  (1, int(rng.integers(3, 11))))  # top-left is then no off-by-one
     for j, (t_q, t_k) in enumerate(bias_sizes):
-        n = int(rng.integers(2, 17))
+        n = int(rng.integers(2, 25))
         f.update({f"alibi.bias.{j}.n": np.array(n), f"alibi.bias.{j}.t_q": np.array(t_q),
                   f"alibi.bias.{j}.t_k": np.array(t_k),
                   f"alibi.bias.{j}.out": impl.alibi_bias(n, t_q, t_k),

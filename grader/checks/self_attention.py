@@ -1,8 +1,8 @@
 """Checks of Module 1 — self-attention (exercises 1.1–1.9).
 
 Dimensions are small and distinct (B=2, T_q=3, T_k=5, D=4, D_v=6, C=12; the causal cases
-draw T_q in {3, 5} < T_k in {5, 7, 8, 9}) so that a transposed or wrongly reduced axis changes
-a shape or a value.  Expected values are fixtures generated from the reference
+draw T_q in {3, 5, 7} < T_k in {5, 7, 8, 9, 10, 11}) so that a transposed or wrongly reduced
+axis changes a shape or a value.  Expected values are fixtures generated from the reference
 (`build_fixtures`), finite differences through the student's own forward, and invariants of
 the math; no solution code lives here.  Every input of a fixture — values, mask sizes,
 padding lengths, the fully masked row, head counts — is drawn from the fixture seed and read
@@ -684,13 +684,16 @@ def _large_logits(rng: np.random.Generator) -> np.ndarray:
 
 def _causal_sizes(rng: np.random.Generator) -> tuple[int, int]:
     """(T_q, T_k) of a causal attention case: T_q < T_k, both distinct from B=2, D=4, D_v=6."""
-    t_q = int(rng.choice([3, 5]))
-    return t_q, int(rng.choice([n for n in range(t_q + 1, 10) if n not in (4, 6)]))
+    t_q = int(rng.choice([3, 5, 7]))
+    return t_q, int(rng.choice([n for n in range(t_q + 1, 12) if n not in (4, 6)]))
 
 
-def _one_full_length(rng: np.random.Generator, t: int) -> np.ndarray:
-    """Lengths of a batch of 2: one sequence fills all t keys, the other is padded."""
-    return rng.permutation(np.array([t, int(rng.integers(1, t))]))
+def _padded_lengths(rng: np.random.Generator, t: int) -> np.ndarray:
+    """Lengths of a batch of 2, each in 1..t, at least one below t (padding)."""
+    lengths = rng.integers(1, t + 1, size=2)
+    while np.all(lengths == t):
+        lengths = rng.integers(1, t + 1, size=2)
+    return lengths
 
 
 def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -710,7 +713,7 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
         f[f"softmax_backward.dx_axis{axis}"] = impl.softmax_backward(
             dout, f[f"softmax.out_axis{axis}"], axis=axis)
 
-    square = int(rng.integers(2, 9))
+    square = int(rng.integers(2, 11))
     fewer = int(rng.integers(2, 7))
     more = int(rng.integers(2, 7))
     sizes = ((square, square), (fewer, fewer + int(rng.integers(1, 5))),
@@ -719,7 +722,7 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
         f[f"masks.causal.{j}.t_q"], f[f"masks.causal.{j}.t_k"] = np.array(t_q), np.array(t_k)
         f[f"masks.causal.{j}.out"] = (impl.causal_mask(t_q) if j == 0 else
                                       impl.causal_mask(t_q, t_k))
-    t = int(rng.integers(4, 9))  # lengths: an empty sequence, a full one, two in between
+    t = int(rng.integers(4, 11))  # lengths: an empty sequence, a full one, two in between
     f["masks.padding_t"] = np.array(t)
     f["masks.lengths"] = rng.permutation(np.array([0, t, int(rng.integers(1, t)),
                                                    int(rng.integers(1, t))]))
@@ -736,7 +739,7 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     cases = {
         "plain": (q, k, v, None),
         "causal": (cq, ck, cv, impl.causal_mask(t_q, t_k)),
-        "padding": (q, k, v, impl.padding_mask(_one_full_length(rng, 5), 5)[:, None, :]),
+        "padding": (q, k, v, impl.padding_mask(_padded_lengths(rng, 5), 5)[:, None, :]),
         "fully_masked": (cq, ck, cv, fully),
         "heads": (rng.standard_normal((2, 2, h_q, 4)), rng.standard_normal((2, 2, h_k, 4)),
                   rng.standard_normal((2, 2, h_k, 6)), impl.causal_mask(h_q, h_k)),
@@ -756,7 +759,7 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     f["heads.x"], f["heads.split"] = hx, impl.split_heads(hx, 3)
 
     c = 12
-    t_self = int(rng.integers(3, 8))
+    t_self = int(rng.integers(3, 10))
     for name, t_q, t_k, self_attn in (("cross", 3, 5, False), ("padded", 3, 5, False),
                                       ("causal_self", t_self, t_self, True)):
         n_heads = int(rng.choice([2, 3, 4, 6]))  # divisors of C = 12
@@ -765,7 +768,7 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
         x_q = rng.standard_normal((2, t_q, c))
         x_kv = x_q if self_attn else rng.standard_normal((2, t_k, c))
         mask = {"cross": None,
-                "padded": impl.padding_mask(_one_full_length(rng, t_k), t_k)[:, None, None, :],
+                "padded": impl.padding_mask(_padded_lengths(rng, t_k), t_k)[:, None, None, :],
                 "causal_self": impl.causal_mask(t_q)}[name]
         out, cache = impl.multi_head_attention(x_q, x_kv, params, n_heads, mask=mask)
         d_out = rng.standard_normal(out.shape)
