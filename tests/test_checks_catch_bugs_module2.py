@@ -104,16 +104,16 @@ MUTANTS = [
     Mutant("sin_base_hardcoded", "2.1", SN, ((SIN_W, SIN_W.replace("base **", "10000.0 **")),),
            ("sinusoidal_values",), "first pair is right but later ones are not"),
     Mutant("sin_odd_d_no_trim", "2.1", SN, ((SIN_ODD, "    pe[:, 1::2] = np.cos(angles)\n"),),
-           ("sinusoidal_values",), "With odd d=7"),
+           ("sinusoidal_values",), "With odd d="),
     Mutant("sin_positions_from_one", "2.1", SN,
            ((SIN_POS, "    positions = np.arange(1, t + 1, dtype=np.float64)[:, None]\n"),),
            ("sinusoidal_values", "sinusoidal_linear_shift", "sinusoidal_dtype_and_edges"),
-           "sinusoidal_positional_encoding(7, 6, base=10000) is wrong"),
+           "is wrong at index"),
     Mutant("sin_concatenated_halves", "2.1", SN,  # tensor2tensor's [sin..., cos...] layout
            ((SIN_EVEN, "    pe[:, : (d + 1) // 2] = np.sin(angles)\n"),
             (SIN_ODD, "    pe[:, (d + 1) // 2 :] = np.cos(angles[:, : d // 2])\n")),
            ("sinusoidal_values", "sinusoidal_linear_shift", "sinusoidal_dtype_and_edges"),
-           "sinusoidal_positional_encoding(7, 6, base=10000) is wrong"),
+           "is wrong at index"),
     Mutant("sin_dtype_ignored", "2.1", SN, ((SIN_CAST, "    return pe\n"),),
            ("sinusoidal_dtype_and_edges",), F32),
     # 2.2 learned embedding
@@ -209,7 +209,7 @@ MUTANTS = [
            ("alibi_bias_values",), "wrong sign"),
     Mutant("alibi_bias_abs_distance", "2.5", AL,  # future keys penalised too
            ((BIAS, "    return -slopes[:, None, None] * np.abs(j - i)[None, :, :]\n"),),
-           ("alibi_bias_values",), "alibi_bias(4, 5, 5) is wrong"),
+           ("alibi_bias_values",), "is wrong at index"),
     # 2.6 RoPE context extension
     Mutant("linear_multiplies", "2.6", SC, ((LINEAR, "        return positions * factor, base\n"),),
            ("linear_interpolation",), "p -> p / factor"),

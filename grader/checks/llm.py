@@ -2,7 +2,11 @@
 
 4.1 byte-level BPE: merges on tiny texts are computed by hand in the docstrings below; the
 merges and encodings on a longer text are fixtures from the reference (`grader/data/llm.npz`),
-stored with the text and the special tokens they were trained with.
+stored with the text, the vocabulary size and the special tokens they were trained with.  The
+text, the samples encoded, the vocabulary size and the special tokens (their number and
+order) are drawn from the fixture seed, keeping what the checks rely on: repeated words
+(frequent pairs, ties), multi-byte characters, code and whitespace runs, special tokens
+inside the text and the samples.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import numpy as np
 from .. import expect, fixtures
 from . import check
 
-SPECIALS = ("<|endoftext|>", "<|pad|>")
-VOCAB_SIZE = 300
+SPECIALS = ("<|endoftext|>", "<|pad|>")  # always among the fixture's special tokens
+EXTRA_SPECIALS = ("<|im_start|>", "<|im_end|>", "<|sep|>")  # some of them, drawn
 
 # Strings a byte-level tokenizer must round-trip although it never saw most of them.
 ROUNDTRIP = (
@@ -71,10 +75,13 @@ def _expect_merges(vocab, merges, expected, what, hints=None, too_many="") -> No
                     "vocabulary is full, or earlier when no pre-token has two ids left.")
 
 
+def _specials() -> list[str]:
+    return [str(s) for s in fx()["bpe.specials"]]
+
+
 def _tokenizer(impl):
     f = fx()
-    vocab, merges = _train(impl, str(f["bpe.text"]), int(f["bpe.vocab_size"]),
-                           [str(s) for s in f["bpe.specials"]])
+    vocab, merges = _train(impl, str(f["bpe.text"]), int(f["bpe.vocab_size"]), _specials())
     return impl.BPETokenizer(vocab, merges), vocab
 
 
@@ -136,10 +143,11 @@ def bpe_tie_breaking(impl):
 def bpe_vocab_layout_and_size(impl):
     """vocab: 256 bytes, then one token per merge, then the special tokens in order"""
     f = fx()
-    vocab, merges = _train(impl, str(f["bpe.text"]), VOCAB_SIZE, list(SPECIALS))
-    if len(vocab) != VOCAB_SIZE or set(vocab) != set(range(VOCAB_SIZE)):
+    vocab_size, specials = int(f["bpe.vocab_size"]), _specials()
+    vocab, merges = _train(impl, str(f["bpe.text"]), vocab_size, specials)
+    if len(vocab) != vocab_size or set(vocab) != set(range(vocab_size)):
         expect.fail(f"vocab has {len(vocab)} tokens (ids {min(vocab)}..{max(vocab)}), expected "
-                    f"ids 0..{VOCAB_SIZE - 1}: vocab_size counts the 256 bytes, the merges and "
+                    f"ids 0..{vocab_size - 1}: vocab_size counts the 256 bytes, the merges and "
                     "the special tokens.")
     for i in range(256):
         if vocab[i] != bytes([i]):
@@ -149,9 +157,9 @@ def bpe_vocab_layout_and_size(impl):
         if vocab[256 + k] != vocab[a] + vocab[b]:
             expect.fail(f"vocab[{256 + k}] is {vocab[256 + k]!r}, but merge {k} is "
                         f"{_show(vocab, (a, b))}: merge k makes token 256 + k.")
-    tail = [vocab[256 + len(merges) + j] for j in range(len(SPECIALS))]
-    if tail != [s.encode() for s in SPECIALS]:
-        expect.fail(f"the last ids hold {tail}, expected the special tokens {list(SPECIALS)} as "
+    tail = [vocab.get(256 + len(merges) + j) for j in range(len(specials))]
+    if tail != [s.encode() for s in specials]:
+        expect.fail(f"the last ids hold {tail}, expected the special tokens {specials} as "
                     "UTF-8 bytes, in the order given, after the merges.")
     expect.raises(impl.train_bpe, ValueError, "train_bpe with vocab_size < 256 + specials",
                   "abc", 257, list(SPECIALS))
@@ -161,8 +169,7 @@ def bpe_vocab_layout_and_size(impl):
 def bpe_merges_and_encodings_match(impl):
     """merges on a longer text, and encode applies them in the order learnt"""
     f = fx()
-    vocab, merges = _train(impl, str(f["bpe.text"]), int(f["bpe.vocab_size"]),
-                           [str(s) for s in f["bpe.specials"]])
+    vocab, merges = _train(impl, str(f["bpe.text"]), int(f["bpe.vocab_size"]), _specials())
     expected = [tuple(int(i) for i in m) for m in f["bpe.merges"]]
     _expect_merges(vocab, merges, expected, "train_bpe on the fixture text")
     tok = impl.BPETokenizer(vocab, merges)
@@ -227,12 +234,14 @@ def bpe_special_tokens_stay_whole(impl):
                     f"{_show(vocab, merges[0]) if merges else '[]'}; expected only (97, 98). "
                     "Remove the special tokens from the text before counting pairs.")
     tok, vocab = _tokenizer(impl)
-    eot, pad = (len(vocab) - 2, len(vocab) - 1)
+    specials = _specials()  # they hold the last ids, in this order
+    special_ids = {s: len(vocab) - len(specials) + j for j, s in enumerate(specials)}
+    eot, pad = special_ids["<|endoftext|>"], special_ids["<|pad|>"]
     for text, where in (("<|endoftext|>", [0]), ("a<|endoftext|>b", [1]),
                         ("<|pad|><|endoftext|><|pad|>", [0, 1, 2])):
         ids = _encode(tok, text, vocab)
-        specials = [k for k, i in enumerate(ids) if i in (eot, pad)]
-        if specials != where:
+        found = [k for k, i in enumerate(ids) if i in special_ids.values()]
+        if found != where:
             expect.fail(f"encode({text!r}) = {ids}: each special token should be its one id "
                         f"({eot} for <|endoftext|>, {pad} for <|pad|>). Split the text around "
                         "the special tokens before pre-tokenizing.")
@@ -243,20 +252,59 @@ def bpe_special_tokens_stay_whole(impl):
 FIXTURE_SEED = 20261201  # the committed fixtures; `make gradescope` draws its own
 
 
+# Pools the fixture text and samples are drawn from.
+WORDS = ("the", "model", "models", "reads", "reader", "token", "tokens", "tokenizer", "and",
+         "low", "lower", "lowest", "layer", "layers", "learn", "learns", "learning", "level",
+         "levels", "pattern", "patterns", "new", "newer", "newest", "wide", "wider", "widest",
+         "fast", "faster", "split", "splits", "text", "texts", "into", "piece", "pieces", "of",
+         "a", "in", "with", "then", "there", "these", "those", "attend", "attention")
+UNICODE_WORDS = ("café", "naïve", "Ünïcödé", "façade", "über", "niño", "Ωμέγα", "日本語", "中文",
+                 "テキスト", "한국어", "🎉🎉", "👋🏽", "🚀", "e\u0301", "x²", "€")
+PUNCT = (",", ";", ".", "!", "?", ":")
+SPACES = ("  ", "\n\t", "\t", "\n", "   ", "\n\n")
+
+
+def _draw_text(rng: np.random.Generator, specials: list[str]) -> tuple[str, list[str]]:
+    """A training text and four samples to encode, drawn: repeated sentences of common words
+    (frequent pairs and ties), a line of multi-byte characters after a special token, code,
+    and samples of words, multi-byte characters, code around a special token, whitespace."""
+    def words(n: int) -> str:
+        return " ".join(str(w) for w in rng.choice(WORDS, size=n))
+
+    sentences = [words(int(rng.integers(6, 14))) + str(rng.choice(PUNCT)) + " "
+                 for _ in range(4)]
+    prose = "".join(sentences[int(i)] for i in rng.integers(0, 4, size=int(rng.integers(10, 16))))
+    title = words(int(rng.integers(3, 6))).capitalize() + ".\n"
+    uni = ", ".join(str(w) for w in rng.choice(UNICODE_WORDS, size=5, replace=False))
+    uni_line = f"{uni} — it's {int(rng.integers(1900, 2100))}!\n"
+    a, b = (str(c) for c in rng.choice(list("xyzuvw"), size=2, replace=False))
+    op = str(rng.choice(["+", "-", "*"]))
+    code = f"def f({a}_1, {b}_2):\n    return {a}_1 {op} {b}_2  # {words(1)}\n"
+    blocks = [prose, title * int(rng.integers(2, 5)),
+              (str(rng.choice(specials)) + uni_line) * 2, code * int(rng.integers(2, 5))]
+    text = "".join(blocks[int(i)] for i in rng.permutation(len(blocks)))
+    samples = [
+        words(int(rng.integers(4, 8))),
+        " ".join(str(w) for w in rng.choice(UNICODE_WORDS, size=3, replace=False))
+        + str(rng.choice(PUNCT)),
+        f"{a}_1 {op} {b}_2{rng.choice(specials)}{words(1)}",
+        "".join(str(rng.choice(SPACES)) + words(1) for _ in range(3)) + str(rng.choice(SPACES)),
+    ]
+    return text, samples
+
+
 def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Instructor-only: the reference's merges and encodings on `bpe.text`."""
-    words = ("the model reads the tokens and the lower layers learn low level patterns; "
-             "newer, wider models learn faster. ")
-    text = (words * 6 + "Tokenizers split text into pieces.\n" * 3
-            + "<|endoftext|>Ünïcödé: café, naïve, 日本語, 🎉🎉 — it's 2024!\n" * 2
-            + "def f(x_1, x_2):\n    return x_1 + x_2  # sum\n" * 3)
-    specials = np.array(SPECIALS)
-    vocab, merges = impl.train_bpe(text, VOCAB_SIZE, list(SPECIALS))
+    """Instructor-only: the reference's merges and encodings on a drawn text."""
+    extras = [str(s) for s in rng.choice(EXTRA_SPECIALS, size=int(rng.integers(0, 3)),
+                                         replace=False)]
+    specials = [str(s) for s in rng.permutation(list(SPECIALS) + extras)]
+    vocab_size = 256 + len(specials) + int(rng.integers(25, 65))  # the number of merges
+    text, samples = _draw_text(rng, specials)
+    vocab, merges = impl.train_bpe(text, vocab_size, specials)
+    assert len(vocab) == vocab_size, "the drawn text is too short for the drawn vocab_size"
     tok = impl.BPETokenizer(vocab, merges)
-    samples = ["the lowest layers of newer models", "café 日本語 🎉!",
-               "x_1 + x_2<|endoftext|>done", "  indented\n\tand tabbed  "]
-    f = {"bpe.text": np.array(text), "bpe.vocab_size": np.array(VOCAB_SIZE),
-         "bpe.specials": specials, "bpe.merges": np.array(merges, dtype=np.int64),
+    f = {"bpe.text": np.array(text), "bpe.vocab_size": np.array(vocab_size),
+         "bpe.specials": np.array(specials), "bpe.merges": np.array(merges, dtype=np.int64),
          "bpe.samples": np.array(samples)}
     for j, sample in enumerate(samples):
         f[f"bpe.sample_ids_{j}"] = np.array(tok.encode(sample), dtype=np.int64)

@@ -8,6 +8,8 @@ from a seeded rng in one batched call, 4,000 where the effect is large; every fr
 5 binomial standard deviations, sqrt(q (1 - q) / n), of its probability; tokens that a filter
 removed must never be drawn), and exactly (the draw that the docstring defines: one
 u = rng.random() per row, the first index whose normalised cumulative probability exceeds u).
+The fixtures' logits, k, p and draw settings (temperatures, filters and the seeds of the
+generators) are drawn from the fixture seed and read back from the fixture.
 """
 
 from __future__ import annotations
@@ -160,9 +162,10 @@ def top_k_filter_values(impl):
     out32 = impl.top_k_filter(x.astype(np.float32), 2)
     _expect_kept(out32, x.astype(np.float32), [[1, 4], [2, 3]], "top_k_filter of float32 logits")
     f = fx()
-    for k in (1, 3, 6):
+    for j in range(len(K_RANGES)):
+        k = int(f[f"top_k.{j}.k"])
         out = expect.call_pure(impl.top_k_filter, "top_k_filter", f["x"], k)
-        _expect_kept(out, f["x"], _kept(f[f"top_k.{k}"]),
+        _expect_kept(out, f["x"], _kept(f[f"top_k.{j}.out"]),
                      f"top_k_filter of random (3, 10) logits with k = {k}")
     for bad in (0, -1, 2.5):
         expect.raises(impl.top_k_filter, ValueError, f"top_k_filter(x, {bad!r})", x, bad)
@@ -244,10 +247,11 @@ def top_p_filter_values(impl):
                  "top_p_filter(2 log q + 3, 0.9)",
                  "Turn the logits into probabilities with a softmax before summing them.")
     f = fx()
-    for p in (0.3, 0.8, 0.95):
+    for j in range(len(P_RANGES)):
+        p = float(f[f"top_p.{j}.p"])
         out = expect.call_pure(impl.top_p_filter, "top_p_filter", f["x"], p)
-        _expect_kept(out, f["x"], _kept(f[f"top_p.{p}"]),
-                     f"top_p_filter of random (3, 10) logits with p = {p}")
+        _expect_kept(out, f["x"], _kept(f[f"top_p.{j}.out"]),
+                     f"top_p_filter of random (3, 10) logits with p = {p:g}")
     for bad in (0.0, -0.1, 1.5):
         expect.raises(impl.top_p_filter, ValueError, f"top_p_filter(x, {bad})", x, bad)
 
@@ -445,23 +449,73 @@ def sample_draw_is_reproducible(impl):
 # ---------------------------------------------------------------------------------------
 # fixtures
 # ---------------------------------------------------------------------------------------
-SETTINGS = np.array([  # seed, temperature, top_k (0: none), top_p (0: none)
-    [11, 1.0, 0, 0.0], [12, 0.6, 4, 0.0], [13, 1.5, 0, 0.8], [14, 0.8, 5, 0.9],
-    [15, 2.0, 3, 0.5]])
+K_RANGES = ((1, 3), (3, 6), (6, 9))  # top_k.{j}.k is drawn from range(*K_RANGES[j])
+P_RANGES = ((0.2, 0.45), (0.7, 0.85), (0.9, 0.97))  # top_p.{j}.p is drawn uniformly in these
+SETTING_KINDS = (  # the draws of `settings`: temperature range, top_k range, top_p range
+    ((0.7, 1.3), None, None), ((0.4, 0.9), (2, 7), None), ((1.2, 2.0), None, (0.6, 0.9)),
+    ((0.6, 1.0), (3, 8), (0.8, 0.95)), ((1.5, 2.5), (2, 5), (0.4, 0.7)))
+MARGIN = 1e-6  # every p is this far from each cumulative mass it is compared with
 
 
 FIXTURE_SEED = 4404  # the committed fixtures; `make gradescope` draws its own
 
 
+def _margin(logits: np.ndarray, p: float) -> float:
+    """How far p is from the cumulative masses of the sorted probabilities of each row."""
+    probs = np.sort(_softmax(logits), axis=-1)[..., ::-1]
+    return float(np.abs(np.cumsum(probs, axis=-1) - p).min())
+
+
+def _draw_settings(impl, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Seeds (of the checks' generators), temperatures, top-k and top-p, drawn until every
+    top-p is clear of the cumulative masses it meets, and until two known bugs (filtering
+    before the temperature; sampling the logits before top-k) change a draw."""
+    for _ in range(1000):
+        rows = []
+        for temps, ks, ps in SETTING_KINDS:
+            rows.append([int(rng.integers(2**31)), round(float(rng.uniform(*temps)), 2),
+                         int(rng.integers(*ks)) if ks else 0,
+                         round(float(rng.uniform(*ps)), 3) if ps else 0.0])
+        clear, after, unfiltered = True, False, False
+        for seed, temperature, top_k, top_p in rows:
+            z = x / temperature
+            if top_k > 0:
+                z = impl.top_k_filter(z, int(top_k))
+            if top_p > 0:
+                clear &= _margin(z, top_p) > MARGIN
+            kwargs = {"temperature": temperature, "top_k": int(top_k) or None,
+                      "top_p": top_p or None}
+            right = impl.sample_next_token(x, np.random.default_rng(seed), **kwargs)
+            if top_p > 0 and temperature != 1:  # the filters at temperature 1, then /T
+                first = impl.top_p_filter(impl.top_k_filter(x, int(top_k)) if top_k else x,
+                                          top_p)
+                wrong = impl.sample_next_token(first, np.random.default_rng(seed),
+                                               temperature=temperature)
+                after |= not np.array_equal(wrong, right)
+            if top_k > 0:
+                wrong = impl.sample_next_token(x, np.random.default_rng(seed),
+                                               **{**kwargs, "top_k": None})
+                unfiltered |= not np.array_equal(wrong, right)
+        if clear and after and unfiltered:
+            return np.array(rows, dtype=np.float64)
+    raise RuntimeError("no settings found that show the bugs; widen SETTING_KINDS")
+
+
 def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Instructor-only: the reference's filters and draws on random (3, 10) logits."""
+    """Instructor-only: the reference's filters and draws on random (3, 10) logits, with
+    k, p, and the settings of the draws (generator seeds included) drawn from `rng`."""
     x = np.round(rng.standard_normal((3, 10)), 3)
-    f = {"x": x, "settings": SETTINGS}
-    for k in (1, 3, 6):
-        f[f"top_k.{k}"] = impl.top_k_filter(x, k)
-    for p in (0.3, 0.8, 0.95):
-        f[f"top_p.{p}"] = impl.top_p_filter(x, p)
-    for j, (seed, temperature, top_k, top_p) in enumerate(SETTINGS.tolist()):
+    f = {"x": x}
+    for j, ks in enumerate(K_RANGES):
+        k = int(rng.integers(*ks))
+        f[f"top_k.{j}.k"], f[f"top_k.{j}.out"] = np.array(k), impl.top_k_filter(x, k)
+    for j, ps in enumerate(P_RANGES):
+        p = round(float(rng.uniform(*ps)), 3)
+        while _margin(x, p) <= MARGIN:
+            p = round(float(rng.uniform(*ps)), 3)
+        f[f"top_p.{j}.p"], f[f"top_p.{j}.out"] = np.array(p), impl.top_p_filter(x, p)
+    f["settings"] = _draw_settings(impl, x, rng)
+    for j, (seed, temperature, top_k, top_p) in enumerate(f["settings"].tolist()):
         kwargs = {"temperature": temperature}
         if top_k > 0:
             kwargs["top_k"] = int(top_k)

@@ -4,7 +4,9 @@ Small distinct dimensions (B=2, H=3, T=5, head_dim=8); RoPE inputs are scaled up
 that confusing the two layouts moves outputs by O(1), not by a tolerance-sized amount.
 Expected values are fixtures from the reference (`build_fixtures`), finite differences
 through the student's own forward, and the math's invariants (norm preservation, RoPE's
-relative property, the sinusoid's linear shift).  No solution code lives here.
+relative property, the sinusoid's linear shift).  No solution code lives here.  Every
+input of a fixture (sizes, bases, positions, ids, head counts, the scaling factor) is drawn
+from the fixture seed and read back from the fixture, so the checks hold for any seed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from ..gradcheck import check_gradient
 from . import check
 
 HEAD_DIM = 8
-SLOPE_HEADS = (1, 2, 3, 4, 6, 8, 12, 16, 24)
+N_SLOPE_CASES = (4, 4)  # alibi_slopes: head counts drawn, (powers of two, other counts)
+N_BIAS_CASES = 3  # alibi_bias: t_q = t_k, t_q < t_k - 1, t_q = 1 < t_k - 1
 
 
 def fx() -> dict[str, np.ndarray]:
@@ -30,19 +33,30 @@ def get(name: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # 2.1 sinusoidal
 # ---------------------------------------------------------------------------------------
-SINUSOID_CASES = ((7, 6, 10000.0), (5, 7, 10000.0), (9, 4, 100.0))
+# Drawn by `build_fixtures`: an even d, an odd d, a small base (each with its own t and base),
+# and a longer table with the default base (the linear shift, float32).
+SINUSOID_CASES = ("even", "odd", "small_base")
+
+
+def _sinusoid(name: str) -> tuple[int, int, float | None]:
+    """(t, d, base) of a fixture case; base None for the default-base case."""
+    prefix = f"sinusoidal.{name}."
+    base = fx().get(prefix + "base")
+    return (int(fx()[prefix + "t"]), int(fx()[prefix + "d"]),
+            None if base is None else float(base))
 
 
 @check("2.1", weight=2)
 def sinusoidal_values(impl):
     """sin on even columns, cos on odd ones, frequencies base^(-2i/d), any d"""
-    for t, d, base in SINUSOID_CASES:
+    for name in SINUSOID_CASES:
+        t, d, base = _sinusoid(name)
         label = f"sinusoidal_positional_encoding({t}, {d}, base={base:g})"
         odd_hint = (f" With odd d={d} there are {d // 2 + 1} sin columns but only {d // 2} "
                     "cos columns: the last column is sin(p w_{(d-1)/2})." if d % 2 else "")
         pe = _call_naming_the_case(impl.sinusoidal_positional_encoding, label, odd_hint,
                                    t, d, base=base)
-        expected = fx()[f"sinusoidal.t{t}_d{d}_b{int(base)}"]
+        expected = fx()[f"sinusoidal.{name}.out"]
         expect.array(pe, label, shape=(t, d), dtype=np.float64)
         if np.allclose(pe, expected, **expect.F64):
             continue
@@ -75,10 +89,11 @@ def _call_naming_the_case(fn, label: str, hint: str, *args, **kwargs):
 @check("2.1", hidden=True)
 def sinusoidal_linear_shift(impl):
     """PE[p + k] is a fixed rotation of PE[p], the same for every p"""
-    t, d, k = 40, 8, 3
+    t, d, _ = _sinusoid("default")
+    k = 3
     pe = impl.sinusoidal_positional_encoding(t, d)
-    expect.require_correct(pe, fx()["sinusoidal.t40_d8_b10000"], "sinusoidal_positional_encoding",
-                     "2.1")
+    expect.require_correct(pe, fx()["sinusoidal.default.out"],
+                           "sinusoidal_positional_encoding", "2.1")
     m, *_ = np.linalg.lstsq(pe[:-k], pe[k:], rcond=None)  # PE[p] @ m = PE[p + k]
     residual = np.abs(pe[:-k] @ m - pe[k:]).max()
     if residual > 1e-8 or not np.allclose(m @ m.T, np.eye(d), atol=1e-6):
@@ -89,10 +104,11 @@ def sinusoidal_linear_shift(impl):
 @check("2.1")
 def sinusoidal_dtype_and_edges(impl):
     """dtype argument, d = 1 and t = 0 work"""
-    pe32 = impl.sinusoidal_positional_encoding(7, 6, dtype=np.float32)
-    expect.array(pe32, "sinusoidal_positional_encoding(7, 6, dtype=float32)", shape=(7, 6),
-                 dtype=np.float32)
-    expect.close(pe32, fx()["sinusoidal.t7_d6_b10000"], "float32 encoding", **expect.F32)
+    t, d, _ = _sinusoid("default")
+    pe32 = impl.sinusoidal_positional_encoding(t, d, dtype=np.float32)
+    expect.array(pe32, f"sinusoidal_positional_encoding({t}, {d}, dtype=float32)",
+                 shape=(t, d), dtype=np.float32)
+    expect.close(pe32, fx()["sinusoidal.default.out"], "float32 encoding", **expect.F32)
     one = impl.sinusoidal_positional_encoding(3, 1)
     expect.array(one, "sinusoidal_positional_encoding(3, 1)", shape=(3, 1))
     expect.close(one, np.sin(np.arange(3.0))[:, None], "sinusoidal_positional_encoding(3, 1)",
@@ -158,6 +174,9 @@ def embedding_backward_finite_differences(impl):
 # ---------------------------------------------------------------------------------------
 # 2.3 RoPE, half-split layout
 # ---------------------------------------------------------------------------------------
+# Drawn by `build_fixtures`: consecutive positions from an offset (the default base; its
+# tables rotate `rope.x`), sorted positions with gaps, and a small base; "long" (consecutive,
+# default base) is for the relative property.
 ROPE_TABLE_CASES = ("arange", "gaps", "base500")
 
 
@@ -165,16 +184,26 @@ def _tables(name: str):
     return get(f"rope.{name}.cos"), get(f"rope.{name}.sin")
 
 
+def _rope_cos_sin(impl, name: str):
+    """The student's tables for fixture case `name` (base passed only if the case has one),
+    and a label naming the call."""
+    positions, base = get(f"rope.{name}.positions"), fx().get(f"rope.{name}.base")
+    if base is None:
+        result = impl.rope_cos_sin(positions, HEAD_DIM)
+        label = f"rope_cos_sin(positions={positions.tolist()}, {HEAD_DIM})"
+    else:
+        result = impl.rope_cos_sin(positions, HEAD_DIM, base=float(base))
+        label = f"rope_cos_sin(positions={positions.tolist()}, {HEAD_DIM}, base={float(base):g})"
+    if not (isinstance(result, tuple) and len(result) == 2):
+        expect.fail("rope_cos_sin should return the pair (cos, sin).")
+    return result, label
+
+
 @check("2.3", weight=2)
 def rope_tables(impl):
     """cos/sin tables of shape (T, head_dim) in the half-split layout"""
     for name in ROPE_TABLE_CASES:
-        positions, base = get(f"rope.{name}.positions"), float(fx()[f"rope.{name}.base"])
-        result = impl.rope_cos_sin(positions, HEAD_DIM, base=base)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            expect.fail("rope_cos_sin should return the pair (cos, sin).")
-        cos, sin = result
-        label = f"rope_cos_sin(positions={positions.tolist()}, {HEAD_DIM}, base={base:g})"
+        (cos, sin), label = _rope_cos_sin(impl, name)
         exp_cos, exp_sin = _tables(name)
         expect.array(cos, f"{label}: cos", shape=exp_cos.shape, dtype=np.float64)
         expect.array(sin, f"{label}: sin", shape=exp_sin.shape, dtype=np.float64)
@@ -244,10 +273,11 @@ def apply_rope_backward_is_inverse(impl):
 @check("2.3", hidden=True)
 def rope_relative_property(impl):
     """scores depend only on the relative position, and norms are preserved"""
-    cos, sin = impl.rope_cos_sin(np.arange(40), HEAD_DIM)
+    (cos, sin), _ = _rope_cos_sin(impl, "long")  # consecutive positions
     expect.require_correct(cos, fx()["rope.long.cos"], "rope_cos_sin", "2.3")
+    n = cos.shape[0]
     rng = np.random.default_rng(3)
-    q, k = rng.standard_normal((2, 40, HEAD_DIM)) * 3
+    q, k = rng.standard_normal((2, n, HEAD_DIM)) * 3
     rq = impl.apply_rope(q[None], cos, sin)[0]
     expect.array(rq, "apply_rope(q)", shape=q.shape)
     norms = np.linalg.norm(rq, axis=-1) / np.linalg.norm(q, axis=-1)
@@ -255,10 +285,10 @@ def rope_relative_property(impl):
         expect.fail(f"apply_rope changed vector norms by a factor up to {np.abs(norms).max():.4g}: "
                     "a rotation preserves them.")
     # Same q and k at positions (m, n) and (m + s, n + s) give the same score.
-    q1 = np.repeat(q[:1], 40, axis=0)
-    k1 = np.repeat(k[:1], 40, axis=0)
+    q1 = np.repeat(q[:1], n, axis=0)
+    k1 = np.repeat(k[:1], n, axis=0)
     rq1, rk1 = impl.apply_rope(q1[None], cos, sin)[0], impl.apply_rope(k1[None], cos, sin)[0]
-    scores = np.array([rq1[m] @ rk1[m + 4] for m in range(36)])
+    scores = np.array([rq1[m] @ rk1[m + 4] for m in range(n - 4)])
     if np.abs(scores - scores[0]).max() > 1e-9:
         expect.fail("q·k after RoPE should depend only on the distance n - m; at distance 4 "
                     f"it varies by {np.abs(scores - scores[0]).max():.3g} with m.")
@@ -323,9 +353,10 @@ def interleaved_float32(impl):
 @check("2.5", weight=3)
 def alibi_slopes_values(impl):
     """Press et al.'s slopes, including non-power-of-two head counts"""
-    for n in SLOPE_HEADS:
+    for j in range(sum(N_SLOPE_CASES)):  # powers of two first, so that the hint below holds
+        n = int(fx()[f"alibi.slopes.{j}.n"])
         slopes = impl.alibi_slopes(n)
-        expected = fx()[f"alibi.slopes_{n}"]
+        expected = fx()[f"alibi.slopes.{j}.out"]
         expect.array(slopes, f"alibi_slopes({n})", shape=(n,), dtype=np.float64)
         if np.allclose(slopes, expected, **expect.F64):
             continue
@@ -343,14 +374,15 @@ def alibi_slopes_values(impl):
 @check("2.5", weight=2)
 def alibi_bias_values(impl):
     """bias -slope (i - j) per head, bottom-right aligned when t_q < t_k"""
-    for n, t_q, t_k in ((4, 5, 5), (3, 2, 6), (12, 1, 4)):
+    for j in range(N_BIAS_CASES):
+        n, t_q, t_k = (int(fx()[f"alibi.bias.{j}.{key}"]) for key in ("n", "t_q", "t_k"))
         label = f"alibi_bias({n}, {t_q}, {t_k})"
         bias = impl.alibi_bias(n, t_q, t_k)
-        expected = fx()[f"alibi.bias_{n}_{t_q}_{t_k}"]
+        expected = fx()[f"alibi.bias.{j}.out"]
         expect.array(bias, label, shape=(n, t_q, t_k), dtype=np.float64)
         if np.allclose(bias, expected, **expect.F64):
             continue
-        slopes = fx()[f"alibi.slopes_{n}"][:, None, None]
+        slopes = fx()[f"alibi.bias.{j}.slopes"][:, None, None]
         diff = bias - expected
         if np.allclose(diff, diff[:, :1, :1], **expect.F64) and np.allclose(
                 np.abs(diff[:, 0, 0]), slopes[:, 0, 0], **expect.F64):
@@ -370,9 +402,15 @@ def alibi_bias_values(impl):
 # ---------------------------------------------------------------------------------------
 # 2.6 RoPE scaling
 # ---------------------------------------------------------------------------------------
+def _scaling_inputs() -> tuple[np.ndarray, float, float]:
+    """(positions, base, factor) of the scaling fixtures."""
+    return (get("scaling.positions"), float(fx()["scaling.base"]),
+            float(fx()["scaling.factor"]))
+
+
 def _scaled(impl, kind: str, key: str = "type"):
-    positions = get("scaling.positions")
-    result = impl.rope_scaling(positions, HEAD_DIM, 10000.0, {key: kind, "factor": 4.0})
+    positions, base, factor = _scaling_inputs()
+    result = impl.rope_scaling(positions, HEAD_DIM, base, {key: kind, "factor": factor})
     if not (isinstance(result, tuple) and len(result) == 2):
         expect.fail("rope_scaling should return the pair (positions, base).")
     return result
@@ -381,32 +419,36 @@ def _scaled(impl, kind: str, key: str = "type"):
 @check("2.6", weight=2)
 def linear_interpolation(impl):
     """linear scaling divides positions by the factor (position interpolation)"""
+    given, base0, factor = _scaling_inputs()
     positions, base = _scaled(impl, "linear")
     expect.close(np.asarray(positions, dtype=np.float64), fx()["scaling.linear.positions"],
-                 "positions after linear scaling by 4",
+                 f"positions after linear scaling by {factor:g}",
                  hint="Position interpolation squeezes positions: p -> p / factor.")
-    if not np.isclose(float(base), 10000.0):
-        expect.fail(f"linear scaling must leave the base alone; got {float(base)!r}.")
-    cos, sin = impl.rope_cos_sin(get("scaling.positions"), HEAD_DIM,
-                                 scaling={"type": "linear", "factor": 4.0})
-    expect.close(cos, fx()["scaling.linear.cos"], "rope_cos_sin(..., scaling=linear x4): cos")
+    if not np.isclose(float(base), base0):
+        expect.fail(f"linear scaling must leave the base ({base0:g}) alone; got "
+                    f"{float(base)!r}.")
+    cos, sin = impl.rope_cos_sin(given, HEAD_DIM, base=base0,
+                                 scaling={"type": "linear", "factor": factor})
+    expect.close(cos, fx()["scaling.linear.cos"],
+                 f"rope_cos_sin(..., scaling=linear x{factor:g}): cos")
 
 
 @check("2.6", weight=2)
 def ntk_base_scaling(impl):
     """NTK-aware scaling raises the base to base * s^(d / (d - 2))"""
+    given, base0, factor = _scaling_inputs()
     positions, base = _scaled(impl, "ntk")
     expected = float(fx()["scaling.ntk.base"])
     if not np.isclose(float(base), expected, rtol=1e-12):
         hint = (" You used base * s: the exponent d / (d - 2) keeps the lowest frequency "
-                "interpolated by exactly s." if np.isclose(float(base), 40000.0) else "")
-        expect.fail(f"NTK scaling by 4 with head_dim {HEAD_DIM}: base should become "
-                    f"{expected:.6g}, got {float(base):.6g}.{hint}")
-    expect.close(np.asarray(positions, dtype=np.float64), get("scaling.positions"),
+                "interpolated by exactly s." if np.isclose(float(base), base0 * factor) else "")
+        expect.fail(f"NTK scaling by {factor:g} of base {base0:g} with head_dim {HEAD_DIM}: "
+                    f"base should become {expected:.6g}, got {float(base):.6g}.{hint}")
+    expect.close(np.asarray(positions, dtype=np.float64), given,
                  "positions after NTK scaling", hint="NTK scaling changes the base only.")
-    cos, _ = impl.rope_cos_sin(get("scaling.positions"), HEAD_DIM,
-                               scaling={"rope_type": "ntk", "factor": 4.0})
-    expect.close(cos, fx()["scaling.ntk.cos"], "rope_cos_sin(..., scaling=ntk x4): cos",
+    cos, _ = impl.rope_cos_sin(given, HEAD_DIM, base=base0,
+                               scaling={"rope_type": "ntk", "factor": factor})
+    expect.close(cos, fx()["scaling.ntk.cos"], f"rope_cos_sin(..., scaling=ntk x{factor:g}): cos",
                  hint='"rope_type" (Hugging Face configs) is an alias of "type".')
 
 
@@ -416,26 +458,58 @@ def ntk_base_scaling(impl):
 FIXTURE_SEED = 20261127  # the committed fixtures; `make gradescope` draws its own
 
 
-def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    f: dict[str, np.ndarray] = {}
-    for t, d, base in SINUSOID_CASES + ((40, 8, 10000.0),):
-        f[f"sinusoidal.t{t}_d{d}_b{int(base)}"] = impl.sinusoidal_positional_encoding(
-            t, d, base=base)
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
-    ids = np.array([[0, 3, 3], [6, 0, 3]])
+
+def _distinct(rng: np.random.Generator, choices, k: int) -> list[int]:
+    """k distinct values of `choices`, drawn (in the order drawn)."""
+    return [int(n) for n in rng.choice(np.asarray(choices), size=k, replace=False)]
+
+
+def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every input drawn from `rng`: sizes, bases, positions, ids, head counts, factors."""
+    f: dict[str, np.ndarray] = {}
+    sinusoids = {  # name: (t, d, base); base None = the default (not passed)
+        "even": (int(rng.integers(5, 13)), int(rng.choice([4, 6, 8, 10])),
+                 round(_log_uniform(rng, 1000.0, 100000.0), 1)),
+        "odd": (int(rng.integers(4, 13)), int(rng.choice([3, 5, 7, 9])),
+                round(_log_uniform(rng, 1000.0, 100000.0), 1)),
+        "small_base": (int(rng.integers(5, 13)), int(rng.choice([4, 6, 8])),
+                       round(float(rng.uniform(20.0, 500.0)), 1)),
+        "default": (int(rng.integers(24, 65)), int(rng.choice([4, 6, 8])), None),  # lstsq: d <= 8
+    }
+    for name, (t, d, base) in sinusoids.items():
+        f[f"sinusoidal.{name}.t"], f[f"sinusoidal.{name}.d"] = np.array(t), np.array(d)
+        if base is None:
+            f[f"sinusoidal.{name}.out"] = impl.sinusoidal_positional_encoding(t, d)
+        else:
+            f[f"sinusoidal.{name}.base"] = np.array(base)
+            f[f"sinusoidal.{name}.out"] = impl.sinusoidal_positional_encoding(t, d, base=base)
+
+    ids = rng.integers(0, 7, size=(2, 3))  # 6 ids of 7: some id never occurs
+    while len(np.unique(ids)) == ids.size:  # and one repeats (scatter-add must accumulate)
+        ids = rng.integers(0, 7, size=(2, 3))
     table = rng.standard_normal((7, 5))
     out, cache = impl.embedding(ids, table)
     dout = rng.standard_normal(out.shape)
     f.update({"embedding.ids": ids, "embedding.table": table, "embedding.out": out,
               "embedding.dout": dout, "embedding.dtable": impl.embedding_backward(dout, cache)})
 
-    for name, positions, base in (("arange", np.arange(5), 10000.0),
-                                  ("gaps", np.array([3, 7, 11, 12, 40]), 10000.0),
-                                  ("base500", np.arange(5), 500.0),
-                                  ("long", np.arange(40), 10000.0)):
-        cos, sin = impl.rope_cos_sin(positions, HEAD_DIM, base=base)
-        f.update({f"rope.{name}.positions": positions, f"rope.{name}.base": np.array(base),
-                  f"rope.{name}.cos": cos, f"rope.{name}.sin": sin})
+    gaps = np.sort(rng.choice(np.arange(1, 64), size=5, replace=False))
+    for name, positions, base in (
+            ("arange", int(rng.integers(0, 50)) + np.arange(5), None),
+            ("gaps", gaps, round(_log_uniform(rng, 2000.0, 50000.0), 1)),
+            ("base500", int(rng.integers(0, 50)) + np.arange(5),
+             round(float(rng.uniform(100.0, 1000.0)), 1)),
+            ("long", int(rng.integers(0, 50)) + np.arange(int(rng.integers(24, 65))), None)):
+        if base is None:
+            cos, sin = impl.rope_cos_sin(positions, HEAD_DIM)
+        else:
+            cos, sin = impl.rope_cos_sin(positions, HEAD_DIM, base=base)
+            f[f"rope.{name}.base"] = np.array(base)
+        f.update({f"rope.{name}.positions": positions, f"rope.{name}.cos": cos,
+                  f"rope.{name}.sin": sin})
     cos, sin = f["rope.arange.cos"], f["rope.arange.sin"]
     x = rng.standard_normal((2, 3, 5, HEAD_DIM)) * 3  # large: layouts must differ by O(1)
     d_out = rng.standard_normal(x.shape)
@@ -444,17 +518,33 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
               "rope.dout": d_out, "rope.dx": impl.apply_rope_backward(d_out, cos, sin),
               "rope.dout_rotated": impl.apply_rope(d_out, cos, sin)})
 
-    for n in SLOPE_HEADS:
-        f[f"alibi.slopes_{n}"] = impl.alibi_slopes(n)
-    for n, t_q, t_k in ((4, 5, 5), (3, 2, 6), (12, 1, 4)):
-        f[f"alibi.bias_{n}_{t_q}_{t_k}"] = impl.alibi_bias(n, t_q, t_k)
+    n_pow, n_other = N_SLOPE_CASES
+    heads = (_distinct(rng, [2 ** e for e in range(9)], n_pow)
+             + _distinct(rng, [n for n in range(3, 65) if n & (n - 1)], n_other))
+    for j, n in enumerate(heads):  # powers of two first
+        f[f"alibi.slopes.{j}.n"], f[f"alibi.slopes.{j}.out"] = np.array(n), impl.alibi_slopes(n)
+    square = int(rng.integers(3, 10))
+    t_q = int(rng.integers(2, 6))
+    bias_sizes = ((square, square), (t_q, t_q + int(rng.integers(2, 7))),  # t_k - t_q >= 2:
+                  (1, int(rng.integers(3, 11))))  # top-left is then no off-by-one
+    for j, (t_q, t_k) in enumerate(bias_sizes):
+        n = int(rng.integers(2, 25))
+        f.update({f"alibi.bias.{j}.n": np.array(n), f"alibi.bias.{j}.t_q": np.array(t_q),
+                  f"alibi.bias.{j}.t_k": np.array(t_k),
+                  f"alibi.bias.{j}.out": impl.alibi_bias(n, t_q, t_k),
+                  f"alibi.bias.{j}.slopes": impl.alibi_slopes(n)})
 
-    positions = np.arange(6)
-    f["scaling.positions"] = positions
+    positions = np.sort(rng.choice(np.arange(1, 100), size=6, replace=False))
+    base = round(_log_uniform(rng, 2000.0, 50000.0), 1)
+    factor = float(rng.choice([1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0]))
+    f.update({"scaling.positions": positions, "scaling.base": np.array(base),
+              "scaling.factor": np.array(factor)})
     for kind in ("linear", "ntk"):
-        scaled_positions, base = impl.rope_scaling(positions, HEAD_DIM, 10000.0,
-                                                   {"type": kind, "factor": 4.0})
-        cos, _ = impl.rope_cos_sin(positions, HEAD_DIM, scaling={"type": kind, "factor": 4.0})
+        scaled_positions, new_base = impl.rope_scaling(positions, HEAD_DIM, base,
+                                                       {"type": kind, "factor": factor})
+        cos, _ = impl.rope_cos_sin(positions, HEAD_DIM, base=base,
+                                   scaling={"type": kind, "factor": factor})
         f.update({f"scaling.{kind}.positions": np.asarray(scaled_positions, dtype=np.float64),
-                  f"scaling.{kind}.base": np.array(float(base)), f"scaling.{kind}.cos": cos})
+                  f"scaling.{kind}.base": np.array(float(new_base)),
+                  f"scaling.{kind}.cos": cos})
     return f

@@ -1,9 +1,12 @@
 """Checks of Module 1 — self-attention (exercises 1.1–1.9).
 
-Dimensions are small and distinct (B=2, T_q=3, T_k=5, D=4, D_v=6, C=12) so that a transposed
-or wrongly reduced axis changes a shape or a value.  Expected values are fixtures generated
-from the reference (`build_fixtures`), finite differences through the student's own forward,
-and invariants of the math; no solution code lives here.
+Dimensions are small and distinct (B=2, T_q=3, T_k=5, D=4, D_v=6, C=12; the causal cases
+draw T_q in {3, 5, 7} < T_k in {5, 7, 8, 9, 10, 11}) so that a transposed or wrongly reduced
+axis changes a shape or a value.  Expected values are fixtures generated from the reference
+(`build_fixtures`), finite differences through the student's own forward, and invariants of
+the math; no solution code lives here.  Every input of a fixture — values, mask sizes,
+padding lengths, the fully masked row, head counts — is drawn from the fixture seed and read
+back from the fixture, so the checks hold for any seed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from ..sandbox import instrumented_call
 from . import check
 
 AXES = (-1, 0, 1)
+# The causal_mask cases: square (called with one argument), fewer queries than keys, one
+# query, more queries than keys; their sizes are drawn by `build_fixtures`.
+CAUSAL_CASES = ("square", "fewer_queries", "one_query", "more_queries")
 ATTENTION_CASES = ("plain", "causal", "padding", "heads")
 MHA_CASES = ("cross", "padded", "causal_self")
 
@@ -64,7 +70,9 @@ def softmax_stable_and_masked(impl):
     out, info = instrumented_call(impl.softmax, big)
     expect.array(out, "softmax of large inputs", shape=big.shape, finite=False)
     if not np.all(np.isfinite(out)):
-        row = int(np.argwhere(~np.isfinite(out))[0][0])
+        bad = sorted({int(r) for r in np.argwhere(~np.isfinite(out))[:, 0]},
+                     key=lambda r: bool(np.all(np.isneginf(big[r]))))  # overflow rows first
+        row = bad[0]
         hint = ("An all -inf row must give zeros (no attendable position)." if
                 np.all(np.isneginf(big[row])) else
                 "exp(1000) overflows: subtract the maximum along the axis first "
@@ -159,10 +167,12 @@ def softmax_backward_no_jacobian(impl):
 @check("1.3", weight=2)
 def causal_mask_alignment(impl):
     """causal_mask is boolean, lower-triangular, and bottom-right aligned when t_q != t_k"""
-    for t_q, t_k in ((4, None), (3, 5), (1, 4), (5, 3)):
-        label = f"causal_mask({t_q})" if t_k is None else f"causal_mask({t_q}, {t_k})"
-        mask = impl.causal_mask(t_q) if t_k is None else impl.causal_mask(t_q, t_k)
-        expected = fx()[f"masks.causal_{t_q}x{t_k or t_q}"]
+    for j in range(len(CAUSAL_CASES)):  # square (one argument), t_q < t_k, t_q = 1, t_q > t_k
+        t_q, t_k = (int(fx()[f"masks.causal.{j}.{n}"]) for n in ("t_q", "t_k"))
+        one_arg = j == 0
+        label = f"causal_mask({t_q})" if one_arg else f"causal_mask({t_q}, {t_k})"
+        mask = impl.causal_mask(t_q) if one_arg else impl.causal_mask(t_q, t_k)
+        expected = fx()[f"masks.causal.{j}.out"]
         expect.array(mask, label, shape=expected.shape, dtype=bool)
         if np.array_equal(mask, expected):
             continue
@@ -179,14 +189,15 @@ def causal_mask_alignment(impl):
 @check("1.3")
 def padding_mask_values(impl):
     """padding_mask marks the first `length` keys of each sequence"""
-    lengths = fx()["masks.lengths"]
-    mask = impl.padding_mask(lengths.copy(), 5)
+    lengths, t = fx()["masks.lengths"], int(fx()["masks.padding_t"])
+    mask = impl.padding_mask(lengths.copy(), t)
     expected = fx()["masks.padding"]
-    expect.array(mask, f"padding_mask({lengths.tolist()}, 5)", shape=expected.shape, dtype=bool)
+    label = f"padding_mask({lengths.tolist()}, {t})"
+    expect.array(mask, label, shape=expected.shape, dtype=bool)
     if not np.array_equal(mask, expected):
-        expect.fail(f"padding_mask({lengths.tolist()}, 5) is\n{mask.astype(int)}\nexpected\n"
+        expect.fail(f"{label} is\n{mask.astype(int)}\nexpected\n"
                     f"{expected.astype(int)}\n(row b is True for key positions j < lengths[b]).")
-    as_list = impl.padding_mask([int(n) for n in lengths], 5)
+    as_list = impl.padding_mask([int(n) for n in lengths], t)
     if not (isinstance(as_list, np.ndarray) and np.array_equal(as_list, expected)):
         expect.fail("padding_mask should accept lengths as a Python list too.")
 
@@ -430,8 +441,8 @@ def _mha_case(name: str) -> dict:
 
 def _mha(impl, case, x_q=None, x_kv=None):
     x_q = case["x_q"] if x_q is None else x_q
-    x_kv = x_q if case.get("self") is not None and x_kv is None else (
-        case["x_kv"] if x_kv is None else x_kv)
+    if x_kv is None:
+        x_kv = case.get("x_kv", x_q)  # self-attention cases store no x_kv: x_kv is x_q
     result = expect.call_pure(impl.multi_head_attention, "multi_head_attention", x_q, x_kv,
                               case["params"], case["n_heads"], mask=case["mask"])
     return expect.pair(result, "multi_head_attention")
@@ -658,16 +669,43 @@ def online_memory(impl):
 FIXTURE_SEED = 20261126  # the committed fixtures; `make gradescope` draws its own
 
 
+def _large_logits(rng: np.random.Generator) -> np.ndarray:
+    """`softmax.big`: a row near +1000 (exp overflows unless the max is subtracted) with a
+    -inf and a far negative entry, an all -inf row, and a row of +-1e4 with a -inf; the values,
+    the order of the columns in each row and the order of the rows are drawn."""
+    top = rng.uniform(800.0, 1200.0)
+    near = np.array([top, top - rng.uniform(0.2, 3.0), -rng.uniform(800.0, 1200.0), -np.inf,
+                     top - rng.uniform(0.2, 3.0)])
+    huge = np.array([-1e4 * rng.uniform(0.5, 2.0), 1e4 * rng.uniform(0.5, 2.0),
+                     3.0 * rng.standard_normal(), 5.0 + 3.0 * rng.standard_normal(), -np.inf])
+    rows = [rng.permutation(near), np.full(5, -np.inf), rng.permutation(huge)]
+    return np.stack([rows[i] for i in rng.permutation(len(rows))])
+
+
+def _causal_sizes(rng: np.random.Generator) -> tuple[int, int]:
+    """(T_q, T_k) of a causal attention case: T_q < T_k, both distinct from B=2, D=4, D_v=6."""
+    t_q = int(rng.choice([3, 5, 7]))
+    return t_q, int(rng.choice([n for n in range(t_q + 1, 12) if n not in (4, 6)]))
+
+
+def _padded_lengths(rng: np.random.Generator, t: int) -> np.ndarray:
+    """Lengths of a batch of 2, each in 1..t, at least one below t (padding)."""
+    lengths = rng.integers(1, t + 1, size=2)
+    while np.all(lengths == t):
+        lengths = rng.integers(1, t + 1, size=2)
+    return lengths
+
+
 def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every input drawn from `rng`: values, the large and -inf logits, mask sizes, padding
+    lengths, causal shapes, the fully masked row, head counts."""
     f: dict[str, np.ndarray] = {}
 
     x = rng.standard_normal((2, 3, 5)) * 3
     f["softmax.x"] = x
     for axis in AXES:
         f[f"softmax.out_axis{axis}"] = impl.softmax(x, axis=axis)
-    big = np.array([[1000.0, 999.0, -1000.0, -np.inf, 998.0],
-                    [-np.inf] * 5,
-                    [-1e4, 1e4, 0.0, 5.0, -np.inf]])
+    big = _large_logits(rng)
     f["softmax.big"], f["softmax.big_out"] = big, impl.softmax(big)
     dout = rng.standard_normal(x.shape)
     f["softmax_backward.dout"] = dout
@@ -675,22 +713,36 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
         f[f"softmax_backward.dx_axis{axis}"] = impl.softmax_backward(
             dout, f[f"softmax.out_axis{axis}"], axis=axis)
 
-    for t_q, t_k in ((4, 4), (3, 5), (1, 4), (5, 3)):
-        f[f"masks.causal_{t_q}x{t_k}"] = impl.causal_mask(t_q, t_k)
-    f["masks.lengths"] = np.array([3, 1, 5, 0])
-    f["masks.padding"] = impl.padding_mask(f["masks.lengths"], 5)
+    square = int(rng.integers(2, 11))
+    fewer = int(rng.integers(2, 7))
+    more = int(rng.integers(2, 7))
+    sizes = ((square, square), (fewer, fewer + int(rng.integers(1, 5))),
+             (1, int(rng.integers(2, 10))), (more + int(rng.integers(1, 4)), more))
+    for j, (t_q, t_k) in enumerate(sizes):  # the order of CAUSAL_CASES
+        f[f"masks.causal.{j}.t_q"], f[f"masks.causal.{j}.t_k"] = np.array(t_q), np.array(t_k)
+        f[f"masks.causal.{j}.out"] = (impl.causal_mask(t_q) if j == 0 else
+                                      impl.causal_mask(t_q, t_k))
+    t = int(rng.integers(4, 11))  # lengths: an empty sequence, a full one, two in between
+    f["masks.padding_t"] = np.array(t)
+    f["masks.lengths"] = rng.permutation(np.array([0, t, int(rng.integers(1, t)),
+                                                   int(rng.integers(1, t))]))
+    f["masks.padding"] = impl.padding_mask(f["masks.lengths"], t)
 
     q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), \
         rng.standard_normal((2, 5, 6))
-    fully = np.broadcast_to(impl.causal_mask(3, 5), (2, 3, 5)).copy()
-    fully[0, 1] = False
+    t_q, t_k = _causal_sizes(rng)
+    cq, ck, cv = (rng.standard_normal((2, t_q, 4)), rng.standard_normal((2, t_k, 4)),
+                  rng.standard_normal((2, t_k, 6)))
+    fully = np.broadcast_to(impl.causal_mask(t_q, t_k), (2, t_q, t_k)).copy()
+    fully[int(rng.integers(2)), int(rng.integers(t_q))] = False
+    h_q, h_k = _causal_sizes(rng)
     cases = {
         "plain": (q, k, v, None),
-        "causal": (q, k, v, impl.causal_mask(3, 5)),
-        "padding": (q, k, v, impl.padding_mask(np.array([5, 2]), 5)[:, None, :]),
-        "fully_masked": (q, k, v, fully),
-        "heads": (rng.standard_normal((2, 2, 3, 4)), rng.standard_normal((2, 2, 5, 4)),
-                  rng.standard_normal((2, 2, 5, 6)), impl.causal_mask(3, 5)),
+        "causal": (cq, ck, cv, impl.causal_mask(t_q, t_k)),
+        "padding": (q, k, v, impl.padding_mask(_padded_lengths(rng, 5), 5)[:, None, :]),
+        "fully_masked": (cq, ck, cv, fully),
+        "heads": (rng.standard_normal((2, 2, h_q, 4)), rng.standard_normal((2, 2, h_k, 4)),
+                  rng.standard_normal((2, 2, h_k, 6)), impl.causal_mask(h_q, h_k)),
         "large": (30 * q, 30 * k, v, None),
     }
     for name, (cq, ck, cv, mask) in cases.items():
@@ -707,21 +759,23 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     f["heads.x"], f["heads.split"] = hx, impl.split_heads(hx, 3)
 
     c = 12
-    for name, n_heads, t_k, self_attn in (("cross", 3, 5, False), ("padded", 4, 5, False),
-                                          ("causal_self", 3, 3, True)):
+    t_self = int(rng.integers(3, 10))
+    for name, t_q, t_k, self_attn in (("cross", 3, 5, False), ("padded", 3, 5, False),
+                                      ("causal_self", t_self, t_self, True)):
+        n_heads = int(rng.choice([2, 3, 4, 6]))  # divisors of C = 12
         params = {p: rng.standard_normal((c, c) if p.startswith("W") else (c,)) * 0.4
                   for p in PARAM_NAMES}
-        x_q = rng.standard_normal((2, 3, c))
+        x_q = rng.standard_normal((2, t_q, c))
         x_kv = x_q if self_attn else rng.standard_normal((2, t_k, c))
-        mask = {"cross": None, "padded": impl.padding_mask(np.array([5, 3]), 5)[:, None, None, :],
-                "causal_self": impl.causal_mask(3)}[name]
+        mask = {"cross": None,
+                "padded": impl.padding_mask(_padded_lengths(rng, t_k), t_k)[:, None, None, :],
+                "causal_self": impl.causal_mask(t_q)}[name]
         out, cache = impl.multi_head_attention(x_q, x_kv, params, n_heads, mask=mask)
         d_out = rng.standard_normal(out.shape)
         dx_q, dx_kv, dparams = impl.multi_head_attention_backward(d_out, cache)
         arrays = {"x_q": x_q, "out": out, "weights": cache["weights"], "dout": d_out,
                   "dx_q": dx_q, "dx_kv": dx_kv, "n_heads": np.array(n_heads)}
-        if self_attn:
-            arrays["self"] = np.array(True)
+        if self_attn:  # no x_kv stored: the checks pass x_q as x_kv
             arrays["dx"] = dx_q + dx_kv
         else:
             arrays["x_kv"] = x_kv
