@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 
 from . import checks, course
 from .expect import CheckFailed
+from .results import MESSAGE_LIMIT
+from .text import clean
 
 
 class Namespace:
@@ -110,7 +112,7 @@ class CellGrade:
             problem = f"your code did not finish within {timeout:g} s"
         except Exception as exc:  # noqa: BLE001 — the student's own error, reported as such
             problem = f"your code raised {type(exc).__name__}: {exc}"
-        self.results.append((description, weight, problem))
+        self.results.append((description, weight, clean(problem, MESSAGE_LIMIT)))
 
     def points(self) -> float:
         """Points earned; prints what failed, raises when nothing passed."""

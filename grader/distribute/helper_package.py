@@ -18,7 +18,8 @@ GRADER_DIR = Path(__file__).resolve().parents[1]
 # What a test cell needs: the course table, the checks' tools, in-process grading, the data.
 SHIPPED = (
     "__init__.py", "course.py", "expect.py", "gradcheck.py", "fixtures.py", "local.py",
-    "checks/__init__.py", "sandbox/__init__.py", "sandbox/remote.py", "sandbox/wire.py",
+    "results.py", "text.py", "checks/__init__.py", "sandbox/__init__.py", "sandbox/launch.py",
+    "sandbox/process.py", "sandbox/remote.py", "sandbox/wire.py",
 )
 INSTRUCTOR_ONLY = {"build_fixtures"}
 
