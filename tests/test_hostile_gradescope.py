@@ -131,6 +131,24 @@ print("DAEMON started")
 '''
 
 
+BOMB = '''
+import os as _os
+import time as _time
+_children = 0
+while _children < 1000:  # each child leaves the group and sleeps; the limit stops the loop
+    try:
+        _pid = _os.fork()
+    except OSError:
+        break
+    if _pid == 0:
+        _os.setsid()
+        _time.sleep(120)
+        _os._exit(0)
+    _children += 1
+print("FORKED", _children)
+'''
+
+
 @pytest.fixture(scope="module")
 def probed(autograder_zip, env, tmp_path_factory):
     root = tmp_path_factory.mktemp("autograder")
@@ -141,8 +159,10 @@ def probed(autograder_zip, env, tmp_path_factory):
     heads = REFERENCE["heads.py"] + DAEMON.format(results=str(root / "results" / "results.json"))
     (root / "submission" / "exercises" / "self_attention").mkdir(parents=True)
     os.symlink(secret, root / "submission" / "exercises" / "self_attention" / "masks.py")
+    online = REFERENCE["online_softmax.py"] + BOMB
     done, results = grade(autograder_zip, root, env,
-                          {"attention.py": attention, "heads.py": heads, "masks.py": None})
+                          {"attention.py": attention, "heads.py": heads, "masks.py": None,
+                           "online_softmax.py": online})
     return root, done, results
 
 
@@ -166,6 +186,8 @@ def test_a_symlink_to_a_root_only_file_is_not_followed(probed):
 def test_no_process_of_the_sandbox_user_survives(probed, sandbox_user):
     root, _, results = probed
     assert "DAEMON started" in printed(results, "1.6")
+    forked = int(re.search(r"FORKED (\d+)", printed(results, "1.9")).group(1))
+    assert 0 < forked < 64  # the process limit of the sandbox user
     assert processes_of(pwd.getpwnam(sandbox_user[0]).pw_uid) == []
     time.sleep(0.5)  # a survivor would rewrite the results now
     assert json.loads((root / "results" / "results.json").read_text()) == results
