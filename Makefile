@@ -14,12 +14,12 @@ comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade test parity bench stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
+.PHONY: help grade test parity bench bench-grading stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
 	@echo
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  MODULE=self_attention  FORCE=1"
 	@echo "             BENCH=all|train|decode|quantize (make bench: Module 3's training step,"
@@ -85,6 +85,9 @@ endif
 ifneq ($(filter all quantize,$(BENCH)),)
 	@$(PY) -m reference.llm.bench_quantization
 endif
+
+bench-grading: $(VENV)/.test ## Time Module 1's grading on Gradescope and with nbgrader (BASELINE=DIR compares)
+	@$(PY) tests/bench_grading.py $(if $(BASELINE),--baseline $(BASELINE))
 
 lint: $(VENV)/.test ## ruff check
 	@$(PY) -m ruff check .
