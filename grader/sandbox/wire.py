@@ -9,6 +9,7 @@ the worker loads it by file path before any student code runs.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import struct
@@ -48,6 +49,17 @@ class Encoder:
         self._on_other = on_other
 
     def node(self, obj):
+        # The common exact types first (a call carries dozens of nodes); subclasses, NumPy
+        # scalars and the rest take the general path below.
+        kind = type(obj)
+        if kind is np.ndarray or kind is dict or kind is list:
+            return self._mutable(obj)
+        if kind is float:
+            return {"float": repr(obj)}
+        if kind is int:
+            return {"int": str(obj)}
+        if kind is str or kind is bool or obj is None:
+            return obj
         # bool before int: bool is a subclass of int.
         # NumPy scalars first: np.float64 is a subclass of float, and must keep its dtype.
         if isinstance(obj, np.generic) and obj.dtype.kind in _SAFE_KINDS:
@@ -72,20 +84,25 @@ class Encoder:
         if isinstance(obj, Handle):
             return {"h": obj.id}
         if isinstance(obj, (np.ndarray, list, dict, np.random.Generator)):
-            if id(obj) in self._seen:
-                return {"ref": self._seen[id(obj)]}
-            if isinstance(obj, np.ndarray) and obj.dtype.kind not in _SAFE_KINDS:
-                return self._other(obj)
-            self._seen[id(obj)] = len(self.objects)
-            self.objects.append(obj)
-            if isinstance(obj, np.ndarray):
-                return self._array(obj, "a")
-            if isinstance(obj, list):
-                return {"l": [self.node(x) for x in obj]}
-            if isinstance(obj, dict):
-                return {"d": [[self.node(k), self.node(v)] for k, v in obj.items()]}
-            return {"rng": json.dumps(obj.bit_generator.state, default=_int_default)}
+            return self._mutable(obj)
         return self._other(obj)
+
+    def _mutable(self, obj):
+        """An array, list, dict or generator: numbered, and sent once however often it is
+        met."""
+        if id(obj) in self._seen:
+            return {"ref": self._seen[id(obj)]}
+        if isinstance(obj, np.ndarray) and obj.dtype.kind not in _SAFE_KINDS:
+            return self._other(obj)
+        self._seen[id(obj)] = len(self.objects)
+        self.objects.append(obj)
+        if isinstance(obj, np.ndarray):
+            return self._array(obj, "a")
+        if isinstance(obj, list):
+            return {"l": [self.node(x) for x in obj]}
+        if isinstance(obj, dict):
+            return {"d": [[self.node(k), self.node(v)] for k, v in obj.items()]}
+        return {"rng": json.dumps(obj.bit_generator.state, default=_int_default)}
 
     def _other(self, obj):
         if self._on_other is None:
@@ -130,6 +147,10 @@ class Decoder:
             return node
         if not isinstance(node, dict) or len(node) == 0:
             raise WireError(f"malformed node {node!r:.80}")
+        if "a" in node:  # the most common node first
+            arr = self._array(node)
+            self.objects.append(arr)
+            return arr
         if "int" in node:
             return int(node["int"])
         if "float" in node:
@@ -149,10 +170,6 @@ class Decoder:
             return self._on_handle(node)
         if "ref" in node:
             return self.objects[int(node["ref"])]
-        if "a" in node:
-            arr = self._array(node)
-            self.objects.append(arr)
-            return arr
         if "l" in node:
             out: list = []
             self.objects.append(out)
@@ -171,7 +188,7 @@ class Decoder:
         raise WireError(f"unknown node {sorted(node)!r:.80}")
 
     def _array(self, node):
-        dtype = np.dtype(node["dtype"])
+        dtype = _dtype(node["dtype"])
         if dtype.kind not in _SAFE_KINDS or dtype.hasobject:
             raise WireError(f"refused dtype {dtype}")
         shape = tuple(int(n) for n in node["shape"])
@@ -183,6 +200,11 @@ class Decoder:
             raise WireError("array buffer has the wrong size")
         arr = np.frombuffer(raw, dtype=dtype, count=count).reshape(shape)
         return arr if self._readonly else arr.copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype(text: str) -> np.dtype:
+    return np.dtype(text)
 
 
 def _generator_from_state(state: dict) -> np.random.Generator:
