@@ -258,6 +258,9 @@ def preflight(scratch: Scratch, target: Path, names: dict[str, str]) -> dict:
     if not seen["target_readable"]:
         problems.append(f"{who} cannot read the submission in {target}")
     problems += [f"{who} can {how} {path}" for path, how in seen["private_reachable"]]
+    if seen.get("limits_refused"):
+        problems.append(f"the system refused these resource limits: "
+                        f"{', '.join(seen['limits_refused'])}")
     if problems:
         raise SandboxUnavailable("; ".join(problems))
     return seen
