@@ -196,22 +196,26 @@ class Worker:
 
 
 class WorkerPool:
-    """Hands out fresh workers and starts the next one ahead, hiding interpreter start-up.
+    """Hands out fresh workers, started ahead (`SPARES` of them, from the moment the pool
+    exists) so that interpreter start-up overlaps the grading of the exercise before.
 
     Owns the grading run's `Scratch` folder; `close()` ends every worker and removes it.
     """
+
+    SPARES = 2  # enough that short exercises never wait for the next worker on two cores
 
     def __init__(self, target: Path, names: dict[str, str], limits: Limits | None = None):
         self.scratch = Scratch(limits or Limits())
         self.target = Path(target).resolve()
         self.names = names
         self._config = json.dumps(self.scratch.worker_config(self.target, names))
-        self._spare: Worker | None = None
         self._live: dict[int, Worker] = {}
+        self._spares: list[Worker] = [self._start()]
 
     def take(self) -> Worker:
-        worker = self._spare or self._start()
-        self._spare = self._start()
+        worker = self._spares.pop(0) if self._spares else self._start()
+        while len(self._spares) < self.SPARES:
+            self._spares.append(self._start())
         return worker
 
     def _start(self) -> Worker:
@@ -225,14 +229,14 @@ class WorkerPool:
         orphan this process adopted as a subreaper; the other live workers stay."""
         worker.kill()
         self._live.pop(worker.proc.pid, None)
-        keep = frozenset(self._live)
+        keep = frozenset(self._live)  # the spares, started before this worker's code ran
         if self.scratch.uid is not None:
             kill_processes_of(self.scratch.uid, keep)
         elif is_subreaper():
             kill_adopted(keep)
 
     def close(self) -> None:
+        self._spares = []
         for worker in list(self._live.values()):
             self.release(worker)
-        self._spare = None
         self.scratch.clean_up()
