@@ -26,6 +26,7 @@ from mutation import (
     standard_tests,
 )
 
+from grader import fixtures
 from grader.course import TRANSFORMER, select
 
 PACKAGE = TRANSFORMER.package  # mutants edit files of reference/transformer/
@@ -109,6 +110,12 @@ COS_WARMUP = "    if step < warmup:\n        return float(max_lr * step / warmup
 LI, NO, AC, FF, DO, CE, OP = ("linear.py", "norms.py", "activations.py", "feed_forward.py",
                               "dropout.py", "cross_entropy.py", "optim.py")
 F32 = "expected float32"
+# The sizes are drawn with the fixtures: the shape a wrong reduction axis gives, as the
+# message states it, is read from the committed ones.
+FX = fixtures.load("transformer")
+LIN_B, LIN_T, LIN_OUT_SIZE = FX["linear.dout"].shape  # (B, T, out)
+LN_B, LN_T, LN_C = FX["ln.x"].shape
+FFN_T, FFN_F = FX["ffn.x"].shape[1], FX["ffn.params.b_1"].shape[0]
 
 MUTANTS = [
     # 3.1 linear
@@ -123,7 +130,8 @@ MUTANTS = [
            ("linear_backward_values",), "dW has a batch axis"),
     Mutant("lin_db_first_axis_only", "3.1", LI,
            ((LIN_DB, '    db = dout.sum(axis=0) if cache["has_bias"] else None\n'),),
-           ("linear_backward_values",), "db has shape (3, 4), expected (4,)"),
+           ("linear_backward_values",),
+           f"db has shape {(LIN_T, LIN_OUT_SIZE)}, expected ({LIN_OUT_SIZE},)"),
     Mutant("lin_db_mean", "3.1", LI,
            ((LIN_DB, '    db = dout_rows.mean(axis=0) if cache["has_bias"] else None\n'),),
            ("linear_backward_values", "linear_finite_differences"),
@@ -153,10 +161,12 @@ MUTANTS = [
            ("layer_norm_values",), "layer_norm of float32 inputs has dtype float64"),
     Mutant("ln_dbeta_wrong_axis", "3.2", NO,
            ((LN_DBETA, "    dbeta = dout.sum(axis=-1)\n"),),
-           ("layer_norm_backward_values",), "dbeta has shape (2, 3), expected (5,)"),
+           ("layer_norm_backward_values",),
+           f"dbeta has shape {(LN_B, LN_T)}, expected ({LN_C},)"),
     Mutant("ln_dgamma_wrong_axis", "3.2", NO,
            ((LN_DGAMMA, "    dgamma = (dout * xhat).sum(axis=-1)\n"),),
-           ("layer_norm_backward_values",), "dgamma has shape (2, 3), expected (5,)"),
+           ("layer_norm_backward_values",),
+           f"dgamma has shape {(LN_B, LN_T)}, expected ({LN_C},)"),
     Mutant("ln_dgamma_without_xhat", "3.2", NO,
            ((LN_DGAMMA, "    dgamma = dout.reshape(-1, c).sum(axis=0)\n"),),
            ("layer_norm_backward_values", "layer_norm_finite_differences"),
@@ -222,7 +232,8 @@ MUTANTS = [
            ("feed_forward_backward_values",), "db_1 is wrong"),
     Mutant("ffn_db1_not_summed", "3.4", FF,
            ((FFN_BWD_FC, FFN_BWD_FC + "    db_1 = dh.sum(axis=0)\n"),),
-           ("feed_forward_backward_values",), "db_1 has shape (3, 7), expected (7,)"),
+           ("feed_forward_backward_values",),
+           f"db_1 has shape {(FFN_T, FFN_F)}, expected ({FFN_F},)"),
     Mutant("ffn_bwd_skips_activation", "3.4", FF,
            ((FFN_BWD_ACT, "    dh = da\n"),),
            ("feed_forward_backward_values",), "db_1 is wrong"),
@@ -333,11 +344,11 @@ MUTANTS = [
            ((NOAM, "    step += 1\n" + NOAM),),
            ("schedules",), "d^-0.5 * min(step^-0.5, step * warmup^-1.5)"),
     Mutant("cosine_without_warmup", "3.10", OP, ((COS_WARMUP, ""),),
-           ("schedules",), "cosine_schedule(1, max_lr=1e-3"),
+           ("schedules",), "cosine_schedule(1, max_lr="),
     Mutant("cosine_nanogpt_warmup", "3.10", OP,  # (s + 1) / warmup: one step early
            ((COS_WARMUP, COS_WARMUP.replace("max_lr * step / warmup",
                                             "max_lr * (step + 1) / warmup")),),
-           ("schedules",), "cosine_schedule(1, max_lr=1e-3"),
+           ("schedules",), "cosine_schedule(1, max_lr="),
 ]
 
 # Mutants no check catches yet (real gaps of the grader, reported, not weakened).

@@ -22,6 +22,7 @@ from mutation import (
     standard_tests,
 )
 
+from grader import fixtures
 from grader.course import TRANSFORMER, select
 
 PACKAGE = TRANSFORMER.package  # mutants edit files of reference/transformer/
@@ -96,6 +97,7 @@ INLINE_UNSCALED = (  # attention written out, without the 1/sqrt(D)
     '        attn = {"q": q, "k": k, "v": v, "weights": weights, "scale": 1.0}\n')
 
 EN, DE, GP = "encoder.py", "decoder.py", "gpt.py"
+DEC_T = fixtures.load("transformer")["dec.x"].shape[1]  # the decoder's length, drawn
 ENC = ("encoder_values", "encoder_backward_values", "encoder_dropout")
 DEC = ("decoder_values", "decoder_backward_values", "decoder_dropout")
 GPT_ALL = ("gpt_forward_values", "gpt_loss_and_backward", "gpt_backward_given_dlogits",
@@ -279,7 +281,8 @@ DIAGNOSED = [
     ("enc_pre_no_ffn_residual", "encoder_values", "3.6 encoder_layer(norm_first=True)",
      "self-attention sub-layer"),
     ("dec_cross_kv_from_x", "decoder_values", "(B, H, T, S)", ""),
-    ("dec_cross_queries_from_memory", "decoder_values", "T = 3", "keys and values from x:"),
+    ("dec_cross_queries_from_memory", "decoder_values", f"T = {DEC_T}",
+     "keys and values from x:"),
     ("dec_bwd_dmemory_misses_ffn_branch", "decoder_backward_values",
      "the feed-forward sub-layer's gradient does not reach h_2", ""),
     ("dec_bwd_skips_cross_dropout", "decoder_dropout", "backward: dmemory", ""),

@@ -1,11 +1,13 @@
 """Checks of Module 3 — the Transformer from scratch (3.1–3.11).
 
-Distinct small dimensions (B=2, T=3, C=5, F=7, K=6 classes).  Expected values are fixtures
-from the reference, plus the outputs of typical *wrong* formulas (eps outside the sqrt,
-unbiased variance, smoothing over K-1 classes, L2 in the gradient...) computed by the
-instructor-only fixture builder, so a message can name the mistake without the grader
-shipping a solution.  Backwards are also checked by finite differences of the student's own
-forward (hidden checks), once that forward is right.
+Distinct small dimensions (batch, time, width, hidden width, classes), drawn with every
+other input from the fixtures' generator: the checks read every input from the fixtures and
+work for any seed.  Expected values are fixtures from the reference, plus the outputs of
+typical *wrong* formulas (eps outside the sqrt, unbiased variance, smoothing over K-1
+classes, L2 in the gradient...) computed by the instructor-only fixture builder, so a
+message can name the mistake without the grader shipping a solution.  Backwards are also
+checked by finite differences of the student's own forward (hidden checks), once that
+forward is right.
 """
 
 from __future__ import annotations
@@ -252,7 +254,7 @@ def activation_float32(impl):
                      **expect.F32)
         dx = getattr(impl, f"{name}_backward")(get("act.dout").astype(np.float32), cache)
         expect.array(dx, f"{name}_backward of float32 input", shape=x.shape, dtype=np.float32)
-    far = np.array([-1000.0, -100.0, 100.0, 1000.0], dtype=np.float32)
+    far = get("act.far").astype(np.float32)  # |x| >= 100: exp(|x|) overflows float32
     result, info = instrumented_call(impl.silu, far)
     out, _ = expect.pair(result, "silu")
     numeric = [w for w in info.warnings if w.startswith("RuntimeWarning")]
@@ -337,13 +339,14 @@ def dropout_values(impl):
     expect.close(out, fx()["dropout.out"], "dropout(x, p, rng)",
                  hint="Draw the keep-mask as rng.random(x.shape) >= p (one draw of x's "
                       "shape), then out = x * mask / (1 - p).")
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(int(fx()["dropout.eval_seed"]))
     state = rng.bit_generator.state
     out_eval, _ = expect.pair(impl.dropout(x, p, rng, train=False), "dropout")
     expect.close(out_eval, x, "dropout(..., train=False)", hint="Evaluation is the identity.")
     if rng.bit_generator.state != state:
         expect.fail("dropout(..., train=False) consumed random numbers; evaluation draws none.")
-    zero, _ = expect.pair(impl.dropout(x, 1.0, np.random.default_rng(0)), "dropout")
+    zero, _ = expect.pair(impl.dropout(x, 1.0, np.random.default_rng(
+        int(fx()["dropout.eval_seed"]))), "dropout")
     expect.close(zero, np.zeros_like(x), "dropout with p = 1",
                  hint="p = 1 drops everything (and must not divide by zero).")
 
@@ -420,8 +423,9 @@ def cross_entropy_backward_values(impl):
                             "onehot + eps / K, so dlogits = (softmax - q) / N."}[name]
         expect.close(dlogits, fx()[f"ce.{name}.dlogits"], f"dlogits ({name} case)", hint=hint)
     logits32 = get("ce.logits").astype(np.float32)
-    loss32, cache32 = expect.pair(impl.cross_entropy(logits32, get("ce.smoothed.targets"),
-                                                     label_smoothing=0.1), "cross_entropy")
+    loss32, cache32 = expect.pair(impl.cross_entropy(
+        logits32, get("ce.smoothed.targets"),
+        label_smoothing=float(fx()["ce.smoothed.smoothing"])), "cross_entropy")
     if np.asarray(loss32).dtype != np.float32:
         expect.fail(f"cross_entropy of float32 logits returned a {np.asarray(loss32).dtype} loss; "
                     "keep float32 (a float64 one-hot or constant can promote it).")
@@ -432,7 +436,7 @@ def cross_entropy_backward_values(impl):
 @check("3.8")
 def cross_entropy_stable_and_all_ignored(impl):
     """logits of size 1e4 are fine; if every target is ignored, loss 0 without NaN"""
-    big = get("ce.logits") * 1e4
+    big = get("ce.logits") * float(fx()["ce.big.scale"])  # about 1e4
     loss, cache = _ce(impl, "plain", logits=big)
     if not np.isfinite(loss):
         expect.fail("cross_entropy overflows on logits of size 1e4: use the log-sum-exp trick "
@@ -454,8 +458,9 @@ def adamw_steps(impl):
     """PyTorch's AdamW: decoupled decay first, bias-corrected moments, an lr per step"""
     params = _params("adamw.params.")
     originals = dict(params)  # the model's own arrays: they must change, not be replaced
-    opt = impl.AdamW(lr=float(fx()["adamw.lr"]), betas=(0.9, 0.95), eps=1e-8,
-                     weight_decay=float(fx()["adamw.wd"]))
+    beta1, beta2 = (float(b) for b in fx()["adamw.betas"])
+    opt = impl.AdamW(lr=float(fx()["adamw.lr"]), betas=(beta1, beta2),
+                     eps=float(fx()["adamw.eps"]), weight_decay=float(fx()["adamw.wd"]))
     for step in range(3):
         grads = _params(f"adamw.grads{step}.")
         lr = float(fx()["adamw.lr_step3"]) if step == 2 else None
@@ -507,26 +512,29 @@ def clip_grad_norm_values(impl):
         expect.close(value, fx()[f"clip.clipped.{key}"], f"gradient {key} after clipping",
                      hint="Scale in place by max_norm / (total + 1e-6) when that is below 1.")
     small = _params("clip.grads.")
-    impl.clip_grad_norm(small, 1e9)
+    impl.clip_grad_norm(small, float(fx()["clip.loose_max_norm"]))  # above the total norm
     for key, value in small.items():
-        expect.close(value, fx()[f"clip.grads.{key}"], f"gradient {key} under a huge max_norm",
+        expect.close(value, fx()[f"clip.grads.{key}"], f"gradient {key} under a large max_norm",
                      hint="Gradients below max_norm are left unchanged.")
 
 
 @check("3.10", weight=2)
 def schedules(impl):
     """the Noam schedule and linear-warmup cosine decay"""
+    d_model, warmup = int(fx()["sched.d_model"]), int(fx()["sched.warmup"])
+    max_lr, min_lr = float(fx()["sched.max_lr"]), float(fx()["sched.min_lr"])
+    total = int(fx()["sched.total"])
     for i, step in enumerate(fx()["sched.steps"]):
-        noam = float(impl.noam_schedule(int(step), 512, 400))
+        noam = float(impl.noam_schedule(int(step), d_model, warmup))
         if not np.isclose(noam, float(fx()["sched.noam"][i]), rtol=1e-9):
-            expect.fail(f"noam_schedule({int(step)}, 512, 400) = {noam:.6g}, expected "
-                        f"{float(fx()['sched.noam'][i]):.6g}: d^-0.5 * min(step^-0.5, "
-                        "step * warmup^-1.5).")
-        cosine = float(impl.cosine_schedule(int(step), 1e-3, 1e-5, 400, 2000))
+            expect.fail(f"noam_schedule({int(step)}, {d_model}, {warmup}) = {noam:.6g}, "
+                        f"expected {float(fx()['sched.noam'][i]):.6g}: d^-0.5 * "
+                        "min(step^-0.5, step * warmup^-1.5).")
+        cosine = float(impl.cosine_schedule(int(step), max_lr, min_lr, warmup, total))
         if not np.isclose(cosine, float(fx()["sched.cosine"][i]), rtol=1e-9, atol=1e-15):
-            expect.fail(f"cosine_schedule({int(step)}, max_lr=1e-3, min_lr=1e-5, warmup=400, "
-                        f"total=2000) = {cosine:.6g}, expected "
-                        f"{float(fx()['sched.cosine'][i]):.6g}.")
+            expect.fail(f"cosine_schedule({int(step)}, max_lr={max_lr:.6g}, "
+                        f"min_lr={min_lr:.6g}, warmup={warmup}, total={total}) = "
+                        f"{cosine:.6g}, expected {float(fx()['sched.cosine'][i]):.6g}.")
 
 
 # ---------------------------------------------------------------------------------------
@@ -705,12 +713,17 @@ def _check_backward(layer: str, placement: str, what: str, dparams, outputs: dic
         expect.close(dparams[key], fx()[grads + key], f"{what}: d({key})", hint=hint)
 
 
+def _heads(layer: str) -> int:
+    """The number of heads the fixtures of `layer` ("enc" or "dec") were built with."""
+    return int(fx()[f"{layer}.n_heads"])
+
+
 def _encoder(impl, placement: str, x=None, **kwargs):
     norm_first = placement == "pre"
     x = get("enc.x") if x is None else x
     kwargs.setdefault("mask", get("enc.mask"))
     result = expect.call_pure(impl.encoder_layer, "encoder_layer", x, _params("enc.params."),
-                              2, norm_first=norm_first, **kwargs)
+                              _heads("enc"), norm_first=norm_first, **kwargs)
     return expect.pair(result, "encoder_layer")
 
 
@@ -796,8 +809,8 @@ def encoder_dropout(impl):
     """training dropout on both sub-layer outputs (attention's mask drawn first), none in eval"""
 
     def call(placement, **kwargs):
-        return impl.encoder_layer(get("enc.x"), _params("enc.params."), 2, mask=get("enc.mask"),
-                                  norm_first=placement == "pre", **kwargs)
+        return impl.encoder_layer(get("enc.x"), _params("enc.params."), _heads("enc"),
+                                  mask=get("enc.mask"), norm_first=placement == "pre", **kwargs)
 
     def backward(dout, cache):
         result = impl.encoder_layer_backward(dout, cache)
@@ -818,7 +831,8 @@ def encoder_finite_differences(impl):
     params = _params("enc.params.")
 
     def loss():
-        o, _ = impl.encoder_layer(x, params, 2, mask=get("enc.mask"), norm_first=True)
+        o, _ = impl.encoder_layer(x, params, _heads("enc"), mask=get("enc.mask"),
+                                  norm_first=True)
         return float(np.sum(o * dout))
 
     check_gradient(dx, loss, x, "encoder dx (finite differences)")
@@ -830,15 +844,15 @@ def _explain_shape_error(impl, exc: Exception, placement: str) -> None:
     """A decoder_layer that raised a broadcasting error: say what the cross-attention's
     shapes are (its queries, keys or values probably come from the wrong stream)."""
     text = str(getattr(exc, "message", exc))
-    memory_length = get("dec.memory").shape[1]  # S = 5 shows up only in the memory's shapes
+    memory_length = get("dec.memory").shape[1]  # S shows up only in the memory's shapes
     if not (any(s in text for s in ("broadcast", "mismatch", "not aligned"))
             and str(memory_length) in text):
         return
     kind = getattr(exc, "type_name", type(exc).__name__)
     found = ""
     try:  # without memory_mask, a cross-attention that reads x may run: which one is it?
-        out, _ = impl.decoder_layer(get("dec.x"), get("dec.memory"), _params("dec.params."), 2,
-                                    norm_first=placement == "pre")
+        out, _ = impl.decoder_layer(get("dec.x"), get("dec.memory"), _params("dec.params."),
+                                    _heads("dec"), norm_first=placement == "pre")
         if _matches(out, f"dec.{placement}.bug.kv_from_x"):
             found = (" Without memory_mask your layer runs, and its output is the "
                      "cross-attention's with keys and values from x: take them from memory.")
@@ -859,7 +873,7 @@ def _decoder(impl, placement: str, x=None, pure: bool = True, **kwargs):
     (not with a generator, whose state the call must advance)."""
     x = get("dec.x") if x is None else x
     kwargs.setdefault("memory_mask", get("dec.memory_mask"))
-    args = (x, get("dec.memory"), _params("dec.params."), 2)
+    args = (x, get("dec.memory"), _params("dec.params."), _heads("dec"))
     try:
         if pure:
             result = expect.call_pure(impl.decoder_layer, "decoder_layer", *args,
@@ -954,18 +968,16 @@ def decoder_backward_values(impl):
 # ---------------------------------------------------------------------------------------
 # 3.9 the encoder-decoder Transformer
 # ---------------------------------------------------------------------------------------
-# Two tiny float64 models with distinct sizes (S=6 source, T=5 target positions):
+# Two tiny float64 models with distinct sizes, drawn with the fixtures (`s2s.<name>.config.*`,
+# see `_s2s_config`); what each case is about is fixed:
 # "post": post-norm, untied head, padding id 0;  "pre": pre-norm, tied head, one shared table.
-SEQ2SEQ_CONFIGS = {
-    "post": {"src_vocab_size": 13, "tgt_vocab_size": 11, "d_model": 12, "n_heads": 3,
-             "d_ff": 20, "n_layers": 2, "max_len": 16, "norm_first": False, "tie_head": False,
+SEQ2SEQ_CASES = {
+    "post": {"n_layers": 2, "max_len": 16, "norm_first": False, "tie_head": False,
              "share_embeddings": False, "pad_id": 0, "dtype": "float64"},
-    "pre": {"src_vocab_size": 13, "tgt_vocab_size": 13, "d_model": 12, "n_heads": 2,
-            "d_ff": 16, "n_layers": 2, "max_len": 16, "norm_first": True, "tie_head": True,
+    "pre": {"n_layers": 2, "max_len": 16, "norm_first": True, "tie_head": True,
             "share_embeddings": True, "pad_id": None, "dtype": "float64"},
 }
-SEQ2SEQ_SMOOTHING = 0.1
-GREEDY_MAX_NEW = 8
+SEQ2SEQ_SIZES = ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "d_ff")
 SEQ2SEQ_GRAD_HINTS = {  # by the first part of a parameter's name
     "encoder": "The memory feeds every decoder layer: sum their dmemory before the encoder's "
                "backward (and through encoder.ln when pre-norm).",
@@ -974,6 +986,17 @@ SEQ2SEQ_GRAD_HINTS = {  # by the first part of a parameter's name
     "src_embed": "A table gets sqrt(C) times the scatter-add of dX_0 (after dropout's "
                  "backward).",
 }
+
+
+def _s2s_config(name: str) -> dict:
+    """The TransformerConfig fields of the fixtures' model `name`: its drawn sizes and the
+    structure of its case."""
+    sizes = {k: int(fx()[f"s2s.{name}.config.{k}"]) for k in SEQ2SEQ_SIZES}
+    return {**sizes, **SEQ2SEQ_CASES[name]}
+
+
+def _s2s_smoothing() -> float:
+    return float(fx()["s2s.smoothing"])
 
 
 def _seq2seq_names(config: dict) -> list[str]:
@@ -1013,8 +1036,9 @@ def _check_seq2seq_names(params, config: dict) -> None:
 
 def _seq2seq(impl, name: str):
     """A tiny Transformer of configuration `name` holding the fixture's weights."""
-    config = SEQ2SEQ_CONFIGS[name]
-    model = impl.Transformer(impl.TransformerConfig(**config), np.random.default_rng(0))
+    config = _s2s_config(name)
+    model = impl.Transformer(impl.TransformerConfig(**config),
+                             np.random.default_rng(int(fx()["s2s.init_seed"])))
     _check_seq2seq_names(model.params, config)
     model.params = {k: get(f"s2s.{name}.params.{k}") for k in _seq2seq_names(config)}
     return model
@@ -1023,13 +1047,14 @@ def _seq2seq(impl, name: str):
 @check("3.9", weight=2)
 def seq2seq_init(impl):
     """the parameters: names, shapes, dtype and initial values, drawn from rng"""
-    for base in SEQ2SEQ_CONFIGS.values():
+    seed, other_seed = (int(s) for s in fx()["s2s.init.seeds"])
+    for base in map(_s2s_config, SEQ2SEQ_CASES):
         config = {**base, "d_model": 32, "n_heads": 4, "src_vocab_size": 200,
                   "tgt_vocab_size": 200 if base["share_embeddings"] else 150,
                   "dtype": "float32"}
         C, F, V_tgt = config["d_model"], config["d_ff"], config["tgt_vocab_size"]
         params = impl.Transformer(impl.TransformerConfig(**config),
-                                  np.random.default_rng(1)).params
+                                  np.random.default_rng(seed)).params
         _check_seq2seq_names(params, config)
         shapes = {"src_embed": (config["src_vocab_size"], C), "tgt_embed": (V_tgt, C),
                   "head.W": (C, V_tgt), "head.b": (V_tgt,)}
@@ -1048,8 +1073,9 @@ def seq2seq_init(impl):
                 expect.fail(f"params[{key!r}] has std {std:.4f}; expected about 1/sqrt(C) = "
                             f"{1 / np.sqrt(C):.4f} (embeddings: sqrt(C)·E[id] then has "
                             "variance 1, the scale of the positional encoding).")
-        again = impl.Transformer(impl.TransformerConfig(**config), np.random.default_rng(1))
-        other = impl.Transformer(impl.TransformerConfig(**config), np.random.default_rng(2))
+        again = impl.Transformer(impl.TransformerConfig(**config), np.random.default_rng(seed))
+        other = impl.Transformer(impl.TransformerConfig(**config),
+                                 np.random.default_rng(other_seed))
         if not np.array_equal(again.params["tgt_embed"], params["tgt_embed"]):
             expect.fail("Two Transformers built with generators of the same seed differ: draw "
                         "every weight from the rng you are given.")
@@ -1061,7 +1087,8 @@ def seq2seq_init(impl):
 @check("3.9", weight=3)
 def seq2seq_forward_values(impl):
     """logits of both models (post-norm with padding and an untied head; pre-norm, tied, shared)"""
-    for name, config in SEQ2SEQ_CONFIGS.items():
+    for name in SEQ2SEQ_CASES:
+        config = _s2s_config(name)
         model = _seq2seq(impl, name)
         logits = model.forward(get(f"s2s.{name}.src"), get(f"s2s.{name}.tgt"))
         label = f"Transformer.forward (norm_first={config['norm_first']})"
@@ -1090,7 +1117,7 @@ def seq2seq_masks(impl):
     logits = model.forward(src, tgt)
     expect.array(logits, "Transformer.forward", shape=fx()["s2s.post.logits"].shape)
     changed = tgt.copy()
-    changed[:, 2:] = (changed[:, 2:] + 3) % (SEQ2SEQ_CONFIGS["post"]["tgt_vocab_size"] - 1) + 1
+    changed[:, 2:] = (changed[:, 2:] + 3) % (_s2s_config("post")["tgt_vocab_size"] - 1) + 1
     leak = np.abs(model.forward(src, changed)[:, :2] - logits[:, :2]).max()
     if not leak < 1e-12:
         expect.fail(f"changing target tokens 2.. moved the logits of positions 0 and 1 by "
@@ -1108,10 +1135,11 @@ def seq2seq_masks(impl):
 @check("3.9", weight=3)
 def seq2seq_backward_values(impl):
     """the loss (label smoothing, ignored labels) and the gradient of every parameter"""
-    for name, config in SEQ2SEQ_CONFIGS.items():
+    for name in SEQ2SEQ_CASES:
+        config = _s2s_config(name)
         model = _seq2seq(impl, name)
         loss = model.loss(get(f"s2s.{name}.src"), get(f"s2s.{name}.tgt"),
-                          get(f"s2s.{name}.labels"), label_smoothing=SEQ2SEQ_SMOOTHING)
+                          get(f"s2s.{name}.labels"), label_smoothing=_s2s_smoothing())
         expected = float(fx()[f"s2s.{name}.loss"])
         if not np.isclose(float(loss), expected, rtol=1e-9):
             expect.fail(f"Transformer.loss is {float(loss):.10g}, expected {expected:.10g} "
@@ -1133,30 +1161,42 @@ def seq2seq_backward_values(impl):
                          hint=SEQ2SEQ_GRAD_HINTS.get(key.split(".")[0], ""))
 
 
+SEQ2SEQ_FD_KEYS = ("tgt_embed", "encoder.0.attn.W_k", "decoder.0.cross_attn.W_v",
+                   "decoder.1.ln_3.gamma")
+
+
+def _s2s_directional(model, args, smoothing: float, grads, seed: int) -> list[tuple]:
+    """(key, analytic, numeric) directional derivatives of `model.loss(*args)` along random
+    directions (a generator of `seed`), numeric by central differences of step 1e-5; the
+    parameters are restored afterwards."""
+    params, rng, found = dict(model.params), np.random.default_rng(seed), []
+    for key in SEQ2SEQ_FD_KEYS:
+        direction = rng.standard_normal(params[key].shape)
+        values = []
+        for sign in (1, -1):
+            model.params = {**params, key: params[key] + sign * 1e-5 * direction}
+            values.append(float(model.loss(*args, label_smoothing=smoothing)))
+        found.append((key, float(np.sum(grads[key] * direction)),
+                       (values[0] - values[1]) / 2e-5))
+    model.params = params
+    return found
+
+
 @check("3.9", weight=1, hidden=True, timeout=30)
 def seq2seq_finite_differences(impl):
     """the whole-model gradient agrees with finite differences of your own loss"""
-    for name in SEQ2SEQ_CONFIGS:
+    for name in SEQ2SEQ_CASES:
         model = _seq2seq(impl, name)
         args = (get(f"s2s.{name}.src"), get(f"s2s.{name}.tgt"), get(f"s2s.{name}.labels"))
-        loss = model.loss(*args, label_smoothing=SEQ2SEQ_SMOOTHING)
+        loss = model.loss(*args, label_smoothing=_s2s_smoothing())
         if not np.isclose(float(loss), float(fx()[f"s2s.{name}.loss"]), rtol=1e-9):
             expect.fail("Transformer.loss is not right yet (see the other checks of 3.9).")
         grads = model.backward()
-        params = dict(model.params)
-        rng = np.random.default_rng(39)
-        for key in ("tgt_embed", "encoder.0.attn.W_k", "decoder.0.cross_attn.W_v",
-                    "decoder.1.ln_3.gamma"):
-            direction = rng.standard_normal(params[key].shape)
-            values = []
-            for sign in (1, -1):
-                model.params = {**params, key: params[key] + sign * 1e-5 * direction}
-                values.append(float(model.loss(*args, label_smoothing=SEQ2SEQ_SMOOTHING)))
-            numeric = (values[0] - values[1]) / 2e-5
-            analytic = float(np.sum(grads[key] * direction))
+        for key, analytic, numeric in _s2s_directional(model, args, _s2s_smoothing(), grads,
+                                                       int(fx()["s2s.fd_seed"])):
             if not np.isclose(analytic, numeric, rtol=1e-5, atol=1e-7):
                 expect.fail(f"d({key}) disagrees with finite differences of your loss "
-                            f"(norm_first={SEQ2SEQ_CONFIGS[name]['norm_first']}): "
+                            f"(norm_first={SEQ2SEQ_CASES[name]['norm_first']}): "
                             f"directional derivative {analytic:.8g}, numeric {numeric:.8g}.")
 
 
@@ -1168,12 +1208,12 @@ def seq2seq_greedy_decode(impl):
     expect.require_correct(model.forward(src, get("s2s.post.tgt")), fx()["s2s.post.logits"],
                            "Transformer.forward", "3.9")
     model.params = _params("s2s.greedy.params.")
+    max_new, bos = int(fx()["s2s.greedy.max_new"]), int(fx()["s2s.greedy.bos"])
     for case in ("mixed", "early"):
         eos = int(fx()[f"s2s.greedy.{case}.eos"])
-        out = model.greedy_decode(src, GREEDY_MAX_NEW, 1, eos)
+        out = model.greedy_decode(src, max_new, bos, eos)
         expected = fx()[f"s2s.greedy.{case}.out"]
-        label = (f"greedy_decode(src, max_new_tokens={GREEDY_MAX_NEW}, bos_id=1, "
-                 f"eos_id={eos})")
+        label = f"greedy_decode(src, max_new_tokens={max_new}, bos_id={bos}, eos_id={eos})"
         expect.array(out, label, finite=False)
         if not np.issubdtype(out.dtype, np.integer):
             expect.fail(f"{label} should return integer token ids, got dtype {out.dtype}.")
@@ -1190,13 +1230,20 @@ def seq2seq_greedy_decode(impl):
 # ---------------------------------------------------------------------------------------
 # 3.11 GPT-2
 # ---------------------------------------------------------------------------------------
-GPT_CONFIG = {"vocab_size": 37, "block_size": 16, "n_layer": 2, "n_head": 3, "n_embd": 24,
-              "dtype": "float64"}
+# A tiny float64 GPT-2 of two blocks; its other sizes are drawn with the fixtures
+# (`gpt.config.*`, see `_gpt_config`).
+GPT_CONFIG = {"n_layer": 2, "dtype": "float64"}
+GPT_SIZES = ("vocab_size", "block_size", "n_head", "n_embd")
+
+
+def _gpt_config() -> dict:
+    return {**{k: int(fx()[f"gpt.config.{k}"]) for k in GPT_SIZES}, **GPT_CONFIG}
 
 
 def _gpt(impl):
     """A tiny GPT-2 whose weights are the fixture's (large enough for layout bugs to show)."""
-    model = impl.GPT(impl.GPTConfig(**GPT_CONFIG), np.random.default_rng(0))
+    model = impl.GPT(impl.GPTConfig(**_gpt_config()),
+                     np.random.default_rng(int(fx()["gpt.init_seed"])))
     names = [str(n) for n in fx()["gpt.names"]]
     params = model.params
     if not isinstance(params, dict):
@@ -1325,7 +1372,7 @@ def gpt_forward_values(impl):
               {f"gpt.bug.logits.{name}": why for name, why in GPT_FORWARD_BUGS.items()})
     if not _matches(logits, "gpt.logits"):  # a leak of the future, whatever its cause
         changed = idx.copy()
-        changed[:, -1] = (changed[:, -1] + 1) % GPT_CONFIG["vocab_size"]
+        changed[:, -1] = (changed[:, -1] + 1) % _gpt_config()["vocab_size"]
         later = model.forward(changed)
         if isinstance(later, np.ndarray) and later.shape == logits.shape and not np.allclose(
                 later[:, :-1], logits[:, :-1], **expect.F64):
@@ -1398,7 +1445,7 @@ def gpt_finite_differences(impl):
         expect.fail("GPT.loss is not right yet (see the other checks of 3.11).")
     grads = model.backward()
     params = {name: get(f"gpt.params.{name}") for name in (str(n) for n in fx()["gpt.names"])}
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(int(fx()["gpt.fd_seed"]))
     for name in ("wte.weight", "h.0.attn.c_attn.weight", "h.1.mlp.c_fc.bias", "ln_f.weight"):
         direction = rng.standard_normal(params[name].shape)
         h = 1e-5
@@ -1419,14 +1466,92 @@ def gpt_finite_differences(impl):
 # Fixtures (instructor-only: `make fixtures` runs this against the reference)
 # ---------------------------------------------------------------------------------------
 FIXTURE_SEED = 20261128  # the committed fixtures; `make gradescope` draws its own
+# Every input below is drawn from the builder's `rng`: values, sizes, the seeds of the
+# generators the checks make (dropout, model init, finite-difference directions) and the
+# special cases (a zero for ReLU's kink, padded rows), so that another seed changes every
+# graded call.
+
+
+def _sizes(rng: np.random.Generator, n: int, low: int, high: int) -> list[int]:
+    """`n` distinct sizes in low .. high - 1 (distinct: a transposed axis fails on shape)."""
+    return [int(v) for v in rng.choice(np.arange(low, high), size=n, replace=False)]
+
+
+def _seed(rng: np.random.Generator) -> int:
+    """The seed of a generator of its own (a dropout's, a model init's), drawn from `rng`."""
+    return int(rng.integers(2**31))
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _lengths(rng: np.random.Generator, batch: int, length: int) -> np.ndarray:
+    """Sequence lengths in 2 .. `length` (`length` >= 3), at least one row padded (shorter
+    than `length`); never 1, where attention to a single key ignores its queries."""
+    lengths = rng.integers(2, length + 1, size=batch)
+    lengths[rng.integers(batch)] = rng.integers(2, length)
+    return lengths
+
+
+def _ignore(rng: np.random.Generator, targets: np.ndarray, most: int) -> np.ndarray:
+    """A copy of `targets` with 1 .. `most` random positions ignored (-100)."""
+    out = targets.copy()
+    count = int(rng.integers(1, max(1, most) + 1))
+    np.put(out, rng.choice(out.size, size=count, replace=False), -100)
+    return out
+
+
+def _dropout_seed(rng: np.random.Generator, p: float, shape: tuple, n_masks: int) -> int:
+    """A seed whose first `n_masks` keep-masks `random(shape) >= p` each keep and drop units
+    and differ from one another, so that every dropout bug changes the output."""
+    while True:
+        seed = _seed(rng)
+        draws = np.random.default_rng(seed)
+        masks = [draws.random(shape) >= p for _ in range(n_masks)]
+        if all(m.any() and not m.all() for m in masks) and all(
+                not np.array_equal(a, b) for i, a in enumerate(masks) for b in masks[:i]):
+            return seed
+
+
+LAYER_WIDTHS = ((8, 2), (8, 4), (9, 3), (10, 2), (12, 2), (12, 3), (12, 4))  # (C, heads)
+
+
+def _layer_sizes(rng: np.random.Generator) -> tuple[int, ...]:
+    """(B, C, heads, F, encoder length, decoder length T, memory length S) of 3.6 / 3.7: the
+    lengths differ from every other size, and S is not even a digit of one, so that a shape
+    error naming S points at the cross-attention (`_explain_shape_error`)."""
+    while True:
+        C, heads = LAYER_WIDTHS[int(rng.integers(len(LAYER_WIDTHS)))]
+        B, F = int(rng.integers(2, 4)), int(rng.integers(10, 19))
+        T_enc, T, S = int(rng.integers(3, 7)), int(rng.integers(3, 7)), int(rng.integers(5, 9))
+        others = (B, C, F, heads, C // heads)
+        if (F != C and T_enc not in others and T not in others and T != S
+                and not any(str(S) in str(v) for v in (*others, T, T_enc))):
+            return B, C, heads, F, T_enc, T, S
+
+
+GPT_WIDTHS = ((16, 2), (16, 4), (18, 3), (20, 2), (24, 2), (24, 3), (24, 4))  # (C, heads)
+
+
+def _gpt_sizes(rng: np.random.Generator) -> tuple[dict, tuple[int, int]]:
+    """The GPTConfig fields of 3.11 and the (B, T) of its batch, distinct sizes."""
+    while True:
+        C, heads = GPT_WIDTHS[int(rng.integers(len(GPT_WIDTHS)))]
+        V, block = int(rng.integers(30, 46)), int(rng.integers(12, 21))
+        B, T = int(rng.integers(2, 4)), int(rng.integers(5, 10))
+        if len({V, block, C, 4 * C, T}) == 5 and T not in (B, heads, C // heads):
+            return ({"vocab_size": V, "block_size": block, "n_head": heads, "n_embd": C,
+                     **GPT_CONFIG}, (B, T))
 
 
 def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     f: dict[str, np.ndarray] = {}
-    B, T, C, F = 2, 3, 5, 7
+    # Stage A: batch, time, width, hidden width, linear outputs and classes, all distinct.
+    B, T, C, F, O, K = _sizes(rng, 6, 2, 10)
 
-    x, W, b = rng.standard_normal((B, T, C)), rng.standard_normal((C, 4)), \
-        rng.standard_normal(4)
+    x, W, b = rng.standard_normal((B, T, C)), rng.standard_normal((C, O)), \
+        rng.standard_normal(O)
     out, cache = impl.linear(x, W, b)
     dout = rng.standard_normal(out.shape)
     dx, dW, db = impl.linear_backward(dout, cache)
@@ -1434,8 +1559,9 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
               "linear.dout": dout, "linear.dx": dx, "linear.dW": dW, "linear.db": db})
 
     # Small variance and a large eps, so eps placement and n vs n-1 change the output.
-    x = rng.standard_normal((B, T, C)) * 0.1 + 1.0
-    gamma, beta, eps = rng.standard_normal(C), rng.standard_normal(C), 1e-2
+    x = rng.standard_normal((B, T, C)) * rng.uniform(0.07, 0.15) + rng.uniform(-2.0, 2.0)
+    gamma, beta = rng.standard_normal(C), rng.standard_normal(C)
+    eps = _log_uniform(rng, 5e-3, 2e-2)
     out, cache = impl.layer_norm(x, gamma, beta, eps=eps)
     dout = rng.standard_normal(x.shape)
     dx, dgamma, dbeta = impl.layer_norm_backward(dout, cache)
@@ -1445,7 +1571,9 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
               "ln.dbeta": dbeta,
               "ln.bug.eps_outside": (x - mu) / (np.sqrt(var) + eps) * gamma + beta,
               "ln.bug.unbiased": (x - mu) / np.sqrt(var * C / (C - 1) + eps) * gamma + beta})
-    x, gamma = rng.standard_normal((B, T, C)) * 0.01, rng.standard_normal(C)
+    # Small inputs, so that the default eps = 1e-6 and its place matter.
+    x = rng.standard_normal((B, T, C)) * _log_uniform(rng, 5e-3, 2e-2)
+    gamma = rng.standard_normal(C)
     out, cache = impl.rms_norm(x, gamma)
     dout = rng.standard_normal(x.shape)
     dx, dgamma = impl.rms_norm_backward(dout, cache)
@@ -1454,9 +1582,15 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
               "rms.dgamma": dgamma,
               "rms.bug.eps_outside": x / (np.sqrt(ms) + 1e-6) * gamma})
 
-    x = np.concatenate([np.linspace(-6, 6, 25), [0.0, 1e-3, -1e-3, 3.0]]).reshape(-1, 29)
+    # Values over [-6, 6] with the special points 0 (ReLU's kink: its derivative there is 0)
+    # and +-tiny, in a random order; `far`: |x| >= 100, where exp(|x|) overflows float32.
+    rows, cols = int(rng.integers(2, 4)), int(rng.integers(9, 16))
+    tiny = _log_uniform(rng, 1e-4, 1e-2)
+    x = np.concatenate([[0.0, tiny, -tiny], rng.uniform(-6.0, 6.0, rows * cols - 3)])
+    x = rng.permutation(x).reshape(rows, cols)
     dout = rng.standard_normal(x.shape)
     f["act.x"], f["act.dout"] = x, dout
+    f["act.far"] = rng.uniform(100.0, 1000.0, 4) * rng.permutation([-1.0, -1.0, 1.0, 1.0])
     for name, kwargs in ACTIVATIONS:
         out, cache = getattr(impl, name)(x, **kwargs)
         key = _act_key(name, kwargs)
@@ -1485,7 +1619,9 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
               "swiglu.bug.silu_on_up": ((x @ sw["W_gate"]) * up_silu) @ sw["W_down"]})
     f.update({f"swiglu.grads.{k}": v for k, v in dparams.items()})
 
-    x, p, seed = rng.standard_normal((B, T, C)), 0.3, 7
+    x, p = rng.standard_normal((B, T, C)), float(rng.uniform(0.2, 0.4))
+    seed = _dropout_seed(rng, p, x.shape, 1)
+    f["dropout.eval_seed"] = np.array(_seed(rng))
     out, cache = impl.dropout(x, p, np.random.default_rng(seed))
     dout = rng.standard_normal(x.shape)
     keep = np.random.default_rng(seed).random(x.shape) >= p
@@ -1494,14 +1630,13 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
               "dropout.dx": impl.dropout_backward(dout, cache),
               "dropout.bug.no_rescale": x * keep})
 
-    K = 6
     logits = rng.standard_normal((B, T, K)) * 2
     plain = rng.integers(0, K, size=(B, T))
-    ignored = plain.copy()
-    ignored[0, 1] = ignored[1, 2] = -100
+    ignored = _ignore(rng, plain, B * T // 2)
+    eps_s = float(rng.uniform(0.05, 0.3))
     f["ce.logits"] = logits
     for name, targets, smoothing in (("plain", plain, 0.0), ("ignored", ignored, 0.0),
-                                     ("smoothed", ignored, 0.1)):
+                                     ("smoothed", ignored, eps_s)):
         loss, cache = impl.cross_entropy(logits, targets, label_smoothing=smoothing)
         f[f"ce.{name}.targets"] = targets
         f[f"ce.{name}.loss"] = np.asarray(loss, dtype=np.float64)
@@ -1513,18 +1648,25 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     valid = ignored != -100
     nll = -np.take_along_axis(logp, np.where(valid, ignored, 0)[..., None], -1)[..., 0]
     f["ce.ignored.bug.over_all"] = np.array((nll * valid).sum() / valid.size)
-    eps_s = 0.1
     others = (-logp.sum(-1) - nll) / (K - 1)
     f["ce.smoothed.bug.k_minus_1"] = np.array((((1 - eps_s) * nll + eps_s * others)
                                                * valid).sum() / valid.sum())
-    big_loss, _ = impl.cross_entropy(logits * 1e4, plain)
+    big_scale = _log_uniform(rng, 5e3, 2e4)  # logits of size 1e4: exp overflows
+    big_loss, _ = impl.cross_entropy(logits * big_scale, plain)
+    f["ce.big.scale"] = np.array(big_scale)
     f["ce.big.loss"] = np.asarray(big_loss, dtype=np.float64)
 
-    params = {"w": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
-    lr, wd, lr3 = 1e-2, 0.1, 3e-3
-    f.update({"adamw.lr": np.array(lr), "adamw.wd": np.array(wd), "adamw.lr_step3": np.array(lr3)})
+    n_in, n_out = _sizes(rng, 2, 2, 7)
+    params = {"w": rng.standard_normal((n_in, n_out)), "b": rng.standard_normal(n_out)}
+    # lr^2 * wd stays well above the tolerance: decaying after the update is visible.
+    lr, wd = _log_uniform(rng, 5e-3, 2e-2), float(rng.uniform(0.08, 0.2))
+    lr3 = lr * float(rng.uniform(0.2, 0.5))
+    beta1, beta2 = float(rng.uniform(0.8, 0.95)), float(rng.uniform(0.95, 0.999))
+    eps_adam = _log_uniform(rng, 1e-9, 1e-7)
+    f.update({"adamw.lr": np.array(lr), "adamw.wd": np.array(wd), "adamw.lr_step3": np.array(lr3),
+              "adamw.betas": np.array([beta1, beta2]), "adamw.eps": np.array(eps_adam)})
     f.update({f"adamw.params.{k}": v.copy() for k, v in params.items()})
-    opt = impl.AdamW(lr=lr, betas=(0.9, 0.95), eps=1e-8, weight_decay=wd)
+    opt = impl.AdamW(lr=lr, betas=(beta1, beta2), eps=eps_adam, weight_decay=wd)
     grads_seq = [{k: rng.standard_normal(v.shape) for k, v in params.items()} for _ in range(3)]
     for step, grads in enumerate(grads_seq):
         f.update({f"adamw.grads{step}.{k}": v for k, v in grads.items()})
@@ -1540,27 +1682,43 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
                 g = grads[k] + (wd * p_bug[k] if bug == "l2" else 0.0)
                 if bug not in ("l2", "decay_after"):
                     p_bug[k] *= 1 - step_lr * wd
-                m[k] = 0.9 * m[k] + 0.1 * g
-                v2[k] = 0.95 * v2[k] + 0.05 * g * g
+                m[k] = beta1 * m[k] + (1 - beta1) * g
+                v2[k] = beta2 * v2[k] + (1 - beta2) * g * g
                 mh, vh = (m[k], v2[k]) if bug == "no_bias_correction" else (
-                    m[k] / (1 - 0.9**t), v2[k] / (1 - 0.95**t))
-                p_bug[k] -= step_lr * mh / (np.sqrt(vh) + 1e-8)
+                    m[k] / (1 - beta1**t), v2[k] / (1 - beta2**t))
+                p_bug[k] -= step_lr * mh / (np.sqrt(vh) + eps_adam)
                 if bug == "decay_after":  # decays the already-updated parameter
                     p_bug[k] -= step_lr * wd * p_bug[k]
                 f[f"adamw.bug.{bug}.after{step}.{k}"] = p_bug[k].copy()
 
-    grads = {"a": rng.standard_normal((3, 2)), "c": rng.standard_normal(5)}
+    rows, cols, n = _sizes(rng, 3, 2, 7)
+    grads = {"a": rng.standard_normal((rows, cols)), "c": rng.standard_normal(n)}
+    norm = float(np.sqrt(sum(np.sum(g * g) for g in grads.values())))
+    max_norm = norm * float(rng.uniform(0.3, 0.8))  # below the total norm: clipped
     f.update({f"clip.grads.{k}": v.copy() for k, v in grads.items()})
-    f["clip.max_norm"] = np.array(1.5)
-    f["clip.total"] = np.array(float(impl.clip_grad_norm(grads, 1.5)))
+    f["clip.max_norm"] = np.array(max_norm)
+    f["clip.loose_max_norm"] = np.array(norm * float(rng.uniform(2.0, 20.0)))  # not clipped
+    f["clip.total"] = np.array(float(impl.clip_grad_norm(grads, max_norm)))
     f.update({f"clip.clipped.{k}": v for k, v in grads.items()})
 
-    steps = np.array([1, 50, 399, 400, 401, 1200, 1999, 2000, 2500])
-    f["sched.steps"] = steps
-    f["sched.noam"] = np.array([impl.noam_schedule(int(s), 512, 400) for s in steps])
-    f["sched.cosine"] = np.array([impl.cosine_schedule(int(s), 1e-3, 1e-5, 400, 2000)
+    # Schedules: step 1, the steps around the end of the warmup and of the decay, and
+    # one step inside each phase.
+    d_model, warmup = int(rng.integers(64, 1025)), int(rng.integers(20, 1001))
+    total = warmup + int(rng.integers(2 * warmup, 8 * warmup))
+    max_lr = _log_uniform(rng, 1e-4, 3e-3)
+    min_lr = max_lr * float(rng.uniform(0.005, 0.2))
+    steps = np.array([1, int(rng.integers(2, warmup - 1)), warmup - 1, warmup, warmup + 1,
+                      int(rng.integers(warmup + 2, total - 1)), total - 1, total,
+                      total + int(rng.integers(1, total))])
+    f.update({"sched.steps": steps, "sched.d_model": np.array(d_model),
+              "sched.warmup": np.array(warmup), "sched.total": np.array(total),
+              "sched.max_lr": np.array(max_lr), "sched.min_lr": np.array(min_lr)})
+    f["sched.noam"] = np.array([impl.noam_schedule(int(s), d_model, warmup) for s in steps])
+    f["sched.cosine"] = np.array([impl.cosine_schedule(int(s), max_lr, min_lr, warmup, total)
                                   for s in steps])
-    # 3.6 / 3.7: weights std 0.3 so that every path moves the output.
+    # 3.6 / 3.7: distinct sizes, weights std 0.3 so that every path moves the output.
+    B, d, n_heads, d_ff, T_enc, T, S = _layer_sizes(rng)
+
     def layer_params(keys, d, d_ff):
         out = {}
         for key in keys:
@@ -1601,7 +1759,7 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
             kv = inp
             if sub == "cross_attn":
                 kv = impl.layer_norm(memory, *ln)[0] if "memory_normed" in bugs else memory
-            return impl.multi_head_attention(inp, kv, part(sub), 2, mask=masks[sub])
+            return impl.multi_head_attention(inp, kv, part(sub), n_heads, mask=masks[sub])
 
         def back(sub, cache, dy):
             if sub == "ffn":
@@ -1650,9 +1808,11 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
                   + (0 if f"bwd_no_branch_{sub}" in bugs else d_branch))
         return h, dh, (dmemory[0] if dmemory else None)
 
-    def layer_fixtures(layer, placement, params, x, memory, masks, dout, reference, backward):
+    def layer_fixtures(layer, placement, params, x, memory, masks, dout, reference, backward,
+                       p, seed):
         """A layer's known wrong forwards and backwards for one placement, and its dropout
-        case; `reference(**kwargs)` runs the reference layer with these inputs."""
+        case (rate `p`, generator seed `seed`); `reference(**kwargs)` runs the reference
+        layer with these inputs."""
         from itertools import permutations
 
         norm_first, base = placement == "pre", f"{layer}.{placement}."
@@ -1673,7 +1833,6 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
             if dmemory is not None and not np.allclose(dmemory, f[base + "dmemory"]):
                 f[base + f"bug.{bug}.dmemory"] = dmemory
         # Training: dropout on each sub-layer's output, one draw each in forward order.
-        p, seed = 0.25, 5
         f[f"{layer}.drop.p"], f[f"{layer}.drop.seed"] = np.array(p), np.array(seed)
         draws = np.random.default_rng(seed)
         keep = [draws.random(x.shape) >= p for _ in subs]
@@ -1704,60 +1863,69 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
             if dmemory is not None and not np.allclose(dmemory, f[base + "drop.dmemory"]):
                 f[base + f"drop.bug.no_drop_bwd_{s}.dmemory"] = dmemory
 
-    d, d_ff = 8, 12
-    x = rng.standard_normal((2, 4, d))
-    mask = impl.padding_mask(np.array([4, 3]), 4)[:, None, None, :]
+    x = rng.standard_normal((B, T_enc, d))
+    mask = impl.padding_mask(_lengths(rng, B, T_enc), T_enc)[:, None, None, :]
     enc = layer_params(ENCODER_KEYS, d, d_ff)
     dout = rng.standard_normal(x.shape)
-    f.update({"enc.x": x, "enc.mask": mask, "enc.dout": dout})
+    p = float(rng.uniform(0.15, 0.35))
+    seed = _dropout_seed(rng, p, x.shape, len(SUBLAYERS["enc"]))
+    f.update({"enc.x": x, "enc.mask": mask, "enc.dout": dout, "enc.n_heads": np.array(n_heads)})
     f.update({f"enc.params.{k}": v for k, v in enc.items()})
     for placement, norm_first in PLACEMENTS:
-        out, cache = impl.encoder_layer(x, enc, 2, mask=mask, norm_first=norm_first)
+        out, cache = impl.encoder_layer(x, enc, n_heads, mask=mask, norm_first=norm_first)
         dx, dparams = impl.encoder_layer_backward(dout, cache)
         f.update({f"enc.{placement}.out": out, f"enc.{placement}.dx": dx})
         f.update({f"enc.{placement}.grads.{k}": v for k, v in dparams.items()})
         f[f"enc.{placement}.bug.no_mask"] = impl.encoder_layer(
-            x, enc, 2, mask=None, norm_first=norm_first)[0]
+            x, enc, n_heads, mask=None, norm_first=norm_first)[0]
         layer_fixtures("enc", placement, enc, x, None, {"attn": mask}, dout,
-                       lambda nf=norm_first, **kw: impl.encoder_layer(x, enc, 2, mask=mask,
-                                                                      norm_first=nf, **kw),
-                       lambda d, c: impl.encoder_layer_backward(d, c)[:1])
+                       lambda nf=norm_first, **kw: impl.encoder_layer(
+                           x, enc, n_heads, mask=mask, norm_first=nf, **kw),
+                       lambda d, c: impl.encoder_layer_backward(d, c)[:1], p, seed)
 
-    x, memory = rng.standard_normal((2, 3, d)), rng.standard_normal((2, 5, d))
-    memory_mask = impl.padding_mask(np.array([5, 2]), 5)[:, None, None, :]
+    x, memory = rng.standard_normal((B, T, d)), rng.standard_normal((B, S, d))
+    memory_mask = impl.padding_mask(_lengths(rng, B, S), S)[:, None, None, :]
     dec = layer_params(DECODER_KEYS, d, d_ff)
     dout = rng.standard_normal(x.shape)
+    p = float(rng.uniform(0.15, 0.35))
+    seed = _dropout_seed(rng, p, x.shape, len(SUBLAYERS["dec"]))
     f.update({"dec.x": x, "dec.memory": memory, "dec.memory_mask": memory_mask,
-              "dec.dout": dout})
+              "dec.dout": dout, "dec.n_heads": np.array(n_heads)})
     f.update({f"dec.params.{k}": v for k, v in dec.items()})
-    self_mask = (impl.causal_mask(3)[None, None]
-                 & impl.padding_mask(np.array([3, 2]), 3)[:, None, None, :])  # (B, 1, T, T)
+    self_mask = (impl.causal_mask(T)[None, None]
+                 & impl.padding_mask(_lengths(rng, B, T), T)[:, None, None, :])  # (B, 1, T, T)
     f["dec.self_mask"] = self_mask
-    f["dec.post.self_mask.out"] = impl.decoder_layer(x, memory, dec, 2, self_mask=self_mask,
+    f["dec.post.self_mask.out"] = impl.decoder_layer(x, memory, dec, n_heads,
+                                                     self_mask=self_mask,
                                                      memory_mask=memory_mask)[0]
     for placement, norm_first in PLACEMENTS:
-        out, cache = impl.decoder_layer(x, memory, dec, 2, memory_mask=memory_mask,
+        out, cache = impl.decoder_layer(x, memory, dec, n_heads, memory_mask=memory_mask,
                                         norm_first=norm_first)
         dx, dmemory, dparams = impl.decoder_layer_backward(dout, cache)
         f.update({f"dec.{placement}.out": out, f"dec.{placement}.dx": dx,
                   f"dec.{placement}.dmemory": dmemory})
         f.update({f"dec.{placement}.grads.{k}": v for k, v in dparams.items()})
         f[f"dec.{placement}.bug.no_memory_mask"] = impl.decoder_layer(
-            x, memory, dec, 2, norm_first=norm_first)[0]
+            x, memory, dec, n_heads, norm_first=norm_first)[0]
         layer_fixtures("dec", placement, dec, x, memory,
-                       {"self_attn": impl.causal_mask(3), "cross_attn": memory_mask}, dout,
+                       {"self_attn": impl.causal_mask(T), "cross_attn": memory_mask}, dout,
                        lambda nf=norm_first, **kw: impl.decoder_layer(
-                           x, memory, dec, 2, memory_mask=memory_mask, norm_first=nf, **kw),
-                       lambda d, c: impl.decoder_layer_backward(d, c)[:2])
-        no_causal, _ = impl.decoder_layer(x, memory, dec, 2,
-                                          self_mask=np.ones((3, 3), dtype=bool),
+                           x, memory, dec, n_heads, memory_mask=memory_mask, norm_first=nf,
+                           **kw),
+                       lambda d, c: impl.decoder_layer_backward(d, c)[:2], p, seed)
+        no_causal, _ = impl.decoder_layer(x, memory, dec, n_heads,
+                                          self_mask=np.ones((T, T), dtype=bool),
                                           memory_mask=memory_mask, norm_first=norm_first)
-        kv_from_x, _ = impl.decoder_layer(x, x, dec, 2, norm_first=norm_first)
+        kv_from_x, _ = impl.decoder_layer(x, x, dec, n_heads, norm_first=norm_first)
         f[f"dec.{placement}.bug.no_causal"] = no_causal
         f[f"dec.{placement}.bug.kv_from_x"] = kv_from_x
-    f.update(_seq2seq_fixtures(impl))
+    f.update(_seq2seq_fixtures(impl, rng))
     # 3.11: a tiny GPT-2 with weights large enough for layout bugs to show.
-    model = impl.GPT(impl.GPTConfig(**GPT_CONFIG), np.random.default_rng(0))
+    cfg, (B, T) = _gpt_sizes(rng)
+    init_seed = _seed(rng)
+    f.update({f"gpt.config.{k}": np.array(cfg[k]) for k in GPT_SIZES})
+    f.update({"gpt.init_seed": np.array(init_seed), "gpt.fd_seed": np.array(_seed(rng))})
+    model = impl.GPT(impl.GPTConfig(**cfg), np.random.default_rng(init_seed))
     names = list(model.params)
     params = {}
     for name, value in model.params.items():
@@ -1771,9 +1939,8 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
         else:
             params[name] = rng.standard_normal(shape) / np.sqrt(shape[0])
     model.params = params
-    idx = rng.integers(0, GPT_CONFIG["vocab_size"], size=(2, 7))
-    targets = rng.integers(0, GPT_CONFIG["vocab_size"], size=(2, 7))
-    targets[1, 3] = -100
+    idx = rng.integers(0, cfg["vocab_size"], size=(B, T))
+    targets = _ignore(rng, rng.integers(0, cfg["vocab_size"], size=(B, T)), 2)
     f["gpt.names"] = np.array(names)
     f.update({f"gpt.params.{k}": v for k, v in params.items()})
     f.update({"gpt.idx": idx, "gpt.targets": targets, "gpt.logits": model.forward(idx)})
@@ -1782,14 +1949,14 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     def gpt_variant(bugs=()):
         """(logits, the head's input rows) of the GPT above composed from the reference's
         parts, with the known bugs of `GPT_FORWARD_BUGS` switched on by name."""
-        (B, T), C, H = idx.shape, GPT_CONFIG["n_embd"], GPT_CONFIG["n_head"]
+        (B, T), C, H = idx.shape, cfg["n_embd"], cfg["n_head"]
         x = impl.embedding(idx, params["wte.weight"])[0]
         if "no_wpe" not in bugs:
             x = x + impl.embedding(np.arange(T), params["wpe.weight"])[0]
         x = x.reshape(B * T, C)
         mask = None if "no_causal" in bugs else impl.causal_mask(T)
         order = next((bug[4:] for bug in bugs if bug.startswith("qkv_")), "qkv")
-        for i in range(GPT_CONFIG["n_layer"]):
+        for i in range(cfg["n_layer"]):
             p = {k[len(f"h.{i}."):]: v for k, v in params.items() if k.startswith(f"h.{i}.")}
             a = impl.layer_norm(x, p["ln_1.weight"], p["ln_1.bias"])[0]
             qkv = impl.linear(a, p["attn.c_attn.weight"], p["attn.c_attn.bias"])[0]
@@ -1822,59 +1989,105 @@ def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
         f[f"gpt.bug.loss.{bug}"] = np.array(float(impl.cross_entropy(
             logits[:, :bad_targets.shape[1]], bad_targets)[0]))
     dlogits = impl.cross_entropy_backward(1.0, impl.cross_entropy(logits, targets)[1])
-    head = dlogits.reshape(-1, GPT_CONFIG["vocab_size"]).T @ hidden  # the head's part of d(wte)
+    head = dlogits.reshape(-1, cfg["vocab_size"]).T @ hidden  # the head's part of d(wte)
     f["gpt.bug.grads.wte_head_only"] = head
     f["gpt.bug.grads.wte_lookup_only"] = model.backward()["wte.weight"] - head
-    f["gpt.dlogits"] = np.random.default_rng(7).standard_normal(logits.shape) * 0.1
+    f["gpt.dlogits"] = rng.standard_normal(logits.shape) * 0.1
     given = model.backward(f["gpt.dlogits"])  # right after the loss: dlogits wins
     f.update({f"gpt.dlogits.grads.{k}": given[k] for k in GPT_DLOGITS_GRADS})
     f.update({f"gpt.grads.{k}": v for k, v in model.backward().items()})
     return f
 
 
-def _seq2seq_fixtures(impl) -> dict[str, np.ndarray]:
+SEQ2SEQ_WIDTHS = ((8, 2), (12, 2), (12, 3), (12, 4), (16, 2), (16, 4))  # (C, heads)
+
+
+def _seq2seq_sizes(rng: np.random.Generator) -> tuple[dict, tuple[int, int, int]]:
+    """The drawn TransformerConfig sizes of each 3.9 model ({name: sizes}) and the batch,
+    source and target lengths (B, S, T) they share; sizes distinct within a model."""
+    while True:
+        B, S, T = 3, int(rng.integers(5, 9)), int(rng.integers(4, 7))
+        sizes = {}
+        for name, case in SEQ2SEQ_CASES.items():
+            C, heads = SEQ2SEQ_WIDTHS[int(rng.integers(len(SEQ2SEQ_WIDTHS)))]
+            src_vocab = int(rng.integers(10, 17))
+            tgt_vocab = src_vocab if case["share_embeddings"] else int(rng.integers(9, 16))
+            sizes[name] = {"src_vocab_size": src_vocab, "tgt_vocab_size": tgt_vocab,
+                           "d_model": C, "n_heads": heads, "d_ff": int(rng.integers(14, 25))}
+        distinct = [[B, S, T, v["d_model"], v["d_ff"], *{v["src_vocab_size"],
+                                                        v["tgt_vocab_size"]}]
+                    for v in sizes.values()]
+        if all(len(set(values)) == len(values) for values in distinct):
+            return sizes, (B, S, T)
+
+
+def _seq2seq_draw(rng: np.random.Generator, shapes: dict, config: dict, B: int, S: int,
+                  T: int) -> tuple:
+    """Weights (of the shapes of `shapes`, large enough for layout bugs to show) and
+    (src, tgt, labels) for a 3.9 model of `config`."""
+    C, params = config["d_model"], {}
+    for key, value in shapes.items():
+        last = key.split(".")[-1]
+        if last == "gamma":
+            params[key] = 1.0 + 0.3 * rng.standard_normal(value.shape)
+        elif last == "beta" or last.startswith("b"):
+            params[key] = 0.3 * rng.standard_normal(value.shape)
+        elif key.endswith("embed"):
+            params[key] = rng.standard_normal(value.shape) / np.sqrt(C)
+        else:
+            params[key] = rng.standard_normal(value.shape) / np.sqrt(value.shape[0])
+    src = rng.integers(1, config["src_vocab_size"], size=(B, S))
+    tgt = rng.integers(1, config["tgt_vocab_size"], size=(B, T))
+    labels = _ignore(rng, rng.integers(0, config["tgt_vocab_size"], size=(B, T)), 2)
+    if config["pad_id"] is not None:  # one row ends in padding (at least 2 real tokens)
+        src[int(rng.integers(B)), int(rng.integers(2, S)):] = config["pad_id"]
+    return params, src, tgt, labels
+
+
+def _seq2seq_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """3.9: two tiny models with weights large enough for layout bugs to show, their logits,
     losses and gradients, the outputs of typical wrong models, and greedy decodes."""
-    rng = np.random.default_rng(39)  # its own generator: the other fixtures stay as they are
     f: dict[str, np.ndarray] = {}
-    for name, config in SEQ2SEQ_CONFIGS.items():
-        model = impl.Transformer(impl.TransformerConfig(**config), np.random.default_rng(0))
-        C = config["d_model"]
-        params = {}
-        for key, value in model.params.items():
-            last = key.split(".")[-1]
-            if last == "gamma":
-                params[key] = 1.0 + 0.3 * rng.standard_normal(value.shape)
-            elif last == "beta" or last.startswith("b"):
-                params[key] = 0.3 * rng.standard_normal(value.shape)
-            elif key.endswith("embed"):
-                params[key] = rng.standard_normal(value.shape) / np.sqrt(C)
-            else:
-                params[key] = rng.standard_normal(value.shape) / np.sqrt(value.shape[0])
-        model.params = params
-        src = rng.integers(1, config["src_vocab_size"], size=(3, 6))
-        tgt = rng.integers(1, config["tgt_vocab_size"], size=(3, 5))
-        labels = rng.integers(0, config["tgt_vocab_size"], size=(3, 5))
-        labels[1, 4] = -100
-        if config["pad_id"] is not None:
-            src[1, 4:] = config["pad_id"]
+    sizes, (B, S, T) = _seq2seq_sizes(rng)
+    init_seed, smoothing = _seed(rng), float(rng.uniform(0.05, 0.2))
+    f.update({"s2s.init_seed": np.array(init_seed), "s2s.smoothing": np.array(smoothing),
+              "s2s.fd_seed": np.array(_seed(rng))})
+    f["s2s.init.seeds"] = rng.choice(2**31, size=2, replace=False)  # two different seeds
+    configs = {name: {**sizes[name], **case} for name, case in SEQ2SEQ_CASES.items()}
+    for name, config in configs.items():
+        f.update({f"s2s.{name}.config.{k}": np.array(v) for k, v in sizes[name].items()})
+        model = impl.Transformer(impl.TransformerConfig(**config),
+                                 np.random.default_rng(init_seed))
+        # ReLU kinks: redraw until the finite differences of the hidden check agree with
+        # the reference's gradient 10 times closer than its tolerance (no ReLU input lies
+        # within the check's step of 0).
+        for _ in range(100):
+            params, src, tgt, labels = _seq2seq_draw(rng, model.params, config, B, S, T)
+            model.params = params
+            logits = model.forward(src, tgt)
+            loss = float(model.loss(src, tgt, labels, label_smoothing=smoothing))
+            grads = model.backward()
+            if all(np.isclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+                   for _, analytic, numeric in _s2s_directional(
+                       model, (src, tgt, labels), smoothing, grads, int(f["s2s.fd_seed"]))):
+                break
+        else:
+            raise RuntimeError(f"3.9 fixtures: no draw of the {name} model is smooth enough")
         f.update({f"s2s.{name}.params.{k}": v for k, v in params.items()})
         f.update({f"s2s.{name}.src": src, f"s2s.{name}.tgt": tgt, f"s2s.{name}.labels": labels,
-                  f"s2s.{name}.logits": model.forward(src, tgt)})
-        f[f"s2s.{name}.loss"] = np.array(float(model.loss(src, tgt, labels,
-                                                          label_smoothing=SEQ2SEQ_SMOOTHING)))
-        f.update({f"s2s.{name}.grads.{k}": v for k, v in model.backward().items()})
+                  f"s2s.{name}.logits": logits, f"s2s.{name}.loss": np.array(loss)})
+        f.update({f"s2s.{name}.grads.{k}": v for k, v in grads.items()})
 
     # post: the logits of two wrong models
-    config, prefix = SEQ2SEQ_CONFIGS["post"], "s2s.post."
+    config, prefix = configs["post"], "s2s.post."
     params = {k[len(prefix + "params."):]: v for k, v in f.items()
               if k.startswith(prefix + "params.")}
     src, tgt = f[prefix + "src"], f[prefix + "tgt"]
     unmasked = impl.Transformer(impl.TransformerConfig(**{**config, "pad_id": None}),
-                                np.random.default_rng(0))
+                                np.random.default_rng(init_seed))
     unmasked.params = params
     f[prefix + "bug.no_src_mask"] = unmasked.forward(src, tgt)
-    model = impl.Transformer(impl.TransformerConfig(**config), np.random.default_rng(0))
+    model = impl.Transformer(impl.TransformerConfig(**config), np.random.default_rng(init_seed))
     scale = np.sqrt(config["d_model"])  # untied head: unscaled tables == no sqrt(C) factor
     model.params = {**params, "src_embed": params["src_embed"] / scale,
                     "tgt_embed": params["tgt_embed"] / scale}
@@ -1884,29 +2097,31 @@ def _seq2seq_fixtures(impl) -> dict[str, np.ndarray]:
     # biases repeat one token, which would hide "argmax of the first position"); EOS ids
     # chosen so one row ends early and the others run to the limit ("mixed"), or every row
     # ends before it ("early")
-    for seed in range(1000):
-        found = _greedy_cases(impl, model, src, np.random.default_rng(seed))
+    bos, max_new = int(rng.integers(1, config["tgt_vocab_size"])), int(rng.integers(6, 15))
+    for _ in range(1000):
+        found = _greedy_cases(model, src, rng, config, bos, max_new)
         if found:
             break
     else:
-        raise RuntimeError("3.9 fixtures: no seed gives a varied greedy decode")
+        raise RuntimeError("3.9 fixtures: no draw gives a varied greedy decode")
+    f.update({"s2s.greedy.bos": np.array(bos), "s2s.greedy.max_new": np.array(max_new)})
     f.update({f"s2s.greedy.params.{k}": v for k, v in model.params.items()})
     for case, (eos, out) in found.items():
         f[f"s2s.greedy.{case}.eos"] = np.array(eos)
         f[f"s2s.greedy.{case}.out"] = out
 
     # pre: one table used three times; the gradient without the head's or the source's part
-    config, prefix = SEQ2SEQ_CONFIGS["pre"], "s2s.pre."
+    config, prefix = configs["pre"], "s2s.pre."
     params = {k[len(prefix + "params."):]: v for k, v in f.items()
               if k.startswith(prefix + "params.")}
     table = params["tgt_embed"]
     untied = impl.Transformer(impl.TransformerConfig(**{**config, "tie_head": False,
                                                         "share_embeddings": False}),
-                              np.random.default_rng(0))
+                              np.random.default_rng(init_seed))
     untied.params = {**params, "src_embed": table, "head.W": table.T.copy(),
                      "head.b": np.zeros(table.shape[0])}
     untied.loss(f[prefix + "src"], f[prefix + "tgt"], f[prefix + "labels"],
-                label_smoothing=SEQ2SEQ_SMOOTHING)
+                label_smoothing=smoothing)
     parts = untied.backward()
     total = f[prefix + "grads.tgt_embed"]
     f[prefix + "bug.tgt_embed_without_head"] = total - parts["head.W"].T
@@ -1914,27 +2129,36 @@ def _seq2seq_fixtures(impl) -> dict[str, np.ndarray]:
     return f
 
 
-def _greedy_cases(impl, model, src, rng) -> dict:
-    """Give `model` plain random weights (no biases); return the EOS ids and greedy outputs
-    of the "mixed" and "early" cases, or {} when the decodes are too uniform."""
-    model.params = {k: (np.ones_like(v) if k.endswith("gamma") else np.zeros_like(v))
-                    if k.split(".")[-1] in ("gamma", "beta") or k.split(".")[-1][0] == "b"
-                    else rng.standard_normal(v.shape) / np.sqrt(
-                        SEQ2SEQ_CONFIGS["post"]["d_model"] if k.endswith("embed") else v.shape[0])
-                    for k, v in model.params.items()}
-    free = model.greedy_decode(src, GREEDY_MAX_NEW, 1, 1)  # EOS = BOS: rows may end early
+def _greedy_cases(model, src, rng, config: dict, bos: int, max_new: int) -> dict:
+    """Give `model` plain random weights drawn from `rng` (small biases and LayerNorm shifts,
+    gains near 1); return the EOS ids and greedy outputs of the "mixed" and "early" cases, or
+    {} when the decodes are too uniform."""
+    params = {}
+    for key, value in model.params.items():
+        last = key.split(".")[-1]
+        if last == "gamma":
+            params[key] = 1.0 + 0.05 * rng.standard_normal(value.shape)
+        elif last == "beta" or last.startswith("b"):
+            params[key] = 0.05 * rng.standard_normal(value.shape)
+        else:
+            params[key] = rng.standard_normal(value.shape) / np.sqrt(
+                config["d_model"] if key.endswith("embed") else value.shape[0])
+    model.params = params
+    free = model.greedy_decode(src, max_new, bos, bos)  # EOS = BOS: rows may end early
     rows = free.tolist()
     if min(len(set(r)) for r in rows) < 3 or len({tuple(r) for r in rows}) < len(rows):
         return {}
     found = {}
-    for eos in range(2, SEQ2SEQ_CONFIGS["post"]["tgt_vocab_size"]):
-        out = model.greedy_decode(src, GREEDY_MAX_NEW, 1, eos)
+    for eos in rng.permutation(config["tgt_vocab_size"]).tolist():  # any id may qualify
+        if eos in (bos, config["pad_id"]):
+            continue
+        out = model.greedy_decode(src, max_new, bos, eos)
         ended = (out == eos).any(axis=1)
-        if "mixed" not in found and out.shape[1] == GREEDY_MAX_NEW and 0 < ended.sum() < \
-                len(ended) and (out[ended] == 0).any():
+        if "mixed" not in found and out.shape[1] == max_new and 0 < ended.sum() < \
+                len(ended) and (out[ended] == config["pad_id"]).any():
             found["mixed"] = (eos, out)
         ends = [r.index(eos) for r in out.tolist() if eos in r]
-        if "early" not in found and 3 <= out.shape[1] < GREEDY_MAX_NEW - 1 and \
+        if "early" not in found and 3 <= out.shape[1] < max_new - 1 and \
                 len(set(ends)) > 1:  # every row ends, not all at the same step
             found["early"] = (eos, out)
     return found if len(found) == 2 else {}
