@@ -52,7 +52,7 @@ def grade(target: str | os.PathLike, exercise_ids: list[str] | None = None,
     limits = limits or Limits()
     budget = max(sum(c.timeout for c in checks.checks_for(ex.id)) for ex in exercises)
     limits = dataclasses.replace(limits, cpu_seconds=min(limits.cpu_seconds, int(budget) + 10))
-    pool = WorkerPool(root, course.names_to_files(), limits)
+    pool = WorkerPool(root, course.names_to_files(), limits)  # may raise SandboxUnavailable
     try:
         if limits.at_stakes and limits not in _PROVEN:
             preflight(pool.scratch, pool.target, pool.names)

@@ -13,13 +13,21 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from ..text import clean
 from . import wire
-from .launch import Limits, Scratch, is_subreaper, kill_adopted, kill_processes_of
+from .launch import (
+    Limits,
+    SandboxUnavailable,
+    Scratch,
+    is_subreaper,
+    kill_adopted,
+    kill_processes_of,
+)
 
 MAX_REPLY_BYTES = 64 << 20  # a bigger answer is refused: the grader's memory stays bounded
 OUTPUT_HEAD, OUTPUT_TAIL = 400, 1100  # bytes of printed output kept per check: start and end
@@ -219,7 +227,13 @@ class WorkerPool:
         return worker
 
     def _start(self) -> Worker:
-        worker = Worker(self.scratch, self._config)
+        try:
+            worker = Worker(self.scratch, self._config)
+        except OSError as exc:  # the interpreter cannot be run (as the sandbox user)
+            self.close()
+            who = (f"the sandbox user {self.scratch.limits.user!r}" if self.scratch.uid
+                   is not None else "this user")
+            raise SandboxUnavailable(f"{who} cannot start {sys.executable}: {exc}") from None
         self._live[worker.proc.pid] = worker
         return worker
 
