@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import expect, fixtures
-from ..gradcheck import check_gradient
+from ..gradcheck import check_gradient_of
 from ..sandbox import instrumented_call
 from . import check
 
@@ -97,11 +97,9 @@ def linear_finite_differences(impl):
     expect.require_correct(out, fx()["linear.out"], "linear", "3.1")
     dx, dW, db = _grads(impl.linear_backward(dout, cache), 3, "linear_backward")
 
-    def loss():
-        return float(np.sum(impl.linear(x, W, b)[0] * dout))
-
     for grad, arr, name in ((dx, x, "dx"), (dW, W, "dW"), (db, b, "db")):
-        check_gradient(grad, loss, arr, f"{name} (finite differences)")
+        check_gradient_of(grad, impl.linear, (x, W, b), {}, arr, dout,
+                          f"{name} (finite differences)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -190,11 +188,9 @@ def layer_norm_finite_differences(impl):
     dx, dgamma, dbeta = _grads(impl.layer_norm_backward(dout, cache), 3,
                                "layer_norm_backward")
 
-    def loss():
-        return float(np.sum(impl.layer_norm(x, gamma, beta, eps=eps)[0] * dout))
-
     for grad, arr, name in ((dx, x, "dx"), (dgamma, gamma, "dgamma"), (dbeta, beta, "dbeta")):
-        check_gradient(grad, loss, arr, f"LayerNorm {name} (finite differences)")
+        check_gradient_of(grad, impl.layer_norm, (x, gamma, beta), {"eps": eps}, arr, dout,
+                          f"LayerNorm {name} (finite differences)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -830,14 +826,12 @@ def encoder_finite_differences(impl):
     dx, dparams = impl.encoder_layer_backward(dout, cache)
     params = _params("enc.params.")
 
-    def loss():
-        o, _ = impl.encoder_layer(x, params, _heads("enc"), mask=get("enc.mask"),
-                                  norm_first=True)
-        return float(np.sum(o * dout))
-
-    check_gradient(dx, loss, x, "encoder dx (finite differences)")
+    args, kwargs = (x, params, _heads("enc")), {"mask": get("enc.mask"), "norm_first": True}
+    check_gradient_of(dx, impl.encoder_layer, args, kwargs, x, dout,
+                      "encoder dx (finite differences)")
     for key in ("ln_1.gamma", "ffn.b_1", "attn.W_v"):
-        check_gradient(dparams[key], loss, params[key], f"encoder d{key} (finite differences)")
+        check_gradient_of(dparams[key], impl.encoder_layer, args, kwargs, params[key], dout,
+                          f"encoder d{key} (finite differences)")
 
 
 def _explain_shape_error(impl, exc: Exception, placement: str) -> None:

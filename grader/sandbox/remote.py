@@ -72,7 +72,7 @@ class RemoteImplementation:
         baseline = worker.reset_peak_memory() if instrument_out is not None else None
         if baseline is not None:
             request["memory"] = False  # measured here, from /proc, not by the worker
-        if request["op"] == "call":  # its CPU time, on top of the wall-clock deadline
+        if request["op"] in ("call", "perturb"):  # CPU time, on top of the wall-clock deadline
             request["cpu"] = max(self.deadline - time.monotonic(), 0.1)
         message, objects = wire.encode(request, on_other=_refuse)
         data = worker.request((b"P" if pure else b"C") + message, self.deadline)
@@ -113,6 +113,15 @@ class RemoteObject:
         request = {"op": "call", "fn": self._handle, "args": list(args), "kwargs": kwargs,
                    "memory": instrument_out is not None}
         return self._impl._request(request, instrument_out, pure)
+
+    def perturbed_outputs(self, args, kwargs, x: np.ndarray, h: float, output: int | None):
+        """`fn(*args, **kwargs)[output]` with each entry of `x` (an array among the arguments)
+        moved by +h, then -h, in turn: all 2 * x.size calls in one request, an array of shape
+        (2, x.size, *out.shape) in one answer (finite differences without a round trip each)."""
+        self._check_alive()
+        request = {"op": "perturb", "target": x, "fn": self._handle, "args": list(args),
+                   "kwargs": kwargs, "h": h, "output": output}
+        return self._impl._request(request)
 
     def __getattr__(self, name: str):
         if name.startswith("__"):
