@@ -99,6 +99,16 @@ def measure(checkout: Path, env: dict, args) -> tuple[float, float]:
     return gradescope, nbgrader
 
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
@@ -114,8 +124,7 @@ def main() -> int:
         else:
             env = {"AUTOGRADER_LOCAL_TEST": "1", "AUTOGRADER_PYTHON": sys.executable}
             how = "local test run, not sandboxed"
-        print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-              f"Gradescope {how}")
+        print(f"{cpu_model()}, {os.cpu_count()} cores; Gradescope {how}")
         rows = [("this checkout", *measure(REPO, env, args))]
         if args.baseline:
             rows.append((f"baseline {args.baseline}", *measure(args.baseline.resolve(), env,
