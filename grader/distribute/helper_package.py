@@ -2,8 +2,8 @@
 
 nbgrader copies every plain file of an assignment into the release unchanged, so this copy
 must hold no solution and no hidden test: hidden checks (and the instructor-only fixture
-recipe) are cut out of each checks module here; their source lives only inside the source
-notebook's `### BEGIN/END HIDDEN TESTS` blocks.
+recipe) are cut out of each checks module here; they live only in the course's
+`autograder/` folder, which grades and is never released.
 """
 
 from __future__ import annotations
