@@ -250,3 +250,30 @@ def test_gradescope_hang_costs_only_its_exercise(autograder_zip, tmp_path, grade
     assert score(results) == TOTAL - HANG_POINTS
     lost = {t["number"] for t in results["tests"] if t["score"] < t["max_score"]}
     assert lost == {"1.3"}
+
+
+# -- one deliverable on every route ----------------------------------------------------------
+TOP_LEFT = ("return j <= i + (t_k - t_q)", "return j <= i  # a top-left mask: a planted bug")
+
+
+def test_a_notebook_on_gradescope_scores_what_its_code_scores_as_files(
+        course_dir, autograder_zip, tmp_path, gradescope_env):
+    scores_of = {}
+    for route in ("notebook", "files"):
+        if route == "notebook":
+            nb = notebook_for(course_dir, "complete")
+            for cell in nb.cells:
+                cell.source = cell.source.replace(*TOP_LEFT)
+            files = {"work/01_self_attention.ipynb": nbformat.writes(nb)}
+        else:
+            files = reference_files("exercises/self_attention/")
+            path = "exercises/self_attention/masks.py"
+            files[path] = files[path].replace(*TOP_LEFT)
+        results = run_gradescope(autograder_zip, tmp_path / route, files, gradescope_env)
+        if route == "notebook":
+            assert "Graded your notebook work/01_self_attention.ipynb" in results["output"]
+        scores_of[route] = {}
+        for t in results["tests"]:
+            scores_of[route][t["name"]] = t["score"]
+    assert scores_of["notebook"] == scores_of["files"]
+    assert sum(scores_of["files"].values()) < TOTAL  # the planted bug costs points

@@ -2,7 +2,10 @@
 
 Students may upload `exercises/`, `self_attention/`, or loose files.  Every exercise file is
 looked for by name (preferring one inside a folder named after its module); a file that is
-missing is replaced by its stub, so only the exercises in it are lost.
+missing is replaced by its stub, so only the exercises in it are lost.  For a module's
+assignment they may upload the module's nbgrader notebook instead: its code cells are laid
+out as nbgrader's out-of-kernel grading lays them out (`cells.py`), so the same code scores
+the same on every route.
 
 This runs as root on files a student chose: it never follows a symbolic link, copies regular
 files only (no devices, FIFOs or sockets), reads at most `MAX_FILE_BYTES` of a file and
@@ -15,6 +18,7 @@ what it skipped and why.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import stat
@@ -22,6 +26,8 @@ import sys
 from pathlib import Path
 
 from .. import course
+from .cells import module_of as cells_module_of
+from .cells import write_package
 
 DEFAULT_STUBS = Path(__file__).resolve().parents[2] / "exercises"
 MAX_FILE_BYTES = 1 << 20  # an exercise file is tens of kilobytes
@@ -39,7 +45,8 @@ def _kind(mode: int) -> str:
 
 
 def find_all(submission: Path, wanted: set[str], notes: list[str]) -> dict[str, list[Path]]:
-    """Regular files of `submission` named like an exercise file, never through a link."""
+    """Regular files of `submission` named like an exercise file (or any notebook, under
+    ".ipynb"), never through a link."""
     found: dict[str, list[Path]] = {}
     seen = 0
     for folder, dirs, files in os.walk(submission, followlinks=False):
@@ -50,12 +57,13 @@ def find_all(submission: Path, wanted: set[str], notes: list[str]) -> dict[str, 
                 notes.append(f"Your submission holds more than {MAX_ENTRIES} files; the rest "
                              "were not looked at.")
                 return found
-            if name not in wanted:
+            key = ".ipynb" if name.endswith(".ipynb") else name
+            if key not in wanted:
                 continue
             path = Path(folder) / name
             mode = os.lstat(path).st_mode
             if stat.S_ISREG(mode):
-                found.setdefault(name, []).append(path)
+                found.setdefault(key, []).append(path)
             else:
                 notes.append(f"{path.relative_to(submission)} was skipped: it is "
                              f"{_kind(mode)}, and only regular files are graded.")
@@ -90,7 +98,12 @@ def collect(submission: Path, out: Path, stubs: Path = DEFAULT_STUBS,
     notes: list[str] = []
     selected = {(ex.module.package, ex.file) for ex in course.select(exercise_ids)}
     files = sorted({(ex.module.package, ex.file) for ex in course.EXERCISES})
-    found = find_all(submission, {name for _, name in files}, notes)
+    found = find_all(submission, {name for _, name in files} | {".ipynb"}, notes)
+    modules = {ex.module for ex in course.select(exercise_ids)}
+    if len(modules) == 1 and found.get(".ipynb"):
+        graded = from_notebook(submission, found[".ipynb"], modules.pop(), out, stubs, notes)
+        if graded:
+            return notes
     budget = MAX_TOTAL_BYTES
     for package, name in files:
         dest = out / package / name
@@ -111,6 +124,28 @@ def collect(submission: Path, out: Path, stubs: Path = DEFAULT_STUBS,
             notes.append(f"{package}/{name} was not in your submission: its exercises are "
                          "graded as not implemented.")
     return notes
+
+
+def from_notebook(submission: Path, notebooks: list[Path], module: course.Module, out: Path,
+                  stubs: Path, notes: list[str]) -> bool:
+    """Lay out `out` from the first of `notebooks` that is `module`'s nbgrader notebook."""
+    for path in sorted(notebooks, key=lambda p: (len(p.parts), str(p))):
+        data = read_regular(path, MAX_TOTAL_BYTES)
+        if isinstance(data, str):
+            notes.append(f"{path.relative_to(submission)} {data}.")
+            continue
+        try:
+            notebook = json.loads(data.decode("utf-8"))
+            cells = notebook.get("cells") if isinstance(notebook, dict) else None
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            cells = None
+        if not isinstance(cells, list) or cells_module_of(cells) != module:
+            continue
+        write_package(cells, module, stubs, out)
+        notes.append(f"Graded your notebook {path.relative_to(submission)}: its code cells "
+                     "(not its test cells) run in order, as in the notebook.")
+        return True
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
