@@ -26,6 +26,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "(repeatable; default: all)")
     parser.add_argument("--json", type=Path, default=Path("build/results.json"),
                         help="where to write the results (default: build/results.json)")
+    parser.add_argument("--checks-json", type=Path, default=None, metavar="PATH",
+                        help="also write every check's verdict as data (for class reports)")
     parser.add_argument("--fail-under", type=float, default=None, metavar="POINTS",
                         help="exit with status 1 if the total is below POINTS")
     gradescope = parser.add_argument_group("autograding (Gradescope)")
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.preamble and args.preamble.is_file() else "")
     report.write_json(report.gradescope(results, seconds, split_hidden=args.hide_hidden_checks,
                                         preamble=preamble), args.json)
+    if args.checks_json:
+        report.write_json(report.checks_json(results), args.checks_json)
     print(f"\nResults written to {args.json}")
     if args.fail_under is not None and sum(r.score for r in results) < args.fail_under:
         return 1

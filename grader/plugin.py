@@ -7,6 +7,7 @@ does — crash, hang, exit, patch NumPy — cannot touch another's verdict.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -91,8 +92,14 @@ class GradingPlugin:
         output = self._impl.take_output() if self._impl is not None else ""
         self.results[check.exercise_id].checks.append(CheckResult(
             check.exercise_id, check.name, check.description, check.weight, status,
-            message, check.hidden, output))
+            self._relative(message), check.hidden, self._relative(output)))
         return report
+
+    def _relative(self, text: str) -> str:
+        """No temporary paths in what a student reads: the scratch folder is `<scratch>`, and
+        the submission's files are named from the submission's folder."""
+        text = text.replace(str(self.pool.scratch.root), "<scratch>")
+        return text.replace(str(self.pool.target.parent) + os.sep, "")
 
     def pytest_sessionfinish(self, session):
         self._finish_exercise()

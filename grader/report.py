@@ -108,6 +108,17 @@ def _points(value: float) -> str:
     return f"{round(value, 2):g}"
 
 
+def checks_json(results: list[ExerciseResult], student: str | None = None) -> dict:
+    """Every check's verdict, as data (what a class report counts)."""
+    return {"student": student, "exercises": [
+        {"id": r.exercise.id, "title": r.exercise.title, "points": r.exercise.points,
+         "score": r.score, "status": r.status,
+         "checks": [{"name": c.name, "description": c.description, "weight": c.weight,
+                     "hidden": c.hidden, "status": c.status, "message": c.message}
+                    for c in r.checks]}
+        for r in results]}
+
+
 def not_graded(reason: str) -> dict:
     """Results when the sandbox could not be set up: nothing ran, and the output says why."""
     return {"score": 0.0, "max_score": 0, "execution_time": 0.0, "tests": [],

@@ -25,6 +25,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Unicode
 
 from .. import course
+from ..report import checks_json, write_json
 from ..results import describe_checks, status_of
 from ..runner import grade
 from ..sandbox import Limits, SandboxUnavailable
@@ -44,6 +45,9 @@ class GradeInSandbox(NbGraderPreprocessor):
     memory_limit = Float(4.0, help="Address space of student code, in GiB.").tag(config=True)
     require_confinement = Bool(True, help="Refuse to grade where student code cannot be "
                                           "confined (not root, and no Landlock).").tag(config=True)
+    checks_dir = Unicode("", help="Where each notebook's check verdicts go, as "
+                                  "<assignment>/<student>.json (for class reports); default: "
+                                  "reports/checks in the course folder.").tag(config=True)
 
     def preprocess(self, nb, resources):
         cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
@@ -66,7 +70,15 @@ class GradeInSandbox(NbGraderPreprocessor):
             if cell is not None:
                 cell.outputs = _verdict(result)
                 cell.execution_count = None
+        self._save_checks(results, resources.get("nbgrader", {}))
         return nb, resources
+
+    def _save_checks(self, results, ids: dict) -> None:
+        folder = Path(self.checks_dir or Path(self.course_root or ".") / "reports" / "checks")
+        if not ids.get("assignment") or not ids.get("student"):
+            return
+        path = folder / ids["assignment"] / f"{ids['student']}.json"
+        write_json(checks_json(results, ids["student"]), path)
 
     def _grade(self, package: Path, ids: list[str]):
         private = [str(Path(p).resolve()) for p in (self.course_root, self.bundle) if p]
