@@ -9,6 +9,7 @@ EX     ?=
 FORCE  ?=
 MODULE ?= self_attention
 BENCH  ?= all
+COURSE ?= nbgrader-course
 
 comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
@@ -99,8 +100,8 @@ stubs: $(VENV)/.student ## Regenerate exercises/ from reference/ (keeps edited s
 fixtures: $(VENV)/.student ## Instructor-only: regenerate the grader's committed expected values
 	@$(PY) -m grader.fixtures --target reference
 
-nbgrader: $(VENV)/.nbgrader ## Build the nbgrader course in build/nbgrader/ (source + release)
-	@$(PY) -m grader.distribute nbgrader --out build/nbgrader
+nbgrader: $(VENV)/.nbgrader ## Create or update the nbgrader course (COURSE=nbgrader-course)
+	@$(PY) -m grader.distribute nbgrader --course $(COURSE)
 
 gradescope: $(VENV)/.student ## Build the Gradescope autograder: build/gradescope/autograder.zip
 	@$(PY) -m grader.distribute gradescope --out build/gradescope

@@ -95,8 +95,8 @@ def _scan_release(release: Path, leaks: set[str]) -> None:
     files = [p for p in release.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     assert any(p.suffix == ".ipynb" for p in files) and any(p.suffix == ".py" for p in files)
     for path in files:
-        if path.suffix == ".npz":
-            continue  # expected values (data), no code
+        if path.suffix in (".npz", ".png", ".jpg", ".gif"):
+            continue  # expected values and figures (data), no code
         text = path.read_text()
         for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS"):
             assert marker not in text, f"{path}: {marker}"
@@ -277,3 +277,21 @@ def test_a_notebook_on_gradescope_scores_what_its_code_scores_as_files(
             scores_of[route][t["name"]] = t["score"]
     assert scores_of["notebook"] == scores_of["files"]
     assert sum(scores_of["files"].values()) < TOTAL  # the planted bug costs points
+
+
+@pytest.mark.parametrize("module", course.MODULES, ids=lambda m: m.package)
+def test_a_release_holds_its_own_module_and_lecture_only(course_dir, module):
+    name = f"{module.number:02d}_{module.package}"
+    release = course_dir / "release" / name
+    shipped = {p.stem for p in (release / "grader" / "checks").glob("*.py")} - {"__init__"}
+    data = {p.stem for p in (release / "grader" / "data").glob("*.npz")}
+    assert shipped == set(helper_package.check_modules(module))
+    assert data <= shipped and data
+    lecture = release / module.lecture_dir / "theory.md"
+    assert lecture.is_file()
+    text = (release / f"{name}.ipynb").read_text()
+    for ex in course.EXERCISES:
+        if ex.module == module:  # every exercise links to its section, which is shipped
+            assert f"]({ex.lecture_link})" in text
+    others = [m.lecture_dir for m in course.MODULES if m != module]
+    assert not any((release / other).exists() for other in others)

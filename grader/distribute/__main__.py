@@ -7,20 +7,26 @@ import argparse
 import sys
 from pathlib import Path
 
+DEFAULT_OUT = {"nbgrader": Path("nbgrader-course"), "gradescope": Path("build") / "gradescope"}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.distribute")
     parser.add_argument("what", choices=["nbgrader", "gradescope"])
-    parser.add_argument("--out", type=Path, default=None,
-                        help="default: build/nbgrader or build/gradescope")
+    parser.add_argument("--out", "--course", type=Path, default=None,
+                        help="nbgrader: the course folder, created once and updated after "
+                             "(default: nbgrader-course, which no make target removes); "
+                             "gradescope: where the zips go (default: build/gradescope)")
     args = parser.parse_args(argv)
-    out = args.out or Path("build") / args.what
+    out = args.out or DEFAULT_OUT[args.what]
     if args.what == "nbgrader":
         from . import nbgrader_course
 
+        existed = (out / "gradebook.db").exists()
         names = nbgrader_course.build(out)
-        print(f"nbgrader course in {out}/: source/ and release/ for {', '.join(names)}")
-        print(f"Release to students: cd {out} && nbgrader release_assignment <name>")
+        print(f"nbgrader course in {out}/: {'updated' if existed else 'created'} source/ and "
+              f"release/ of {', '.join(names)}; your settings in {out}/nbgrader_config.py")
+        print(f"Next: cd {out} && nbgrader release_assignment <name> (README: Instructors)")
     else:
         from . import gradescope
 

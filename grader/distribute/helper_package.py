@@ -12,7 +12,7 @@ import ast
 import shutil
 from pathlib import Path
 
-from .. import checks
+from .. import checks, course
 
 GRADER_DIR = Path(__file__).resolve().parents[1]
 # What a test cell needs: the course table, the checks' tools, in-process grading, the data.
@@ -46,18 +46,27 @@ def visible_source(source: str) -> str:
     return kept
 
 
-def write(dest: Path) -> Path:
-    """Write the helper package to `dest/grader/`; returns that folder."""
+def check_modules(module: course.Module) -> list[str]:
+    """The check modules that hold `module`'s checks (in `CHECK_MODULES` order)."""
+    used = {chk.fn.__module__.rsplit(".", 1)[-1] for ex in course.EXERCISES
+            if ex.module == module for chk in checks.checks_for(ex.id)}
+    return [name for name in checks.CHECK_MODULES if name in used]
+
+
+def write(dest: Path, module: course.Module) -> Path:
+    """Write the helper package of `module`'s assignment to `dest/grader/`: its own visible
+    checks and public expected values, nothing of another module; returns that folder."""
     target = dest / "grader"
     if target.exists():
         shutil.rmtree(target)
     for rel in SHIPPED:
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(GRADER_DIR / rel, target / rel)
-    for name in checks.CHECK_MODULES:
+    (target / "data").mkdir()
+    for name in check_modules(module):
         source = (GRADER_DIR / "checks" / f"{name}.py").read_text()
         (target / "checks" / f"{name}.py").write_text(visible_source(source))
-    (target / "data").mkdir()
-    for data in sorted((GRADER_DIR / "data").glob("*.npz")):
-        shutil.copyfile(data, target / "data" / data.name)
+        data = GRADER_DIR / "data" / f"{name}.npz"
+        if data.is_file():
+            shutil.copyfile(data, target / "data" / data.name)
     return target

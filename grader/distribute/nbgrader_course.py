@@ -1,18 +1,22 @@
 """`make nbgrader`: an nbgrader course directory with one assignment per module.
 
-    build/nbgrader/
-      nbgrader_config.py
+    nbgrader-course/                                     (`make nbgrader COURSE=DIR`)
+      nbgrader_config.py                                 (the instructor's: written once)
+      course_config.py  course_build.json                (the course's: rewritten)
       autograder/                                        (grades: never released)
         grader/  exercises/                              (checks, hidden ones too, expected
                                                           values drawn for this build; stubs)
       source/01_self_attention/01_self_attention.ipynb   (solutions, visible test cells)
-      source/01_self_attention/grader/                   (visible checks, data)
+      source/01_self_attention/grader/                   (that module's visible checks, data)
+      source/01_self_attention/lectures/01_self_attention/  (its lecture, linked from it)
       release/01_self_attention/...                      (written by nbgrader)
+      gradebook.db  submitted/  autograded/  feedback/   (nbgrader's: never touched here)
 
-`nbgrader autograde` does not run the notebooks: `GradeInSandbox`, configured in
-`nbgrader_config.py` in place of nbgrader's `Execute`, grades their solution cells in the
-sandbox with `autograder/` (`nbgrader_grading.py`).  New modules are picked up from
-`grader.course.MODULES`; nothing here names one.
+A rebuild rewrites only what the course generates, and names the students whose grades a
+change of points or checks made stale (`stale.py`).  `nbgrader autograde` does not run the
+notebooks: `GradeInSandbox`, configured in `course_config.py` in place of nbgrader's
+`Execute`, grades their code cells in the sandbox with `autograder/`
+(`nbgrader_grading.py`).  New modules are picked up from `grader.course.MODULES`.
 """
 
 from __future__ import annotations
@@ -26,49 +30,9 @@ from pathlib import Path
 import nbformat
 
 from .. import course
-from . import bundle, helper_package, notebook
+from . import bundle, course_settings, helper_package, notebook, stale
 
-CONFIG = '''\
-# nbgrader configuration of "Transformers: From Theory to Implementation" (generated).
-import os
-import sys
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "autograder"))  # the grader that autograde uses
-
-c = get_config()  # noqa: F821
-c.CourseDirectory.course_id = "transformers-from-theory"
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
-# Autograde grades the solution cells outside any kernel, in the grader's sandbox, instead of
-# running the notebooks (nbgrader's Execute): a student's cell cannot change its own score.
-c.Autograde.autograde_preprocessors = [
-    "grader.distribute.nbgrader_grading.GradeInSandbox",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-c.GradeInSandbox.course_root = HERE
-c.GradeInSandbox.bundle = os.path.join(HERE, "autograder")
-# Student code runs confined: as this unprivileged user when autograde runs as root (create
-# it first, e.g. `useradd --system --no-create-home course-sandbox`); otherwise as you, under
-# Landlock (Linux 5.13+).  Where neither is possible, grading stops and says so; setting
-# require_confinement to False grades anyway, trusting the submissions.
-c.GradeInSandbox.sandbox_user = ""
-c.GradeInSandbox.memory_limit = 4.0  # GiB
-c.GradeInSandbox.require_confinement = True
-# Validating a notebook (`nbgrader validate`) still runs it in a kernel: a cell that hangs
-# is interrupted after this many seconds.
-c.Execute.timeout = {timeout}
-c.Execute.interrupt_on_timeout = True
-c.ClearSolutions.code_stub = {{
-    "python": 'raise NotImplementedError("Replace this line with your solution, then run '
-              'the test cell below.")'
-}}
-'''
-
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def assignments() -> list[str]:
     return [notebook.assignment_name(m) for m in course.MODULES]
@@ -83,11 +47,13 @@ def write_autograder(root: Path) -> Path:
 
 
 def write_sources(root: Path, cell_timeout: int = 120,
-                  modules: tuple[course.Module, ...] = course.MODULES) -> list[str]:
-    """Write the config, the autograder and the source folder of each module's assignment;
-    returns the assignment names."""
+                  modules: tuple[course.Module, ...] = course.MODULES,
+                  say=print) -> list[str]:
+    """Write the settings, the autograder and the source folder of each module's
+    assignment; returns the assignment names."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "nbgrader_config.py").write_text(CONFIG.format(timeout=cell_timeout))
+    for line in course_settings.write(root, cell_timeout):
+        say(line)
     write_autograder(root)
     names = []
     for module in modules:
@@ -97,7 +63,10 @@ def write_sources(root: Path, cell_timeout: int = 120,
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         nbformat.write(notebook.build(module), folder / f"{name}.ipynb")
-        helper_package.write(folder)
+        helper_package.write(folder, module)
+        # The lecture goes with the notebook, which links to its sections.
+        shutil.copytree(REPO_ROOT / module.lecture_dir, folder / module.lecture_dir,
+                        ignore=shutil.ignore_patterns("__pycache__", ".*"))
         names.append(name)
     return names
 
@@ -112,11 +81,15 @@ def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def build(root: Path, cell_timeout: int = 120,
-          modules: tuple[course.Module, ...] = course.MODULES) -> list[str]:
-    """Sources, then `nbgrader generate_assignment` for each; returns the assignment names."""
-    names = write_sources(root, cell_timeout, modules)
+          modules: tuple[course.Module, ...] = course.MODULES, say=print) -> list[str]:
+    """Sources, then `nbgrader generate_assignment` for each; returns the assignment names.
+    The gradebook, submissions and the instructor's settings are left as they are; `say`
+    gets a warning for each assignment whose existing grades the rebuild made stale."""
+    names = write_sources(root, cell_timeout, modules, say)
     for name in names:
         done = nbgrader(root, "generate_assignment", name, "--force")
         if done.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{done.stderr}")
+    for line in stale.record(root, modules):
+        say(line)
     return names

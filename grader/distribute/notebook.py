@@ -53,7 +53,8 @@ def build(module: course.Module) -> nbformat.NotebookNode:
         f"# Module {module.number} — {module.title}\n\n"
         f"Transformers: From Theory to Implementation. This assignment has {len(exercises)} "
         f"exercises worth {total} points. The lecture notes are "
-        f"`{module.lecture_dir}/theory.md`; each exercise below names its section.\n\n"
+        f"[`{module.lecture_dir}/theory.md`]({module.lecture_dir}/theory.md), next to this "
+        "notebook; each exercise below links to its section.\n\n"
         "| id | exercise | you implement | points |\n|---|---|---|---|\n"
         f"{table}\n\n"
         "**How to work.** Replace each `raise NotImplementedError(...)` line with your code, "
@@ -82,8 +83,8 @@ def build(module: course.Module) -> nbformat.NotebookNode:
         slug = _slug(ex.id)
         cells.append(new_markdown_cell(
             f"## Exercise {ex.id} — {ex.title} ({ex.points} points)\n\n"
-            f"Implement `{'`, `'.join(ex.names)}`. Read `{module.lecture_dir}/theory.md`, "
-            f"section *{ex.section}*.", metadata=_meta(f"{slug}_intro")))
+            f"Implement `{'`, `'.join(ex.names)}`. Read the lecture's section "
+            f"[*{ex.section}*]({ex.lecture_link}).", metadata=_meta(f"{slug}_intro")))
         parts = files[ex.file]
         if ex.file not in given_done and parts.given.strip():
             given_done.add(ex.file)
