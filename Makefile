@@ -101,7 +101,7 @@ fixtures: $(VENV)/.student ## Instructor-only: regenerate the grader's committed
 	@$(PY) -m grader.fixtures --target reference
 
 nbgrader: $(VENV)/.nbgrader ## Create or update the nbgrader course (COURSE=nbgrader-course)
-	@$(PY) -m grader.distribute nbgrader --course $(COURSE)
+	@$(PY) -m grader.distribute nbgrader --course $(COURSE) $(if $(LECTURES_URL),--lectures-url $(LECTURES_URL))
 
 gradescope: $(VENV)/.student ## Build the Gradescope autograder: build/gradescope/autograder.zip
 	@$(PY) -m grader.distribute gradescope --out build/gradescope

@@ -17,9 +17,14 @@ COURSE_CONFIG = '''\
 # rewrites this file; put your own settings in nbgrader_config.py, which loads it first.
 import os
 import sys
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "autograder"))  # the grader that autograde uses
+# nbgrader's gradebook code makes SQLAlchemy warn each time it records a new submission
+# ("Object of type <SubmittedAssignment> not in session"); the records are written all the
+# same, so the warning is noise that looks like an error.
+warnings.filterwarnings("ignore", message=r"Object of type <Submitted")
 
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "transformers-from-theory"

@@ -48,9 +48,10 @@ def write_autograder(root: Path) -> Path:
 
 def write_sources(root: Path, cell_timeout: int = 120,
                   modules: tuple[course.Module, ...] = course.MODULES,
-                  say=print) -> list[str]:
+                  say=print, lectures_url: str = "") -> list[str]:
     """Write the settings, the autograder and the source folder of each module's
-    assignment; returns the assignment names."""
+    assignment (linking to the lectures at `lectures_url`, else shipping each module's
+    lecture with it); returns the assignment names."""
     root.mkdir(parents=True, exist_ok=True)
     for line in course_settings.write(root, cell_timeout):
         say(line)
@@ -62,11 +63,11 @@ def write_sources(root: Path, cell_timeout: int = 120,
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        nbformat.write(notebook.build(module), folder / f"{name}.ipynb")
+        nbformat.write(notebook.build(module, lectures_url), folder / f"{name}.ipynb")
         helper_package.write(folder, module)
-        # The lecture goes with the notebook, which links to its sections.
-        shutil.copytree(REPO_ROOT / module.lecture_dir, folder / module.lecture_dir,
-                        ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        if not lectures_url:  # the notebook links to its lecture: it goes with it
+            shutil.copytree(REPO_ROOT / module.lecture_dir, folder / module.lecture_dir,
+                            ignore=shutil.ignore_patterns("__pycache__", ".*"))
         names.append(name)
     return names
 
@@ -81,11 +82,12 @@ def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def build(root: Path, cell_timeout: int = 120,
-          modules: tuple[course.Module, ...] = course.MODULES, say=print) -> list[str]:
+          modules: tuple[course.Module, ...] = course.MODULES, say=print,
+          lectures_url: str = "") -> list[str]:
     """Sources, then `nbgrader generate_assignment` for each; returns the assignment names.
     The gradebook, submissions and the instructor's settings are left as they are; `say`
     gets a warning for each assignment whose existing grades the rebuild made stale."""
-    names = write_sources(root, cell_timeout, modules, say)
+    names = write_sources(root, cell_timeout, modules, say, lectures_url)
     for name in names:
         done = nbgrader(root, "generate_assignment", name, "--force")
         if done.returncode != 0:

@@ -44,7 +44,12 @@ def test_cell_source(ex: course.Exercise) -> str:
     ])
 
 
-def build(module: course.Module) -> nbformat.NotebookNode:
+def build(module: course.Module, lectures_url: str = "") -> nbformat.NotebookNode:
+    """The source notebook of `module`'s assignment.  Its links point into `lectures_url`
+    (where the lectures are published) or, without one, to the lecture shipped next to the
+    notebook."""
+    base = f"{lectures_url.rstrip('/')}/" if lectures_url else ""
+    where = "" if lectures_url else ", next to this notebook"
     exercises = [ex for ex in course.EXERCISES if ex.module == module]
     total = sum(ex.points for ex in exercises)
     table = "\n".join(f"| {ex.id} | {ex.title} | `{'`, `'.join(ex.names)}` | {ex.points} |"
@@ -53,8 +58,8 @@ def build(module: course.Module) -> nbformat.NotebookNode:
         f"# Module {module.number} — {module.title}\n\n"
         f"Transformers: From Theory to Implementation. This assignment has {len(exercises)} "
         f"exercises worth {total} points. The lecture notes are "
-        f"[`{module.lecture_dir}/theory.md`]({module.lecture_dir}/theory.md), next to this "
-        "notebook; each exercise below links to its section.\n\n"
+        f"[`{module.lecture_dir}/theory.md`]({base}{module.lecture_dir}/theory.md){where}; "
+        "each exercise below links to its section.\n\n"
         "| id | exercise | you implement | points |\n|---|---|---|---|\n"
         f"{table}\n\n"
         "**How to work.** Replace each `raise NotImplementedError(...)` line with your code, "
@@ -84,7 +89,7 @@ def build(module: course.Module) -> nbformat.NotebookNode:
         cells.append(new_markdown_cell(
             f"## Exercise {ex.id} — {ex.title} ({ex.points} points)\n\n"
             f"Implement `{'`, `'.join(ex.names)}`. Read the lecture's section "
-            f"[*{ex.section}*]({ex.lecture_link}).", metadata=_meta(f"{slug}_intro")))
+            f"[*{ex.section}*]({base}{ex.lecture_link}).", metadata=_meta(f"{slug}_intro")))
         parts = files[ex.file]
         if ex.file not in given_done and parts.given.strip():
             given_done.add(ex.file)
