@@ -63,10 +63,11 @@ def gradescope(results: list[ExerciseResult], seconds: float, split_hidden: bool
         visible = [c for c in r.checks if not (split_hidden and c.hidden)]
         hidden = [c for c in r.checks if split_hidden and c.hidden]
         total = sum(c.weight for c in r.checks) or 1
-        visible_max = round(ex.points * sum(c.weight for c in visible) / total, 2)
+        # Whole points or tenths for each part (they still add up to the exercise's).
+        visible_max = round(ex.points * sum(c.weight for c in visible) / total, 1)
         parts = [("", visible, visible_max, "visible")]
         if hidden:
-            parts.append((" (hidden checks)", hidden, round(ex.points - visible_max, 2),
+            parts.append((" (hidden checks)", hidden, round(ex.points - visible_max, 1),
                           "after_due_date"))
         for suffix, checks, max_score, visibility in parts:
             earned = sum(c.weight for c in checks if c.status == PASSED)

@@ -214,6 +214,7 @@ def test_gradescope_package_layout(autograder_zip):
         requirements = zf.read("requirements.txt").decode()
     assert "numpy" in requirements and "pytest-timeout" in requirements
     assert "matplotlib" not in requirements
+    assert all("==" in line for line in requirements.splitlines())  # pinned
     for script in ("setup.sh", "run_autograder"):
         with zipfile.ZipFile(autograder_zip) as zf:
             text = zf.read(script).decode()
