@@ -207,14 +207,20 @@ def test_the_partial_credit_steps_report_the_graders_points(fresh_clone, tmp_pat
                                       "--fail-under 3")
 
 
-def test_the_runner_reports_an_error_worth_nothing_when_nothing_was_graded(tmp_path):
+@pytest.mark.parametrize("command, timeout, message", [
+    ("exit 2", "1", "failed with exit code 2"),  # the grader could not grade
+    ("exit 1", "1", "failed with exit code 1"),  # e.g. a crash before any results file
+    ("sleep 30", "0.01", "Command timed out"),
+])
+def test_the_runner_reports_an_error_worth_nothing_when_nothing_was_graded(
+        tmp_path, command, timeout, message):
     output = tmp_path / "out"
     env = {"GRADING_TEST_NAME": "1.1 Stable softmax", "GRADING_MAX_SCORE": "4",
-           "GRADING_TIMEOUT": "1", "GRADING_RESULTS": str(tmp_path / "none.json"),
-           "GRADING_COMMAND": "exit 2", "GITHUB_OUTPUT": str(output)}
+           "GRADING_TIMEOUT": timeout, "GRADING_RESULTS": str(tmp_path / "none.json"),
+           "GRADING_COMMAND": command, "GITHUB_OUTPUT": str(output)}
     runner = f"{sys.executable} -m grader.distribute.classroom_runner"
     done = run_shell(runner, REPO, **env)
     assert done.returncode == 0, done.stderr
     result = json.loads(base64.b64decode(output.read_text().strip().partition("=")[2]))
     assert result["status"] == "error" and result["max_score"] == 4  # the points still count
-    assert result["tests"][0]["score"] == 0
+    assert result["tests"][0]["score"] == 0 and result["tests"][0]["message"] == message

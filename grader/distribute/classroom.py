@@ -171,9 +171,10 @@ Scoring: PARTIAL CREDIT, the points `make grade` gives. Each step runs the same 
 the command-grader action would (`--fail-under <points>`: exit 0 only with full points)
 through grader.distribute.classroom_runner, which sets the step's `result` output to the
 grader's score for the exercise, in the format the command grader uses (base64 JSON,
-version 1, tests[].score); the reporter sends Classroom the sum of those scores. Its own
-"Total points for <runner>" line counts passed tests, so it shows 0 for a partly right
-exercise: the test's name and the "Autograding complete" annotation give the points.
+version 1, tests[].score); the reporter sends Classroom the sum of those scores. Its log
+("Total points for <runner>", the summary table) counts passed tests instead, so it shows
+0 for a partly right exercise: the test's name ("1.4 ...: 6.67/8 points") and the
+"Autograding complete" annotation show the points Classroom records.
 (--all-or-nothing writes command-grader steps: full points or none per exercise.)"""
     lines = [
         f"GitHub Classroom autograding for {which}: {len(exercises)} exercises, "
