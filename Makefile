@@ -10,12 +10,14 @@ FORCE  ?=
 MODULE ?= self_attention
 BENCH  ?= all
 COURSE ?= nbgrader-course
+MODULES ?=
+ALL_OR_NOTHING ?=
 
 comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade test parity bench bench-grading stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
+.PHONY: help grade test parity bench bench-grading classroom stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
@@ -102,6 +104,9 @@ fixtures: $(VENV)/.student ## Instructor-only: regenerate the grader's committed
 
 nbgrader: $(VENV)/.nbgrader ## Create or update the nbgrader course (COURSE=nbgrader-course)
 	@$(PY) -m grader.distribute nbgrader --course $(COURSE) $(if $(LECTURES_URL),--lectures-url $(LECTURES_URL))
+
+classroom: $(VENV)/.student ## GitHub Classroom workflow: build/classroom/.github/workflows/classroom.yml (MODULES='1 2')
+	@$(PY) -m grader.distribute.classroom --out build/classroom $(foreach m,$(MODULES),--module $(m)) $(if $(ALL_OR_NOTHING),--all-or-nothing)
 
 gradescope: $(VENV)/.student ## Build the Gradescope autograder: build/gradescope/autograder.zip
 	@$(PY) -m grader.distribute gradescope --out build/gradescope
