@@ -105,7 +105,7 @@ fixtures: $(VENV)/.student ## Instructor-only: regenerate the grader's committed
 nbgrader: $(VENV)/.nbgrader ## Create or update the nbgrader course (COURSE=nbgrader-course)
 	@$(PY) -m grader.distribute nbgrader --course $(COURSE) $(if $(LECTURES_URL),--lectures-url $(LECTURES_URL))
 
-classroom: $(VENV)/.student ## GitHub Classroom workflow: build/classroom/.github/workflows/classroom.yml (MODULES='1 2')
+classroom: $(VENV)/.student ## GitHub Classroom workflow, in build/classroom/ (MODULES='1 2')
 	@$(PY) -m grader.distribute.classroom --out build/classroom $(foreach m,$(MODULES),--module $(m)) $(if $(ALL_OR_NOTHING),--all-or-nothing)
 
 gradescope: $(VENV)/.student ## Build the Gradescope autograder: build/gradescope/autograder.zip
