@@ -147,3 +147,19 @@ def test_without_a_sandbox_user_landlock_keeps_student_code_in(tmp_path):
     assert "SEEN ['denied', 'denied', 'denied', 'tcp PermissionError']" in out, out
     assert tests["1.1"]["score"] == tests["1.1"]["max_score"]
     assert not (tmp_path / "written.txt").exists()
+
+
+def test_no_temporary_path_reaches_the_report(tmp_path):
+    target = submission(tmp_path, masks='''
+        import os as _os
+        print("working in", _os.getcwd(), "temp", _os.environ.get("TMPDIR"))
+
+
+        def causal_mask(t_q, t_k=None):
+            raise ValueError(f"I live in {__file__}")
+        ''')
+    _, tests, _ = grade(target, tmp_path / "r.json", "-e", "1.3")
+    out = tests["1.3"]["output"]
+    assert "I live in submission/self_attention/masks.py" in out
+    assert "working in <scratch>/worker temp <scratch>/tmp" in out
+    assert str(tmp_path) not in out and "course-grading-" not in out

@@ -9,6 +9,7 @@ Attacks on both are in tests/test_hostile_gradescope.py and tests/test_hostile_n
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -249,6 +250,8 @@ def test_gradescope_hang_costs_only_its_exercise(autograder_zip, tmp_path, grade
     files["masks.py"] = masks[:start] + HANGING_CAUSAL_MASK + "\n\n" + masks[end:]
     results = run_gradescope(autograder_zip, tmp_path, files, gradescope_env)
     assert score(results) == TOTAL - HANG_POINTS
+    text = json.dumps(results)  # what students read names no temporary folder
+    assert "/tmp" not in text and str(tmp_path) not in text and "course-grading-" not in text
     lost = {t["number"] for t in results["tests"] if t["score"] < t["max_score"]}
     assert lost == {"1.3"}
 
