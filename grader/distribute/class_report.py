@@ -31,6 +31,7 @@ from pathlib import Path
 PASSED, NOT_IMPLEMENTED = "passed", "not implemented"
 # A number on its own (not inside a name such as float32 or d_k): 3, -1.5, 1e-05, .5, inf.
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?!\w)")
+OPENING_SPACE = re.compile(r"([\[(]) +")
 DIAGNOSIS_LIMIT = 200  # characters of a diagnosis kept
 
 
@@ -40,6 +41,7 @@ def diagnosis(message: str, status: str) -> str:
     if not lines:
         return status
     text = " ".join(NUMBER.sub("#", lines[0]).split())
+    text = OPENING_SPACE.sub(r"\1", text)  # NumPy pads "[ 1.5" but not "[-1.5"
     return text[:DIAGNOSIS_LIMIT]
 
 

@@ -283,17 +283,19 @@ def _report(checks_dir: Path, students: list[str], out: Path, top: int) -> None:
 
 def _summary(rows: list[tuple[str, float, float, str]], seconds: float, jobs: int,
              noun: str) -> None:
+    """Who was not graded (if anyone), then one line: how many, how long, how well."""
+    missing = [r[0] for r in rows if r[3]]
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8
+                                          else "")
+        print(f"Not graded ({len(missing)}): {shown}")
     graded = [r for r in rows if not r[3]]
-    line = f"Graded {len(graded)} of {len(rows)} {noun} in {clock(seconds)} ({jobs} at a time)"
+    line = f"Graded {len(graded)}/{len(rows)} {noun} in {clock(seconds)} ({jobs} jobs)"
     if graded:
         possible = max(r[2] for r in graded)
         mean = sum(r[1] for r in graded) / len(graded)
         full = sum(r[1] == r[2] for r in graded)
-        line += f": mean {mean:.1f}/{possible:g}, {full} with full marks"
-    missing = [r for r in rows if r[3]]
-    if missing:
-        line += f"; not graded: {', '.join(r[0] for r in missing[:5])}"
-        line += " ..." if len(missing) > 5 else ""
+        line += f": mean {mean:.1f}/{possible:g}, {full} full marks"
     print(line + ".")
 
 

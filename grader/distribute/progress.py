@@ -15,6 +15,7 @@ import time
 from typing import TextIO
 
 WIDTH = 79  # one column short of 80: a line of exactly the width wraps on some terminals
+TIMES_WIDTH = len("elapsed 0:00  left ~0:00")
 PLAIN_EVERY = 30.0  # seconds between plain lines, at most (when something finished)
 GREEN, RESET = "\x1b[32m", "\x1b[0m"
 
@@ -48,7 +49,8 @@ class Progress:
             return
         tenths = 10 * done // max(self.total, 1)
         now = time.monotonic()
-        if tenths > self._last_plain[0] or now - self._last_plain[1] >= PLAIN_EVERY:
+        if done and (tenths > self._last_plain[0]
+                     or now - self._last_plain[1] >= PLAIN_EVERY):
             self._last_plain = (tenths, now)
             print(self.text(plain=True), file=self.stream, flush=True)
 
@@ -73,7 +75,8 @@ class Progress:
             times += f"  left ~{clock(elapsed / self.done * (self.total - self.done))}"
         if plain:
             return f"{counts}  {times}"
-        bar_width = max(width - len(counts) - len(times) - 7, 5)
+        times = times.ljust(TIMES_WIDTH)  # the bar keeps its length as the estimate comes
+        bar_width = max(width - len(counts) - len(times) - 6, 5)
         filled = bar_width * self.done // max(self.total, 1)
         bar = "#" * filled + "-" * (bar_width - filled)
         if self.colour:
