@@ -129,15 +129,22 @@ def test_class_report_command_on_a_checks_folder(graded, tmp_path):
 def test_grading_two_at_a_time_takes_clearly_less_than_one_at_a_time(graded, tmp_path):
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs two cores")
-    start = time.perf_counter()
-    done = grade_class("--submissions", graded.submissions, "-e", "1", "--out", tmp_path,
-                       "--jobs", "1")
-    serial = time.perf_counter() - start
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert read_csv(tmp_path / "scores.csv") == read_csv(graded.out / "scores.csv")
-    # Measured 0.7-0.8 on 2 cores (one grading alone already keeps ~1.6 cores busy); 0.95
-    # leaves room for a busy machine.
-    assert graded.seconds < 0.95 * serial, (graded.seconds, serial)
+
+    def timed(jobs: int) -> float:
+        start = time.perf_counter()
+        done = grade_class("--submissions", graded.submissions, "-e", "1", "--out",
+                           tmp_path / str(jobs), "--jobs", jobs)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return time.perf_counter() - start
+
+    serial, parallel = timed(1), graded.seconds
+    assert read_csv(tmp_path / "1" / "scores.csv") == read_csv(graded.out / "scores.csv")
+    # Measured 0.75-0.8 on 2 cores (one grading alone keeps ~1.7 cores busy: the sandbox
+    # starts its next workers while an exercise runs); 0.95 leaves room for a busy machine,
+    # and a second try of both for a burst of load from elsewhere.
+    if parallel >= 0.95 * serial:
+        parallel, serial = min(parallel, timed(2)), min(serial, timed(1))
+    assert parallel < 0.95 * serial, (parallel, serial)
 
 
 def test_a_wrong_command_line_is_named(tmp_path):

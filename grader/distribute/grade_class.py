@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the gradings under way were stopped (parallel.run)
+        print("\ninterrupted: what was graded so far is kept",
+              file=sys.stderr)
+        return 130
 
 
 # -- Gradescope-style uploads -----------------------------------------------------------------
@@ -150,7 +154,16 @@ def run_from_autograder(args: argparse.Namespace) -> int:
                 command += [flag, str(value)]
         if args.trust_submissions:
             command.append("--trust-submissions")
-        return subprocess.run(command, cwd=autograder, env=env, check=False).returncode
+        engine = subprocess.Popen(command, cwd=autograder, env=env)
+        try:
+            return engine.wait()
+        except KeyboardInterrupt:
+            # The engine was interrupted too: let it stop its gradings and clean up.
+            try:
+                return engine.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                engine.kill()
+                return engine.wait()
 
 
 def grade_uploads(args: argparse.Namespace) -> int:
@@ -236,12 +249,12 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no submissions of {args.assignment} in "
                                 f"{course_dir}/submitted/*/{args.assignment}/")
     out = (args.out or course_dir / "reports" / "class" / args.assignment).resolve()
-    config = []
+    jobs = min(args.jobs, len(students))
+    config = [f"--GradeInSandbox.spare_workers={spares_for(jobs)}"]
     if args.sandbox_user:
         config.append(f"--GradeInSandbox.sandbox_user={args.sandbox_user}")
     if args.memory_limit is not None:
         config.append(f"--GradeInSandbox.memory_limit={args.memory_limit}")
-    jobs = min(args.jobs, len(students))
     print(f"Autograding {len(students)} students' {args.assignment} in {jobs} shards ...",
           file=sys.stderr, flush=True)
     start = time.monotonic()

@@ -18,6 +18,7 @@ reason, and no checks file; the others are not affected.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -40,6 +41,7 @@ class Options:
     exercises: tuple[str, ...] = ()  # ids or module numbers; () grades every exercise
     confine: tuple[str, ...] = ()  # `python -m grader` options: --sandbox-user, --private, ...
     spares: int = WorkerPool.SPARES  # sandbox workers each grading starts ahead of need
+    scratch: Path | None = None  # the run's temporary folder (`grade_all` makes it)
 
 
 def students_in(submissions: Path) -> list[str]:
@@ -77,6 +79,10 @@ def grade_submission(student: str, options: Options) -> int:
     # Other students' gradings keep the cores busy: a worker started ahead of need may only
     # be thrown away at the end (see `grade_class.spares_for`).
     WorkerPool.SPARES = options.spares
+    # Every temporary folder of this grading (the laid-out upload, the sandbox's scratch)
+    # goes into the run's, which is removed at the end: a grading stopped half-way leaves
+    # nothing behind, and the others' folders cannot be listed.
+    tempfile.tempdir = str(options.scratch) if options.scratch else None
     work = Path(tempfile.mkdtemp(prefix="class-submission-"))
     try:
         work.chmod(0o711)  # a sandbox user may reach the submission inside, nothing else
@@ -103,8 +109,14 @@ def grade_all(students: list[str], options: Options, jobs: int, time_limit: floa
     """Every student, `jobs` at a time; a student past `time_limit` seconds is stopped and
     gets results that say so."""
     prepare(options.out, students)
-    outcomes = parallel.run(students, grade_submission, (options,), jobs, time_limit,
-                            on_done=on_done, on_tick=on_tick)
+    scratch = Path(tempfile.mkdtemp(prefix="class-grading-"))
+    try:
+        scratch.chmod(0o711)  # a sandbox user may pass through, not list
+        options = dataclasses.replace(options, scratch=scratch)
+        outcomes = parallel.run(students, grade_submission, (options,), jobs, time_limit,
+                                on_done=on_done, on_tick=on_tick)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     for outcome in outcomes:
         if not results_path(options.out, outcome.item).exists():
             if outcome.timed_out:

@@ -16,12 +16,16 @@ again at the end, in one shard of their own.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from .parallel import stop_gently
 
 TICK = 0.5  # seconds between looks at the checks folder
 
@@ -94,20 +98,27 @@ def autograde(course: Path, assignment: str, students: list[str], jobs: int, log
     graded."""
     logs.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    shards = _run(course, assignment, students, split(students, jobs), logs, config, start,
-                  on_progress, name="shard")
-    graded = graded_since(course, assignment, students, start)
-    missing = [s for s in students if s not in graded]
-    if missing and any(shard.exitcode != 0 for shard in shards):
-        shards += _run(course, assignment, students, [missing], logs, config, start,
-                       on_progress, name="retry")
+    # The shards' temporary folders go into one of the run's, removed at the end: a shard
+    # stopped half-way leaves nothing behind.
+    scratch = Path(tempfile.mkdtemp(prefix="class-autograde-"))
+    try:
+        scratch.chmod(0o711)  # a sandbox user may pass through, not list
+        env = {**environment(), "TMPDIR": str(scratch)}
+        shards = _run(course, assignment, students, split(students, jobs), logs, config, env,
+                      start, on_progress, name="shard")
         graded = graded_since(course, assignment, students, start)
+        missing = [s for s in students if s not in graded]
+        if missing and any(shard.exitcode != 0 for shard in shards):
+            shards += _run(course, assignment, students, [missing], logs, config, env, start,
+                           on_progress, name="retry")
+            graded = graded_since(course, assignment, students, start)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return shards, graded
 
 
-def _run(course, assignment, everyone, groups, logs, config, start, on_progress,
+def _run(course, assignment, everyone, groups, logs, config, env, start, on_progress,
          name: str) -> list[Shard]:
-    env = environment()
     running = []
     for index, group in enumerate(groups):
         log = logs / f"{name}-{index + 1}.txt"
@@ -121,10 +132,9 @@ def _run(course, assignment, everyone, groups, logs, config, start, on_progress,
             time.sleep(TICK)
             if on_progress:
                 on_progress(len(graded_since(course, assignment, everyone, start)))
-    finally:
-        for _, _, proc in running:  # interrupted: stop the shards too
-            if proc.poll() is None:
-                proc.kill()
+    finally:  # interrupted: stop the shards too, letting them clean up
+        stop_gently([proc for _, _, proc in running], lambda proc: proc.poll() is None)
+        for _, _, proc in running:
             proc.wait()
     if on_progress:
         on_progress(len(graded_since(course, assignment, everyone, start)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import traceback
@@ -25,6 +26,7 @@ from multiprocessing.connection import wait
 from ..sandbox.launch import become_subreaper, is_subreaper, kill_adopted
 
 TICK = 0.5  # seconds between checks of the time limits (and redraws of the progress line)
+GRACE = 5.0  # seconds an interrupted process has to clean up after itself
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,33 @@ def run(items: Sequence[str], task: Callable[..., int], args: tuple, jobs: int,
             if on_tick:
                 on_tick()
     finally:
-        for _item, proc, _started in running.values():  # interrupted: leave nothing behind
-            proc.kill()
-            proc.join()
+        if running:  # interrupted: leave nothing behind
+            processes = [proc for _, proc, _ in running.values()]
+            stop_gently(processes, lambda proc: proc.is_alive())
+            for proc in processes:
+                proc.join()
         if adopting:
             kill_adopted(frozenset())
     return [outcomes[item] for item in items]
+
+
+def stop_gently(processes: list, alive: Callable[[object], bool]) -> None:
+    """Stop `processes` (anything with a `pid`) so that each may remove its temporary files:
+    a moment to end on its own (from a terminal, Ctrl-C interrupted it too), then an
+    interrupt and `GRACE` seconds, then a kill.  Callers still reap them."""
+    for signum, grace in ((None, 1.0), (signal.SIGINT, GRACE), (signal.SIGKILL, 0.0)):
+        live = [proc for proc in processes if alive(proc)]
+        for proc in live if signum else []:
+            try:
+                os.kill(proc.pid, signum)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while live and time.monotonic() < deadline:
+            time.sleep(0.05)
+            live = [proc for proc in live if alive(proc)]
+        if not live:
+            return
 
 
 def _exit_with(task: Callable[..., int], item: str, *args) -> None:

@@ -2,8 +2,8 @@
 
 On a terminal the line is redrawn in place (at most 79 columns, so it never wraps on an
 80-column terminal; coloured unless `NO_COLOR` is set).  Anywhere else (a log file, CI) a
-plain line is printed now and then: at every tenth of the work, and at least every
-`PLAIN_EVERY` seconds while something finished, so logs stay short.
+plain line is printed now and then: at every tenth of the work, and every `PLAIN_EVERY`
+seconds in between, so logs stay short.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TextIO
 
 WIDTH = 79  # one column short of 80: a line of exactly the width wraps on some terminals
 TIMES_WIDTH = len("elapsed 0:00  left ~0:00")
-PLAIN_EVERY = 30.0  # seconds between plain lines, at most (when something finished)
+PLAIN_EVERY = 30.0  # seconds between plain lines, at most
 GREEN, RESET = "\x1b[32m", "\x1b[0m"
 
 
