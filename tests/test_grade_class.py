@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import sandbox_env
 from class_submissions import PLANTED, TOTAL, class_of, expected_score, make_class
 from conftest import REPO
 
@@ -157,13 +159,36 @@ def test_a_wrong_command_line_is_named(tmp_path):
     assert done.returncode == 2 and "unknown exercise" in done.stderr
 
 
+def test_sandbox_users_one_per_job(graded, sandbox_user, tmp_path):
+    """As root (as on Gradescope): student code runs as sandbox users, one per job, since
+    the grader kills every process of its user after each exercise.  The interpreter is one
+    the users can run, without matplotlib: the report then goes without its figure."""
+    user, python = sandbox_user
+    with sandbox_env.throwaway_user() as second:
+        students = sorted(graded.bugs)[:4]
+        for student in students:
+            shutil.copytree(graded.submissions / student, tmp_path / "class" / student)
+        done = subprocess.run([str(python), "-m", "grader.distribute.grade_class",
+                               "--submissions", str(tmp_path / "class"), "-e", "1",
+                               "--out", str(tmp_path / "out"), "--jobs", "2",
+                               "--sandbox-user", user, "--sandbox-user", second],
+                              cwd=REPO, capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 at a time" in done.stderr and "matplotlib is not installed" in done.stdout
+    scores = {r["student"]: float(r["score"]) for r in read_csv(tmp_path / "out" / "scores.csv")}
+    assert scores == {s: expected_score(graded.bugs[s]) for s in students}
+    assert oct((tmp_path / "class").stat().st_mode & 0o777) == "0o700"  # root's eyes only
+
+
 # A class of three where one student's grading hangs and one crashes, with the grading
 # itself replaced by a stand-in (the point is the scheduling, not the grader).
 PARALLEL_SCRIPT = textwrap.dedent('''
     import os, subprocess, sys, time
     from grader.distribute import parallel
 
-    def task(item, folder):
+    def task(item, slot, folder):
+        assert slot in (0, 1)  # one of the 2 jobs
         if item == "hangs":
             # Leaves a process of its own session behind, then hangs: both must go.
             child = subprocess.Popen(["sleep", "300"], start_new_session=True)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib  # ImportError here tells the report to go without the figure
+
+matplotlib.use("Agg")  # files only: no display needed, none opened
+
 TOP = 15  # bars in the figure
 
 
 def plot_failures(checks: list, students: int, path: Path, top: int = TOP) -> Path:
     """`checks`: tallies, most failed first (`class_report.most_failed`); bars of the share
     of students who failed each, labelled with the exercise, the check and that share."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed, none opened
     import matplotlib.pyplot as plt
 
     shown = [t for t in checks if t.failed][:top]

@@ -70,8 +70,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--top", type=int, default=5, metavar="N",
                         help="most failed checks to print (default: 5)")
     confine = parser.add_argument_group("confinement (passed on to the grader)")
-    confine.add_argument("--sandbox-user", default=None, metavar="USER",
-                         help="run student code as this unprivileged user (needs root)")
+    confine.add_argument("--sandbox-user", action="append", default=[], metavar="USER",
+                         help="run student code as this unprivileged user (needs root); "
+                              "repeat it: one user per job, never shared by two gradings "
+                              "at once (the grader kills every process of its user)")
     confine.add_argument("--private", action="append", default=[], metavar="PATH",
                          help="with --submissions: another path student code must neither "
                               "read nor write (the submissions and OUT always are)")
@@ -98,6 +100,16 @@ def spares_for(jobs: int) -> int:
     start-up with the exercise before; with a grading per core, the other gradings fill
     that time, and the spares left at the end would be started only to be killed."""
     return WorkerPool.SPARES if jobs < (os.cpu_count() or 1) else 0
+
+
+def _jobs_for(args: argparse.Namespace, students: int) -> int:
+    """Gradings at once: as asked, but not more than students, nor than sandbox users."""
+    jobs = min(args.jobs, students)
+    if args.sandbox_user and len(args.sandbox_user) < jobs:
+        print(f"{len(args.sandbox_user)} sandbox user(s): grading {len(args.sandbox_user)} at a "
+              "time (each grading needs a user of its own)", file=sys.stderr)
+        jobs = len(args.sandbox_user)
+    return jobs
 
 
 def time_limit_for(exercise_ids: list[str] | None) -> float:
@@ -148,8 +160,8 @@ def run_from_autograder(args: argparse.Namespace) -> int:
                    "--jobs", str(args.jobs), "--top", str(args.top),
                    *_repeat("--exercise", args.exercise or []),
                    *_repeat("--private", [str(Path(p).resolve()) for p in args.private])]
-        for flag, value in (("--timeout", args.timeout), ("--sandbox-user", args.sandbox_user),
-                            ("--memory-limit", args.memory_limit)):
+        command += _repeat("--sandbox-user", args.sandbox_user)
+        for flag, value in (("--timeout", args.timeout), ("--memory-limit", args.memory_limit)):
             if value is not None:
                 command += [flag, str(value)]
         if args.trust_submissions:
@@ -174,25 +186,26 @@ def grade_uploads(args: argparse.Namespace) -> int:
     submissions, out = args.submissions, args.out
     students = grade_submissions.students_in(submissions)
     out.mkdir(parents=True, exist_ok=True)
+    jobs = _jobs_for(args, len(students))
     options = grade_submissions.Options(
         submissions, out, stubs=autograder / "exercises",
         exercises=tuple(args.exercise or ()), confine=tuple(_confinement(args)),
-        spares=spares_for(args.jobs))
+        spares=spares_for(jobs), sandbox_users=tuple(args.sandbox_user))
     limit = args.timeout or time_limit_for(args.exercise)
     what = ("-e " + " ".join(args.exercise)) if args.exercise else "every exercise"
     print(f"Grading {len(students)} submissions ({what}) from {submissions}, "
-          f"{args.jobs} at a time ...", file=sys.stderr, flush=True)
+          f"{jobs} at a time ...", file=sys.stderr, flush=True)
     start = time.monotonic()
     progress = Progress(len(students))
     count = iter(range(1, len(students) + 1))
-    grade_submissions.grade_all(students, options, args.jobs, limit,
+    grade_submissions.grade_all(students, options, jobs, limit,
                                 on_done=lambda _outcome: progress.update(next(count)),
                                 on_tick=progress.tick)
     progress.finish()
     scores = _write_scores(out, students)
     graded = [s for s in students if grade_submissions.checks_path(out, s).exists()]
     _report(out / "checks", graded, out / "report", args.top)
-    _summary(scores, time.monotonic() - start, args.jobs, "submissions")
+    _summary(scores, time.monotonic() - start, jobs, "submissions")
     print(f"Files: {out}/results/ (Gradescope's format), checks/, logs/, scores.csv, "
           "report/")
     return 0 if graded else 1
@@ -208,8 +221,6 @@ def _confinement(args: argparse.Namespace) -> list[str]:
         for folder in (args.submissions, args.out):  # as run_autograder: root's eyes only
             folder.chmod(0o700)
     options = [*_repeat("--private", private)]
-    if args.sandbox_user:
-        options += ["--sandbox-user", args.sandbox_user]
     if args.memory_limit is not None:
         options += ["--memory-limit", str(args.memory_limit)]
     return options
@@ -249,10 +260,8 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no submissions of {args.assignment} in "
                                 f"{course_dir}/submitted/*/{args.assignment}/")
     out = (args.out or course_dir / "reports" / "class" / args.assignment).resolve()
-    jobs = min(args.jobs, len(students))
+    jobs = _jobs_for(args, len(students))
     config = [f"--GradeInSandbox.spare_workers={spares_for(jobs)}"]
-    if args.sandbox_user:
-        config.append(f"--GradeInSandbox.sandbox_user={args.sandbox_user}")
     if args.memory_limit is not None:
         config.append(f"--GradeInSandbox.memory_limit={args.memory_limit}")
     print(f"Autograding {len(students)} students' {args.assignment} in {jobs} shards ...",
@@ -260,7 +269,8 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
     start = time.monotonic()
     progress = Progress(len(students))
     shards, graded = nbgrader_shards.autograde(course_dir, args.assignment, students, jobs,
-                                               out / "logs", tuple(config), progress.update)
+                                               out / "logs", tuple(config), progress.update,
+                                               sandbox_users=tuple(args.sandbox_user))
     progress.finish()
     checks_dir = nbgrader_shards.checks_folder(course_dir, args.assignment)
     _report(checks_dir, sorted(graded), out / "report", args.top)
@@ -303,7 +313,8 @@ def _summary(rows: list[tuple[str, float, float, str]], seconds: float, jobs: in
                                           else "")
         print(f"Not graded ({len(missing)}): {shown}")
     graded = [r for r in rows if not r[3]]
-    line = f"Graded {len(graded)}/{len(rows)} {noun} in {clock(seconds)} ({jobs} jobs)"
+    line = (f"Graded {len(graded)}/{len(rows)} {noun} in {clock(seconds)} "
+            f"({jobs} job{'s' if jobs != 1 else ''})")
     if graded:
         possible = max(r[2] for r in graded)
         mean = sum(r[1] for r in graded) / len(graded)

@@ -39,7 +39,10 @@ class Options:
     out: Path
     stubs: Path  # stand-ins for the files a submission lacks
     exercises: tuple[str, ...] = ()  # ids or module numbers; () grades every exercise
-    confine: tuple[str, ...] = ()  # `python -m grader` options: --sandbox-user, --private, ...
+    confine: tuple[str, ...] = ()  # `python -m grader` options: --private, --memory-limit
+    # One per job: after each exercise the grader kills every process of its sandbox user,
+    # so two gradings at once must never share one.
+    sandbox_users: tuple[str, ...] = ()
     spares: int = WorkerPool.SPARES  # sandbox workers each grading starts ahead of need
     scratch: Path | None = None  # the run's temporary folder (`grade_all` makes it)
 
@@ -72,9 +75,9 @@ def prepare(out: Path, students: list[str]) -> None:
             path.unlink(missing_ok=True)
 
 
-def grade_submission(student: str, options: Options) -> int:
-    """In the student's own process: lay the upload out, grade it, write its files; returns
-    `python -m grader`'s exit code."""
+def grade_submission(student: str, slot: int, options: Options) -> int:
+    """In the student's own process (in job `slot`): lay the upload out, grade it, write
+    its files; returns `python -m grader`'s exit code."""
     _print_into(log_path(options.out, student))
     # Other students' gradings keep the cores busy: a worker started ahead of need may only
     # be thrown away at the end (see `grade_class.spares_for`).
@@ -97,6 +100,8 @@ def grade_submission(student: str, options: Options) -> int:
                 "--hide-hidden-checks", "--preamble", str(work / "notes.txt"),
                 *[arg for ex in options.exercises for arg in ("--exercise", ex)],
                 *options.confine]
+        if options.sandbox_users:
+            argv += ["--sandbox-user", options.sandbox_users[slot]]
         code = cli.main(argv)
         _name_student(checks_path(options.out, student), student)
         return code
@@ -106,8 +111,10 @@ def grade_submission(student: str, options: Options) -> int:
 
 def grade_all(students: list[str], options: Options, jobs: int, time_limit: float,
               on_done=None, on_tick=None) -> list[parallel.Outcome]:
-    """Every student, `jobs` at a time; a student past `time_limit` seconds is stopped and
-    gets results that say so."""
+    """Every student, `jobs` at a time (at most one per sandbox user); a student past
+    `time_limit` seconds is stopped and gets results that say so."""
+    if options.sandbox_users:
+        jobs = min(jobs, len(options.sandbox_users))
     prepare(options.out, students)
     scratch = Path(tempfile.mkdtemp(prefix="class-grading-"))
     try:

@@ -92,10 +92,14 @@ def graded_since(course: Path, assignment: str, students: list[str], start: floa
 
 def autograde(course: Path, assignment: str, students: list[str], jobs: int, logs: Path,
               config: tuple[str, ...] = (),
-              on_progress: Callable[[int], None] | None = None) -> tuple[list[Shard], set[str]]:
+              on_progress: Callable[[int], None] | None = None,
+              sandbox_users: tuple[str, ...] = ()) -> tuple[list[Shard], set[str]]:
     """Autograde `students` in up to `jobs` shards at once, then once more those a failed
     shard left ungraded; returns every shard that ran (with its log) and the students
-    graded."""
+    graded.  With `sandbox_users`, shard k runs student code as user k: after each exercise
+    the grader kills every process of its sandbox user, so shards must not share one."""
+    if sandbox_users:
+        jobs = min(jobs, len(sandbox_users))
     logs.mkdir(parents=True, exist_ok=True)
     start = time.time()
     # The shards' temporary folders go into one of the run's, removed at the end: a shard
@@ -105,12 +109,12 @@ def autograde(course: Path, assignment: str, students: list[str], jobs: int, log
         scratch.chmod(0o711)  # a sandbox user may pass through, not list
         env = {**environment(), "TMPDIR": str(scratch)}
         shards = _run(course, assignment, students, split(students, jobs), logs, config, env,
-                      start, on_progress, name="shard")
+                      start, on_progress, "shard", sandbox_users)
         graded = graded_since(course, assignment, students, start)
         missing = [s for s in students if s not in graded]
         if missing and any(shard.exitcode != 0 for shard in shards):
             shards += _run(course, assignment, students, [missing], logs, config, env, start,
-                           on_progress, name="retry")
+                           on_progress, "retry", sandbox_users)
             graded = graded_since(course, assignment, students, start)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -118,14 +122,15 @@ def autograde(course: Path, assignment: str, students: list[str], jobs: int, log
 
 
 def _run(course, assignment, everyone, groups, logs, config, env, start, on_progress,
-         name: str) -> list[Shard]:
+         name: str, sandbox_users: tuple[str, ...]) -> list[Shard]:
     running = []
     for index, group in enumerate(groups):
         log = logs / f"{name}-{index + 1}.txt"
+        own = (f"--GradeInSandbox.sandbox_user={sandbox_users[index]}",) if sandbox_users else ()
         with open(log, "w") as out:
-            proc = subprocess.Popen(command(assignment, everyone, group, config), cwd=course,
-                                    env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(command(assignment, everyone, group, config + own),
+                                    cwd=course, env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         running.append((group, log, proc))
     try:
         while any(proc.poll() is None for _, _, proc in running):

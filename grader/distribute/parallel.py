@@ -48,18 +48,23 @@ def context() -> multiprocessing.context.BaseContext:
 def run(items: Sequence[str], task: Callable[..., int], args: tuple, jobs: int,
         time_limit: float, on_done: Callable[[Outcome], None] | None = None,
         on_tick: Callable[[], None] | None = None) -> list[Outcome]:
-    """`task(item, *args)` for every item, in its own process, at most `jobs` at once; the
-    task's return value is the process's exit code.  Returns the outcomes in `items` order."""
+    """`task(item, slot, *args)` for every item, in its own process, at most `jobs` at once;
+    `slot` (0 to jobs - 1) is held by one process at a time, so that what each needs for
+    itself alone (a sandbox user) can be chosen by it.  The task's return value is the
+    process's exit code.  Returns the outcomes in `items` order."""
     ctx = context()
     adopting = is_subreaper() or become_subreaper()
     pending = list(items)
+    free_slots = list(range(jobs))
     running: dict[int, tuple[str, multiprocessing.process.BaseProcess, float]] = {}
+    slots: dict[int, int] = {}  # sentinel -> slot
     outcomes: dict[str, Outcome] = {}
 
     def finished(sentinel: int, exitcode: int | None) -> None:
         item, proc, started = running.pop(sentinel)
         proc.join()
         proc.close()
+        free_slots.append(slots.pop(sentinel))
         outcome = Outcome(item, exitcode, time.monotonic() - started)
         outcomes[item] = outcome
         if on_done:
@@ -67,12 +72,13 @@ def run(items: Sequence[str], task: Callable[..., int], args: tuple, jobs: int,
 
     try:
         while pending or running:
-            while pending and len(running) < jobs:
-                item = pending.pop(0)
-                proc = ctx.Process(target=_exit_with, args=(task, item, *args),
+            while pending and free_slots:
+                item, slot = pending.pop(0), free_slots.pop(0)
+                proc = ctx.Process(target=_exit_with, args=(task, item, slot, *args),
                                    name=f"grade {item}", daemon=False)
                 proc.start()
                 running[proc.sentinel] = (item, proc, time.monotonic())
+                slots[proc.sentinel] = slot
             ended = wait(list(running), timeout=TICK)
             for sentinel in ended:
                 proc = running[sentinel][1]
@@ -118,11 +124,11 @@ def stop_gently(processes: list, alive: Callable[[object], bool]) -> None:
             return
 
 
-def _exit_with(task: Callable[..., int], item: str, *args) -> None:
+def _exit_with(task: Callable[..., int], item: str, slot: int, *args) -> None:
     """The child's body: the task's result becomes the exit code (1 if it raised)."""
     code = 1
     try:
-        code = int(task(item, *args) or 0)
+        code = int(task(item, slot, *args) or 0)
     except BaseException:  # noqa: BLE001 — said in the item's log, and in its exit code
         traceback.print_exc()
     finally:
