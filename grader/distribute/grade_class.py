@@ -27,7 +27,6 @@ hangs or crashes costs only itself: the exit code is 0 unless nothing could be g
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -38,8 +37,8 @@ from pathlib import Path
 
 from .. import checks, course
 from ..sandbox import WorkerPool
-from . import class_report, grade_submissions, nbgrader_shards
-from .progress import Progress, clock
+from . import class_report, class_summary, grade_submissions, nbgrader_shards
+from .progress import Progress
 
 SLACK_SECONDS = 60  # a student's time limit: every check's own limit, plus this
 
@@ -71,9 +70,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="most failed checks to print (default: 5)")
     confine = parser.add_argument_group("confinement (passed on to the grader)")
     confine.add_argument("--sandbox-user", action="append", default=[], metavar="USER",
-                         help="run student code as this unprivileged user (needs root); "
-                              "repeat it: one user per job, never shared by two gradings "
-                              "at once (the grader kills every process of its user)")
+                         help="run student code as this unprivileged user (needs root; the "
+                              "submissions and OUT become readable by root only); repeat "
+                              "it: one user per job, since the grader kills every process "
+                              "of its user after each exercise")
     confine.add_argument("--private", action="append", default=[], metavar="PATH",
                          help="with --submissions: another path student code must neither "
                               "read nor write (the submissions and OUT always are)")
@@ -113,6 +113,7 @@ def _jobs_for(args: argparse.Namespace, students: int) -> int:
 
 
 def time_limit_for(exercise_ids: list[str] | None) -> float:
+    """How long one student's grading may take: every check's own time limit, and some."""
     return sum(c.timeout for ex in course.select(exercise_ids)
                for c in checks.checks_for(ex.id)) + SLACK_SECONDS
 
@@ -130,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # the gradings under way were stopped (parallel.run)
-        print("\ninterrupted: what was graded so far is kept",
-              file=sys.stderr)
+        print("\ninterrupted: what was graded so far is kept", file=sys.stderr)
         return 130
 
 
@@ -202,13 +202,25 @@ def grade_uploads(args: argparse.Namespace) -> int:
                                 on_done=lambda _outcome: progress.update(next(count)),
                                 on_tick=progress.tick)
     progress.finish()
-    scores = _write_scores(out, students)
-    graded = [s for s in students if grade_submissions.checks_path(out, s).exists()]
+    scores = [class_summary.score_of(s, grade_submissions.checks_path(out, s),
+                                     _why_not_graded(out, s)) for s in students]
+    class_summary.write_scores(scores, out / "scores.csv")
+    graded = [s.student for s in scores if not s.not_graded]
     _report(out / "checks", graded, out / "report", args.top)
-    _summary(scores, time.monotonic() - start, jobs, "submissions")
+    print("\n".join(class_summary.summary(scores, time.monotonic() - start, jobs,
+                                          "submissions")))
     print(f"Files: {out}/results/ (Gradescope's format), checks/, logs/, scores.csv, "
           "report/")
     return 0 if graded else 1
+
+
+def _why_not_graded(out: Path, student: str) -> str:
+    """The first line of the results' output (they say why when there are no checks)."""
+    try:
+        output = json.loads(grade_submissions.results_path(out, student).read_text())
+        return output.get("output", "").strip().splitlines()[0]
+    except (OSError, ValueError, IndexError, AttributeError):
+        return "not graded"
 
 
 def _confinement(args: argparse.Namespace) -> list[str]:
@@ -226,32 +238,9 @@ def _confinement(args: argparse.Namespace) -> list[str]:
     return options
 
 
-def _write_scores(out: Path, students: list[str]) -> list[tuple[str, float, float, str]]:
-    """OUT/scores.csv: student, score, max_score (hidden checks included), and why a
-    student was not graded."""
-    rows = []
-    for student in students:
-        path = grade_submissions.checks_path(out, student)
-        if path.exists():
-            exercises = json.loads(path.read_text())["exercises"]
-            rows.append((student, round(sum(e["score"] for e in exercises), 2),
-                         sum(e["points"] for e in exercises), ""))
-            continue
-        try:
-            output = json.loads(grade_submissions.results_path(out, student).read_text())
-            why = output.get("output", "").strip().splitlines()[0]
-        except (OSError, ValueError, IndexError):
-            why = "not graded"
-        rows.append((student, 0.0, 0.0, why))
-    with open(out / "scores.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "score", "max_score", "not_graded"])
-        writer.writerows(rows)
-    return rows
-
-
 # -- nbgrader ---------------------------------------------------------------------------------
 def grade_nbgrader(args: argparse.Namespace) -> int:
+    """Autograde in shards, then the scores, the report and the summary."""
     course_dir = args.course.resolve()
     if not (course_dir / "nbgrader_config.py").is_file():
         raise FileNotFoundError(f"--course {args.course}: no nbgrader_config.py in it")
@@ -274,21 +263,18 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
     progress.finish()
     checks_dir = nbgrader_shards.checks_folder(course_dir, args.assignment)
     _report(checks_dir, sorted(graded), out / "report", args.top)
-    rows = []
-    for student in students:
-        if student in graded:
-            exercises = json.loads((checks_dir / f"{student}.json").read_text())["exercises"]
-            rows.append((student, round(sum(e["score"] for e in exercises), 2),
-                         sum(e["points"] for e in exercises), ""))
-        else:
-            rows.append((student, 0.0, 0.0, "not autograded: see the shard logs"))
+    why = "not autograded: see the shard logs"
+    scores = [class_summary.score_of(s, checks_dir / f"{s}.json", why) if s in graded
+              else class_summary.Score(s, not_graded=why)  # an older checks file is stale
+              for s in students]
+    class_summary.write_scores(scores, out / "scores.csv")
     for shard in shards:
         if shard.exitcode != 0:
             print(f"nbgrader autograde exited with {shard.exitcode} for "
                   f"{len(shard.students)} students: see {shard.log}")
-    _summary(rows, time.monotonic() - start, jobs, "students")
+    print("\n".join(class_summary.summary(scores, time.monotonic() - start, jobs, "students")))
     print(f"Files: gradebook {course_dir}/gradebook.db (nbgrader export writes grades.csv), "
-          f"{checks_dir}/, shard logs and report in {out}/")
+          f"checks in {checks_dir}/, scores.csv, logs/ and report/ in {out}/")
     return 0 if graded else 1
 
 
@@ -302,25 +288,6 @@ def _report(checks_dir: Path, students: list[str], out: Path, top: int) -> None:
     for line in class_report.write(loaded, out, top):
         print(line)
     print()
-
-
-def _summary(rows: list[tuple[str, float, float, str]], seconds: float, jobs: int,
-             noun: str) -> None:
-    """Who was not graded (if anyone), then one line: how many, how long, how well."""
-    missing = [r[0] for r in rows if r[3]]
-    if missing:
-        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8
-                                          else "")
-        print(f"Not graded ({len(missing)}): {shown}")
-    graded = [r for r in rows if not r[3]]
-    line = (f"Graded {len(graded)}/{len(rows)} {noun} in {clock(seconds)} "
-            f"({jobs} job{'s' if jobs != 1 else ''})")
-    if graded:
-        possible = max(r[2] for r in graded)
-        mean = sum(r[1] for r in graded) / len(graded)
-        full = sum(r[1] == r[2] for r in graded)
-        line += f": mean {mean:.1f}/{possible:g}, {full} full marks"
-    print(line + ".")
 
 
 def _repeat(flag: str, values: list[str]) -> list[str]:

@@ -6,11 +6,13 @@ folder, told to leave out the students of the other shards
 `autograded/` notebooks and, through `GradeInSandbox`, each student's check verdicts
 (`reports/checks/NAME/<student>.json`); their appearance is the progress.
 
-The shards share the sqlite gradebook.  nbgrader writes it in short transactions (a student,
-a submission, each cell's score), and a writer that finds it locked waits for the lock (5 s,
-sqlite's default through SQLAlchemy), so shards do not corrupt it; but if one ever gave up,
-nbgrader would stop that shard.  So the students a failed shard left ungraded are graded
-again at the end, in one shard of their own.
+The shards share the sqlite gradebook.  sqlite's locks keep concurrent writers from
+corrupting it, and nbgrader writes in short transactions (a student, a submission, each
+cell's score); a writer that finds the database locked waits up to 5 s (sqlite's default
+through SQLAlchemy), so shards take turns without errors (8 processes adding 40 students
+each at once through nbgrader's own API got none).  Were one to give up ("database is
+locked"), nbgrader would stop that shard: the students a failed shard left ungraded are
+graded again at the end, in one shard of their own.
 """
 
 from __future__ import annotations
@@ -60,11 +62,14 @@ def checks_folder(course: Path, assignment: str) -> Path:
     return course / "reports" / "checks" / assignment
 
 
-def command(assignment: str, everyone: list[str], shard: list[str],
+def command(course: Path, assignment: str, everyone: list[str], shard: list[str],
             config: tuple[str, ...] = ()) -> list[str]:
+    """The shard's autograde, its verdicts where the progress is looked for."""
     others = sorted(set(everyone) - set(shard))
     return [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
-            f"--CourseDirectory.student_id_exclude={','.join(others)}", *config]
+            f"--CourseDirectory.student_id_exclude={','.join(others)}",
+            f"--GradeInSandbox.checks_dir={checks_folder(course, assignment).parent}",
+            *config]
 
 
 def environment() -> dict[str, str]:
@@ -128,7 +133,7 @@ def _run(course, assignment, everyone, groups, logs, config, env, start, on_prog
         log = logs / f"{name}-{index + 1}.txt"
         own = (f"--GradeInSandbox.sandbox_user={sandbox_users[index]}",) if sandbox_users else ()
         with open(log, "w") as out:
-            proc = subprocess.Popen(command(assignment, everyone, group, config + own),
+            proc = subprocess.Popen(command(course, assignment, everyone, group, config + own),
                                     cwd=course, env=env, stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         running.append((group, log, proc))

@@ -4,8 +4,8 @@ Every item (a student) gets a fresh process, so a crash, a hang or a leak costs 
 only: a process past its time limit is killed, and whatever it had started (sandbox workers
 run in sessions of their own) is adopted by this process as a "child subreaper" and killed
 too.  Where the system can `fork`, the processes are forked from this one: the grader, NumPy
-and pytest are imported once instead of once per student (about 0.5 s of CPU each, a
-quarter of grading a Module 1 submission).  Elsewhere they are spawned.
+and pytest are imported once instead of once per student (about 0.4 s of CPU each, a
+fifth of grading a Module 1 submission).  Elsewhere they are spawned.
 
 This process must start no threads before `run` (a forked child inherits none of them, and
 the locks they held stay locked).
