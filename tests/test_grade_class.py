@@ -2,9 +2,10 @@
 
 A class of 12 Module 1 uploads made from the reference (tests/class_submissions.py): 4 with a
 top-left aligned causal mask, 3 with a softmax that does not subtract the maximum, 5
-correct, in varying folder structures.  `grade_class` grades them 2 at a time, with student
-code confined as the current user (Landlock), and must give every student the score of their
-code; the class report must put the two planted bugs' checks on top, with their shares.
+correct, in varying folder structures (one of them the module's notebook).  `grade_class`
+grades them 2 at a time, with student code confined as the current user (Landlock), and
+must give every student the score of their code; the class report must put the two planted
+bugs' checks on top, with their shares.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import nbformat
 import pytest
 import sandbox_env
 from class_submissions import PLANTED, TOTAL, class_of, expected_score, make_class
 from conftest import REPO
 
+from grader.course import SELF_ATTENTION
+from grader.distribute import notebook
 from grader.distribute.class_report import diagnosis
 
 SHARES = {"causal_top_left": 4 / 12, "softmax_no_max": 3 / 12}
@@ -48,13 +52,20 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     bugs = class_of(12, SHARES)
     submissions = make_class(root / "submissions", bugs)
+    # One correct student uploads the module's notebook instead of files.
+    notebook_student = max(s for s, bug in bugs.items() if bug is None)
+    shutil.rmtree(submissions / notebook_student)
+    (submissions / notebook_student).mkdir()
+    nbformat.write(notebook.build(SELF_ATTENTION),
+                   submissions / notebook_student / f"{notebook.assignment_name(SELF_ATTENTION)}"
+                                                    ".ipynb")
     start = time.perf_counter()
     done = grade_class("--submissions", submissions, "-e", "1", "--out", root / "out",
                        "--jobs", "2")
     seconds = time.perf_counter() - start
     assert done.returncode == 0, done.stderr[-3000:]
     return SimpleNamespace(bugs=bugs, submissions=submissions, out=root / "out", done=done,
-                           seconds=seconds)
+                           seconds=seconds, notebook_student=notebook_student)
 
 
 def test_every_student_gets_the_score_of_their_code(graded):
@@ -70,6 +81,8 @@ def test_every_student_gets_the_score_of_their_code(graded):
         assert round(sum(e["score"] for e in checks["exercises"]), 2) == expected
         results = json.loads((graded.out / "results" / f"{student}.json").read_text())
         assert round(sum(t["score"] for t in results["tests"]), 2) == expected
+    notes = json.loads((graded.out / "results" / f"{graded.notebook_student}.json").read_text())
+    assert "Graded your notebook" in notes["output"]
 
 
 def test_results_are_gradescopes_with_hidden_checks_apart(graded):

@@ -78,6 +78,9 @@ def test_the_gradebook_gets_every_students_score(autograded):
                 for s, bug in STUDENTS.items()}
     assert scores == pytest.approx(expected, abs=0.011)  # nbgrader adds rounded cell scores
     assert scores["complete"] == TOTAL
+    with open(root / "reports" / "class" / ASSIGNMENT / "scores.csv") as f:
+        ours = {row["student"]: float(row["score"]) for row in csv.DictReader(f)}
+    assert ours == pytest.approx(scores, abs=0.011)
 
 
 def test_shards_split_the_class_and_nothing_was_locked(autograded):
