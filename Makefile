@@ -12,12 +12,15 @@ BENCH  ?= all
 COURSE ?= nbgrader-course
 MODULES ?=
 ALL_OR_NOTHING ?=
+SUBMISSIONS ?=
+ASSIGNMENT ?=
+JOBS ?=
 
 comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade test parity bench bench-grading classroom stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
+.PHONY: help grade test parity bench bench-grading classroom grade-class stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
@@ -107,6 +110,11 @@ nbgrader: $(VENV)/.nbgrader ## Create or update the nbgrader course (COURSE=nbgr
 
 classroom: $(VENV)/.student ## GitHub Classroom workflow, in build/classroom/ (MODULES='1 2')
 	@$(PY) -m grader.distribute.classroom --out build/classroom $(foreach m,$(MODULES),--module $(m)) $(if $(ALL_OR_NOTHING),--all-or-nothing)
+
+grade-class: $(if $(ASSIGNMENT),$(VENV)/.nbgrader,$(VENV)/.student) ## Grade a class: SUBMISSIONS=DIR or ASSIGNMENT=NAME
+	@$(if $(SUBMISSIONS)$(ASSIGNMENT),,echo "make grade-class needs SUBMISSIONS=DIR (a folder per student) or ASSIGNMENT=NAME (of the nbgrader COURSE)" >&2; exit 2)
+	@$(PY) -m grader.distribute.grade_class --report build/report $(if $(JOBS),--jobs $(JOBS)) \
+	  $(if $(ASSIGNMENT),--course $(COURSE) --assignment $(ASSIGNMENT),--submissions $(SUBMISSIONS) --out build/class $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e)))
 
 gradescope: $(VENV)/.student ## Build the Gradescope autograder: build/gradescope/autograder.zip
 	@$(PY) -m grader.distribute gradescope --out build/gradescope

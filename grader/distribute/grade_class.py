@@ -9,15 +9,16 @@ nbgrader notebook):
     of their own (`grade_submissions.py`), with expected values drawn for this run from a
     secret seed (the grader runs from a temporary autograder bundle, as on Gradescope).
     OUT/results/<student>.json (Gradescope's format), OUT/checks/<student>.json,
-    OUT/logs/<student>.txt, OUT/scores.csv and OUT/report/.
+    OUT/logs/<student>.txt, OUT/scores.csv and the class report in OUT/report/ (or
+    `--report DIR`; `make grade-class` puts it in build/report/).
 
 An nbgrader course:
 
-    python -m grader.distribute.grade_class --course build/nbgrader --assignment NAME
+    python -m grader.distribute.grade_class --course nbgrader-course --assignment NAME
 
     `nbgrader autograde NAME` in parallel shards (`nbgrader_shards.py`): the gradebook,
     `autograded/` and `reports/checks/NAME/` are written by nbgrader as usual; the report
-    goes to `<course>/reports/class/NAME/report/` (or `--out`).
+    goes to `<course>/reports/class/NAME/report/` (or `--out`, `--report`).
 
 Progress goes to stderr; the summary and where the files are, to stdout.  A submission that
 hangs or crashes costs only itself: the exit code is 0 unless nothing could be graded at all
@@ -61,6 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="where results and the report go (default: build/class, or "
                              "<course>/reports/class/<assignment>)")
+    parser.add_argument("--report", type=Path, default=None, metavar="DIR",
+                        help="where the class report goes (default: OUT/report)")
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
                         help="submissions graded at once (default: the number of cores)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
@@ -161,7 +164,9 @@ def run_from_autograder(args: argparse.Namespace) -> int:
                    *_repeat("--exercise", args.exercise or []),
                    *_repeat("--private", [str(Path(p).resolve()) for p in args.private])]
         command += _repeat("--sandbox-user", args.sandbox_user)
-        for flag, value in (("--timeout", args.timeout), ("--memory-limit", args.memory_limit)):
+        report = args.report and args.report.resolve()  # the engine runs elsewhere
+        for flag, value in (("--timeout", args.timeout), ("--memory-limit", args.memory_limit),
+                            ("--report", report)):
             if value is not None:
                 command += [flag, str(value)]
         if args.trust_submissions:
@@ -206,11 +211,12 @@ def grade_uploads(args: argparse.Namespace) -> int:
                                      _why_not_graded(out, s)) for s in students]
     class_summary.write_scores(scores, out / "scores.csv")
     graded = [s.student for s in scores if not s.not_graded]
-    _report(out / "checks", graded, out / "report", args.top)
+    report_dir = (args.report or out / "report").resolve()
+    _report(out / "checks", graded, report_dir, args.top)
     print("\n".join(class_summary.summary(scores, time.monotonic() - start, jobs,
                                           "submissions")))
-    print(f"Files: {out}/results/ (Gradescope's format), checks/, logs/, scores.csv, "
-          "report/")
+    print(f"Files: {out}/results/ (Gradescope's format), checks/, logs/, scores.csv")
+    print(f"Report: {report_dir}/")
     return 0 if graded else 1
 
 
@@ -262,7 +268,8 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
                                                sandbox_users=tuple(args.sandbox_user))
     progress.finish()
     checks_dir = nbgrader_shards.checks_folder(course_dir, args.assignment)
-    _report(checks_dir, sorted(graded), out / "report", args.top)
+    report_dir = (args.report or out / "report").resolve()
+    _report(checks_dir, sorted(graded), report_dir, args.top)
     why = "not autograded: see the shard logs"
     scores = [class_summary.score_of(s, checks_dir / f"{s}.json", why) if s in graded
               else class_summary.Score(s, not_graded=why)  # an older checks file is stale
@@ -274,7 +281,8 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
                   f"{len(shard.students)} students: see {shard.log}")
     print("\n".join(class_summary.summary(scores, time.monotonic() - start, jobs, "students")))
     print(f"Files: gradebook {course_dir}/gradebook.db (nbgrader export writes grades.csv), "
-          f"checks in {checks_dir}/, scores.csv, logs/ and report/ in {out}/")
+          f"checks in {checks_dir}/, scores.csv and logs/ in {out}/")
+    print(f"Report: {report_dir}/")
     return 0 if graded else 1
 
 
