@@ -27,9 +27,10 @@ help: ## List the targets
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  MODULE=self_attention  FORCE=1"
-	@echo "             BENCH=all|train|decode|quantize (make bench: Module 3's training step,"
-	@echo "             Module 4's decoding, Module 4's quantization of the pretrained demo model)"
+	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  FORCE=1"
+	@echo "             MODULE=self_attention|positional_encoding|transformer|llm"
+	@echo "             BENCH=all|train|decode|quantize  COURSE=nbgrader-course"
+	@echo "  Start with: make grade"
 
 # --- virtual environment, filled in layers: student < test < parity -----------------------
 $(VENV)/.student: pyproject.toml
@@ -53,10 +54,10 @@ $(VENV)/.parity: $(VENV)/.test
 	@touch $@
 
 # --- students ---------------------------------------------------------------------------
-grade: $(VENV)/.student ## Grade your exercises (TARGET=reference to grade the solutions, EX='1.4' for one)
+grade: $(VENV)/.student ## Grade your exercises (EX='1.4' for one, TARGET=reference)
 	@$(PY) -m grader $(GRADE_ARGS)
 
-demo: $(VENV)/.student ## A module's demo on your code (MODULE=positional_encoding, TARGET=reference)
+demo: $(VENV)/.student ## A module's demo on your code (MODULE=, TARGET=)
 	@$(PY) -m $(TARGET).$(MODULE)
 
 extrapolate: $(VENV)/.student ## Module 2's length-extrapolation experiment (a few minutes)
@@ -66,22 +67,22 @@ train: $(VENV)/.student ## Module 3's training demos (a few minutes each)
 	@$(PY) -m reference.transformer --gpt --figures lectures/03_transformer/figures
 	@$(PY) -m reference.transformer --seq2seq --figures lectures/03_transformer/figures
 
-pretrain: $(VENV)/.student ## Module 4's demo: pretrain a GPT on the lecture notes (~3-5 min)
+pretrain: $(VENV)/.student ## Module 4: pretrain a GPT on the lecture notes (~3-5 min)
 	@$(PY) -m reference.llm --figures lectures/04_llm_fundamentals/figures
 
-align: $(VENV)/.student ## Module 4's SFT, DPO and chain-of-thought demos (a few minutes each)
+align: $(VENV)/.student ## Module 4's SFT, DPO and chain-of-thought demos
 	@$(PY) -m reference.llm.sft_demo --figures lectures/04_llm_fundamentals/figures
 	@$(PY) -m reference.llm.dpo_demo --figures lectures/04_llm_fundamentals/figures
 	@$(PY) -m reference.llm.prompting_demo --figures lectures/04_llm_fundamentals/figures
 
 # --- project -------------------------------------------------------------------------------
-test: $(VENV)/.test ## Run the project's own tests (meta-tests of the grader, stubs, lectures)
+test: $(VENV)/.test ## The course's own tests (grader, stubs, lectures)
 	@$(PY) -m pytest -q --ignore=tests/parity
 
 parity: $(VENV)/.parity ## Check the reference against PyTorch / Hugging Face
 	@$(PY) -m pytest -q -m parity tests/parity
 
-bench: $(VENV)/.parity ## Time the reference GPT against PyTorch (training step, KV-cached decoding); quantization report
+bench: $(VENV)/.parity ## Time the reference GPT against PyTorch (BENCH=...)
 ifneq ($(filter all train,$(BENCH)),)
 	@$(PY) -m reference.transformer.bench
 endif
@@ -92,23 +93,23 @@ ifneq ($(filter all quantize,$(BENCH)),)
 	@$(PY) -m reference.llm.bench_quantization
 endif
 
-bench-grading: $(VENV)/.test ## Time Module 1's grading on Gradescope and with nbgrader (BASELINE=DIR compares)
+bench-grading: $(VENV)/.test ## Time Module 1's grading (BASELINE=DIR compares)
 	@$(PY) tests/bench_grading.py $(if $(BASELINE),--baseline $(BASELINE))
 
 lint: $(VENV)/.test ## ruff check
 	@$(PY) -m ruff check .
 
 # --- instructors ---------------------------------------------------------------------------
-stubs: $(VENV)/.student ## Regenerate exercises/ from reference/ (keeps edited stubs unless FORCE=1)
+stubs: $(VENV)/.student ## Regenerate exercises/ (keeps edited stubs unless FORCE=1)
 	@$(PY) -m grader.stubs $(if $(FORCE),--force)
 
-fixtures: $(VENV)/.student ## Instructor-only: regenerate the grader's committed expected values
+fixtures: $(VENV)/.student ## Regenerate the grader's committed expected values
 	@$(PY) -m grader.fixtures --target reference
 
-nbgrader: $(VENV)/.nbgrader ## Create or update the nbgrader course (COURSE=nbgrader-course)
+nbgrader: $(VENV)/.nbgrader ## Create or update the nbgrader course (COURSE=DIR)
 	@$(PY) -m grader.distribute nbgrader --course $(COURSE) $(if $(LECTURES_URL),--lectures-url $(LECTURES_URL))
 
-classroom: $(VENV)/.student ## GitHub Classroom workflow, in build/classroom/ (MODULES='1 2')
+classroom: $(VENV)/.student ## GitHub Classroom workflow, in build/classroom/ (MODULES=)
 	@$(PY) -m grader.distribute.classroom --out build/classroom $(foreach m,$(MODULES),--module $(m)) $(if $(ALL_OR_NOTHING),--all-or-nothing)
 
 grade-class: $(if $(ASSIGNMENT),$(VENV)/.nbgrader,$(VENV)/.student) ## Grade a class: SUBMISSIONS=DIR or ASSIGNMENT=NAME
@@ -116,7 +117,7 @@ grade-class: $(if $(ASSIGNMENT),$(VENV)/.nbgrader,$(VENV)/.student) ## Grade a c
 	@$(PY) -m grader.distribute.grade_class --report build/report $(if $(JOBS),--jobs $(JOBS)) \
 	  $(if $(ASSIGNMENT),--course $(COURSE) --assignment $(ASSIGNMENT),--submissions $(SUBMISSIONS) --out build/class $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e)))
 
-gradescope: $(VENV)/.student ## Build the Gradescope autograder: build/gradescope/autograder.zip
+gradescope: $(VENV)/.student ## Gradescope autograders, in build/gradescope/
 	@$(PY) -m grader.distribute gradescope --out build/gradescope
 
 figures: $(VENV)/.student ## Regenerate the lecture figures from the reference

@@ -52,3 +52,15 @@ def test_bad_arguments_are_named():
     assert done.returncode == 2 and "unknown exercise '9.9'" in done.stderr
     done = run_grader("--target", "/no/such/dir")
     assert done.returncode == 2 and "no such directory" in done.stderr
+
+
+def test_make_help_fits_80_columns_and_names_every_target():
+    """`make help` is the first thing a newcomer runs: no wrapped lines, every target."""
+    done = subprocess.run(["make", "--no-print-directory", "help"], cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    lines = done.stdout.splitlines()
+    assert [line for line in lines if len(line) > 80] == []
+    targets = {line.split()[1] for line in lines if line.startswith("  make ")}
+    makefile = (REPO / "Makefile").read_text()
+    phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:"))
+    assert set(phony.split()[1:]) <= targets
