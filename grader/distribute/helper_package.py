@@ -19,7 +19,7 @@ GRADER_DIR = Path(__file__).resolve().parents[1]
 SHIPPED = (
     "__init__.py", "course.py", "expect.py", "gradcheck.py", "fixtures.py", "local.py",
     "results.py", "text.py", "checks/__init__.py", "sandbox/__init__.py", "sandbox/launch.py",
-    "sandbox/process.py", "sandbox/remote.py", "sandbox/wire.py",
+    "sandbox/forking.py", "sandbox/process.py", "sandbox/remote.py", "sandbox/wire.py",
 )
 INSTRUCTOR_ONLY = {"build_fixtures"}
 

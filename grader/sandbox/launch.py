@@ -1,14 +1,14 @@
 """How a worker process starts: from which folder, as whom, with what environment and limits.
 
 One `Scratch` folder per grading run holds a copy of the worker's own code (`worker.py`,
-`wire.py`, `confine.py`: all the worker may import besides the standard library, NumPy and the
-submission) and a `tmp/` folder, the only place student code may write.  `Limits` says what the
-sandbox allows; the worker applies them to itself before any student code runs
-(`confine.apply`).  With a sandbox `user` (Gradescope, nbgrader run as root) the worker runs as
-that unprivileged user, `preflight` proves beforehand that it can run Python and read the
-submission but not the grader, the expected values or the results, and `kill_processes_of`
-ends every process of the user after each exercise (a process group is not enough: `setsid`
-leaves it).
+`wire.py`, `confine.py`, `forkserver.py`: all the worker may import besides the standard
+library, NumPy and the submission) and a `tmp/` folder, the only place student code may
+write.  `Limits` says what the sandbox allows; the worker applies them to itself before any
+student code runs (`confine.apply`).  With a sandbox `user` (Gradescope, nbgrader run as
+root) the worker runs as that unprivileged user, `preflight` proves beforehand that it can run
+Python and read the submission but not the grader, the expected values or the results, and
+`kill_processes_of` ends every process of the user after each exercise (a process group is
+not enough: `setsid` leaves it).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-WORKER_FILES = ("worker.py", "wire.py", "confine.py")
+WORKER_FILES = ("worker.py", "wire.py", "confine.py", "forkserver.py")
 PACKAGE = "submission"  # the name student files are imported under, whatever their folder's
 GiB = 1 << 30
 FILE_BYTES = 64 << 20  # printing or writing beyond this fails with "File too large"
@@ -91,9 +91,13 @@ class Scratch:
         }
 
     def command(self, *args: str) -> list[str]:
+        """`worker.py ARGS`, or with `--fork-server` first, `forkserver.py ARGS`."""
+        script = "worker.py"
+        if args and args[0] == "--fork-server":
+            script, args = "forkserver.py", args[1:]
         # -I: no environment variables, user site or current folder on sys.path;
         # -B: no bytecode written next to the student's files.
-        return [sys.executable, "-I", "-B", str(self.code / "worker.py"), *args]
+        return [sys.executable, "-I", "-B", str(self.code / script), *args]
 
     def env(self) -> dict[str, str]:
         """A minimal environment: nothing of the grader's leaks into student code."""

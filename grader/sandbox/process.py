@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..text import clean
 from . import wire
+from .forking import ForkServer, ForkServerGone
 from .launch import (
     Limits,
     SandboxUnavailable,
@@ -61,19 +62,30 @@ class StudentTimeout(StudentError):
 class Worker:
     """One sandbox process.  Started at construction; talks once its `ready` arrives."""
 
-    def __init__(self, scratch: Scratch, config: str):
+    def __init__(self, scratch: Scratch, config: str, server: ForkServer | None = None):
+        """A new process, started by `scratch`'s command, or forked by `server`."""
         request_r, self._request_w = os.pipe()
         self._response_r, response_w = os.pipe()
         self._output = tempfile.TemporaryFile()
         self._output_read = 0
         self._unread = ""  # output of a process that is gone, not yet taken
-        self.proc = subprocess.Popen(
-            scratch.command(str(request_r), str(response_w), config),
-            pass_fds=(request_r, response_w), stdout=self._output, stderr=subprocess.STDOUT,
-            **scratch.popen_kwargs(),
-        )
-        os.close(request_r)
-        os.close(response_w)
+        try:
+            if server is not None:
+                self.proc = server.spawn((request_r, response_w, self._output.fileno()))
+            else:
+                self.proc = subprocess.Popen(
+                    scratch.command(str(request_r), str(response_w), config),
+                    pass_fds=(request_r, response_w), stdout=self._output,
+                    stderr=subprocess.STDOUT, **scratch.popen_kwargs(),
+                )
+        except BaseException:
+            for fd in (self._request_w, self._response_r):
+                os.close(fd)
+            self._output.close()
+            raise
+        finally:
+            os.close(request_r)
+            os.close(response_w)
         self.ready: dict | None = None  # the worker's start-up message: what it confined
         self.dead = False
 
@@ -166,10 +178,13 @@ class Worker:
         if self.dead:
             return
         self.dead = True
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        # The group takes what the student's code started; the process itself, in case a
+        # forked worker is killed before it made its own group (its first step).
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.proc.wait()
         self._unread += self._read_output()  # what it printed before it hung or died
         for fd in (self._request_w, self._response_r):
@@ -204,13 +219,17 @@ class Worker:
 
 
 class WorkerPool:
-    """Hands out fresh workers, started ahead (`SPARES` of them, from the moment the pool
-    exists) so that interpreter start-up overlaps the grading of the exercise before.
+    """Hands out fresh workers, one per exercise.  Where the system can fork, a fork server
+    (`forking.py`) started with the pool makes them: Python and NumPy start once per grading
+    run, not once per exercise.  Elsewhere each worker is a new interpreter, started ahead
+    (`SPARES` of them, from the moment the pool exists) so that its start-up overlaps the
+    grading of the exercise before; forked workers are kept ahead as well.
 
     Owns the grading run's `Scratch` folder; `close()` ends every worker and removes it.
     """
 
     SPARES = 2  # enough that short exercises never wait for the next worker on two cores
+    FORK = sys.platform == "linux"  # a fork server (the tests turn it off to compare)
 
     def __init__(self, target: Path, names: dict[str, str], limits: Limits | None = None):
         self.scratch = Scratch(limits or Limits())
@@ -218,7 +237,13 @@ class WorkerPool:
         self.names = names
         self._config = json.dumps(self.scratch.worker_config(self.target, names))
         self._live: dict[int, Worker] = {}
-        self._spares: list[Worker] = [self._start()]
+        self._server: ForkServer | None = None
+        self._restarts = 0
+        if self.FORK:
+            self._server = self._start_server()
+            self._spares: list[Worker] = []  # the server's start-up is the slow part
+        else:
+            self._spares = [self._start()]
 
     def take(self) -> Worker:
         worker = self._spares.pop(0) if self._spares else self._start()
@@ -228,7 +253,12 @@ class WorkerPool:
 
     def _start(self) -> Worker:
         try:
-            worker = Worker(self.scratch, self._config)
+            while True:
+                try:
+                    worker = Worker(self.scratch, self._config, self._server)
+                    break
+                except ForkServerGone:
+                    self._replace_server()
         except OSError as exc:  # the interpreter cannot be run (as the sandbox user)
             self.close()
             who = (f"the sandbox user {self.scratch.limits.user!r}" if self.scratch.uid
@@ -237,13 +267,30 @@ class WorkerPool:
         self._live[worker.proc.pid] = worker
         return worker
 
+    def _start_server(self) -> ForkServer:
+        try:
+            return ForkServer(self.scratch, self._config)
+        except OSError as exc:
+            self.close()
+            who = (f"the sandbox user {self.scratch.limits.user!r}" if self.scratch.uid
+                   is not None else "this user")
+            raise SandboxUnavailable(f"{who} cannot start {sys.executable}: {exc}") from None
+
+    def _replace_server(self) -> None:
+        """The server stopped (student code can end it where Landlock cannot stop that):
+        start another; after the third, start every worker as a new interpreter."""
+        self._server.close()
+        self._restarts += 1
+        self._server = self._start_server() if self._restarts < 3 else None
+
     def release(self, worker: Worker) -> None:
         """Kill `worker` and whatever it left running (a process started with `setsid` has
         left the worker's group): every process of the sandbox user, or, without one, every
         orphan this process adopted as a subreaper; the other live workers stay."""
         worker.kill()
         self._live.pop(worker.proc.pid, None)
-        keep = frozenset(self._live)  # the spares, started before this worker's code ran
+        # The spares (started before this worker's code ran) and the fork server.
+        keep = frozenset(self._live) | ({self._server.pid} if self._server else set())
         if self.scratch.uid is not None:
             kill_processes_of(self.scratch.uid, keep)
         elif is_subreaper():
@@ -253,4 +300,7 @@ class WorkerPool:
         self._spares = []
         for worker in list(self._live.values()):
             self.release(worker)
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         self.scratch.clean_up()

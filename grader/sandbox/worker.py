@@ -1,7 +1,9 @@
 """The sandboxed side of grading: runs student code on request, in its own process.
 
-Started by `remote.Worker` as `python -I -B worker.py REQUEST_FD RESPONSE_FD CONFIG_JSON`, from
-a copy in the grading run's scratch folder (`launch.Scratch`), with a minimal environment.
+Started by `process.Worker` as `python -I -B worker.py REQUEST_FD RESPONSE_FD CONFIG_JSON`, or
+forked by `forkserver.py` (which has imported this file and NumPy once for the whole grading
+run), from a copy in the grading run's scratch folder (`launch.Scratch`), with a minimal
+environment.
 Before any student code runs it confines itself (`confine.apply`: resource limits, Landlock).
 It loads student files lazily, on the first request for a name they define, as submodules of
 a synthetic package whose `__init__.py` is never executed — so a syntax error in one file costs
@@ -258,7 +260,11 @@ def main(argv: list[str]) -> None:
     if argv[1] == "--probe":
         probe(json.loads(argv[2]))
         return
-    request_fd, response_fd, config = int(argv[1]), int(argv[2]), json.loads(argv[3])
+    serve(int(argv[1]), int(argv[2]), json.loads(argv[3]))
+
+
+def serve(request_fd: int, response_fd: int, config: dict) -> None:
+    """Confine this process, say so, then answer requests until the grader hangs up."""
     target = Path(config["target"])
     applied = confine.apply(config["confine"])  # from here on, nothing can lift the limits
     session = Session(target, config["package"], config["names"])
