@@ -32,6 +32,7 @@ import pytest
 from grader import checks as check_registry
 from grader import course, fixtures
 from grader.runner import grade
+from grader.sandbox import Limits, WorkerPool
 from grader.sandbox.confine import landlock_abi
 
 REPO = Path(__file__).resolve().parents[1]
@@ -883,13 +884,42 @@ def test_no_student_process_outlives_the_grader_to_rewrite_the_report(tmp_path):
 
 @SAME_USER_LIMIT
 def test_student_code_cannot_kill_the_grader(tmp_path):
+    # The worker's parent is the fork server; the grader is the server's parent.
     target = submission(tmp_path, append={"softmax.py": '''
         def softmax(x, axis=-1):
             import os
             import signal
-            os.kill(os.getppid(), signal.SIGKILL)
+            server = os.getppid()
+            with open(f"/proc/{server}/status") as f:
+                grader = int(next(l for l in f if l.startswith("PPid:")).split()[1])
+            for pid in (grader, server):
+                os.kill(pid, signal.SIGKILL)
         '''})
     out = tmp_path / "results.json"
     proc = cli(target, out, "1.1", "1.2", cwd=tmp_path)
     assert out.exists(), f"no report; the grader ended with {proc.returncode}"
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("landlock", [True, False])
+def test_a_killed_fork_server_costs_only_the_exercise_that_killed_it(tmp_path, monkeypatch,
+                                                                     landlock):
+    """Workers are forked from a server (grader/sandbox/forkserver.py).  Landlock 6+ keeps
+    student code from signalling it; without, a killed server is replaced and the other
+    exercises are graded as usual."""
+    target = submission(tmp_path, append={"softmax.py": '''
+        def softmax(x, axis=-1):
+            import os
+            import signal
+            os.kill(os.getppid(), signal.SIGKILL)
+            return x
+        '''})
+    replaced = []
+    original = WorkerPool._replace_server
+    monkeypatch.setattr(WorkerPool, "_replace_server",
+                        lambda pool: replaced.append(1) or original(pool))
+    results = {r.exercise.id: r for r in grade(target, ["1.1", "1.2", "1.3", "1.6"],
+                                               limits=Limits(landlock=landlock))}
+    assert len(replaced) == (0 if landlock and LANDLOCK >= 6 else 1)
+    assert results["1.1"].score < results["1.1"].exercise.points
+    assert_full(results, "1.2", "1.3", "1.6")  # none of them calls softmax
