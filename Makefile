@@ -15,6 +15,7 @@ ALL_OR_NOTHING ?=
 SUBMISSIONS ?=
 ASSIGNMENT ?=
 JOBS ?=
+SANDBOX_USERS ?=
 
 comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
@@ -113,8 +114,9 @@ classroom: $(VENV)/.student ## GitHub Classroom workflow, in build/classroom/ (M
 	@$(PY) -m grader.distribute.classroom --out build/classroom $(foreach m,$(MODULES),--module $(m)) $(if $(ALL_OR_NOTHING),--all-or-nothing)
 
 grade-class: $(if $(ASSIGNMENT),$(VENV)/.nbgrader,$(VENV)/.student) ## Grade a class: SUBMISSIONS=DIR or ASSIGNMENT=NAME
-	@$(if $(SUBMISSIONS)$(ASSIGNMENT),,echo "make grade-class needs SUBMISSIONS=DIR (a folder per student) or ASSIGNMENT=NAME (of the nbgrader COURSE)" >&2; exit 2)
-	@$(PY) -m grader.distribute.grade_class --report build/report $(if $(JOBS),--jobs $(JOBS)) \
+	@$(if $(SUBMISSIONS)$(ASSIGNMENT),,printf '%s\n' "make grade-class needs SUBMISSIONS=DIR (one folder per student's upload)" \
+	  "or ASSIGNMENT=NAME (an assignment of the nbgrader COURSE=$(COURSE))" >&2; exit 2)
+	@$(PY) -m grader.distribute.grade_class --report build/report $(if $(JOBS),--jobs $(JOBS)) $(foreach u,$(SANDBOX_USERS),--sandbox-user $(u)) \
 	  $(if $(ASSIGNMENT),--course $(COURSE) --assignment $(ASSIGNMENT),--submissions $(SUBMISSIONS) --out build/class $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e)))
 
 gradescope: $(VENV)/.student ## Gradescope autograders, in build/gradescope/

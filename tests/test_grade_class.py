@@ -118,12 +118,13 @@ def test_class_report_puts_the_planted_bugs_on_top(graded):
 
 def test_terminal_output_fits_and_ends_with_the_summary(graded):
     stdout = graded.done.stdout.strip().splitlines()
-    assert all(len(line) <= 80 for line in stdout if not line.startswith("Files:"))
+    assert all(len(line) <= 80 for line in stdout if not line.startswith(("Files:", "Report:")))
     assert any("causal_mask_alignment" in line and "33.3%" in line for line in stdout)
     mean = sum(expected_score(bug) for bug in graded.bugs.values()) / 12
-    assert stdout[-2] == f"Graded 12/12 submissions in {stdout[-2].split()[4]} (2 jobs): " \
+    assert stdout[-3] == f"Graded 12/12 submissions in {stdout[-3].split()[4]} (2 jobs): " \
                          f"mean {mean:.1f}/60, 5 full marks."
-    assert stdout[-1].startswith("Files: ") and str(graded.out) in stdout[-1]
+    assert stdout[-2].startswith("Files: ") and str(graded.out) in stdout[-2]
+    assert stdout[-1] == f"Report: {graded.out}/report/"
     # Not a terminal: plain progress lines, never redrawn in place.
     assert "12/12 graded" in graded.done.stderr and "\r" not in graded.done.stderr
 
@@ -246,3 +247,19 @@ def test_a_hanging_or_crashing_student_costs_only_themselves(tmp_path):
 ])
 def test_a_diagnosis_is_the_first_line_with_numbers_made_alike(message, found):
     assert diagnosis(message, "timeout") == found
+
+
+def test_make_grade_class_says_what_it_needs_and_passes_the_options_on():
+    bare = subprocess.run(["make", "--no-print-directory", "grade-class"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert bare.returncode != 0 and "SUBMISSIONS=DIR" in bare.stderr
+    assert all(len(line) <= 80 for line in bare.stderr.splitlines())
+    planned = subprocess.run(["make", "-n", "--no-print-directory", "grade-class",
+                              "SUBMISSIONS=uploads", "EX=1", "JOBS=3",
+                              "SANDBOX_USERS=sb1 sb2", "VENV=.venv"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout
+    planned = planned.replace("\\\n", " ").split()  # make -n shows the continuation
+    tail = planned[planned.index("grader.distribute.grade_class") + 1:]
+    assert tail[:8] == ["--report", "build/report", "--jobs", "3", "--sandbox-user", "sb1",
+                        "--sandbox-user", "sb2"]
+    assert tail[8:] == ["--submissions", "uploads", "--out", "build/class", "--exercise", "1"]

@@ -105,5 +105,6 @@ def test_the_class_report_lists_the_planted_bugs(autograded):
     assert by_check[tuple(mask)]["failed"] == "3" and by_check[tuple(softmax)]["failed"] == "2"
     assert all(int(r["failed"]) >= 1 for r in rows)
     lines = done.stdout.strip().splitlines()
-    assert lines[-2].startswith("Graded 5/5 students in ")
-    assert "gradebook" in lines[-1] and (report / "failures.png").is_file()
+    assert lines[-3].startswith("Graded 5/5 students in ")
+    assert "gradebook" in lines[-2] and (report / "failures.png").is_file()
+    assert lines[-1] == f"Report: {report}/"
