@@ -21,7 +21,7 @@ comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade test parity bench bench-grading classroom grade-class stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
+.PHONY: help grade where test parity bench bench-grading classroom grade-class stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
@@ -57,6 +57,10 @@ $(VENV)/.parity: $(VENV)/.test
 # --- students ---------------------------------------------------------------------------
 grade: $(VENV)/.student ## Grade your exercises (EX='1.4' for one, TARGET=reference)
 	@$(PY) -m grader $(GRADE_ARGS)
+
+where: $(VENV)/.student ## Where an exercise's files, checks, tests live (EX=4.5)
+	@$(if $(EX),,echo "make where needs EX=ID, e.g. EX=4.5 or EX=softmax" >&2; exit 2)
+	@$(PY) -m grader --where "$(EX)"
 
 demo: $(VENV)/.student ## A module's demo on your code (MODULE=, TARGET=)
 	@$(PY) -m $(TARGET).$(MODULE)

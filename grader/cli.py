@@ -24,6 +24,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--exercise", "-e", action="append", metavar="ID",
                         help="exercise id such as 1.4, or a module number such as 1 "
                              "(repeatable; default: all)")
+    parser.add_argument("--where", metavar="ID",
+                        help="grade nothing: show where everything of one exercise lives (its "
+                             "stub, solution, checks, fixtures, tests, lecture, demos); ID "
+                             "is an id such as 4.5 or a function name such as softmax")
     parser.add_argument("--json", type=Path, default=Path("build/results.json"),
                         help="where to write the results (default: build/results.json)")
     parser.add_argument("--checks-json", type=Path, default=None, metavar="PATH",
@@ -58,6 +62,10 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.where is not None:
+        from .where.command import where  # reads tests/ and demos: never needed to grade
+
+        return where(args.where)
     try:
         course.select(args.exercise)
         target = resolve_target(args.target)
