@@ -96,7 +96,8 @@ def _loaded_files(fn) -> set[str]:
     return set(re.findall(r"""\bload\(\s*["']([\w.-]+)["']""", source))
 
 
-def fixtures(ex: course.Exercise, root: Path) -> dict[str, list[str]]:
+def fixtures(ex: course.Exercise, root: Path, data_dir: Path = DATA_DIR
+             ) -> dict[str, list[str]]:
     """data file -> the keys that belong to `ex`: named after its id ("4.5.…"), or read by
     one of its checks (from the files its checks' module loads, when it says which)."""
     own = re.compile(rf"{re.escape(ex.id)}(?![\d])")
@@ -109,7 +110,7 @@ def fixtures(ex: course.Exercise, root: Path) -> dict[str, list[str]]:
         starts |= s
         loaded |= _loaded_files(chk.fn)
     found = {}
-    for path in sorted(DATA_DIR.glob("*.npz")):
+    for path in sorted(data_dir.glob("*.npz")):
         # Short bare words ("x") are keys only in a file the checks are known to load.
         read = whole if path.stem in loaded else {w for w in whole if "." in w}
         keys = [k for k in _keys(path)
