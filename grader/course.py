@@ -1,8 +1,9 @@
 """The course as data: modules and exercises, with their points and lecture sections.
 
-This table is the grader's copy of `SYLLABUS.md`: ids and names are the public API.  Every
-exercise names the file students edit, the functions it asks for, and the lecture section
-that teaches it (a `theory.md` heading; a test checks that each one exists).
+This table is the course's syllabus: exercise ids and names are its public API (students,
+lectures and notebooks cite them), so they never change.  Every exercise names the file
+students edit, the functions it asks for, and the lecture section that teaches it (a
+`theory.md` heading; a test checks that each one exists).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from conftest import REPO
 from grader import checks, course, fixtures, stubs
 from grader.runner import grade
 
-# Module 1 as SYLLABUS.md fixes it: id -> the names students implement.
+# Module 1 as the syllabus fixes it: id -> the names students implement.
 SYLLABUS_MODULE_1 = {
     "1.1": ("softmax",),
     "1.2": ("softmax_backward",),

@@ -25,7 +25,7 @@ class Card:
     exercise: course.Exercise
     stub: list[Place]  # exercises/...: one place per function the student writes
     reference: list[Place]  # reference/...: the same functions, solved
-    lecture: str  # lectures/NN_topic/theory.md#anchor
+    lecture: str  # the section that teaches it, e.g. lectures/01_self_attention/theory.md#3-masks
     checks: list[Place]  # every registered check, in grading order
     fixtures: dict[str, list[str]] = field(default_factory=dict)  # data file -> its keys
     mutations: list[Place] = field(default_factory=list)  # test files of plausible bugs
