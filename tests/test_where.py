@@ -150,23 +150,28 @@ def test_future_layouts_are_found(tmp_path):
     (tmp_path / "tests" / "mutations" / "test_4_5.py").write_text(
         "def test_cache_written_in_place():\n    pass\n")
     (tmp_path / "tests" / "mutations" / "test_4_50.py").write_text("def test_x():\n    pass\n")
+    (tmp_path / "tests" / "mutations" / "test_4_5_sampling.py").write_text(
+        'MUTANTS = [Mutant("a", "f", ()), Mutant("b", "f", ())]\n')
     (tmp_path / "tests" / "test_catch_bugs_llm.py").write_text(
         'KV = "4.5"\nMUTANTS = [Mutant("a", KV, "f", (), ()), Mutant("b", "4.4", "f", (), ()),'
         ' Mutant("c", exercise="4.5", file="f", edits=(), catches=())]\n')
     found = {p.path: p.what for p in mutations.test_files(ex, tmp_path)}
     assert found == {"tests/mutations/test_4_5.py": "",
+                     "tests/mutations/test_4_5_sampling.py": "2 mutants",
                      "tests/test_catch_bugs_llm.py": "2 mutants"}
 
     (tmp_path / "demos").mkdir()
     (tmp_path / "demos" / "decode_speed.py").write_text(
         "import numpy as np\n\ndef run(impl):\n    return impl.generate(np.zeros(1))\n")
+    (tmp_path / "demos" / "decode_nested.py").write_text(
+        "def run(impl):\n    return impl.llm.KVCache, impl.transformer.generate\n")
     (tmp_path / "demos" / "training_curves.py").write_text(
         "from . import training\n\ndef run():\n    return training.generate()\n")
     (tmp_path / "lectures" / "04_llm").mkdir(parents=True)
     (tmp_path / "lectures" / "04_llm" / "cache_demo.py").write_text(
         "from reference.llm.kv_cache import KVCache\n")
     found = {p.path: p.what for p in code.demos(ex, tmp_path)}
-    assert found == {"demos/decode_speed.py": "generate",
+    assert found == {"demos/decode_speed.py": "generate", "demos/decode_nested.py": "KVCache",
                      "lectures/04_llm/cache_demo.py": "KVCache"}
 
     (tmp_path / "data").mkdir()
@@ -181,3 +186,16 @@ def test_the_command_does_not_colour_a_pipe():
     done = subprocess.run([sys.executable, "-m", "grader.where", "1.1"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "\x1b[" not in done.stdout
+
+
+def test_a_method_of_the_same_name_is_not_a_demo_of_the_exercise(tmp_path):
+    """`model.train()` is not exercise 4.3's `train`; `llm.train(...)` and a module loaded at
+    run time are."""
+    ex = course.BY_ID["4.3"]
+    (tmp_path / "demos").mkdir()
+    (tmp_path / "demos" / "bench.py").write_text("def run(model):\n    model.train()\n")
+    (tmp_path / "demos" / "curve.py").write_text(
+        "import importlib\n\nmod = importlib.import_module('reference.llm')\n"
+        "mod.evaluate()\n\ndef run(llm):\n    llm.train()\n")
+    found = {p.path: p.what for p in code.demos(ex, tmp_path)}
+    assert found == {"demos/curve.py": "evaluate, train"}

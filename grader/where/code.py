@@ -66,7 +66,9 @@ def _demo_files(root: Path) -> list[Path]:
 
 
 def _imported_modules(tree: ast.Module) -> dict[str, str]:
-    """local name -> the module it was imported from (or is), for every import of a file."""
+    """local name -> the module it was imported from (or is), for every import of a file;
+    a name assigned from `importlib.import_module(...)` (or any `*import*` / `*impl*` call)
+    is bound to "" (some implementation, chosen at run time)."""
     bound = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -75,6 +77,11 @@ def _imported_modules(tree: ast.Module) -> dict[str, str]:
         elif isinstance(node, ast.ImportFrom):
             for alias in node.names:
                 bound[alias.asname or alias.name] = f"{node.module or ''}.{alias.name}"
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            called = getattr(func, "id", getattr(func, "attr", "")).lower()
+            if "import" in called or "impl" in called:
+                bound.update((t.id, "") for t in node.targets if isinstance(t, ast.Name))
     return bound
 
 
@@ -86,7 +93,7 @@ def _from_exercise(module: str, ex: course.Exercise) -> bool:
 
 
 def used_names(tree: ast.Module, ex: course.Exercise) -> set[str]:
-    """The exercise's names a file imports from the exercise's module, or calls as an
+    """The exercise's names a file imports from the exercise's module, or uses as an
     attribute of an implementation it was handed (`impl.generate`, `llm.KVCache`)."""
     names = set(ex.names + ex.also)
     imports = _imported_modules(tree)
@@ -95,12 +102,30 @@ def used_names(tree: ast.Module, ex: course.Exercise) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             if _from_exercise(node.module or "", ex):
                 used.update(a.name for a in node.names if a.name in names)
-        elif (isinstance(node, ast.Attribute) and node.attr in names
-              and isinstance(node.value, ast.Name) and node.value.id != "self"):
-            module = imports.get(node.value.id)
-            if module is None or _from_exercise(module, ex):
+        elif isinstance(node, ast.Attribute) and node.attr in names:
+            if _an_implementation(node.value, imports, ex):
                 used.add(node.attr)
     return used
+
+
+# What a demo calls the implementation it is handed (`def main(impl)`), besides the names of
+# the course's packages and exercise files (`llm.generate`, `kv_cache.KVCache`).
+IMPLEMENTATION_NAMES = {"impl", "implementation", "solution", "student", "target", "package",
+                        "exercises", "reference"}
+
+
+def _an_implementation(value: ast.expr, imports: dict[str, str], ex: course.Exercise) -> bool:
+    """Whether `value` in `value.name` is the exercise's module rather than some object
+    (`model.train()` is not exercise 4.3's `train`): imported from it, loaded at run time,
+    or named like an implementation, its package or its file."""
+    own = {ex.file.removesuffix(".py"), ex.module.package}
+    if isinstance(value, ast.Name):
+        if value.id in imports:
+            return _from_exercise(imports[value.id], ex)
+        return value.id in IMPLEMENTATION_NAMES | own
+    if isinstance(value, ast.Attribute):
+        return value.attr in own
+    return False
 
 
 def demos(ex: course.Exercise, root: Path) -> list[Place]:

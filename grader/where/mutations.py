@@ -71,6 +71,9 @@ def test_files(ex: course.Exercise, root: Path) -> list[Place]:
         if not _is_mutation_file(rel, tree):
             continue
         mutants = _mutants_of(tree, ex.id)
+        if not mutants and token.search(path.name):  # a file of this exercise's bugs only
+            mutants = sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call)
+                          and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Mutant")
         named = sum(1 for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
                     and node.name.startswith("test") and token.search(node.name))
         if mutants:

@@ -93,7 +93,7 @@ def _listed(label: str, places: list[Place], style: Style) -> list[str]:
             if len(lines[-1]) + len(note) <= WIDTH:
                 lines[-1] += note
             else:
-                lines += fit(INDENT + STEP, place.what)
+                lines += fit(INDENT + STEP, f"({place.what})")
         out += lines
         plain = INDENT
     out = out or [plain + "none found"]
