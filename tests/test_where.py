@@ -199,3 +199,12 @@ def test_a_method_of_the_same_name_is_not_a_demo_of_the_exercise(tmp_path):
         "mod.evaluate()\n\ndef run(llm):\n    llm.train()\n")
     found = {p.path: p.what for p in code.demos(ex, tmp_path)}
     assert found == {"demos/curve.py": "evaluate, train"}
+
+
+def test_colour_changes_nothing_but_colour():
+    from grader.where import lookup
+
+    card = lookup("1.8")
+    coloured = render.render(card, colour=True)
+    assert "\x1b[" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == render.render(card)

@@ -64,41 +64,34 @@ def _at(place: Place) -> str:
 
 def _grouped(label: str, places: list[Place], style: Style, count: str = "") -> list[str]:
     """Places by file: the file on the label's line, then `:line  name` under it."""
-    out = []
-    first = style.label(label.ljust(LABEL))
-    plain_first = label.ljust(LABEL)
+    out, first = [], label.ljust(LABEL)
     for path, group in groupby(places, key=lambda p: p.path):
         group = list(group)
         note = f"  ({count})" if count and not out else ""
-        head = fit(plain_first, path + note if len(plain_first + path + note) <= WIDTH else path)
-        out += [head[0].replace(plain_first, first, 1), *head[1:]]
+        out += fit(first, path + note if len(first + path + note) <= WIDTH else path)
         width = max(len(_at(p)) for p in group) + 2
         for place in group:
             tail = f"  {style.warn('hidden')}" if place.hidden else ""
-            where = _at(place).ljust(width)
-            if place.line is None and not place.hidden:
+            if place.line is None:
                 tail = f"  {style.bad('not found')}"
-            out.append(f"{INDENT}{STEP}{where}{place.what}{tail}")
-        plain_first = first = INDENT
-    return out or [style.label(label.ljust(LABEL)) + "none found"]
+            out.append(f"{INDENT}{STEP}{_at(place).ljust(width)}{place.what}{tail}")
+        first = INDENT
+    return out or [first + "none found"]
 
 
-def _listed(label: str, places: list[Place], style: Style) -> list[str]:
+def _listed(label: str, places: list[Place]) -> list[str]:
     """One file a line, what it uses in brackets (on the next line if it does not fit)."""
-    out, plain = [], label.ljust(LABEL)
+    out, first = [], label.ljust(LABEL)
     for place in places:
-        lines = fit(plain, place.path)
-        if place.what:
-            note = f"  ({place.what})"
-            if len(lines[-1]) + len(note) <= WIDTH:
-                lines[-1] += note
-            else:
-                lines += fit(INDENT + STEP, f"({place.what})")
+        lines = fit(first, place.path)
+        note = f"({place.what})" if place.what else ""
+        if note and len(lines[-1]) + 2 + len(note) <= WIDTH:
+            lines[-1] += "  " + note
+        elif note:
+            lines += fit(INDENT + STEP, note)
         out += lines
-        plain = INDENT
-    out = out or [plain + "none found"]
-    out[0] = style.label(label.ljust(LABEL)) + out[0][LABEL:]
-    return out
+        first = INDENT
+    return out or [first + "none found"]
 
 
 def _key_groups(keys: list[str], exercise_id: str) -> list[str]:
@@ -118,22 +111,27 @@ def _key_groups(keys: list[str], exercise_id: str) -> list[str]:
 def _wrap(items: list[str], indent: str) -> list[str]:
     """Comma-separated items in lines of at most WIDTH, never breaking inside an item."""
     lines, line = [], ""
-    for item in items:
-        piece = f"{line}, {item}" if line else item
-        if line and len(indent) + len(piece) + 1 > WIDTH:
-            lines.append(indent + line + ",")
-            piece = item
-        line = piece
+    for i, item in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        if line and len(indent) + len(line) + 2 + len(item) + len(comma) > WIDTH:
+            lines.append(f"{indent}{line},")
+            line = ""
+        line = f"{line}, {item}" if line else item
     return lines + [indent + line] if line else lines
 
 
-def _fixtures(card: Card, style: Style) -> list[str]:
-    out, first = [], style.label("fixtures".ljust(LABEL))
+def _fixtures(card: Card) -> list[str]:
+    out, first = [], "fixtures".ljust(LABEL)
     for path, keys in card.fixtures.items():
         out.append(first + path)
         out += _wrap(_key_groups(keys, card.exercise.id), INDENT + STEP)
         first = INDENT
     return out or [first + "none found"]
+
+
+def _labelled(block: list[str], style: Style) -> list[str]:
+    """The block with its label (the first LABEL characters of its first line) in bold."""
+    return [style.label(block[0][:LABEL]) + block[0][LABEL:], *block[1:]]
 
 
 def render(card: Card, colour: bool = False) -> str:
@@ -143,14 +141,17 @@ def render(card: Card, colour: bool = False) -> str:
     count = f"{len(card.checks)} check{'s' * (len(card.checks) != 1)}" + (
         f", {hidden} hidden" if hidden else "")
     title = f"Exercise {ex.id}: {ex.title} ({ex.points} points)"
+    blocks = [
+        _grouped("stub", card.stub, style),
+        _grouped("reference", card.reference, style),
+        fit("lecture".ljust(LABEL), card.lecture),
+        _grouped("checks", card.checks, style, count),
+        _fixtures(card),
+        _listed("mutations", card.mutations),
+        _listed("demos", card.demos),
+    ]
     lines = [style.label(title if len(title) <= WIDTH else title[: WIDTH - 3] + "..."), ""]
-    lines += _grouped("stub", card.stub, style)
-    lines += _grouped("reference", card.reference, style)
-    lines += [style.label("lecture".ljust(LABEL)) + line[LABEL:]
-              for line in fit(INDENT, card.lecture)]
-    lines += _grouped("checks", card.checks, style, count)
-    lines += _fixtures(card, style)
-    lines += _listed("mutations", card.mutations, style)
-    lines += _listed("demos", card.demos, style)
+    for block in blocks:
+        lines += _labelled(block, style)
     lines += ["", f"Grade it: make grade EX={ex.id}"]
     return "\n".join(lines)
