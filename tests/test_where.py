@@ -208,3 +208,17 @@ def test_colour_changes_nothing_but_colour():
     coloured = render.render(card, colour=True)
     assert "\x1b[" in coloured
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == render.render(card)
+
+
+def test_a_copy_without_reference_or_tests_still_answers(tmp_path):
+    """A student's release holds exercises/ and lectures/, not reference/ or tests/."""
+    import shutil
+
+    from grader.where import lookup
+
+    shutil.copytree(REPO / "exercises", tmp_path / "exercises",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    card = lookup("1.4", root=tmp_path)
+    assert card.reference == [] and card.mutations == []
+    assert [p.path for p in card.stub] == ["exercises/self_attention/attention.py"]
+    assert "reference" in render.render(card) and "none found" in render.render(card)

@@ -30,6 +30,8 @@ def _top_level(tree: ast.Module) -> dict[str, int]:
 def definitions(root: Path, tree_name: str, ex: course.Exercise) -> list[Place]:
     """Where `tree_name` (exercises or reference) defines each function of `ex`: in the
     exercise's file, else in another file of its package (a helper that moved)."""
+    if not (root / tree_name).is_dir():
+        return []  # a copy without that tree (a student's release has no reference/)
     home = root / tree_name / ex.path
     package = home.parent
     others = sorted(p for p in package.glob("*.py") if p != home) if package.is_dir() else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 
@@ -15,7 +16,10 @@ def where(query: str) -> int:
     except UnknownExercise as exc:
         print(textwrap.fill(f"error: {exc}", 80, break_on_hyphens=False), file=sys.stderr)
         return 2
-    print(render(card, colour=use_colour(sys.stdout)))
+    try:
+        print(render(card, colour=use_colour(sys.stdout)), flush=True)
+    except BrokenPipeError:  # `| head` stopped reading: no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
