@@ -9,6 +9,7 @@ the fixture files — so it stays right when things move.
 
 from __future__ import annotations
 
-from .card import Card, lookup, resolve
+from .card import Card, UnknownExercise, resolve
+from .find import lookup
 
-__all__ = ["Card", "lookup", "resolve"]
+__all__ = ["Card", "UnknownExercise", "lookup", "resolve"]

@@ -1,4 +1,4 @@
-"""One exercise's card: the places that make it up, found from the code as it is now."""
+"""One exercise's card: the places that make it up (filled in by `find.lookup`)."""
 
 from __future__ import annotations
 
@@ -48,21 +48,3 @@ def resolve(query: str) -> course.Exercise:
     raise UnknownExercise(f"unknown exercise {query!r}: neither an exercise id nor a "
                           f"function an exercise asks for (such as softmax). Valid ids: "
                           f"{known}")
-
-
-def lookup(query: str, root: Path = REPO_ROOT) -> Card:
-    """Everything about one exercise; raises `UnknownExercise` for an unknown id or name."""
-    from . import code, grading, mutations  # the scanners, loaded only when asked
-
-    ex = resolve(query)
-    checks = grading.checks(ex, root)
-    return Card(
-        exercise=ex,
-        stub=code.definitions(root, "exercises", ex),
-        reference=code.definitions(root, "reference", ex),
-        lecture=ex.lecture_link,
-        checks=checks,
-        fixtures=grading.fixtures(ex, root),
-        mutations=mutations.test_files(ex, root),
-        demos=code.demos(ex, root),
-    )

@@ -6,7 +6,8 @@ import os
 import sys
 import textwrap
 
-from .card import UnknownExercise, lookup
+from .card import UnknownExercise
+from .find import lookup
 from .render import render, use_colour
 
 
