@@ -222,3 +222,19 @@ def test_a_copy_without_reference_or_tests_still_answers(tmp_path):
     assert card.reference == [] and card.mutations == []
     assert [p.path for p in card.stub] == ["exercises/self_attention/attention.py"]
     assert "reference" in render.render(card) and "none found" in render.render(card)
+
+
+def test_mutant_counts_are_what_the_test_files_define():
+    """The count read from the syntax is the count of `Mutant`s the imported file holds."""
+    import importlib
+
+    from mutation import Mutant
+
+    for ex in course.EXERCISES:
+        for place in mutations.test_files(ex, REPO):
+            module = importlib.import_module(place.path.removesuffix(".py").split("/")[-1])
+            defined = {id(m): m for value in vars(module).values()
+                       if isinstance(value, (list, tuple))
+                       for m in value if isinstance(m, Mutant)}
+            count = sum(m.exercise == ex.id for m in defined.values())
+            assert place.what == f"{count} mutant{'s' * (count != 1)}", (ex.id, place.path)

@@ -39,21 +39,40 @@ def _constants(tree: ast.Module) -> dict[str, str]:
     return out
 
 
+def _is_mutant(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Mutant")
+
+
+def _exercise_of(call: ast.Call, constants: dict[str, str]) -> str | None:
+    """The exercise of `Mutant(name, exercise, ...)`, when it is written or a named constant."""
+    args = [kw.value for kw in call.keywords if kw.arg == "exercise"] + call.args[1:2]
+    if not args:
+        return None
+    arg = args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    return constants.get(arg.id) if isinstance(arg, ast.Name) else None
+
+
 def _mutants_of(tree: ast.Module, exercise_id: str) -> int:
-    """How many `Mutant(name, exercise, ...)` calls of the file are bugs of `exercise_id`."""
+    """How many mutants of the file are bugs of `exercise_id`: `Mutant(...)` calls that name
+    it, and calls of the file's own shorthands (`def mutant(...): return Mutant(..., "3.9",
+    ...)`)."""
     constants = _constants(tree)
+    shorthands = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)
+                  and any(_is_mutant(n) and _exercise_of(n, constants) == exercise_id
+                          for n in ast.walk(node))}
+    inside = {id(n) for node in tree.body if isinstance(node, ast.FunctionDef)
+              and node.name in shorthands for n in ast.walk(node)}
     count = 0
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
+        if id(node) in inside or not isinstance(node, ast.Call):
             continue
-        func = node.func
-        if getattr(func, "id", getattr(func, "attr", "")) != "Mutant":
-            continue
-        args = [kw.value for kw in node.keywords if kw.arg == "exercise"] + node.args[1:2]
-        for arg in args[:1]:
-            value = (arg.value if isinstance(arg, ast.Constant)
-                     else constants.get(arg.id) if isinstance(arg, ast.Name) else None)
-            count += value == exercise_id
+        if _is_mutant(node):
+            count += _exercise_of(node, constants) == exercise_id
+        else:
+            count += getattr(node.func, "id", "") in shorthands
     return count
 
 
@@ -72,8 +91,7 @@ def test_files(ex: course.Exercise, root: Path) -> list[Place]:
             continue
         mutants = _mutants_of(tree, ex.id)
         if not mutants and token.search(path.name):  # a file of this exercise's bugs only
-            mutants = sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call)
-                          and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Mutant")
+            mutants = sum(1 for node in ast.walk(tree) if _is_mutant(node))
         named = sum(1 for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
                     and node.name.startswith("test") and token.search(node.name))
         if mutants:
