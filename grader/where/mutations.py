@@ -6,10 +6,20 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from .. import course
 from .card import Place
+
+
+@lru_cache(maxsize=512)
+def _parse(path: Path, mtime: float) -> ast.Module | None:
+    """A test file's syntax tree, parsed once per version of the file."""
+    try:
+        return ast.parse(path.read_text(errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return None
 
 
 def _id_token(ex: course.Exercise) -> re.Pattern:
@@ -83,11 +93,8 @@ def test_files(ex: course.Exercise, root: Path) -> list[Place]:
     places = []
     for path in sorted(tests.rglob("*.py")) if tests.is_dir() else []:
         rel = path.relative_to(root).as_posix()
-        try:
-            tree = ast.parse(path.read_text(errors="replace"))
-        except (SyntaxError, ValueError):
-            continue
-        if not _is_mutation_file(rel, tree):
+        tree = _parse(path, path.stat().st_mtime)
+        if tree is None or not _is_mutation_file(rel, tree):
             continue
         mutants = _mutants_of(tree, ex.id)
         if not mutants and token.search(path.name):  # a file of this exercise's bugs only
