@@ -99,6 +99,9 @@ def test_fixtures_mutations_and_demos_are_found():
 def test_a_function_name_finds_its_exercise():
     done = where("softmax_backward")
     assert done.returncode == 0 and done.stdout.startswith("Exercise 1.2:")
+    from grader.where import resolve
+
+    assert resolve("kvcache").id == resolve("4_5").id == resolve(" 4.5 ").id == "4.5"
 
 
 def test_unknown_id_is_named_with_the_valid_ids():

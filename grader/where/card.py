@@ -37,12 +37,13 @@ class UnknownExercise(LookupError):
 
 
 def resolve(query: str) -> course.Exercise:
-    """The exercise with id `query` ("4.5"), or the one that asks for the name `query`."""
+    """The exercise with id `query` ("4.5", or "4_5" as file names spell it), or the one that
+    asks for the name `query` (any case: "kvcache" is KVCache's)."""
     query = query.strip()
-    if query in course.BY_ID:
-        return course.BY_ID[query]
+    if query.replace("_", ".") in course.BY_ID:
+        return course.BY_ID[query.replace("_", ".")]
     for ex in course.EXERCISES:
-        if query in ex.names + ex.also:
+        if query.lower() in {name.lower() for name in ex.names + ex.also}:
             return ex
     known = " ".join(ex.id for ex in course.EXERCISES)
     raise UnknownExercise(f"unknown exercise {query!r}: neither an exercise id nor a "
