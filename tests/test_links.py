@@ -22,7 +22,7 @@ SKIP_DIRS = {".git", ".venv", "venv", "build", "runs", "__pycache__", "node_modu
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 ANCHORED = re.compile(r"([\w./-]*\.md)#([\w-]+)")
 # Places on one machine, never in the repository: a home or work directory.
-ABSOLUTE = re.compile(r"(?<![\w.~-])/(?:work|home|Users|root|mnt)/")
+ABSOLUTE = re.compile(r"(?<![\w.~-])/(?:work|home|Users)/")
 NAMED_DOCUMENT = re.compile(r"\b[\w-]+\.md\b")
 
 
