@@ -63,7 +63,7 @@ def test_save_then_load_is_exact(tmp_path, dtype):
         assert loaded.params[name].dtype == np.dtype(dtype)
         np.testing.assert_array_equal(loaded.params[name], p, err_msg=name)
     np.testing.assert_array_equal(loaded.forward(IDX), model.forward(IDX))
-    assert set(vars(loaded)) == set(vars(model))  # built without __init__: same attributes
+    assert set(vars(loaded)) == set(vars(model))  # built from params: the same attributes
 
 
 def test_saved_files_are_what_gpt2lmheadmodel_writes(tmp_path):
