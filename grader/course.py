@@ -33,8 +33,9 @@ class Exercise:
     file: str  # inside the module's package, e.g. "attention.py"
     names: tuple[str, ...]  # the functions / classes the student writes
     section: str  # heading of lectures/NN_topic/theory.md, e.g. "4. Scaled dot-product attention"
-    # Functions the exercise also asks for beyond its public names (e.g. the helper that
-    # 3.11's `GPT.forward(idx, kv_cache=...)` calls): their stubs name this exercise.
+    # Functions the exercise also asks for beyond its public names (e.g. the cached forward
+    # that `GPT.forward(idx, kv_cache=...)` reaches through the cache): their stubs name
+    # this exercise.
     also: tuple[str, ...] = ()
 
     @property
@@ -138,7 +139,8 @@ EXERCISES = (
              "sampling.py", ("greedy", "top_k_filter", "top_p_filter", "sample_next_token"),
              "5. Decoding strategies"),
     Exercise("4.5", "The KV cache and cached generation", 12, LLM_FUNDAMENTALS, "kv_cache.py",
-             ("KVCache", "generate"), "6. The KV cache", also=("forward_with_cache",)),
+             ("KVCache", "generate"), "6. The KV cache",
+             also=("forward_with_cache", "cached_attention")),
     Exercise("4.6", "Grouped-query attention", 6, LLM_FUNDAMENTALS, "gqa.py",
              ("repeat_kv", "grouped_query_attention", "kv_cache_bytes"),
              "7. Grouped-query attention"),

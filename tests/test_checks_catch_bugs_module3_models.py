@@ -77,7 +77,7 @@ G_HEAD = ('        logits, head_cache = linear(x, p["wte.weight"].T)'
 G_QKV = ("        q, k, v = (split_heads(qkv[:, :, j * C:(j + 1) * C], H) for j in range(3))"
          "  # (B,H,T,D)\n")
 G_MASK = "        mask = causal_mask(T)  # (T, T), True = may attend\n"
-G_SDPA = "        heads, attn = scaled_dot_product_attention(q, k, v, mask)  # (B, H, T, D)\n"
+G_SDPA = "        heads, attn = attention(q, k, v, mask)  # (B, H, T, D)\n"
 G_CPROJ = ('        y, c_proj = linear(merged, p[h + "attn.c_proj.weight"], '
            'p[h + "attn.c_proj.bias"])\n')
 G_RES = "        x = x + y  # the residual stream (a new array: the caller's x is left alone)\n"

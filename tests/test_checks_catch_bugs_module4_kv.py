@@ -37,7 +37,8 @@ POSITIONS = ('    x = (p["wte.weight"][idx] + p["wpe.weight"][L:L + T]).reshape(
 MASK = ("    mask = None if T == 1 else causal_mask(T, L + T)"
         "  # (T, L+T): query i sees keys j <= L+i\n")
 ADVANCE = "    kv_cache.advance(T)  # once per forward: every layer wrote the same T positions\n"
-LAST_MLP = '        x += feed_forward(a, model._mlp_params(i), activation="gelu")[0]\n'
+LAST_BLOCK = ("        x = model.block_forward(x, i, B, T, mask, cached_attention(kv_cache, i))"
+              "[0]\n")
 FULL = "            logits = model.forward(ids[:, :t])  # (B, t, V): everything, every step\n"
 PICK = "            ids[:, t] = greedy(last)\n"
 RESULT = "    return ids\n    ### END SOLUTION\n"
@@ -72,7 +73,7 @@ MUTANTS = [
            ((RETURN, "        self.length = end\n" + RETURN),),
            ("kv_cache_update_writes_in_place",), "update must not move it", status="failed"),
     Mutant("advance_per_layer", "4.5", KV,
-           ((ADVANCE, ""), (LAST_MLP, LAST_MLP + "        kv_cache.advance(T)\n")),
+           ((ADVANCE, ""), (LAST_BLOCK, LAST_BLOCK + "        kv_cache.advance(T)\n")),
            ("decode_one_token_per_step_matches_full_forward",
             "chunked_prefill_offsets_the_causal_mask", "cached_prefill_matches_full_forward"),
            "call advance(T) once per forward"),

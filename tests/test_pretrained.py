@@ -63,7 +63,21 @@ def test_save_then_load_is_exact(tmp_path, dtype):
         assert loaded.params[name].dtype == np.dtype(dtype)
         np.testing.assert_array_equal(loaded.params[name], p, err_msg=name)
     np.testing.assert_array_equal(loaded.forward(IDX), model.forward(IDX))
-    assert set(vars(loaded)) == set(vars(model))  # built without __init__: same attributes
+    assert set(vars(loaded)) == set(vars(model))  # built from params: the same attributes
+
+
+def test_a_gpt_from_given_params_checks_them():
+    """GPT(config, params=...), what from_pretrained builds on: cast, ordered, checked."""
+    params = dict(reversed(loud_model("float64").params.items()))
+    model = GPT(CONFIG, params=params)  # CONFIG is float32
+    assert list(model.params) == list(loud_model().params)
+    assert all(p.dtype == np.float32 for p in model.params.values())
+    with pytest.raises(ValueError, match="misses 'ln_f.bias'"):
+        GPT(CONFIG, params={k: v for k, v in params.items() if k != "ln_f.bias"})
+    with pytest.raises(ValueError, match="'lm_head.weight', which is not a GPT-2 parameter"):
+        GPT(CONFIG, params={**params, "lm_head.weight": params["wte.weight"]})
+    with pytest.raises(ValueError, match=r"params\['wpe.weight'\] has shape \(8, 24\)"):
+        GPT(CONFIG, params={**params, "wpe.weight": np.zeros((8, 24))})
 
 
 def test_saved_files_are_what_gpt2lmheadmodel_writes(tmp_path):

@@ -7,23 +7,22 @@ steps. A KV cache keeps them, per layer, in buffers allocated once::
 
     k, v: (n_layer, B, H_kv, max_len, D)      positions [0, length) are filled
 
-and a forward with the cache (``GPT.forward(idx, kv_cache=cache)``, which calls
-``forward_with_cache`` below) runs only the T new tokens, at positions ``[L, L+T)`` with
-``L = cache.length``: their keys/values are written into the buffers, their queries attend to
-the ``L + T`` cached keys with the causal mask offset by L, and the logits are exactly those
-of the full forward at these positions. ``generate`` prefills the prompt in one such forward,
-then decodes one token per forward; ``use_cache=False`` recomputes the whole sequence at every
+and a forward with the cache (``GPT.forward(idx, kv_cache=cache)``, which hands the work to
+``cache.forward(model, idx)``, that is ``forward_with_cache`` below) runs only the T new
+tokens, at positions ``[L, L+T)`` with ``L = cache.length``: their keys/values are written
+into the buffers, their queries attend to the ``L + T`` cached keys with the causal mask offset
+by L, and the logits are exactly those of the full forward at these positions. Each block is
+GPT's own ``block_forward`` (3.11), given an attention that goes through the cache
+(``cached_attention``). ``generate`` prefills the prompt in one such forward, then decodes one
+token per forward; ``use_cache=False`` recomputes the whole sequence at every
 step instead (the baseline: same tokens, O(L) times the work per token).
 """
 
 import numpy as np
 
 from ..self_attention.attention import scaled_dot_product_attention
-from ..self_attention.heads import merge_heads, split_heads
 from ..self_attention.masks import causal_mask
-from ..transformer.feed_forward import feed_forward
 from ..transformer.gpt import GPT
-from ..transformer.linear import linear
 from ..transformer.norms import layer_norm
 from .sampling import greedy, sample_next_token
 
@@ -152,6 +151,27 @@ class KVCache:
         (given: stale entries beyond ``length`` are never read)."""
         self.length = 0
 
+    def forward(self, model, idx):
+        """``model.forward(idx, kv_cache=self)`` runs this: ``forward_with_cache(model, idx,
+        self)`` (given). The GPT (Module 3) calls it without importing this module."""
+        return forward_with_cache(model, idx, self)
+
+
+def cached_attention(kv_cache, layer):
+    """The attention of block ``layer`` through ``kv_cache``, for ``GPT.block_forward`` (part
+    of exercise 4.5).
+
+    Returns:
+        ``attention(q, k, v, mask=None) -> (heads, cache)``, as
+        ``scaled_dot_product_attention`` (1.4) but on the cached past too: it writes the new
+        keys/values ``(B, H, T, D)`` with ``kv_cache.update(layer, k, v)`` and lets the T
+        queries attend to every position so far, ``(B, H, L+T, D)``.
+    """
+    raise NotImplementedError(
+        "Exercise 4.5 (cached_attention) is not implemented yet; "
+        "see lectures/04_llm_fundamentals/theory.md#6-the-kv-cache"
+    )
+
 
 def forward_with_cache(model, idx, kv_cache):
     """GPT-2 logits of T new tokens, attending to the cached past (exercise 4.5).
@@ -160,11 +180,9 @@ def forward_with_cache(model, idx, kv_cache):
     computation is ``GPT.forward``'s (3.11) restricted to these rows:
 
         x = wte[idx] + wpe[L : L+T]                                   (B, T, C)
-        per block i:
-            q, k, v = split_heads(c_attn(ln_1(x)))                    (B, H, T, D) each
-            keys, values = kv_cache.update(i, k, v)                   (B, H, L+T, D)
-            x = x + c_proj(merge_heads(attention(q, keys, values, mask)))
-            x = x + mlp(ln_2(x))
+        per block i: x = model.block_forward(x, i, B, T, mask, cached_attention(kv_cache, i))
+            (inside: q, k, v of the new tokens (B, H, T, D); keys, values =
+            kv_cache.update(i, k, v), (B, H, L+T, D); the queries attend to those)
         logits = ln_f(x) @ wte^T                                      (B, T, V)
 
     with the causal mask offset by L: query i (position L+i) may see keys ``j <= L + i``,

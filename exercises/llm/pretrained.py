@@ -1,22 +1,15 @@
-"""Hugging Face GPT-2 files for our NumPy model and tokenizer (given, not an exercise).
+"""Hugging Face GPT-2 tokenizer files for our NumPy tokenizer (given, not an exercise).
 
 A GPT-2 directory as ``save_pretrained`` writes it (or as ``huggingface-cli download gpt2
-config.json model.safetensors vocab.json merges.txt`` fetches it) holds:
+config.json model.safetensors vocab.json merges.txt`` fetches it) holds the model's
+``config.json`` and ``model.safetensors`` (read and written by ``GPT.from_pretrained`` /
+``GPT.save_pretrained``, Module 3's ``transformer/hf_checkpoint.py``) and the tokenizer's:
 
-- ``config.json``: the sizes (``n_embd``, ``n_layer``, ...) -> ``GPTConfig.from_hf``;
-- ``model.safetensors``: every tensor by name, a JSON header then the raw little-endian
-  bytes (no pickle, so loading runs no code). The names are our ``GPT.params`` names, with a
-  ``transformer.`` prefix when ``GPT2LMHeadModel`` saved them (``gpt2`` on the Hub has none).
-  The weight matrices are HF's ``Conv1D`` layout ``(in, out)``, ours too: no transpose.
-  The head is tied to ``wte.weight``; an ``lm_head.weight``, if present, must equal it.
-  Old checkpoints also store the causal masks ``h.{i}.attn.bias`` / ``attn.masked_bias``:
-  buffers, not parameters, ignored here;
 - ``vocab.json``: token -> id, each token's bytes written as printable characters by
   ``bytes_to_unicode`` (a space is "Ġ", a newline "Ċ");
 - ``merges.txt``: after a ``#version`` line, one merge per line, ``"Ġ t"``, in the order
   learnt.
 
-``load_gpt2`` / ``save_gpt2`` are ``GPT.from_pretrained`` / ``GPT.save_pretrained``;
 ``load_gpt2_tokenizer`` is ``BPETokenizer.from_gpt2``: it rebuilds our layout (ids 0..255 are
 the bytes, merge k is id 256 + k, then the special tokens) from ``merges.txt``, builds *your*
 ``BPETokenizer`` on it, and wraps it in a ``GPT2Tokenizer`` that translates between our ids and
@@ -29,176 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-WEIGHTS_INDEX_NAME = "model.safetensors.index.json"  # a checkpoint cut into shards
+from ..transformer.hf_checkpoint import DOWNLOAD_HINT
+
 VOCAB_NAME = "vocab.json"
 MERGES_NAME = "merges.txt"
-PREFIX = "transformer."  # GPT2LMHeadModel's name for its GPT2Model
-BUFFER_SUFFIXES = (".attn.bias", ".attn.masked_bias")  # causal masks of old checkpoints
-DOWNLOAD_HINT = ("huggingface-cli download gpt2 config.json model.safetensors vocab.json "
-                 "merges.txt --local-dir gpt2")
 
-
-# --- weights --------------------------------------------------------------------------------
-
-def read_safetensors(path):
-    """``{name: np.ndarray}`` of a checkpoint directory's ``model.safetensors``.
-
-    A checkpoint cut into shards (``model.safetensors.index.json`` naming
-    ``model-0000k-of-0000n.safetensors``) is read shard by shard.
-
-    Raises:
-        FileNotFoundError: if there is no safetensors file; names what is there instead
-            (``pytorch_model.bin`` is a pickle, which this course does not read).
-    """
-    from safetensors.numpy import load_file  # a student dependency, imported when needed
-
-    path = Path(path)
-    if (path / WEIGHTS_NAME).is_file():
-        return _load_safetensors(load_file, path / WEIGHTS_NAME)
-    if (path / WEIGHTS_INDEX_NAME).is_file():
-        weight_map = json.loads((path / WEIGHTS_INDEX_NAME).read_text())["weight_map"]
-        state = {}
-        for shard in sorted(set(weight_map.values())):
-            state.update(_load_safetensors(load_file, path / shard))
-        return state
-    if (path / "pytorch_model.bin").is_file() or any(path.glob("pytorch_model*.bin")):
-        raise FileNotFoundError(
-            f"{path} holds pytorch_model.bin, a PyTorch pickle, which needs torch to read (and "
-            f"could run code when read); download the safetensors file instead:\n  "
-            f"{DOWNLOAD_HINT}\nor, with torch and transformers installed, convert it: "
-            "GPT2LMHeadModel.from_pretrained(DIR).save_pretrained(NEW_DIR)")
-    raise FileNotFoundError(f"{path} has no {WEIGHTS_NAME}; download GPT-2 with\n  "
-                            f"{DOWNLOAD_HINT}")
-
-
-def _load_safetensors(load_file, file):
-    try:
-        return load_file(str(file))
-    except TypeError as exc:  # e.g. bfloat16, which NumPy has no dtype for
-        raise ValueError(f"{file}: a tensor's dtype has no NumPy equivalent ({exc}); save the "
-                         "model in float32 or float16") from None
-
-
-def gpt_state_dict(state, config, tied=True):
-    """Our ``params`` from a checkpoint's tensors, checked against ``config`` (no casting).
-
-    Strips the ``transformer.`` prefix, drops the causal-mask buffers, checks that an
-    ``lm_head.weight`` equals ``wte.weight`` (our head is tied) and that every parameter of
-    ``gpt_param_shapes(config)`` is there with its shape. ``tied=False`` (a config.json with
-    ``"tie_word_embeddings": false``) requires an ``lm_head.weight``, still equal to
-    ``wte.weight``.
-
-    Raises:
-        ValueError: naming the missing, unexpected, misshapen or untied tensor.
-    """
-    from ..transformer.gpt import gpt_param_shapes
-
-    params, head = {}, None
-    for name, value in state.items():
-        name = name.removeprefix(PREFIX)
-        if name == "lm_head.weight":
-            head = value
-        elif not name.endswith(BUFFER_SUFFIXES):
-            params[name] = value
-    shapes = gpt_param_shapes(config)
-    missing = [name for name in shapes if name not in params]
-    if missing:
-        raise ValueError(f"checkpoint: missing tensor {missing[0]!r} (expected shape "
-                         f"{shapes[missing[0]]}; {len(missing)} missing in all) -- is it a GPT-2 "
-                         "checkpoint of this config.json?")
-    unexpected = [name for name in params if name not in shapes]
-    if unexpected:
-        raise ValueError(f"checkpoint: unexpected tensor {unexpected[0]!r} (and "
-                         f"{len(unexpected) - 1} more): not a parameter of GPT-2")
-    for name, shape in shapes.items():
-        if params[name].shape != shape:
-            hint = (" (transposed: a Linear (out, in) layout, but GPT-2's Conv1D is (in, out))"
-                    if params[name].shape == shape[::-1] else "")
-            raise ValueError(f"checkpoint: tensor {name!r} has shape {params[name].shape}, "
-                             f"expected {shape} from config.json{hint}")
-    if head is None and not tied:
-        raise ValueError("checkpoint: config.json says tie_word_embeddings=false but there is "
-                         "no lm_head.weight; this GPT ties its head to wte.weight")
-    if head is not None and (head.shape != params["wte.weight"].shape
-                             or not np.array_equal(head, params["wte.weight"])):
-        raise ValueError("checkpoint: lm_head.weight differs from wte.weight, but this GPT "
-                         "ties its head to the token embedding (logits = x @ wte.weight^T)")
-    return {name: params[name] for name in shapes}  # in the order of HF's state_dict
-
-
-def read_config(path):
-    """The ``config.json`` of a checkpoint directory, as a dict (must be a GPT-2 config)."""
-    file = Path(path) / CONFIG_NAME
-    if not file.is_file():
-        raise FileNotFoundError(f"{file} not found: a GPT-2 directory needs config.json next "
-                                f"to {WEIGHTS_NAME}; download it with\n  {DOWNLOAD_HINT}")
-    config = json.loads(file.read_text())
-    model_type = config.get("model_type", "gpt2")
-    if model_type != "gpt2":
-        raise ValueError(f"{file}: model_type {model_type!r} is not GPT-2 ('gpt2')")
-    return config
-
-
-def load_gpt2(path, dtype="float32", cls=None):
-    """``GPT.from_pretrained``: a GPT with the weights of a Hugging Face GPT-2 directory.
-
-    Args:
-        path: a directory with ``config.json`` and ``model.safetensors``.
-        dtype: the parameters' dtype (the checkpoint's are cast), ``"float32"`` or
-            ``"float64"``.
-        cls: the class to build (``GPT`` or a subclass).
-
-    Returns:
-        a ``cls`` whose ``params`` are the checkpoint's, in HF's order; its logits are
-        ``GPT2LMHeadModel``'s in eval mode.
-
-    Raises:
-        FileNotFoundError: no config.json or no safetensors weights (see ``read_safetensors``).
-        ValueError: an unsupported config option, or tensors that do not fit (named).
-    """
-    from ..transformer.gpt import GPT, GPTConfig
-
-    cls = GPT if cls is None else cls
-    hf_config = read_config(path)
-    config = GPTConfig.from_hf(hf_config, dtype=np.dtype(dtype).name)
-    params = gpt_state_dict(read_safetensors(path), config,
-                            tied=hf_config.get("tie_word_embeddings", True))
-    # not GPT(config): that would first draw 124M random numbers, only to replace them
-    model = cls.__new__(cls)
-    model.config = config
-    model.params = {name: np.ascontiguousarray(p, dtype=config.dtype) for name, p in params.items()}
-    model._cache = None
-    model._loss_cache = None
-    return model
-
-
-def save_gpt2(model, path):
-    """``GPT.save_pretrained``: write ``config.json`` and ``model.safetensors`` to ``path``.
-
-    The files are those ``GPT2LMHeadModel.save_pretrained`` writes (names with the
-    ``transformer.`` prefix, the tied head left out, the parameters' dtype), so
-    ``GPT2LMHeadModel.from_pretrained(path)`` and ``GPT.from_pretrained(path)`` both load them.
-    """
-    from safetensors.numpy import save_file
-
-    cfg = model.config
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    config = {
-        "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
-        "vocab_size": cfg.vocab_size, "n_positions": cfg.block_size, "n_ctx": cfg.block_size,
-        "n_embd": cfg.n_embd, "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_inner": None,
-        "layer_norm_epsilon": cfg.layer_norm_epsilon, "activation_function": "gelu_new",
-        "tie_word_embeddings": True, "dtype": np.dtype(model.params["wte.weight"].dtype).name,
-    }
-    (path / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
-    tensors = {PREFIX + name: np.ascontiguousarray(p) for name, p in model.params.items()}
-    save_file(tensors, str(path / WEIGHTS_NAME), metadata={"format": "pt"})
-
-
-# --- tokenizer ------------------------------------------------------------------------------
 
 def bytes_to_unicode():
     """GPT-2's map from the 256 bytes to 256 printable characters (``{byte: char}``).
@@ -320,20 +148,19 @@ class GPT2Tokenizer:
         return self.tokenizer.decode(self.from_gpt2[ids].tolist())
 
 
-def load_gpt2_tokenizer(directory=None, merges_txt=None, cls=None):
+def load_gpt2_tokenizer(directory, merges_txt=None, *, cls):
     """``BPETokenizer.from_gpt2``: GPT-2's tokenizer on a ``BPETokenizer`` of ours.
 
     Args:
         directory: a directory with ``vocab.json`` and ``merges.txt``; or the path of a
             ``vocab.json`` file when ``merges_txt`` is given too.
         merges_txt: the path of ``merges.txt``, or None (it is in ``directory``).
-        cls: the ``BPETokenizer`` class to build on (``BPETokenizer(vocab, merges)``).
+        cls: the ``BPETokenizer`` class to build on (``cls(vocab, merges)``; passed in, so
+            that this file does not import bpe.py, which imports it).
 
     Returns:
         a ``GPT2Tokenizer`` whose ``encode`` gives GPT-2's ids.
     """
-    if cls is None:
-        from .bpe import BPETokenizer as cls
     if merges_txt is None:
         vocab_json, merges_txt = Path(directory) / VOCAB_NAME, Path(directory) / MERGES_NAME
     else:

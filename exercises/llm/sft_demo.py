@@ -396,7 +396,7 @@ def main(argv=None):
     import argparse
     import sys
 
-    from ..transformer.__main__ import _not_implemented_message
+    from ..transformer.__main__ import not_implemented_message
 
     parser = argparse.ArgumentParser(
         prog=f"python -m {__package__}.sft_demo",
@@ -423,7 +423,7 @@ def main(argv=None):
             figures_dir=args.figures, out=args.out)
         return 0
     except NotImplementedError as error:
-        print(_not_implemented_message(error), file=sys.stderr)
+        print(not_implemented_message(error), file=sys.stderr)
         return 1
 
 

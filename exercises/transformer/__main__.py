@@ -87,7 +87,7 @@ def run_tour():
     return all(passed for passed, _ in checks)
 
 
-def _not_implemented_message(error):
+def not_implemented_message(error):
     """One friendly line naming the unfinished exercise, from its NotImplementedError."""
     tb = error.__traceback__
     while tb.tb_next is not None:
@@ -159,7 +159,7 @@ def main(argv=None):
         print(__doc__)
         return 0 if run_tour() else 1
     except NotImplementedError as error:
-        print(_not_implemented_message(error), file=sys.stderr)
+        print(not_implemented_message(error), file=sys.stderr)
         return 1
 
 

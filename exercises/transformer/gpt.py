@@ -37,6 +37,7 @@ from ..self_attention.heads import merge_heads, split_heads
 from ..self_attention.masks import causal_mask
 from .cross_entropy import cross_entropy, cross_entropy_backward
 from .feed_forward import feed_forward, feed_forward_backward
+from .hf_checkpoint import gpt_state_dict, read_config, read_safetensors, write_checkpoint
 from .linear import linear, linear_backward
 from .norms import layer_norm, layer_norm_backward
 
@@ -133,6 +134,18 @@ class GPTConfig:
                    n_layer=get("n_layer", 12), n_head=get("n_head", 12), n_embd=n_embd,
                    layer_norm_epsilon=get("layer_norm_epsilon", 1e-5), dtype=dtype)
 
+    def to_hf(self, dtype=None):
+        """The ``config.json`` dict of ``GPT2LMHeadModel`` for this config (``from_hf``'s
+        inverse); ``dtype`` names the saved tensors' dtype (default: ``self.dtype``)."""
+        return {
+            "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+            "vocab_size": self.vocab_size, "n_positions": self.block_size,
+            "n_ctx": self.block_size, "n_embd": self.n_embd, "n_layer": self.n_layer,
+            "n_head": self.n_head, "n_inner": None,
+            "layer_norm_epsilon": self.layer_norm_epsilon, "activation_function": "gelu_new",
+            "tie_word_embeddings": True, "dtype": np.dtype(dtype or self.dtype).name,
+        }
+
 
 def gpt_param_shapes(config):
     """``{name: shape}`` of every parameter, in the order of HF's state_dict (given)."""
@@ -175,8 +188,8 @@ class GPT:
     parameters in place between a forward and its backward.
     """
 
-    def __init__(self, config, rng=None):
-        """Random GPT-2 parameters (given, not an exercise).
+    def __init__(self, config, rng=None, params=None):
+        """Random GPT-2 parameters, or the given ones (given, not an exercise).
 
         The init of GPT-2 / nanoGPT: every weight matrix and both embedding tables
         ~ N(0, 0.02^2), except the residual projections (``attn.c_proj.weight`` and
@@ -190,25 +203,21 @@ class GPT:
             config: a ``GPTConfig``.
             rng: a ``np.random.Generator``; ``None`` means ``np.random.default_rng()``
                 (fresh entropy: pass a generator for reproducible weights).
+            params: ``None`` for the random init; else ``{name: array}`` with exactly the
+                names and shapes of ``gpt_param_shapes(config)`` (e.g. a checkpoint's),
+                copied in that order as contiguous arrays of ``config.dtype``; no random
+                numbers are drawn then.
+
+        Raises:
+            ValueError: if ``params`` misses a name, has an extra one, or a wrong shape.
         """
         if not isinstance(config, GPTConfig):
             raise TypeError(f"GPT: config must be a GPTConfig, got {type(config).__name__}")
-        if rng is None:
-            rng = np.random.default_rng()
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"GPT: rng must be an np.random.Generator, got {type(rng).__name__}")
         self.config = config
-        dtype = np.dtype(config.dtype)
-        residual_std = INIT_STD / math.sqrt(2 * config.n_layer)
-        self.params = {}
-        for name, shape in gpt_param_shapes(config).items():
-            if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")):
-                self.params[name] = np.ones(shape, dtype=dtype)
-            elif name.endswith(".bias"):
-                self.params[name] = np.zeros(shape, dtype=dtype)
-            else:
-                std = residual_std if name.endswith("c_proj.weight") else INIT_STD
-                self.params[name] = (std * rng.standard_normal(shape)).astype(dtype)
+        if params is None:
+            self.params = _random_params(config, rng)
+        else:
+            self.params = _checked_params(params, config)
         self._cache = None  # the last forward's activations
         self._loss_cache = None  # the last loss's cross-entropy cache (None after a forward)
 
@@ -220,8 +229,7 @@ class GPT:
         or ours) writes them, or as ``huggingface-cli download gpt2 config.json
         model.safetensors`` fetches them. The names are ours (a ``transformer.`` prefix is
         stripped), the layout too (``Conv1D`` ``(in, out)``); the tied ``lm_head.weight``, if
-        stored, must equal ``wte.weight``. The loader is ``llm/pretrained.py``'s
-        ``load_gpt2``.
+        stored, must equal ``wte.weight``. The files are read by ``hf_checkpoint.py``.
 
         Args:
             path: the directory.
@@ -235,24 +243,33 @@ class GPT:
                 ``pytorch_model.bin``: the message says what to download).
             ValueError: an unsupported config option, a missing or misshapen tensor (named).
         """
-        from ..llm.pretrained import load_gpt2
-
-        return load_gpt2(path, dtype=dtype, cls=cls)
+        hf_config = read_config(path)
+        config = GPTConfig.from_hf(hf_config, dtype=np.dtype(dtype).name)
+        params = gpt_state_dict(read_safetensors(path), gpt_param_shapes(config),
+                                tied=hf_config.get("tie_word_embeddings", True))
+        return cls(config, params=params)  # no random init: 124M draws only to replace them
 
     def save_pretrained(self, path):
         """Write ``config.json`` and ``model.safetensors`` to the directory ``path`` (given).
 
-        HF's ``GPT2LMHeadModel.from_pretrained(path)`` loads them, and so does
+        The files are those ``GPT2LMHeadModel.save_pretrained`` writes (names with the
+        ``transformer.`` prefix, the tied head left out): HF's
+        ``GPT2LMHeadModel.from_pretrained(path)`` loads them, and so does
         ``GPT.from_pretrained(path)``, exactly (the parameters' dtype is kept).
         """
-        from ..llm.pretrained import save_gpt2
-
-        save_gpt2(self, path)
+        dtype = self.params["wte.weight"].dtype
+        write_checkpoint(path, self.config.to_hf(dtype), self.params)
 
     def num_parameters(self):
         """Number of scalars in ``params`` (the tied table counted once): 124,439,808 for the
         default config, HF's ``GPT2LMHeadModel(...).num_parameters()`` (given)."""
         return sum(int(p.size) for p in self.params.values())
+
+    def free_activations(self):
+        """Forget the last forward's activations, kept for ``backward``, to free their memory
+        (given); a ``backward`` needs a new forward after this."""
+        self._cache = None
+        self._loss_cache = None
 
     def _check_idx(self, idx, where):
         """idx as an integer (B, T) array with 1 <= T <= block_size and ids in [0, V) (given)."""
@@ -281,7 +298,9 @@ class GPT:
             kv_cache: ``None`` for the training forward (3.11). A ``KVCache`` (exercise 4.5)
                 decodes instead: ``idx`` are the next T tokens after the ``kv_cache.length``
                 already cached, and the logits are those of ``forward`` on the whole sequence
-                at these positions; no activations are kept for ``backward``.
+                at these positions; no activations are kept for ``backward``. Any object
+                with a method ``forward(model, idx)`` returning these logits will do: the
+                cached forward is Module 4's, and this module needs nothing of it.
 
         Returns:
             logits: ``(B, T, V)`` in the parameters' dtype (float32 by default).
@@ -294,23 +313,35 @@ class GPT:
                 ``[0, V)``.
         """
         idx = self._check_idx(idx, "forward")
-        if kv_cache is not None:  # decoding with a KV cache: exercise 4.5, in llm/kv_cache.py
-            from ..llm.kv_cache import forward_with_cache
-
-            return forward_with_cache(self, idx, kv_cache)
+        if kv_cache is not None:  # decoding: the cache runs it (4.5, llm/kv_cache.py)
+            return kv_cache.forward(self, idx)
         self._loss_cache = None  # a following backward() needs dlogits, or a new loss
         raise NotImplementedError(
             "Exercise 3.11 (GPT.forward) is not implemented yet; "
             "see lectures/03_transformer/theory.md#13-gpt-2"
         )
 
-    def _block_forward(self, x, i, B, T, mask):
-        """One pre-norm block on the rows ``x`` ``(N, C)``, N = B*T (part of exercise 3.11).
+    def block_forward(self, x, i, B, T, mask, attention=scaled_dot_product_attention):
+        """Block i, pre-norm, on the rows ``x`` of B sequences of T tokens (part of 3.11)::
 
-        Returns ``(x_out, cache)``, ``x_out`` ``(N, C)``.
+            x = x + c_proj(merge_heads(attention(split_heads(c_attn(ln_1(x))), mask)))
+            x = x + mlp(ln_2(x))
+
+        Args:
+            x: ``(N, C)`` with N = B*T rows, or ``(C,)`` when B*T = 1; not modified.
+            i: the block's index, ``0 <= i < n_layer`` (its parameters are ``h.{i}.*``).
+            B, T: the batch and the number of positions of ``x``.
+            mask: the attention's boolean mask (``causal_mask(T)`` in ``forward``) or None.
+            attention: ``attention(q, k, v, mask) -> (heads, cache)`` with q, k, v
+                ``(B, H, T, D)``: ``scaled_dot_product_attention`` (1.4) by default. The
+                cached forward (4.5) passes one that adds k, v to a KV cache and attends to
+                every cached position.
+
+        Returns:
+            ``(x_out, cache)``: ``x_out`` with the shape of ``x``; ``cache`` for ``backward``.
         """
         raise NotImplementedError(
-            "Exercise 3.11 (GPT._block_forward) is not implemented yet; "
+            "Exercise 3.11 (GPT.block_forward) is not implemented yet; "
             "see lectures/03_transformer/theory.md#13-gpt-2"
         )
 
@@ -389,3 +420,39 @@ class GPT:
             "Exercise 3.11 (GPT._block_backward) is not implemented yet; "
             "see lectures/03_transformer/theory.md#13-gpt-2"
         )
+
+
+def _random_params(config, rng):
+    """GPT-2's initialisation (see ``GPT.__init__``), in the order of ``gpt_param_shapes``."""
+    if rng is None:
+        rng = np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"GPT: rng must be an np.random.Generator, got {type(rng).__name__}")
+    dtype = np.dtype(config.dtype)
+    residual_std = INIT_STD / math.sqrt(2 * config.n_layer)
+    params = {}
+    for name, shape in gpt_param_shapes(config).items():
+        if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")):
+            params[name] = np.ones(shape, dtype=dtype)
+        elif name.endswith(".bias"):
+            params[name] = np.zeros(shape, dtype=dtype)
+        else:
+            std = residual_std if name.endswith("c_proj.weight") else INIT_STD
+            params[name] = (std * rng.standard_normal(shape)).astype(dtype)
+    return params
+
+
+def _checked_params(params, config):
+    """``params`` as contiguous arrays of ``config.dtype``, in the order of
+    ``gpt_param_shapes(config)``; a ValueError names a missing, extra or misshapen one."""
+    shapes = gpt_param_shapes(config)
+    for name in params:
+        if name not in shapes:
+            raise ValueError(f"GPT: params has {name!r}, which is not a GPT-2 parameter")
+    for name, shape in shapes.items():
+        if name not in params:
+            raise ValueError(f"GPT: params misses {name!r} (shape {shape})")
+        if np.shape(params[name]) != shape:
+            raise ValueError(f"GPT: params[{name!r}] has shape {np.shape(params[name])}, "
+                             f"expected {shape}")
+    return {name: np.ascontiguousarray(params[name], dtype=config.dtype) for name in shapes}

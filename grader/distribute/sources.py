@@ -91,8 +91,8 @@ def earlier_module_files(module: course.Module) -> list[Path]:
     them, solved: like a course that hands out assignment 1's solution with assignment 2."""
     ordered: list[Path] = []
     seen: set[Path] = set()
-    # a later module's file is never handed out, even where an earlier file imports it
-    # inside a function (3.11's GPT.forward calls 4.5's forward_with_cache)
+    # a later module's file is never handed out, even if an earlier file imported it
+    # (tests/test_layering.py keeps them from doing so)
     allowed = {m.package for m in course.MODULES if m.number <= module.number}
 
     def visit(path: Path) -> None:

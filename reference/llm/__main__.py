@@ -13,7 +13,7 @@ The full run takes about five minutes; --quick is a smoke test of a few seconds.
 import argparse
 import sys
 
-from ..transformer.__main__ import _not_implemented_message, rerun_with_one_blas_thread
+from ..transformer.__main__ import not_implemented_message, rerun_with_one_blas_thread
 
 
 def main(argv=None):
@@ -43,7 +43,7 @@ def main(argv=None):
             seed=args.seed, figures_dir=args.figures)
         return 0
     except NotImplementedError as error:
-        print(_not_implemented_message(error), file=sys.stderr)
+        print(not_implemented_message(error), file=sys.stderr)
         return 1
 
 

@@ -391,7 +391,7 @@ def sweep_lengths(model, ids, lengths, repeats_cached, repeats_uncached, progres
             start = time.perf_counter()
             model.forward(ids[:, :L])
             uncached.append(time.perf_counter() - start)
-        model._cache = None  # drop the full forward's activations (kept for a backward)
+        model.free_activations()  # drop the full forward's activations (kept for a backward)
         row = {"length": L, "cached": 1 / float(np.median(cached[1:])),
                "uncached": 1 / float(np.median(uncached))}
         rows.append(row)

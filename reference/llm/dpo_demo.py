@@ -311,7 +311,7 @@ def main(argv=None):
                         help=f"where {FIGURE_NAME} goes (default lectures/04_llm_fundamentals/"
                              "figures)")
     args = parser.parse_args(argv)
-    from ..transformer.__main__ import _not_implemented_message, rerun_with_one_blas_thread
+    from ..transformer.__main__ import not_implemented_message, rerun_with_one_blas_thread
 
     code = rerun_with_one_blas_thread()
     if code is not None:
@@ -320,7 +320,7 @@ def main(argv=None):
         run(quick=args.quick, seed=args.seed, ref_steps=args.ref_steps, steps=args.steps,
             beta=args.beta, figures_dir=args.figures)
     except NotImplementedError as error:
-        print(_not_implemented_message(error), file=sys.stderr)
+        print(not_implemented_message(error), file=sys.stderr)
         return 1
     return 0
 

@@ -7,23 +7,22 @@ steps. A KV cache keeps them, per layer, in buffers allocated once::
 
     k, v: (n_layer, B, H_kv, max_len, D)      positions [0, length) are filled
 
-and a forward with the cache (``GPT.forward(idx, kv_cache=cache)``, which calls
-``forward_with_cache`` below) runs only the T new tokens, at positions ``[L, L+T)`` with
-``L = cache.length``: their keys/values are written into the buffers, their queries attend to
-the ``L + T`` cached keys with the causal mask offset by L, and the logits are exactly those
-of the full forward at these positions. ``generate`` prefills the prompt in one such forward,
-then decodes one token per forward; ``use_cache=False`` recomputes the whole sequence at every
+and a forward with the cache (``GPT.forward(idx, kv_cache=cache)``, which hands the work to
+``cache.forward(model, idx)``, that is ``forward_with_cache`` below) runs only the T new
+tokens, at positions ``[L, L+T)`` with ``L = cache.length``: their keys/values are written
+into the buffers, their queries attend to the ``L + T`` cached keys with the causal mask offset
+by L, and the logits are exactly those of the full forward at these positions. Each block is
+GPT's own ``block_forward`` (3.11), given an attention that goes through the cache
+(``cached_attention``). ``generate`` prefills the prompt in one such forward, then decodes one
+token per forward; ``use_cache=False`` recomputes the whole sequence at every
 step instead (the baseline: same tokens, O(L) times the work per token).
 """
 
 import numpy as np
 
 from ..self_attention.attention import scaled_dot_product_attention
-from ..self_attention.heads import merge_heads, split_heads
 from ..self_attention.masks import causal_mask
-from ..transformer.feed_forward import feed_forward
 from ..transformer.gpt import GPT
-from ..transformer.linear import linear
 from ..transformer.norms import layer_norm
 from .sampling import greedy, sample_next_token
 
@@ -161,6 +160,30 @@ class KVCache:
         (given: stale entries beyond ``length`` are never read)."""
         self.length = 0
 
+    def forward(self, model, idx):
+        """``model.forward(idx, kv_cache=self)`` runs this: ``forward_with_cache(model, idx,
+        self)`` (given). The GPT (Module 3) calls it without importing this module."""
+        return forward_with_cache(model, idx, self)
+
+
+def cached_attention(kv_cache, layer):
+    """The attention of block ``layer`` through ``kv_cache``, for ``GPT.block_forward`` (part
+    of exercise 4.5).
+
+    Returns:
+        ``attention(q, k, v, mask=None) -> (heads, cache)``, as
+        ``scaled_dot_product_attention`` (1.4) but on the cached past too: it writes the new
+        keys/values ``(B, H, T, D)`` with ``kv_cache.update(layer, k, v)`` and lets the T
+        queries attend to every position so far, ``(B, H, L+T, D)``.
+    """
+    ### BEGIN SOLUTION
+    def attention(q, k, v, mask=None):
+        keys, values = kv_cache.update(layer, k, v)  # (B, H, L+T, D): the past and the new
+        return scaled_dot_product_attention(q, keys, values, mask)
+
+    return attention
+    ### END SOLUTION
+
 
 def forward_with_cache(model, idx, kv_cache):
     """GPT-2 logits of T new tokens, attending to the cached past (exercise 4.5).
@@ -169,11 +192,9 @@ def forward_with_cache(model, idx, kv_cache):
     computation is ``GPT.forward``'s (3.11) restricted to these rows:
 
         x = wte[idx] + wpe[L : L+T]                                   (B, T, C)
-        per block i:
-            q, k, v = split_heads(c_attn(ln_1(x)))                    (B, H, T, D) each
-            keys, values = kv_cache.update(i, k, v)                   (B, H, L+T, D)
-            x = x + c_proj(merge_heads(attention(q, keys, values, mask)))
-            x = x + mlp(ln_2(x))
+        per block i: x = model.block_forward(x, i, B, T, mask, cached_attention(kv_cache, i))
+            (inside: q, k, v of the new tokens (B, H, T, D); keys, values =
+            kv_cache.update(i, k, v), (B, H, L+T, D); the queries attend to those)
         logits = ln_f(x) @ wte^T                                      (B, T, V)
 
     with the causal mask offset by L: query i (position L+i) may see keys ``j <= L + i``,
@@ -207,27 +228,15 @@ def forward_with_cache(model, idx, kv_cache):
         raise ValueError(f"forward_with_cache: positions up to {L + T} exceed block_size = "
                          f"{cfg.block_size} (wpe.weight has one row per position)")
     ### BEGIN SOLUTION
-    eps = cfg.layer_norm_epsilon
     # One row as a vector (C,): NumPy computes vector @ matrix as a matrix-vector product
-    # (gemv), faster than a 1-row matrix product; every layer below accepts (..., C).
+    # (gemv), faster than a 1-row matrix product; every layer of the block accepts (..., C).
     rows = (C,) if B * T == 1 else (B * T, C)
     x = (p["wte.weight"][idx] + p["wpe.weight"][L:L + T]).reshape(rows)  # positions L..L+T-1
     mask = None if T == 1 else causal_mask(T, L + T)  # (T, L+T): query i sees keys j <= L+i
     for i in range(cfg.n_layer):
-        h = f"h.{i}."
-        a = layer_norm(x, p[h + "ln_1.weight"], p[h + "ln_1.bias"], eps)[0]
-        qkv = linear(a, p[h + "attn.c_attn.weight"], p[h + "attn.c_attn.bias"])[0]
-        qkv = qkv.reshape(B, T, 3 * C)
-        q, k, v = (split_heads(qkv[:, :, j * C:(j + 1) * C], H) for j in range(3))  # (B,H,T,D)
-        keys, values = kv_cache.update(i, k, v)  # (B, H, L+T, D): the past and the new
-        heads = scaled_dot_product_attention(q, keys, values, mask)[0]  # (B, H, T, D)
-        y = linear(merge_heads(heads).reshape(rows), p[h + "attn.c_proj.weight"],
-                   p[h + "attn.c_proj.bias"])[0]
-        x = x + y
-        a = layer_norm(x, p[h + "ln_2.weight"], p[h + "ln_2.bias"], eps)[0]
-        x += feed_forward(a, model._mlp_params(i), activation="gelu")[0]
+        x = model.block_forward(x, i, B, T, mask, cached_attention(kv_cache, i))[0]
     kv_cache.advance(T)  # once per forward: every layer wrote the same T positions
-    x = layer_norm(x, p["ln_f.weight"], p["ln_f.bias"], eps)[0]
+    x = layer_norm(x, p["ln_f.weight"], p["ln_f.bias"], cfg.layer_norm_epsilon)[0]
     return (x @ p["wte.weight"].T).reshape(B, T, cfg.vocab_size)  # the tied head
     ### END SOLUTION
 

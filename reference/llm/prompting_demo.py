@@ -301,13 +301,13 @@ def main(argv=None):
     parser.add_argument("--figures", metavar="DIR",
                         help=f"where {FIGURE_NAME} goes (default build/figures)")
     args = parser.parse_args(argv)
-    from ..transformer.__main__ import _not_implemented_message
+    from ..transformer.__main__ import not_implemented_message
 
     try:
         run(quick=args.quick, seed=args.seed, figures_dir=args.figures)
         return 0
     except NotImplementedError as error:  # an exercise the demo needs is still a stub
-        print(_not_implemented_message(error), file=sys.stderr)
+        print(not_implemented_message(error), file=sys.stderr)
         return 1
 
 

@@ -1,0 +1,146 @@
+"""Hugging Face GPT-2 checkpoint files for ``GPT`` (given, not an exercise).
+
+A GPT-2 directory as ``save_pretrained`` writes it (or as ``huggingface-cli download gpt2
+config.json model.safetensors`` fetches it) holds:
+
+- ``config.json``: the sizes (``n_embd``, ``n_layer``, ...) -> ``GPTConfig.from_hf``;
+- ``model.safetensors``: every tensor by name, a JSON header then the raw little-endian
+  bytes (no pickle, so loading runs no code). The names are our ``GPT.params`` names, with a
+  ``transformer.`` prefix when ``GPT2LMHeadModel`` saved them (``gpt2`` on the Hub has none).
+  The weight matrices are HF's ``Conv1D`` layout ``(in, out)``, ours too: no transpose.
+  The head is tied to ``wte.weight``; an ``lm_head.weight``, if present, must equal it.
+  Old checkpoints also store the causal masks ``h.{i}.attn.bias`` / ``attn.masked_bias``:
+  buffers, not parameters, ignored here.
+
+This file reads and writes the files and checks tensors against expected shapes; it knows
+nothing of the model. ``GPT.from_pretrained`` / ``GPT.save_pretrained`` (gpt.py) compose it
+with ``GPTConfig`` and ``gpt_param_shapes``. The tokenizer files of the same directory are
+Module 4's (``llm/pretrained.py``).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+WEIGHTS_INDEX_NAME = "model.safetensors.index.json"  # a checkpoint cut into shards
+PREFIX = "transformer."  # GPT2LMHeadModel's name for its GPT2Model
+BUFFER_SUFFIXES = (".attn.bias", ".attn.masked_bias")  # causal masks of old checkpoints
+DOWNLOAD_HINT = ("huggingface-cli download gpt2 config.json model.safetensors vocab.json "
+                 "merges.txt --local-dir gpt2")
+
+
+def read_config(path):
+    """The ``config.json`` of a checkpoint directory, as a dict (must be a GPT-2 config)."""
+    file = Path(path) / CONFIG_NAME
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} not found: a GPT-2 directory needs config.json next "
+                                f"to {WEIGHTS_NAME}; download it with\n  {DOWNLOAD_HINT}")
+    config = json.loads(file.read_text())
+    model_type = config.get("model_type", "gpt2")
+    if model_type != "gpt2":
+        raise ValueError(f"{file}: model_type {model_type!r} is not GPT-2 ('gpt2')")
+    return config
+
+
+def read_safetensors(path):
+    """``{name: np.ndarray}`` of a checkpoint directory's ``model.safetensors``.
+
+    A checkpoint cut into shards (``model.safetensors.index.json`` naming
+    ``model-0000k-of-0000n.safetensors``) is read shard by shard.
+
+    Raises:
+        FileNotFoundError: if there is no safetensors file; names what is there instead
+            (``pytorch_model.bin`` is a pickle, which this course does not read).
+    """
+    from safetensors.numpy import load_file  # a student dependency, imported when needed
+
+    path = Path(path)
+    if (path / WEIGHTS_NAME).is_file():
+        return _load_safetensors(load_file, path / WEIGHTS_NAME)
+    if (path / WEIGHTS_INDEX_NAME).is_file():
+        weight_map = json.loads((path / WEIGHTS_INDEX_NAME).read_text())["weight_map"]
+        state = {}
+        for shard in sorted(set(weight_map.values())):
+            state.update(_load_safetensors(load_file, path / shard))
+        return state
+    if (path / "pytorch_model.bin").is_file() or any(path.glob("pytorch_model*.bin")):
+        raise FileNotFoundError(
+            f"{path} holds pytorch_model.bin, a PyTorch pickle, which needs torch to read (and "
+            f"could run code when read); download the safetensors file instead:\n  "
+            f"{DOWNLOAD_HINT}\nor, with torch and transformers installed, convert it: "
+            "GPT2LMHeadModel.from_pretrained(DIR).save_pretrained(NEW_DIR)")
+    raise FileNotFoundError(f"{path} has no {WEIGHTS_NAME}; download GPT-2 with\n  "
+                            f"{DOWNLOAD_HINT}")
+
+
+def _load_safetensors(load_file, file):
+    try:
+        return load_file(str(file))
+    except TypeError as exc:  # e.g. bfloat16, which NumPy has no dtype for
+        raise ValueError(f"{file}: a tensor's dtype has no NumPy equivalent ({exc}); save the "
+                         "model in float32 or float16") from None
+
+
+def gpt_state_dict(state, shapes, tied=True):
+    """Our ``params`` from a checkpoint's tensors, checked against ``shapes`` (no casting).
+
+    Strips the ``transformer.`` prefix, drops the causal-mask buffers, checks that an
+    ``lm_head.weight`` equals ``wte.weight`` (our head is tied) and that every parameter of
+    ``shapes`` (``{name: shape}``, as ``gpt_param_shapes(config)``) is there with its shape.
+    ``tied=False`` (a config.json with ``"tie_word_embeddings": false``) requires an
+    ``lm_head.weight``, still equal to ``wte.weight``.
+
+    Returns:
+        ``{name: array}`` in the order of ``shapes`` (HF's state_dict order).
+
+    Raises:
+        ValueError: naming the missing, unexpected, misshapen or untied tensor.
+    """
+    params, head = {}, None
+    for name, value in state.items():
+        name = name.removeprefix(PREFIX)
+        if name == "lm_head.weight":
+            head = value
+        elif not name.endswith(BUFFER_SUFFIXES):
+            params[name] = value
+    missing = [name for name in shapes if name not in params]
+    if missing:
+        raise ValueError(f"checkpoint: missing tensor {missing[0]!r} (expected shape "
+                         f"{shapes[missing[0]]}; {len(missing)} missing in all) -- is it a GPT-2 "
+                         "checkpoint of this config.json?")
+    unexpected = [name for name in params if name not in shapes]
+    if unexpected:
+        raise ValueError(f"checkpoint: unexpected tensor {unexpected[0]!r} (and "
+                         f"{len(unexpected) - 1} more): not a parameter of GPT-2")
+    for name, shape in shapes.items():
+        if params[name].shape != shape:
+            hint = (" (transposed: a Linear (out, in) layout, but GPT-2's Conv1D is (in, out))"
+                    if params[name].shape == shape[::-1] else "")
+            raise ValueError(f"checkpoint: tensor {name!r} has shape {params[name].shape}, "
+                             f"expected {shape} from config.json{hint}")
+    if head is None and not tied:
+        raise ValueError("checkpoint: config.json says tie_word_embeddings=false but there is "
+                         "no lm_head.weight; this GPT ties its head to wte.weight")
+    if head is not None and (head.shape != params["wte.weight"].shape
+                             or not np.array_equal(head, params["wte.weight"])):
+        raise ValueError("checkpoint: lm_head.weight differs from wte.weight, but this GPT "
+                         "ties its head to the token embedding (logits = x @ wte.weight^T)")
+    return {name: params[name] for name in shapes}
+
+
+def write_checkpoint(path, config, params):
+    """Write ``config.json`` (the dict ``config``) and ``model.safetensors`` to ``path``.
+
+    The tensors are named as ``GPT2LMHeadModel.save_pretrained`` names them (our names with
+    the ``transformer.`` prefix; the tied head is left out) and keep their dtype.
+    """
+    from safetensors.numpy import save_file  # a student dependency, imported when needed
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+    tensors = {PREFIX + name: np.ascontiguousarray(p) for name, p in params.items()}
+    save_file(tensors, str(path / WEIGHTS_NAME), metadata={"format": "pt"})
