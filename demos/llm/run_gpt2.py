@@ -40,9 +40,9 @@ def run(directory, prompt, max_new_tokens=40, temperature=0.8, top_k=40, top_p=N
     Returns:
         ``(text, ids)``: the prompt and its continuation, and all the GPT-2 token ids.
     """
-    from ..transformer.gpt import GPT
-    from .bpe import BPETokenizer
-    from .kv_cache import generate
+    from implementation.llm.bpe import BPETokenizer
+    from implementation.llm.kv_cache import generate
+    from implementation.transformer.gpt import GPT
 
     out = sys.stdout if out is None else out
 

@@ -34,21 +34,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from implementation.llm.bpe import BPETokenizer, train_bpe
+from implementation.llm.pretrain import train as pretrain_steps
+from implementation.llm.sft import END, IGNORE, SPECIAL_TOKENS, apply_chat_template, sft_loss_mask
+from implementation.transformer.gpt import GPT, GPTConfig
+from implementation.transformer.optim import AdamW, cosine_schedule
+from implementation.transformer.training import format_duration, optimizer_step
 
-from ..transformer.gpt import GPT, GPTConfig
-from ..transformer.optim import AdamW, cosine_schedule
-from ..transformer.training import (
-    blas_threads,
-    format_duration,
-    optimizer_step,
-    train,
-    write_png,
-)
-from .bpe import BPETokenizer, train_bpe
-from .pretrain import train as pretrain_steps
+from ..blas import blas_threads
+from ..training import train, write_png
 from .pretrain_demo import EOT, default_corpus, load_demo
 from .pretrain_demo import run as pretrain
-from .sft import END, IGNORE, SPECIAL_TOKENS, apply_chat_template, sft_loss_mask
 
 FIGURE_NAME = "sft_masking.png"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"

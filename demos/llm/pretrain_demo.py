@@ -35,12 +35,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from implementation.llm.bpe import BPETokenizer, train_bpe
+from implementation.llm.pretrain import load_checkpoint, train
+from implementation.transformer.gpt import GPT, GPTConfig
+from implementation.transformer.optim import AdamW
+from implementation.transformer.training import format_duration
 
-from ..transformer.gpt import GPT, GPTConfig
-from ..transformer.optim import AdamW
-from ..transformer.training import blas_threads, format_duration, save_loss_curve
-from .bpe import BPETokenizer, train_bpe
-from .pretrain import load_checkpoint, train
+from ..blas import blas_threads
+from ..training import save_loss_curve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EOT = "<|endoftext|>"
@@ -146,7 +148,7 @@ def continue_text(model, ids, n_new, rng, temperature=0.8, top_k=40):
     """Append ``n_new`` tokens to the 1-D ``ids`` with ``generate`` (4.5), past the context
     length too: once the context is full, continue from its second half (a new prompt, with a
     new KV cache)."""
-    from .kv_cache import generate  # exercise 4.5
+    from implementation.llm.kv_cache import generate  # exercise 4.5
 
     ids = np.asarray(ids, dtype=np.int64)
     T = model.config.block_size

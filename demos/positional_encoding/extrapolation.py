@@ -1,10 +1,10 @@
 """Length extrapolation: one tiny model trained four times, then tested on longer sequences.
 
 Usage:
-    python -m reference.positional_encoding --extrapolate [--quick]
+    python -m demos extrapolate [--quick] [--figures DIR] [--target T]
 
-Not an exercise, and not copied to `exercises/`: its training loop has its own cross-entropy
-and Adam, which later modules ask students to write (exercises 3.8 and 3.10).
+It runs on the reference by default: besides Module 2's encodings and Module 1's attention it
+needs Module 3's linear layer (3.1), cross-entropy (3.8) and AdamW (3.10).
 
 The task, "latest value". Tokens 0-7 are *values*, tokens 8-15 *fillers*; each position
 holds a value with probability 1/4, otherwise a filler. At every position the model must
@@ -36,18 +36,17 @@ The model (forward and backward by hand, float32 while training)::
     a = softmax(q k^T / sqrt(D) (+ alibi_bias "alibi" only), causal) v      (B, H, T, D)
     x = x + merge_heads(a) W_o + b_o                  (n_layers times; one by default)
     logits = x W_out + b_out                                                (B, T, V)
-    loss = mean cross-entropy over the scored positions
+    loss = cross_entropy(logits, targets, ignoring the unscored positions)
 
-Adam with a fixed learning rate. The four variants share everything else: the initial
-weights, the training batches, the evaluation sequences. The learned table has rows for the
-longest evaluation length, but only the first ``t_train`` ever receive a gradient (Adam then
-leaves the others exactly where they started): as in a model never shown longer inputs.
+Adam (``AdamW`` without weight decay) with a fixed learning rate. The four variants share
+everything else: the initial weights, the training batches, the evaluation sequences. The
+learned table has rows for the longest evaluation length, but only the first ``t_train``
+ever receive a gradient (Adam then leaves the others exactly where they started): as in a
+model never shown longer inputs.
 ALiBi goes through Module 1's ``scaled_dot_product_attention`` as one extra dimension of q
 and k (``with_alibi``), which adds exactly ``alibi_bias`` to the scores, up to a constant per
 row that softmax ignores.
 """
-
-# course: reference-only
 
 import math
 import time
@@ -55,19 +54,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-
-from ..self_attention.attention import (
+from implementation.positional_encoding.alibi import alibi_bias
+from implementation.positional_encoding.embedding import embedding, embedding_backward
+from implementation.positional_encoding.rope import apply_rope, apply_rope_backward, rope_cos_sin
+from implementation.positional_encoding.sinusoidal import sinusoidal_positional_encoding
+from implementation.self_attention.attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
-from ..self_attention.heads import merge_heads, split_heads
-from ..self_attention.masks import causal_mask
-from .alibi import alibi_bias
-from .embedding import embedding, embedding_backward
-from .rope import apply_rope, apply_rope_backward, rope_cos_sin
-from .sinusoidal import sinusoidal_positional_encoding
+from implementation.self_attention.heads import merge_heads, split_heads
+from implementation.self_attention.masks import causal_mask
+from implementation.transformer.cross_entropy import cross_entropy, cross_entropy_backward
+from implementation.transformer.linear import linear, linear_backward
+from implementation.transformer.optim import AdamW
+
+from ..run import parser as demo_parser
 
 VARIANTS = ("sinusoidal", "learned", "rope", "alibi")
+IGNORE = -100  # the target of a position before the first value: not scored
 LAYER_PARAMS = ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o")
 
 
@@ -200,7 +204,8 @@ def attention_layer(x, p, n_heads, pos):
     Returns:
         out ``(B, T, C)`` (the residual is added by the caller), cache.
     """
-    q, k, v = (split_heads(x @ p[f"W_{n}"] + p[f"b_{n}"], n_heads) for n in "qkv")  # (B,H,T,D)
+    projections = {n: linear(x, p[f"W_{n}"], p[f"b_{n}"]) for n in "qkv"}  # (B, T, C) each
+    q, k, v = (split_heads(projections[n][0], n_heads) for n in "qkv")  # (B, H, T, D)
     if "cos" in pos:  # RoPE: rotate queries and keys by their positions, in every layer
         q = apply_rope(q, pos["cos"], pos["sin"])
         k = apply_rope(k, pos["cos"], pos["sin"])
@@ -208,21 +213,17 @@ def attention_layer(x, p, n_heads, pos):
         q, k = with_alibi(q, k, pos["alibi"])  # (B, H, T, D+1)
     heads, attn_cache = scaled_dot_product_attention(q, k, v, pos["mask"])  # (B, H, T, D)
     merged = merge_heads(heads)  # (B, T, C)
-    out = merged @ p["W_o"] + p["b_o"]
-    return out, (x, p, pos, attn_cache, merged, n_heads)
+    out, out_cache = linear(merged, p["W_o"], p["b_o"])
+    linear_caches = {n: cache for n, (_, cache) in projections.items()} | {"o": out_cache}
+    return out, (pos, attn_cache, linear_caches, n_heads)
 
 
 def attention_layer_backward(dout, cache):
     """Gradients of ``attention_layer``: returns ``dx`` ``(B, T, C)`` and a dict like ``p``."""
-    x, p, pos, attn_cache, merged, n_heads = cache
-    C = x.shape[-1]
-
-    def linear_grads(inp, dy):  # y = inp @ W + b
-        return inp.reshape(-1, C).T @ dy.reshape(-1, C), dy.sum(axis=(0, 1))
-
+    pos, attn_cache, linear_caches, n_heads = cache
     grads = {}
-    grads["W_o"], grads["b_o"] = linear_grads(merged, dout)
-    dheads = split_heads(dout @ p["W_o"].T, n_heads)  # (B, H, T, D)
+    dmerged, grads["W_o"], grads["b_o"] = linear_backward(dout, linear_caches["o"])
+    dheads = split_heads(dmerged, n_heads)  # (B, H, T, D)
     dq, dk, dv = scaled_dot_product_attention_backward(dheads, attn_cache)
     if "alibi" in pos:  # drop the appended dimension; undo the scaling of q
         D = dv.shape[-1]
@@ -230,11 +231,11 @@ def attention_layer_backward(dout, cache):
     if "cos" in pos:
         dq = apply_rope_backward(dq, pos["cos"], pos["sin"])
         dk = apply_rope_backward(dk, pos["cos"], pos["sin"])
-    dx = np.zeros_like(x)
+    dx = 0
     for n, d in zip("qkv", (dq, dk, dv)):
-        d = merge_heads(d)  # (B, T, C)
-        grads[f"W_{n}"], grads[f"b_{n}"] = linear_grads(x, d)
-        dx += d @ p[f"W_{n}"].T
+        dx_n, grads[f"W_{n}"], grads[f"b_{n}"] = linear_backward(merge_heads(d),
+                                                                 linear_caches[n])
+        dx = dx + dx_n  # x fed all three projections
     return dx, grads
 
 
@@ -258,19 +259,15 @@ def model_forward(params, ids, cfg, pos):
         out, cache = attention_layer(x, _layer(params, l), cfg.n_heads, pos)
         x = x + out  # residual
         layer_caches.append(cache)
-    logits = x @ params["W_out"] + params["b_out"]  # (B, T, V)
-    return logits, (tok_cache, pos_cache, layer_caches, x)
+    logits, out_cache = linear(x, params["W_out"], params["b_out"])  # (B, T, V)
+    return logits, (tok_cache, pos_cache, layer_caches, out_cache)
 
 
 def model_backward(dlogits, params, cache):
     """Gradients of every parameter (same keys as ``params``) from ``dlogits`` ``(B, T, V)``."""
-    tok_cache, pos_cache, layer_caches, x = cache
-    C = x.shape[-1]
-    grads = {
-        "W_out": x.reshape(-1, C).T @ dlogits.reshape(-1, dlogits.shape[-1]),
-        "b_out": dlogits.sum(axis=(0, 1)),
-    }
-    dx = dlogits @ params["W_out"].T  # (B, T, C)
+    tok_cache, pos_cache, layer_caches, out_cache = cache
+    grads = {}
+    dx, grads["W_out"], grads["b_out"] = linear_backward(dlogits, out_cache)  # dx (B, T, C)
     for l in reversed(range(len(layer_caches))):
         dlayer, layer_grads = attention_layer_backward(dx, layer_caches[l])
         dx = dx + dlayer  # the residual passes dx through unchanged
@@ -281,49 +278,17 @@ def model_backward(dlogits, params, cache):
     return grads
 
 
-def cross_entropy(logits, targets, scored):
-    """Mean cross-entropy over the scored positions, and its gradient.
-
-    Args:
-        logits: ``(B, T, V)``.
-        targets: ``(B, T)`` int.
-        scored: ``(B, T)`` bool, the positions that count.
-
-    Returns:
-        (loss as a float, dlogits ``(B, T, V)`` in the logits' dtype, the number of scored
-        positions whose argmax is the target).
-    """
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # (B, T, V)
-    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (B, T)
-    n = max(int(scored.sum()), 1)
-    loss = -float(np.sum(picked * scored)) / n
-    dlogits = np.exp(log_probs)  # softmax - one_hot(target), on the scored positions, / n
-    np.put_along_axis(dlogits, targets[..., None], np.exp(picked[..., None]) - 1, axis=-1)
-    dlogits *= (scored / n)[..., None].astype(logits.dtype)
-    correct = int(np.sum((logits.argmax(axis=-1) == targets) & scored))
-    return loss, dlogits, correct
+def scored_targets(targets, scored):
+    """The targets with the unscored positions replaced by ``IGNORE``."""
+    return np.where(scored, targets, IGNORE)
 
 
 def loss_and_grads(params, ids, targets, scored, cfg, pos):
     """Forward, loss and backward: ``(loss, grads)``."""
     logits, cache = model_forward(params, ids, cfg, pos)
-    loss, dlogits, _ = cross_entropy(logits, targets, scored)
-    return loss, model_backward(dlogits, params, cache)
-
-
-def adam_update(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    """One Adam step, in place. ``state`` starts as ``{}``."""
-    state["t"] = t = state.get("t", 0) + 1
-    for name, g in grads.items():
-        m = state.setdefault(f"m.{name}", np.zeros_like(g))
-        v = state.setdefault(f"v.{name}", np.zeros_like(g))
-        m *= beta1
-        m += (1 - beta1) * g
-        v *= beta2
-        v += (1 - beta2) * (g * g)
-        step = lr / (1 - beta1**t)  # bias corrections as Python floats: float32 stays
-        params[name] -= step * m / (np.sqrt(v / (1 - beta2**t)) + eps)
+    loss, ce_cache = cross_entropy(logits, scored_targets(targets, scored), IGNORE)
+    dlogits = cross_entropy_backward(np.ones((), logits.dtype), ce_cache)
+    return float(loss), model_backward(dlogits, params, cache)
 
 
 # --- training and evaluation ---------------------------------------------------------------
@@ -332,13 +297,13 @@ def train(variant, cfg, seed, log_every=3.0):
     params = init_params(variant, cfg, np.random.default_rng([seed, 0]))
     data_rng = np.random.default_rng([seed, 1])  # the same batches for every variant
     pos = positional_inputs(variant, cfg, cfg.t_train)
-    state = {}
+    optimizer = AdamW(lr=cfg.lr, weight_decay=0.0)
     start = last_log = time.perf_counter()
     recent = []
     for step in range(1, cfg.steps + 1):
         ids, targets, scored = make_batch(data_rng, cfg.batch, cfg.t_train, cfg)
         loss, grads = loss_and_grads(params, ids, targets, scored, cfg, pos)
-        adam_update(params, grads, state, cfg.lr)
+        optimizer.step(params, grads)
         recent.append(loss)
         now = time.perf_counter()
         if now - last_log >= log_every or step == cfg.steps:
@@ -368,8 +333,8 @@ def evaluate(params, variant, cfg, t, seed):
         batch = min(cfg.eval_batch, cfg.eval_sequences - start)
         ids, targets, scored = make_batch(rng, batch, t, cfg)
         logits, _ = model_forward(params, ids, cfg, pos)
-        loss, _, _ = cross_entropy(logits, targets, scored)
-        total_loss += loss * scored.sum()
+        loss, _ = cross_entropy(logits, scored_targets(targets, scored), IGNORE)
+        total_loss += float(loss) * scored.sum()
         hits += ((logits.argmax(axis=-1) == targets) & scored).sum(axis=0)
         scored_count += scored.sum(axis=0)
     metrics = {
@@ -416,7 +381,7 @@ def _gradient_check(variant, seed=0, h=1e-5, entries=6):
 
     def loss_at():
         logits, _ = model_forward(params, ids, cfg, pos)
-        return cross_entropy(logits, targets, scored)[0]
+        return float(cross_entropy(logits, scored_targets(targets, scored), IGNORE)[0])
 
     errors = {}
     for name, p in params.items():
@@ -529,3 +494,16 @@ def run(quick: bool = False, out_dir: Path = Path("build/figures"), seed: int = 
     path = save_figure(results, by_position, cfg, Path(out_dir) / "extrapolation.png")
     print(f"\nWrote {path} ({time.perf_counter() - start:.0f}s)", flush=True)
     return results
+
+
+def main(argv=None):
+    parser = demo_parser("extrapolate", "Length extrapolation of four position encodings: "
+                         "trained on 32 tokens, tested on up to 128.")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few steps only (a smoke test: the numbers mean nothing)")
+    parser.add_argument("--figures", metavar="DIR", default="build/figures",
+                        help="where extrapolation.png goes (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    args = parser.parse_args(argv)
+    run(quick=args.quick, out_dir=Path(args.figures), seed=args.seed)
+    return 0

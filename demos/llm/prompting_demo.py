@@ -37,19 +37,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from implementation.llm.kv_cache import generate
+from implementation.llm.prompting import self_consistency
+from implementation.transformer.gpt import GPT, GPTConfig
+from implementation.transformer.optim import AdamW, cosine_schedule
+from implementation.transformer.training import format_duration, optimizer_step
 
-from ..transformer.gpt import GPT, GPTConfig
-from ..transformer.optim import AdamW, cosine_schedule
+from ..blas import blas_threads
+from ..training import train, write_png
 from ..transformer.tasks import IGNORE, digits_of, lm_batch, number_of
-from ..transformer.training import (
-    blas_threads,
-    format_duration,
-    optimizer_step,
-    train,
-    write_png,
-)
-from .kv_cache import generate
-from .prompting import self_consistency
 
 FIGURE_NAME = "prompting_accuracy.png"
 CHARS = "0123456789+=|"

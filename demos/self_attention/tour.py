@@ -1,24 +1,21 @@
 """Worked example of Module 1: causal multi-head self-attention on five tokens.
 
 Usage:
-    python -m reference.self_attention              # the solutions
-    python -m exercises.self_attention              # your code
-    python -m exercises.self_attention --out weights.png
-    python -m reference.self_attention --figures lectures/01_self_attention/figures
+    python -m demos self_attention                      # on your code (exercises/)
+    python -m demos self_attention --target reference   # on the solutions
+    python -m demos self_attention --out weights.png
+    python -m demos self_attention --target reference --figures lectures/01_self_attention/figures
 """
 
-import argparse
-import re
-import sys
-
 import numpy as np
+from implementation.self_attention.attention import scaled_dot_product_attention
+from implementation.self_attention.heads import split_heads
+from implementation.self_attention.masks import causal_mask
+from implementation.self_attention.multi_head import init_mha_params, multi_head_attention
+from implementation.self_attention.online_softmax import online_softmax_attention
 
-from .attention import scaled_dot_product_attention
+from ..run import parser as demo_parser
 from .figures import save_attention_figure, save_lecture_figures
-from .heads import split_heads
-from .masks import causal_mask
-from .multi_head import init_mha_params, multi_head_attention
-from .online_softmax import online_softmax_attention
 
 TOKENS = ("the", "cat", "sat", "on", "mats")
 D_MODEL, N_HEADS, BLOCK_SIZE = 8, 2, 2
@@ -85,27 +82,8 @@ def run_demo(out_path):
     return ok, weights[0], mask
 
 
-def _not_implemented_message(error):
-    """One friendly line naming the unfinished exercise, from its NotImplementedError."""
-    tb = error.__traceback__
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    function = tb.tb_frame.f_code.co_name
-    found = re.search(r"\b\d+\.\d+\b", str(error))
-    if found is None:
-        return f"{function} is not implemented yet ({error}). Run `make grade` to test your work."
-    ex = found.group()
-    return (
-        f"{function} (exercise {ex}) is not implemented yet. "
-        f"Write it, then run `make grade EX={ex}`."
-    )
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}",  # reference.self_attention or exercises.self_attention
-        description="Worked example of Module 1 (self-attention).",
-    )
+    parser = demo_parser("self_attention", "Worked example of Module 1 (self-attention).")
     parser.add_argument(
         "--out",
         metavar="PATH",
@@ -116,16 +94,8 @@ def main(argv=None):
         "--figures", metavar="DIR", help="also regenerate every lecture figure into DIR"
     )
     args = parser.parse_args(argv)
-    try:
-        ok, weights, mask = run_demo(args.out)
-        if args.figures:
-            for path in save_lecture_figures(args.figures, weights, TOKENS, mask):
-                print(f"Wrote {path}")
-    except NotImplementedError as error:
-        print(_not_implemented_message(error), file=sys.stderr)
-        return 1
+    ok, weights, mask = run_demo(args.out)
+    if args.figures:
+        for path in save_lecture_figures(args.figures, weights, TOKENS, mask):
+            print(f"Wrote {path}")
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

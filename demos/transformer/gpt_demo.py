@@ -33,12 +33,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from implementation.transformer.cross_entropy import cross_entropy
+from implementation.transformer.gpt import GPT, GPTConfig, gpt_param_shapes
+from implementation.transformer.optim import AdamW, cosine_schedule
+from implementation.transformer.training import format_duration, optimizer_step
 
-from .cross_entropy import cross_entropy
-from .gpt import GPT, GPTConfig, gpt_param_shapes
-from .optim import AdamW, cosine_schedule
+from ..blas import blas_threads
+from ..training import save_loss_curve, train
 from .tasks import IGNORE, SortDigits, Split, lm_batch
-from .training import blas_threads, format_duration, optimizer_step, save_loss_curve, train
 
 FIGURE_NAME = "gpt_loss.png"
 

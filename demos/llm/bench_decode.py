@@ -46,11 +46,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from implementation.llm.kv_cache import KVCache, generate
+from implementation.transformer.gpt import GPT, GPTConfig
 
+from ..training import write_png
 from ..transformer.bench import blas_threads
-from ..transformer.gpt import GPT, GPTConfig
-from ..transformer.training import write_png
-from .kv_cache import KVCache, generate
 
 FIGURE = (Path(__file__).resolve().parents[2] / "lectures" / "04_llm_fundamentals" / "figures"
           / "decode_tokens_per_s.png")

@@ -27,9 +27,13 @@ report on your own ``quantize_int8`` ... (exercise 4.7) and ``GPT`` (3.11).
 import copy
 
 import numpy as np
-
-from ..transformer.cross_entropy import cross_entropy
-from .quantization import dequantize_int4, dequantize_int8, quantize_int4, quantize_int8
+from implementation.llm.quantization import (
+    dequantize_int4,
+    dequantize_int8,
+    quantize_int4,
+    quantize_int8,
+)
+from implementation.transformer.cross_entropy import cross_entropy
 
 EMBEDDINGS = ("wte.weight", "wpe.weight")  # (rows, C) tables: quantized as (C, rows)
 FP32_BYTES = 4

@@ -1,4 +1,4 @@
-"""Lecture figures of Module 1 (used by ``python -m <package>.self_attention --figures DIR``).
+"""Lecture figures of Module 1 (``python -m demos self_attention --figures DIR``).
 
 Every figure is deterministic: fixed seeds, fixed size and dpi, no timestamp in the PNG.
 """
@@ -7,9 +7,8 @@ import math
 from pathlib import Path
 
 import numpy as np
-
-from .online_softmax import online_softmax_attention
-from .softmax import softmax
+from implementation.self_attention.online_softmax import online_softmax_attention
+from implementation.self_attention.softmax import softmax
 
 DPI = 100
 

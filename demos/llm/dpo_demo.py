@@ -37,11 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from implementation.llm.dpo import dpo_loss, dpo_loss_backward, sequence_logprob
+from implementation.transformer.gpt import GPT, GPTConfig
+from implementation.transformer.optim import AdamW, clip_grad_norm
+from implementation.transformer.training import format_duration
 
-from ..transformer.gpt import GPT, GPTConfig
-from ..transformer.optim import AdamW, clip_grad_norm
-from ..transformer.training import format_duration, write_png
-from .dpo import dpo_loss, dpo_loss_backward, sequence_logprob
+from ..training import write_png
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIGURES_DIR = REPO_ROOT / "lectures" / "04_llm_fundamentals" / "figures"

@@ -1,28 +1,30 @@
 """Worked example of Module 2: telling a model where each token is.
 
 Usage:
-    python -m reference.positional_encoding              # the solutions
-    python -m exercises.positional_encoding              # your code
-    python -m reference.positional_encoding --figures lectures/02_positional_encoding/figures
-    python -m reference.positional_encoding --extrapolate [--quick]   # length extrapolation
+    python -m demos positional_encoding                      # on your code (exercises/)
+    python -m demos positional_encoding --target reference   # on the solutions
+    python -m demos positional_encoding --target reference \
+        --figures lectures/02_positional_encoding/figures    # the lecture's figures
+    python -m demos extrapolate [--quick]   # the length-extrapolation experiment
 """
 
-import argparse
-import re
-import sys
-from pathlib import Path
-
 import numpy as np
+from implementation.positional_encoding.alibi import alibi_bias, alibi_slopes
+from implementation.positional_encoding.embedding import embedding, embedding_backward
+from implementation.positional_encoding.rope import apply_rope, apply_rope_backward, rope_cos_sin
+from implementation.positional_encoding.rope_interleaved import (
+    apply_rope_interleaved,
+    interleave_permutation,
+)
+from implementation.positional_encoding.sinusoidal import (
+    sinusoidal_positional_encoding,
+    sinusoidal_shift_matrix,
+)
 
-from .alibi import alibi_bias, alibi_slopes
-from .embedding import embedding, embedding_backward
+from ..run import parser as demo_parser
 from .figures import save_lecture_figures
-from .rope import apply_rope, apply_rope_backward, rope_cos_sin
-from .rope_interleaved import apply_rope_interleaved, interleave_permutation
-from .sinusoidal import sinusoidal_positional_encoding, sinusoidal_shift_matrix
 
 D_MODEL, HEAD_DIM = 8, 8
-DEFAULT_OUT_DIR = Path("build/figures")
 
 
 def _powers_of_two(slopes):
@@ -140,75 +142,14 @@ def run_demo():
     return all(passed for passed, _ in checks)
 
 
-def run_extrapolation(quick, out_dir):
-    """Run ``extrapolation.run`` (written separately); return an exit code."""
-    try:
-        from .extrapolation import run
-    except ModuleNotFoundError as error:
-        if error.name != f"{__package__}.extrapolation":
-            raise
-        print(
-            "--extrapolate: the length-extrapolation experiment runs on the reference "
-            "only: `make extrapolate` (or python -m reference.positional_encoding "
-            "--extrapolate).",
-            file=sys.stderr,
-        )
-        return 1
-    print(f"\nLength extrapolation{' (quick)' if quick else ''}, figures into {out_dir}:")
-    results = run(quick=quick, out_dir=Path(out_dir))
-    for key, value in (results or {}).items():
-        text = repr(value)
-        print(f"  {key}: {text if len(text) <= 100 else text[:97] + '...'}")
-    return 0
-
-
-def _not_implemented_message(error):
-    """One friendly line naming the unfinished exercise, from its NotImplementedError."""
-    tb = error.__traceback__
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    function = tb.tb_frame.f_code.co_name
-    found = re.search(r"\b\d+\.\d+\b", str(error))
-    if found is None:
-        return f"{function} is not implemented yet ({error}). Run `make grade` to test your work."
-    ex = found.group()
-    return (
-        f"{function} (exercise {ex}) is not implemented yet. "
-        f"Write it, then run `make grade EX={ex}`."
-    )
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}",  # reference.positional_encoding or exercises....
-        description="Worked example of Module 2 (positional encoding).",
-    )
-    parser.add_argument(
-        "--figures", metavar="DIR", help="also regenerate every lecture figure into DIR"
-    )
-    parser.add_argument(
-        "--extrapolate",
-        action="store_true",
-        help="also run the length-extrapolation experiment (its figures go to the --figures "
-        f"DIR, else {DEFAULT_OUT_DIR})",
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="a short extrapolation run (implies --extrapolate)"
-    )
+    parser = demo_parser("positional_encoding",
+                         "Worked example of Module 2 (positional encoding).")
+    parser.add_argument("--figures", metavar="DIR",
+                        help="also regenerate every lecture figure into DIR")
     args = parser.parse_args(argv)
-    try:
-        ok = run_demo()
-        if args.figures:
-            for path in save_lecture_figures(args.figures):
-                print(f"Wrote {path}")
-        if args.extrapolate or args.quick:
-            out_dir = Path(args.figures) if args.figures else DEFAULT_OUT_DIR
-            ok &= run_extrapolation(args.quick, out_dir) == 0
-    except NotImplementedError as error:
-        print(_not_implemented_message(error), file=sys.stderr)
-        return 1
+    ok = run_demo()
+    if args.figures:
+        for path in save_lecture_figures(args.figures):
+            print(f"Wrote {path}")
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,15 +17,16 @@ import subprocess
 import sys
 
 import numpy as np
+from implementation.transformer.activations import gelu
+from implementation.transformer.cross_entropy import cross_entropy
+from implementation.transformer.gpt import GPT, GPTConfig
+from implementation.transformer.linear import linear
+from implementation.transformer.norms import layer_norm
+from implementation.transformer.optim import AdamW, cosine_schedule
+from implementation.transformer.training import optimizer_step
 
-from .activations import gelu
-from .cross_entropy import cross_entropy
-from .gpt import GPT, GPTConfig
-from .linear import linear
-from .norms import layer_norm
-from .optim import AdamW, cosine_schedule
+from ..blas import BLAS_THREAD_VARIABLES
 from .tasks import SortDigits, Split, lm_batch
-from .training import BLAS_THREAD_VARIABLES, optimizer_step
 
 
 def run_tour():

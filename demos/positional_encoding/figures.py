@@ -6,10 +6,9 @@ Every figure is deterministic: fixed seeds, fixed size and dpi, no timestamp in 
 from pathlib import Path
 
 import numpy as np
-
-from .alibi import alibi_bias, alibi_slopes
-from .rope import apply_rope, rope_cos_sin
-from .sinusoidal import sinusoidal_positional_encoding
+from implementation.positional_encoding.alibi import alibi_bias, alibi_slopes
+from implementation.positional_encoding.rope import apply_rope, rope_cos_sin
+from implementation.positional_encoding.sinusoidal import sinusoidal_positional_encoding
 
 DPI = 100
 

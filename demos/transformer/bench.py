@@ -33,8 +33,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-
-from .gpt import GPT, GPTConfig
+from implementation.transformer.gpt import GPT, GPTConfig
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from implementation.transformer.optim import AdamW, noam_schedule
+from implementation.transformer.seq2seq import Transformer, TransformerConfig
+from implementation.transformer.training import format_duration, optimizer_step
 
-from .optim import AdamW, noam_schedule
-from .seq2seq import Transformer, TransformerConfig
+from ..blas import blas_threads
+from ..training import save_loss_curve, train
 from .tasks import ReverseDigits, Split
-from .training import blas_threads, format_duration, optimizer_step, save_loss_curve, train
 
 FIGURE_NAME = "seq2seq_loss.png"
 
