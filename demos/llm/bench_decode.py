@@ -1,9 +1,9 @@
-"""Decoding speed of the reference GPT-2 with its KV cache (exercise 4.5), on the CPU: against
+"""Decoding speed of a GPT-2 with its KV cache (exercise 4.5), on the CPU: against
 Hugging Face, against the memory-bandwidth roofline, and against decoding without a cache.
 
 Usage:
-    python -m reference.llm.bench_decode [--quick] [--threads N] [--config gpt2|tiny]
-                                         [--no-torch] [--figure PATH] [--rounds R]
+    python -m demos bench_decode [--quick] [--threads N] [--config gpt2|tiny]
+                                 [--no-torch] [--figure PATH] [--rounds R] [--target T]
     make bench BENCH=decode       (installs PyTorch and transformers first, the parity extra)
 
 Everything is measured in one run (one process, the same threads), float32, batch 1, greedy,
@@ -31,12 +31,9 @@ weights -- speed does not depend on the values, and both sides hold the very sam
    (the figure ``decode_tokens_per_s.png``; the target is the ratio at 256), and end to end
    from 16 to 256 tokens (the cached run's median of 3, the uncached run once: it is slow).
 
-Not an exercise, and not copied to ``exercises/`` (it would need PyTorch).
+It times the reference unless ``--target`` names another implementation.
 """
 
-# course: reference-only
-
-import argparse
 import os
 import platform
 import sys
@@ -49,6 +46,7 @@ import numpy as np
 from implementation.llm.kv_cache import KVCache, generate
 from implementation.transformer.gpt import GPT, GPTConfig
 
+from ..run import parser as demo_parser
 from ..training import write_png
 from ..transformer.bench import blas_threads
 
@@ -509,8 +507,8 @@ def format_report(res):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m reference.llm.bench_decode",
+    parser = demo_parser(
+        "bench_decode",
         description="Time KV-cached decoding of the reference GPT-2 against Hugging Face, the "
                     "memory-bandwidth roofline and decoding without a cache (CPU, float32).")
     parser.add_argument("--config", choices=sorted(CONFIGS), default="gpt2",
@@ -608,7 +606,3 @@ def main(argv=None):
                                     res["kv_bytes"], hf=hf, title=title)
         print(f"# figure: {res['figure']}")
     return res
-
-
-if __name__ == "__main__":
-    main()

@@ -1,9 +1,9 @@
 """The DPO demo: teach a small GPT a preference with ``dpo_loss`` (given, uses exercise 4.12).
 
 Usage:
-    python -m reference.llm.dpo_demo [--quick] [--seed N] [--ref-steps N] [--steps N]
+    python -m demos dpo [--quick] [--seed N] [--ref-steps N] [--steps N]
                                      [--beta B] [--figures DIR]
-    python -m exercises.llm.dpo_demo             # the same, on your own implementation
+    python -m demos dpo --target reference      # the same, on the solutions
 
 The set-up, small enough for a CPU in a minute or two:
 
@@ -30,7 +30,6 @@ It prints progress lines and draws ``dpo_accuracy.png`` (accuracy and KL against
 into ``--figures`` (default ``lectures/04_llm_fundamentals/figures``).
 """
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -42,6 +41,8 @@ from implementation.transformer.gpt import GPT, GPTConfig
 from implementation.transformer.optim import AdamW, clip_grad_norm
 from implementation.transformer.training import format_duration
 
+from ..blas import rerun_with_one_blas_thread
+from ..run import parser as demo_parser
 from ..training import write_png
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -299,9 +300,7 @@ def run(quick=False, seed=0, ref_steps=None, steps=None, beta=None, figures_dir=
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.dpo_demo",
-        description="DPO on synthetic preference pairs (sorted digits preferred).")
+    parser = demo_parser("dpo", "DPO on synthetic preference pairs (sorted digits preferred).")
     parser.add_argument("--quick", action="store_true", help="a smoke test of a few seconds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ref-steps", type=int, help="next-token steps of the reference "
@@ -312,19 +311,9 @@ def main(argv=None):
                         help=f"where {FIGURE_NAME} goes (default lectures/04_llm_fundamentals/"
                              "figures)")
     args = parser.parse_args(argv)
-    from ..transformer.__main__ import _not_implemented_message, rerun_with_one_blas_thread
-
     code = rerun_with_one_blas_thread()
     if code is not None:
         return code
-    try:
-        run(quick=args.quick, seed=args.seed, ref_steps=args.ref_steps, steps=args.steps,
-            beta=args.beta, figures_dir=args.figures)
-    except NotImplementedError as error:
-        print(_not_implemented_message(error), file=sys.stderr)
-        return 1
+    run(quick=args.quick, seed=args.seed, ref_steps=args.ref_steps, steps=args.steps,
+        beta=args.beta, figures_dir=args.figures)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

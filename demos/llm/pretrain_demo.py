@@ -1,9 +1,9 @@
 """The pretraining demo: a small GPT pretrained on the course's own lecture notes (given).
 
 Usage:
-    python -m reference.llm [--corpus FILE] [--steps N] [--out DIR] [--quick] [--seed N]
+    python -m demos llm [--corpus FILE] [--steps N] [--out DIR] [--quick] [--seed N]
                             [--figures DIR]
-    python -m exercises.llm                      # the same, on your own implementation
+    python -m demos llm --target reference       # the same, on the solutions
 
 Everything the module builds, end to end:
 
@@ -41,7 +41,8 @@ from implementation.transformer.gpt import GPT, GPTConfig
 from implementation.transformer.optim import AdamW
 from implementation.transformer.training import format_duration
 
-from ..blas import blas_threads
+from ..blas import blas_threads, rerun_with_one_blas_thread
+from ..run import parser as demo_parser
 from ..training import save_loss_curve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -135,7 +136,7 @@ def load_demo(out_dir="runs/pretrain"):
     """
     out = Path(out_dir)
     if not (out / "checkpoint.npz").is_file():
-        raise FileNotFoundError(f"no checkpoint.npz in {out}: run `python -m reference.llm "
+        raise FileNotFoundError(f"no checkpoint.npz in {out}: run `python -m demos llm "
                                 f"--out {out}` first (or `make pretrain`)")
     model, _, _, _ = load_checkpoint(out / "checkpoint.npz")
     tokenizer = load_tokenizer(out / "tokenizer.json")
@@ -273,3 +274,29 @@ def run(corpus=None, steps=None, out="runs/pretrain", quick=False, seed=0, figur
             "val_perplexity": final["perplexity"], "first_val_loss": log.evals[0][1]["loss"],
             "unigram_perplexity": unigram, "parameters": n_params, "tokens": int(len(ids)),
             "figure": str(path), "checkpoint": str(checkpoint), "samples": samples}
+
+
+def main(argv=None):
+    parser = demo_parser("llm", "Pretrain a small GPT on the course's lecture notes "
+                         "(Module 4's demo).")
+    parser.add_argument("--corpus", metavar="FILE",
+                        help="a UTF-8 text file to train on (default: every lectures/*/theory.md "
+                             "of the course, in sorted order)")
+    parser.add_argument("--steps", type=int, help="the number of updates (default 1500; "
+                                                  "60 with --quick)")
+    parser.add_argument("--out", metavar="DIR", default="runs/pretrain",
+                        help="where the checkpoint, tokenizer and held-out tokens go "
+                             "(default runs/pretrain)")
+    parser.add_argument("--quick", action="store_true", help="a tiny model, a short run")
+    parser.add_argument("--figures", metavar="DIR",
+                        help="where pretrain_loss.png goes (default: --out)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    args = parser.parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        parser.error("--steps must be at least 1")
+    code = rerun_with_one_blas_thread()
+    if code is not None:
+        return code
+    run(corpus=args.corpus, steps=args.steps, out=args.out, quick=args.quick,
+        seed=args.seed, figures_dir=args.figures)
+    return 0

@@ -1,8 +1,8 @@
 """The prompting demo: a written-out chain of thought lets a tiny GPT add (given).
 
 Usage:
-    python -m reference.llm.prompting_demo [--quick] [--seed N] [--figures DIR]
-    python -m exercises.llm.prompting_demo      # the same, with your generate and vote
+    python -m demos prompting [--quick] [--seed N] [--figures DIR]
+    python -m demos prompting --target reference   # the same, on the solutions
 
 Two GPTs of the same size (Module 3's ``GPT``) are trained from scratch, for the same number
 of steps on the same problems, to add two 8-digit numbers (leading zeros kept). They differ
@@ -30,8 +30,6 @@ step, each a short local computation. The price is more tokens: 60 per problem i
 (the same steps and problems, about twice the training tokens and decoding steps).
 """
 
-import argparse
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,7 +41,8 @@ from implementation.transformer.gpt import GPT, GPTConfig
 from implementation.transformer.optim import AdamW, cosine_schedule
 from implementation.transformer.training import format_duration, optimizer_step
 
-from ..blas import blas_threads
+from ..blas import blas_threads, rerun_with_one_blas_thread
+from ..run import parser as demo_parser
 from ..training import train, write_png
 from ..transformer.tasks import IGNORE, digits_of, lm_batch, number_of
 
@@ -288,29 +287,15 @@ def run(quick=False, seed=0, figures_dir=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.prompting_demo",
-        description="Direct answers vs a written-out chain of thought, and self-consistency, "
-                    "in a tiny GPT trained on multi-digit addition.")
+    parser = demo_parser("prompting", "Direct answers vs a written-out chain of thought, and "
+                         "self-consistency, in a tiny GPT trained on multi-digit addition.")
     parser.add_argument("--quick", action="store_true", help="a few seconds' smoke test")
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     parser.add_argument("--figures", metavar="DIR",
                         help=f"where {FIGURE_NAME} goes (default build/figures)")
     args = parser.parse_args(argv)
-    from ..transformer.__main__ import _not_implemented_message
-
-    try:
-        run(quick=args.quick, seed=args.seed, figures_dir=args.figures)
-        return 0
-    except NotImplementedError as error:  # an exercise the demo needs is still a stub
-        print(_not_implemented_message(error), file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    from ..transformer.__main__ import rerun_with_one_blas_thread
-
     code = rerun_with_one_blas_thread()
     if code is not None:
-        sys.exit(code)
-    sys.exit(main())
+        return code
+    run(quick=args.quick, seed=args.seed, figures_dir=args.figures)
+    return 0

@@ -20,8 +20,8 @@ computes ``logits = x @ wte.T``, whose output channels are the rows of ``wte``, 
 gets its own scale (per channel) and the groups run along ``C``. ``wte`` is quantized once
 and the same rounded table serves the embedding lookup and the head.
 
-Everything is imported relatively, so ``exercises.llm.quantization_report`` runs the same
-report on your own ``quantize_int8`` ... (exercise 4.7) and ``GPT`` (3.11).
+Everything comes from the implementation the demos run on, so on ``--target exercises`` the
+report uses your own ``quantize_int8`` ... (exercise 4.7) and ``GPT`` (3.11).
 """
 
 import copy

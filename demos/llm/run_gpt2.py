@@ -4,24 +4,26 @@ Usage::
 
     huggingface-cli download gpt2 config.json model.safetensors vocab.json merges.txt \\
         --local-dir gpt2
-    python -m exercises.llm.run_gpt2 gpt2 --prompt "The meaning of life is"
-    python -m reference.llm.run_gpt2 gpt2 --prompt "..." --max-new-tokens 40 \\
+    python -m demos run_gpt2 gpt2 --prompt "The meaning of life is"
+    python -m demos run_gpt2 gpt2 --target reference --prompt "..." --max-new-tokens 40 \\
         --temperature 0.8 --top-k 40 --top-p 0.95 --seed 0
 
-Everything runs on the package it is started from: ``GPT.from_pretrained`` loads the weights
-into your GPT (3.11), ``BPETokenizer.from_gpt2`` builds your tokenizer (4.1) on GPT-2's merges,
-and ``generate`` (4.5) decodes with your KV cache and your sampling (4.4). It prints the text
-and the speed in new tokens per second (GPT-2 small in float32 on a CPU: a few tens at
-most, since every new token reads all 500 MB of weights).
+Everything runs on the implementation chosen by ``--target`` (your exercises by default):
+``GPT.from_pretrained`` loads the weights into your GPT (3.11), ``BPETokenizer.from_gpt2``
+builds your tokenizer (4.1) on GPT-2's merges, and ``generate`` (4.5) decodes with your KV
+cache and your sampling (4.4). It prints the text and the speed in new tokens per second
+(GPT-2 small in float32 on a CPU: a few tens at most, since every new token reads all 500 MB
+of weights).
 An empty prompt starts from ``<|endoftext|>``, as GPT-2's unconditional samples do; the text
 is cut at the first ``<|endoftext|>`` the model writes.
 """
 
-import argparse
 import sys
 import time
 
 import numpy as np
+
+from ..run import parser as demo_parser
 
 EOT = "<|endoftext|>"
 
@@ -86,9 +88,8 @@ def run(directory, prompt, max_new_tokens=40, temperature=0.8, top_k=40, top_p=N
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m exercises.llm.run_gpt2",
-        description="Continue a prompt with a Hugging Face GPT-2 directory on your own model.")
+    parser = demo_parser("run_gpt2", "Continue a prompt with a Hugging Face GPT-2 directory on "
+                         "your own model.")
     parser.add_argument("directory", help="holds config.json, model.safetensors, vocab.json "
                                           "and merges.txt")
     parser.add_argument("--prompt", default="", help="the text to continue (default: none, "
@@ -119,7 +120,3 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,9 @@
 """The SFT demo: fine-tune the pretrained demo GPT to follow instructions (given).
 
 Usage:
-    python -m reference.llm.sft_demo [--pretrained DIR] [--steps N] [--quick] [--seed N]
+    python -m demos sft [--pretrained DIR] [--steps N] [--quick] [--seed N]
                                      [--figures DIR]
-    python -m exercises.llm.sft_demo             # the same, on your own implementation
+    python -m demos sft --target reference      # the same, on the solutions
 
 1. The base model is the GPT of the pretraining demo, ``load_demo(--pretrained)`` (default
    ``runs/pretrain``; if that directory has no checkpoint, the pretraining demo runs into it
@@ -41,7 +41,8 @@ from implementation.transformer.gpt import GPT, GPTConfig
 from implementation.transformer.optim import AdamW, cosine_schedule
 from implementation.transformer.training import format_duration, optimizer_step
 
-from ..blas import blas_threads
+from ..blas import blas_threads, rerun_with_one_blas_thread
+from ..run import parser as demo_parser
 from ..training import train, write_png
 from .pretrain_demo import EOT, default_corpus, load_demo
 from .pretrain_demo import run as pretrain
@@ -389,15 +390,8 @@ def run(pretrained="runs/pretrain", steps=None, quick=False, seed=0, figures_dir
 
 
 def main(argv=None):
-    import argparse
-    import sys
-
-    from ..transformer.__main__ import _not_implemented_message
-
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.sft_demo",
-        description="Fine-tune the pretrained demo GPT on instructions, with and without "
-                    "prompt masking (exercise 4.9's demo).")
+    parser = demo_parser("sft", "Fine-tune the pretrained demo GPT on instructions, with and "
+                         "without prompt masking (exercise 4.9's demo).")
     parser.add_argument("--pretrained", metavar="DIR", default="runs/pretrain",
                         help="the pretraining demo's output (default runs/pretrain; pretrained "
                              "into first if it has no checkpoint)")
@@ -414,21 +408,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 1:
         parser.error("--steps must be at least 1")
-    try:
-        run(pretrained=args.pretrained, steps=args.steps, quick=args.quick, seed=args.seed,
-            figures_dir=args.figures, out=args.out)
-        return 0
-    except NotImplementedError as error:
-        print(_not_implemented_message(error), file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    import sys
-
-    from ..transformer.__main__ import rerun_with_one_blas_thread
-
     code = rerun_with_one_blas_thread()
     if code is not None:
-        sys.exit(code)
-    sys.exit(main())
+        return code
+    run(pretrained=args.pretrained, steps=args.steps, quick=args.quick, seed=args.seed,
+        figures_dir=args.figures, out=args.out)
+    return 0

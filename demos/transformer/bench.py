@@ -1,7 +1,7 @@
-"""Speed of the reference GPT (exercise 3.11) against the same model in PyTorch, on the CPU.
+"""Speed of a GPT (exercise 3.11) against the same model in PyTorch, on the CPU.
 
 Usage:
-    python -m reference.transformer.bench [--quick] [--threads N] [--config NAME ...]
+    python -m demos bench [--quick] [--threads N] [--config NAME ...] [--target T]
     make bench                  (installs PyTorch and transformers first, the parity extra)
 
 One training step = forward + mean cross-entropy + backward (every parameter's gradient),
@@ -18,12 +18,9 @@ the medians over the rounds, and ``ratio`` = torch's median / NumPy's median: ab
 NumPy reference is faster. Time on a shared machine is noisy: taking turns spreads slow
 phases over both sides, and the medians ignore the rounds that another job disturbed.
 
-Not an exercise, and not copied to ``exercises/`` (it would need PyTorch).
+It times the reference unless ``--target`` names another implementation.
 """
 
-# course: reference-only
-
-import argparse
 import ctypes
 import glob
 import os
@@ -34,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from implementation.transformer.gpt import GPT, GPTConfig
+
+from ..run import parser as demo_parser
 
 
 @dataclass(frozen=True)
@@ -222,9 +221,7 @@ def format_table(results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m reference.transformer.bench",
-        description="Time forward + backward of the reference GPT against PyTorch (CPU).")
+    parser = demo_parser("bench", "Time forward + backward of a GPT against PyTorch (CPU).")
     parser.add_argument("--quick", action="store_true",
                         help="fewer rounds and steps: a smoke run, not a measurement")
     parser.add_argument("--threads", type=int, default=None,
@@ -263,7 +260,3 @@ def main(argv=None):
               file=sys.stderr, flush=True)
     print(format_table(results))
     return results
-
-
-if __name__ == "__main__":
-    main()

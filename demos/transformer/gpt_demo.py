@@ -1,8 +1,8 @@
-"""The GPT demo: a small GPT learns to sort, from this module's functions only (given).
+"""The GPT demo: a small GPT learns to sort, from Module 3's functions only.
 
 Usage:
-    python -m reference.transformer --gpt [--quick] [--figures DIR] [--seed N]
-    python -m exercises.transformer --gpt        # the same, on your own implementation
+    python -m demos transformer --gpt [--quick] [--figures DIR] [--seed N]   # your code
+    python -m demos transformer --gpt --target reference                     # the solutions
 
 The task is minGPT's sorting demo, larger (``tasks.SortDigits``): the prompt is a string of
 10 digits, the answer the same digits in ascending order::
@@ -18,8 +18,9 @@ answer counts), ``GPT.backward``, ``clip_grad_norm`` and ``AdamW`` under ``cosin
 (``greedy_generate``: run the model on the prompt, append the argmax of the last position,
 repeat) must equal the sorted string in all ten digits.
 
-Everything is imported relatively (``from .gpt import GPT``), so ``python -m
-exercises.transformer --gpt`` trains *your* GPT with *your* optimiser.
+Everything comes from the implementation the demo runs on (``from implementation.transformer
+.gpt import GPT``), so ``python -m demos transformer --gpt`` trains *your* GPT with *your*
+optimiser.
 
 While designing the demo we also tried minGPT's other task, adding two 3-digit numbers (sum
 written least significant digit first). It reaches 100% too, but only after a plateau near

@@ -1,9 +1,9 @@
 """The encoder-decoder demo: a small Transformer learns to reverse digit strings, from this
-module's functions only (given).
+Module 3's functions only.
 
 Usage:
-    python -m reference.transformer --seq2seq [--quick] [--figures DIR] [--seed N]
-    python -m exercises.transformer --seq2seq    # the same, on your own implementation
+    python -m demos transformer --seq2seq [--quick] [--figures DIR] [--seed N]   # your code
+    python -m demos transformer --seq2seq --target reference                     # solutions
 
 The task is ``tasks.ReverseDigits``: the source is a string of 8 digits, the target the same
 digits in reverse order. The target vocabulary adds BOS and EOS to the ten digits; with
@@ -21,8 +21,8 @@ trained with ``Transformer.loss`` (cross-entropy with label smoothing 0.1, exerc
 (exercise 3.10), then scored by exact match of ``Transformer.greedy_decode``: all eight
 digits and the EOS after them.
 
-Everything is imported relatively, so ``python -m exercises.transformer --seq2seq`` trains
-*your* Transformer with *your* optimiser.
+Everything comes from the implementation the demo runs on, so ``python -m demos transformer
+--seq2seq`` trains *your* Transformer with *your* optimiser.
 """
 
 import time

@@ -1,20 +1,13 @@
 """Worked example of Module 3, and its two training demos.
 
 Usage:
-    python -m reference.transformer                  # a quick tour of the module (seconds)
-    python -m exercises.transformer                  # the same, on your code
-    python -m reference.transformer --gpt [--quick] [--figures DIR] [--seed N]
-    python -m exercises.transformer --gpt            # train YOUR GPT (a minute or two)
-    python -m reference.transformer --seq2seq [--quick] [--figures DIR] [--seed N]
-    python -m exercises.transformer --seq2seq        # train YOUR encoder-decoder (a minute)
+    python -m demos transformer              # a tour of the module, on your code
+    python -m demos transformer --gpt        # train YOUR GPT (a minute or two)
+    python -m demos transformer --seq2seq    # train YOUR encoder-decoder
+    python -m demos transformer --target reference --gpt [--quick] [--figures DIR]
 """
 
-import argparse
 import math
-import os
-import re
-import subprocess
-import sys
 
 import numpy as np
 from implementation.transformer.activations import gelu
@@ -25,7 +18,8 @@ from implementation.transformer.norms import layer_norm
 from implementation.transformer.optim import AdamW, cosine_schedule
 from implementation.transformer.training import optimizer_step
 
-from ..blas import BLAS_THREAD_VARIABLES
+from ..blas import rerun_with_one_blas_thread
+from ..run import parser as demo_parser
 from .tasks import SortDigits, Split, lm_batch
 
 
@@ -83,57 +77,14 @@ def run_tour():
     print()
     for passed, text in checks:
         print(f"[{'ok' if passed else 'FAILED'}] {text}")
-    print(f"\nNext: python -m {__package__} --gpt   trains a GPT to sort strings of 10 digits "
+    print("\nNext: python -m demos transformer --gpt   trains a GPT to sort strings of 10 digits "
           "(a minute or two; --quick for a short run).")
     return all(passed for passed, _ in checks)
 
 
-def _not_implemented_message(error):
-    """One friendly line naming the unfinished exercise, from its NotImplementedError."""
-    tb = error.__traceback__
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    function = tb.tb_frame.f_code.co_name
-    found = re.search(r"\b\d+\.\d+\b", str(error))
-    if found is None:
-        return f"{function} is not implemented yet ({error}). Run `make grade` to test your work."
-    ex = found.group()
-    return (
-        f"{function} (exercise {ex}) is not implemented yet. "
-        f"Write it, then run `make grade EX={ex}`."
-    )
-
-
-def rerun_with_one_blas_thread():
-    """Run this command again with one BLAS thread, unless one of the variables is set.
-
-    The demo's matrices are small (a few hundred rows): a second BLAS thread gains little on
-    an idle machine, and on a busy one (a browser, a test suite) threads that wait for each
-    other made training 4-20 times slower in our measurements (lecture, Section 13.6).
-    NumPy's BLAS reads its thread count when NumPy is imported, which has happened by now,
-    hence the new process. Set e.g. ``OPENBLAS_NUM_THREADS=2`` to choose for yourself.
-    Returns None when nothing was done, else the new process's exit code (on POSIX the
-    process is replaced instead).
-    """
-    if any(name in os.environ for name in BLAS_THREAD_VARIABLES):
-        return None
-    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
-    command = [sys.executable, *sys.orig_argv[1:]]  # keeps interpreter options (-W ...)
-    sys.stdout.flush()
-    if os.name == "posix":
-        os.execve(sys.executable, command, env)  # does not return
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 130
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}",  # reference.transformer or exercises.transformer
-        description="Worked example of Module 3 (the Transformer), and its training demos.",
-        allow_abbrev=False,  # the module checks sys.argv for the demos before parsing
-    )
+    parser = demo_parser("transformer", "Worked example of Module 3 (the Transformer), and "
+                         "its training demos.")
     parser.add_argument("--gpt", action="store_true",
                         help="train a small GPT to sort strings of 10 digits (a minute or two)")
     parser.add_argument("--seq2seq", action="store_true",
@@ -146,27 +97,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.gpt and args.seq2seq:
         parser.error("choose one demo: --gpt or --seq2seq")
-    try:
-        if args.seq2seq:
-            from .seq2seq_demo import run
-
-            run(quick=args.quick, seed=args.seed, figures_dir=args.figures)
-            return 0
-        if args.gpt:
-            from .gpt_demo import run
-
-            run(quick=args.quick, seed=args.seed, figures_dir=args.figures)
-            return 0
-        print(__doc__)
-        return 0 if run_tour() else 1
-    except NotImplementedError as error:
-        print(_not_implemented_message(error), file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    if {"--gpt", "--seq2seq"} & set(sys.argv[1:]):
+    if args.gpt or args.seq2seq:
         code = rerun_with_one_blas_thread()
         if code is not None:
-            sys.exit(code)
-    sys.exit(main())
+            return code
+    if args.seq2seq:
+        from .seq2seq_demo import run
+
+        run(quick=args.quick, seed=args.seed, figures_dir=args.figures)
+        return 0
+    if args.gpt:
+        from .gpt_demo import run
+
+        run(quick=args.quick, seed=args.seed, figures_dir=args.figures)
+        return 0
+    print(__doc__)
+    return 0 if run_tour() else 1
