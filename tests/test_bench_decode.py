@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from implementation.transformer.gpt import GPTConfig, gpt_param_shapes
 
 from demos.run import load
-from reference.transformer.gpt import GPTConfig, gpt_param_shapes
 
 bench_decode = load("bench_decode", "reference")
 

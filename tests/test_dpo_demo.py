@@ -8,10 +8,10 @@ import io
 import re
 
 import numpy as np
+from implementation.llm.dpo import sequence_logprob
 
 from demos.run import load
 from grader.gradcheck import numerical_gradient
-from reference.llm.dpo import sequence_logprob
 
 dpo_demo = load("dpo", "reference")
 

@@ -11,9 +11,9 @@ import sys
 
 import numpy as np
 from conftest import REPO
+from implementation.llm.pretrain import evaluate
 
 from demos.llm.pretrain_demo import load_demo, load_tokenizer, save_tokenizer
-from reference.llm.pretrain import evaluate
 
 PARAGRAPHS = (
     "Attention lets every position read from every earlier position. The weights are a "
@@ -55,7 +55,7 @@ def test_quick_demo_trains_checkpoints_draws_and_loads(tmp_path):
 
 
 def test_tokenizer_file_round_trips(tmp_path):
-    from reference.llm.bpe import BPETokenizer, train_bpe
+    from implementation.llm.bpe import BPETokenizer, train_bpe
 
     vocab, merges = train_bpe(" ".join(PARAGRAPHS), 300, special_tokens=("<|endoftext|>",))
     path = save_tokenizer(tmp_path / "tok.json", BPETokenizer(vocab, merges))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from implementation.llm.quantization import dequantize_int8, quantize_int8
+from implementation.transformer.gpt import GPT, GPTConfig
 
 from demos.llm.quantization_report import (
     format_quantization_report,
@@ -12,8 +14,6 @@ from demos.llm.quantization_report import (
     quantize_params,
     weight_matrices,
 )
-from reference.llm.quantization import dequantize_int8, quantize_int8
-from reference.transformer.gpt import GPT, GPTConfig
 
 CONFIG = GPTConfig(vocab_size=40, block_size=16, n_layer=2, n_head=2, n_embd=32)
 GROUPS = (8, 16, 32)

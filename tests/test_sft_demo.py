@@ -10,6 +10,9 @@ import sys
 
 import numpy as np
 from conftest import REPO
+from implementation.llm.bpe import BPETokenizer
+from implementation.llm.sft import IGNORE, SPECIAL_TOKENS, apply_chat_template
+from implementation.transformer.gpt import GPT, GPTConfig
 
 from demos.llm.sft_demo import (
     QUICK,
@@ -19,9 +22,6 @@ from demos.llm.sft_demo import (
     make_data,
     resize_embeddings,
 )
-from reference.llm.bpe import BPETokenizer
-from reference.llm.sft import IGNORE, SPECIAL_TOKENS, apply_chat_template
-from reference.transformer.gpt import GPT, GPTConfig
 
 
 def test_quick_demo_runs_both_variants_and_draws(tmp_path):

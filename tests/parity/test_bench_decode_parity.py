@@ -3,9 +3,9 @@
 
 import numpy as np
 import pytest
+from implementation.transformer.gpt import GPT
 
 from demos.run import load
-from reference.transformer.gpt import GPT
 
 bench_decode = load("bench_decode", "reference")
 
