@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 from implementation.llm.dpo import dpo_loss, dpo_loss_backward, sequence_logprob
+from implementation.llm.sampling import sample_next_token
 from implementation.transformer.gpt import GPT, GPTConfig
 from implementation.transformer.optim import AdamW, clip_grad_norm
 from implementation.transformer.training import format_duration
@@ -167,14 +168,12 @@ def train_reference(cfg, prompts, rng, log):
 
 
 def sample_completions(model, prompts, rng):
-    """Completions sampled token by token from the model (temperature 1), (B, 4)."""
+    """Completions sampled token by token from the model (temperature 1, exercise 4.4),
+    (B, 4)."""
     seqs = np.concatenate([prompts, np.full((len(prompts), 1), SEP)], axis=1)
     for _ in range(N_DIGITS):
         logits = model.forward(seqs)[:, -1].astype(np.float64)  # (B, V)
-        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        u = rng.random((len(seqs), 1))
-        nxt = np.minimum((probs.cumsum(axis=1) < u).sum(axis=1), VOCAB - 1)
+        nxt = sample_next_token(logits, rng)  # (B,)
         seqs = np.concatenate([seqs, nxt[:, None]], axis=1)
     return seqs[:, N_DIGITS + 1:]
 
