@@ -82,6 +82,22 @@ def test_demos_list_and_a_missing_target_folder():
     assert done.returncode == 2 and "no such directory" in done.stderr
 
 
+@pytest.mark.parametrize("name", ["self_attention", "positional_encoding"])
+def test_figure_scripts_draw_every_lecture_figure(name, tmp_path):
+    """`make figures`, into a scratch folder: the same file names as the lecture's figures."""
+    # Module 1's demo also writes its heatmap (to --out): keep it out of the folder's count
+    heatmap = ["--out", str(tmp_path / "weights.png")] if name == "self_attention" else []
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", name, "--target",
+                           "reference", "--figures", str(tmp_path), *heatmap], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lecture = REPO / next(m.lecture_dir for m in course.MODULES if m.package == name)
+    expected = {p.name for p in (lecture / "figures").glob("*.png")} - {"extrapolation.png"}
+    drawn = {p.name for p in tmp_path.glob("*.png")} - {"weights.png"}
+    assert drawn == expected
+    assert all((tmp_path / png).stat().st_size > 10_000 for png in drawn)
+
+
 def test_lecture_figures_and_local_links_exist():
     for module in course.MODULES:
         lecture = REPO / module.lecture_dir
