@@ -29,7 +29,8 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  FORCE=1"
-	@echo "             MODULE=self_attention|positional_encoding|transformer|llm"
+	@echo "             MODULE=self_attention|positional_encoding|transformer|llm|..."
+	@echo "                    (python -m demos lists every demo)"
 	@echo "             BENCH=all|train|decode|quantize  COURSE=nbgrader-course"
 	@echo "  Start with: make grade"
 
