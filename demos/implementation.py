@@ -41,12 +41,6 @@ def use(target: str | os.PathLike) -> Path:
     return root
 
 
-def bound_to() -> Path | None:
-    """The folder ``implementation`` stands for, or None before ``use``."""
-    bound = sys.modules.get(PACKAGE)
-    return None if bound is None else Path(bound.__path__[0])
-
-
 def _package(dotted: str, folder: Path) -> None:
     module = types.ModuleType(dotted)
     module.__path__ = [str(folder)]

@@ -67,16 +67,16 @@ def load(name: str, target: str | None = None):
 
 
 def not_implemented_message(error: NotImplementedError) -> str:
-    """One friendly line naming the unfinished exercise, from its NotImplementedError."""
+    """Two friendly lines naming the unfinished exercise, from its NotImplementedError."""
     tb = error.__traceback__
     while tb.tb_next is not None:
         tb = tb.tb_next
     function = tb.tb_frame.f_code.co_name
     found = re.search(r"\b\d+\.\d+\b", str(error))
     if found is None:
-        return f"{function} is not implemented yet ({error}). Run `make grade` to test your work."
+        return f"{function} is not implemented yet ({error}).\nRun `make grade` to test your work."
     ex = found.group()
-    return (f"{function} (exercise {ex}) is not implemented yet. "
+    return (f"{function} (exercise {ex}) is not implemented yet.\n"
             f"Write it, then run `make grade EX={ex}`.")
 
 
