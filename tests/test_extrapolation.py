@@ -88,3 +88,9 @@ def test_the_variants_start_from_the_same_weights():
     for variant in E.VARIANTS[1:]:
         for name, p in params["sinusoidal"].items():
             np.testing.assert_array_equal(p, params[variant][name], err_msg=f"{variant} {name}")
+
+
+def test_command_line_quick_run_writes_the_figure(tmp_path, capsys):
+    assert E.main(["--quick", "--figures", str(tmp_path)]) == 0
+    assert (tmp_path / "extrapolation.png").stat().st_size > 10_000
+    assert "T=128 loss" in capsys.readouterr().out
