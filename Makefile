@@ -29,7 +29,8 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  FORCE=1"
-	@echo "             MODULE=self_attention|positional_encoding|transformer|llm"
+	@echo "             MODULE=self_attention|positional_encoding|transformer|llm|..."
+	@echo "                    (python -m demos lists every demo)"
 	@echo "             BENCH=all|train|decode|quantize  COURSE=nbgrader-course"
 	@echo "  Start with: make grade"
 
@@ -63,22 +64,22 @@ where: $(VENV)/.student ## Where an exercise's files, checks, tests live (EX=4.5
 	@$(PY) -m grader --where "$(EX)"
 
 demo: $(VENV)/.student ## A module's demo on your code (MODULE=, TARGET=)
-	@$(PY) -m $(TARGET).$(MODULE)
+	@$(PY) -m demos $(MODULE) --target $(TARGET)
 
 extrapolate: $(VENV)/.student ## Module 2's length-extrapolation experiment (a few minutes)
-	@$(PY) -m reference.positional_encoding --extrapolate --figures lectures/02_positional_encoding/figures
+	@$(PY) -m demos extrapolate --target reference --figures lectures/02_positional_encoding/figures
 
 train: $(VENV)/.student ## Module 3's training demos (a few minutes each)
-	@$(PY) -m reference.transformer --gpt --figures lectures/03_transformer/figures
-	@$(PY) -m reference.transformer --seq2seq --figures lectures/03_transformer/figures
+	@$(PY) -m demos transformer --target reference --gpt --figures lectures/03_transformer/figures
+	@$(PY) -m demos transformer --target reference --seq2seq --figures lectures/03_transformer/figures
 
 pretrain: $(VENV)/.student ## Module 4: pretrain a GPT on the lecture notes (~3-5 min)
-	@$(PY) -m reference.llm --figures lectures/04_llm_fundamentals/figures
+	@$(PY) -m demos llm --target reference --figures lectures/04_llm_fundamentals/figures
 
 align: $(VENV)/.student ## Module 4's SFT, DPO and chain-of-thought demos
-	@$(PY) -m reference.llm.sft_demo --figures lectures/04_llm_fundamentals/figures
-	@$(PY) -m reference.llm.dpo_demo --figures lectures/04_llm_fundamentals/figures
-	@$(PY) -m reference.llm.prompting_demo --figures lectures/04_llm_fundamentals/figures
+	@$(PY) -m demos sft --target reference --figures lectures/04_llm_fundamentals/figures
+	@$(PY) -m demos dpo --target reference --figures lectures/04_llm_fundamentals/figures
+	@$(PY) -m demos prompting --target reference --figures lectures/04_llm_fundamentals/figures
 
 # --- project -------------------------------------------------------------------------------
 test: $(VENV)/.test ## The course's own tests (grader, stubs, lectures)
@@ -89,13 +90,13 @@ parity: $(VENV)/.parity ## Check the reference against PyTorch / Hugging Face
 
 bench: $(VENV)/.parity ## Time the reference GPT against PyTorch (BENCH=...)
 ifneq ($(filter all train,$(BENCH)),)
-	@$(PY) -m reference.transformer.bench
+	@$(PY) -m demos bench --target reference
 endif
 ifneq ($(filter all decode,$(BENCH)),)
-	@$(PY) -m reference.llm.bench_decode
+	@$(PY) -m demos bench_decode --target reference
 endif
 ifneq ($(filter all quantize,$(BENCH)),)
-	@$(PY) -m reference.llm.bench_quantization
+	@$(PY) -m demos bench_quantization --target reference
 endif
 
 bench-grading: $(VENV)/.test ## Time Module 1's grading (BASELINE=DIR compares)
@@ -127,8 +128,8 @@ gradescope: $(VENV)/.student ## Gradescope autograders, in build/gradescope/
 	@$(PY) -m grader.distribute gradescope --out build/gradescope
 
 figures: $(VENV)/.student ## Regenerate the lecture figures from the reference
-	@$(PY) -m reference.self_attention --figures lectures/01_self_attention/figures
-	@$(PY) -m reference.positional_encoding --figures lectures/02_positional_encoding/figures
+	@$(PY) -m demos self_attention --target reference --figures lectures/01_self_attention/figures
+	@$(PY) -m demos positional_encoding --target reference --figures lectures/02_positional_encoding/figures
 
 clean-venv: ## Remove the virtual environment
 	rm -rf $(VENV)

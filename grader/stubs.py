@@ -23,7 +23,6 @@ from . import course
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 MANIFEST = ".generated.json"
-REFERENCE_ONLY = "# course: reference-only"
 PACKAGE_DOCSTRING = (
     '"""Your solutions: implement the stubs, then run `make grade` (see README.md)."""\n')
 
@@ -104,12 +103,10 @@ def _raise_line(indent: str, owner: tuple[course.Exercise, str]) -> str:
 
 
 def generate(reference: Path = REPO_ROOT / "reference") -> dict[str, str]:
-    """{relative path: stub text} for every Python file of the reference, except the ones
-    marked `# course: reference-only` (experiments whose helper code would give away a later
-    module's exercises)."""
+    """{relative path: stub text} for every Python file of the reference."""
     stubs = {}
     for path in sorted(reference.rglob("*.py")):
-        if "__pycache__" in path.parts or REFERENCE_ONLY in path.read_text().splitlines():
+        if "__pycache__" in path.parts:
             continue
         rel = path.relative_to(reference).as_posix()
         if rel == "__init__.py":

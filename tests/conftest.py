@@ -15,6 +15,12 @@ sys.path.insert(0, str(REPO))  # `import grader` also without the editable insta
 
 import sandbox_env  # noqa: E402  (a helper module next to this file)
 
+from demos import implementation  # noqa: E402
+
+# The demos imported by the tests run on the reference; a test that runs one on another
+# target starts a new process (`python -m demos NAME --target ...`).
+implementation.use("reference")
+
 
 @pytest.fixture
 def submission(tmp_path):

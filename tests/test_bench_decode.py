@@ -1,4 +1,4 @@
-"""`python -m reference.llm.bench_decode` (the decoding half of `make bench`) in its tiny
+"""`python -m demos bench_decode` (the decoding half of `make bench`) in its tiny
 configuration, without PyTorch: it runs in seconds and writes its report and its figure (the
 Hugging Face side is tested in tests/parity/test_bench_decode_parity.py)."""
 
@@ -7,9 +7,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from implementation.transformer.gpt import GPTConfig, gpt_param_shapes
 
-from reference.llm import bench_decode
-from reference.transformer.gpt import GPTConfig, gpt_param_shapes
+from demos.run import load
+
+bench_decode = load("bench_decode", "reference")
 
 
 def test_tiny_run_reports_and_plots(tmp_path, capsys):
@@ -46,8 +48,3 @@ def test_without_torch_points_to_make_bench(monkeypatch):
     with pytest.raises(SystemExit, match="make bench"):
         bench_decode.main(["--config", "tiny", "--quick"])
 
-
-def test_bench_decode_is_not_copied_to_the_stubs():
-    from grader import stubs
-
-    assert "llm/bench_decode.py" not in stubs.generate()

@@ -172,8 +172,7 @@ def test_committed_fixtures_are_what_the_reference_produces():
 
 
 def test_stubs_hold_no_solution_code():
-    """No line of any solution region reaches exercises/ (experiments that reuse a later
-    module's solutions are marked `# course: reference-only` and not copied)."""
+    """No line of any solution region reaches exercises/."""
     from grader.distribute import sources
 
     leaks = sources.solution_lines()

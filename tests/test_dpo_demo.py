@@ -1,4 +1,4 @@
-"""The DPO demo (`python -m reference.llm.dpo_demo`): a quick run prints its progress,
+"""The DPO demo (`python -m demos dpo`), on the reference: a quick run prints its progress,
 evaluates on held-out prompts and draws its figure; the given `sequence_logprob_backward`
 that carries DPO's gradient into the GPT agrees with finite differences."""
 
@@ -8,10 +8,12 @@ import io
 import re
 
 import numpy as np
+from implementation.llm.dpo import sequence_logprob
 
+from demos.run import load
 from grader.gradcheck import numerical_gradient
-from reference.llm import dpo_demo
-from reference.llm.dpo import sequence_logprob
+
+dpo_demo = load("dpo", "reference")
 
 
 def test_quick_demo_runs_and_draws(tmp_path):

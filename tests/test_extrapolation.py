@@ -1,4 +1,5 @@
-"""The length-extrapolation experiment of Module 2 (reference/positional_encoding/extrapolation.py).
+"""The length-extrapolation experiment of Module 2 (demos/positional_encoding/extrapolation.py),
+on the reference.
 
 Fast checks only: a quick run (a smoke test, its numbers mean nothing), the float64 gradient
 check of the whole model for every variant, and the pieces the results rest on (the task's
@@ -11,12 +12,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from reference.positional_encoding import extrapolation as E
+from demos.run import load
 from reference.positional_encoding.alibi import alibi_bias
 from reference.self_attention.attention import scaled_dot_product_attention
 from reference.self_attention.masks import causal_mask
 from reference.self_attention.softmax import softmax
 
+E = load("extrapolate", "reference")
 TINY = replace(E.FULL, d_model=16, n_heads=4, t_train=8, batch=4, steps=3)
 
 
@@ -86,3 +88,9 @@ def test_the_variants_start_from_the_same_weights():
     for variant in E.VARIANTS[1:]:
         for name, p in params["sinusoidal"].items():
             np.testing.assert_array_equal(p, params[variant][name], err_msg=f"{variant} {name}")
+
+
+def test_command_line_quick_run_writes_the_figure(tmp_path, capsys):
+    assert E.main(["--quick", "--figures", str(tmp_path)]) == 0
+    assert (tmp_path / "extrapolation.png").stat().st_size > 10_000
+    assert "T=128 loss" in capsys.readouterr().out

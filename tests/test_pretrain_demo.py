@@ -1,6 +1,6 @@
-"""Module 4's pretraining demo (`python -m reference.llm`): a quick run on a small corpus
-writes its checkpoint, tokenizer, held-out tokens and loss curve, and the held-out loss falls;
-`load_demo` reads the run back."""
+"""Module 4's pretraining demo (`python -m demos llm`), on the reference: a quick run on a
+small corpus writes its checkpoint, tokenizer, held-out tokens and loss curve, and the
+held-out loss falls; `load_demo` reads the run back."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import sys
 
 import numpy as np
 from conftest import REPO
+from implementation.llm.pretrain import evaluate
 
-from reference.llm.pretrain import evaluate
-from reference.llm.pretrain_demo import load_demo, load_tokenizer, save_tokenizer
+from demos.llm.pretrain_demo import load_demo, load_tokenizer, save_tokenizer
 
 PARAGRAPHS = (
     "Attention lets every position read from every earlier position. The weights are a "
@@ -31,7 +31,8 @@ def test_quick_demo_trains_checkpoints_draws_and_loads(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n\n".join(PARAGRAPHS * 8), encoding="utf-8")
     out, figures = tmp_path / "run", tmp_path / "figures"
-    done = subprocess.run([sys.executable, "-W", "error", "-m", "reference.llm", "--quick",
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", "llm", "--quick",
+                           "--target", "reference",
                            "--corpus", str(corpus), "--out", str(out), "--figures",
                            str(figures)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -54,7 +55,7 @@ def test_quick_demo_trains_checkpoints_draws_and_loads(tmp_path):
 
 
 def test_tokenizer_file_round_trips(tmp_path):
-    from reference.llm.bpe import BPETokenizer, train_bpe
+    from implementation.llm.bpe import BPETokenizer, train_bpe
 
     vocab, merges = train_bpe(" ".join(PARAGRAPHS), 300, special_tokens=("<|endoftext|>",))
     path = save_tokenizer(tmp_path / "tok.json", BPETokenizer(vocab, merges))
@@ -68,6 +69,6 @@ def test_load_demo_without_a_run_says_what_to_do(tmp_path):
     try:
         load_demo(tmp_path)
     except FileNotFoundError as exc:
-        assert "python -m reference.llm" in str(exc)
+        assert "python -m demos llm" in str(exc)
     else:
         raise AssertionError("load_demo of an empty directory should raise")

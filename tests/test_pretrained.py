@@ -7,12 +7,15 @@
 """
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from conftest import REPO
 from safetensors.numpy import load_file, save_file
 
-from reference.llm import run_gpt2
+from demos.run import load
 from reference.llm.bpe import BPETokenizer, merge_pair, to_bytes, train_bpe
 from reference.llm.pretrained import (
     GPT2Tokenizer,
@@ -21,6 +24,8 @@ from reference.llm.pretrained import (
     save_gpt2_tokenizer,
 )
 from reference.transformer.gpt import GPT, GPTConfig
+
+run_gpt2 = load("run_gpt2", "reference")
 
 EOT = "<|endoftext|>"
 CONFIG = GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=3, n_embd=24)
@@ -314,9 +319,10 @@ def test_run_gpt2_errors(gpt2_dir, tmp_path, capsys):
     assert "vocab.json not found" in capsys.readouterr().err
 
 
-def test_run_gpt2_on_the_stubs_names_the_missing_exercise(gpt2_dir, capsys):
-    from exercises.llm import run_gpt2 as stub_cli
-
-    assert stub_cli.main([str(gpt2_dir), "--prompt", "The cat", "--max-new-tokens", "2"]) == 1
-    err = capsys.readouterr().err
+def test_run_gpt2_on_the_stubs_names_the_missing_exercise(gpt2_dir):
+    done = subprocess.run([sys.executable, "-m", "demos", "run_gpt2", str(gpt2_dir), "--prompt",
+                           "The cat", "--max-new-tokens", "2"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    err = done.stderr
     assert "needs an exercise you have not implemented yet" in err and "Exercise 4.1" in err

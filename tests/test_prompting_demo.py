@@ -1,4 +1,5 @@
-"""The prompting demo (`python -m reference.llm.prompting_demo`): the two formats are encoded
+"""The prompting demo (`python -m demos prompting`), on the
+reference: the two formats are encoded
 as documented, completions parse back, and a quick run trains, votes and draws its figure."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 import numpy as np
 from conftest import REPO
 
-from reference.llm.prompting_demo import encode, parse_sums, text_of
+from demos.llm.prompting_demo import encode, parse_sums, text_of
 
 
 def test_formats_are_encoded_as_documented():
@@ -27,9 +28,9 @@ def test_formats_are_encoded_as_documented():
 
 
 def test_quick_demo_runs_and_draws(tmp_path):
-    done = subprocess.run([sys.executable, "-W", "error", "-m", "reference.llm.prompting_demo",
-                           "--quick", "--figures", str(tmp_path)], cwd=REPO,
-                          capture_output=True, text=True, timeout=60,
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", "prompting",
+                           "--target", "reference", "--quick", "--figures", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60,
                           env={"OPENBLAS_NUM_THREADS": "1", "PATH": ""})
     assert done.returncode == 0, done.stderr
     text = done.stdout

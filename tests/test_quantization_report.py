@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from implementation.llm.quantization import dequantize_int8, quantize_int8
+from implementation.transformer.gpt import GPT, GPTConfig
 
-from reference.llm.quantization import dequantize_int8, quantize_int8
-from reference.llm.quantization_report import (
+from demos.llm.quantization_report import (
     format_quantization_report,
     quantization_report,
     quantize_params,
     weight_matrices,
 )
-from reference.transformer.gpt import GPT, GPTConfig
 
 CONFIG = GPTConfig(vocab_size=40, block_size=16, n_layer=2, n_head=2, n_embd=32)
 GROUPS = (8, 16, 32)
@@ -102,3 +102,16 @@ def test_table_lists_every_scheme(rows):
     for label in rows:
         assert label in table
     assert "MB" in table and "ppl" in table
+
+
+def test_bench_quantization_on_a_quick_pretraining_run(tmp_path, capsys):
+    """`python -m demos bench_quantization --demo DIR` on a quick run of the pretraining demo."""
+    from demos.llm import bench_quantization, pretrain_demo
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Attention weighs every earlier token; the cache keeps keys and values. "
+                      * 200, encoding="utf-8")
+    pretrain_demo.run(corpus=corpus, out=tmp_path / "run", quick=True, steps=5)
+    assert bench_quantization.main(["--demo", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "Quantization of the pretrained demo GPT" in out and "int4" in out

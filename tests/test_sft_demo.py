@@ -1,4 +1,4 @@
-"""The SFT demo (`python -m reference.llm.sft_demo`): a quick run fine-tunes both variants,
+"""The SFT demo (`python -m demos sft`), on the reference: a quick run fine-tunes both variants,
 prints progress and a summary and draws the figure; the new special tokens and embedding
 rows leave the base model's predictions unchanged."""
 
@@ -10,10 +10,11 @@ import sys
 
 import numpy as np
 from conftest import REPO
+from implementation.llm.bpe import BPETokenizer
+from implementation.llm.sft import IGNORE, SPECIAL_TOKENS, apply_chat_template
+from implementation.transformer.gpt import GPT, GPTConfig
 
-from reference.llm.bpe import BPETokenizer
-from reference.llm.sft import IGNORE, SPECIAL_TOKENS, apply_chat_template
-from reference.llm.sft_demo import (
+from demos.llm.sft_demo import (
     QUICK,
     add_special_tokens,
     encode_all,
@@ -21,13 +22,12 @@ from reference.llm.sft_demo import (
     make_data,
     resize_embeddings,
 )
-from reference.transformer.gpt import GPT, GPTConfig
 
 
 def test_quick_demo_runs_both_variants_and_draws(tmp_path):
-    done = subprocess.run([sys.executable, "-W", "error", "-m", "reference.llm.sft_demo",
-                           "--quick", "--out", str(tmp_path)], cwd=REPO, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", "sft",
+                           "--target", "reference", "--quick", "--out", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     text = done.stdout
     assert "OPENBLAS_NUM_THREADS=1" in text  # re-ran itself with one BLAS thread

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -73,8 +75,29 @@ def test_make_stubs_check_passes_on_the_repository():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_reference_only_files_are_not_copied(tmp_path):
-    (tmp_path / "m").mkdir()
-    (tmp_path / "m" / "kept.py").write_text("x = 1\n")
-    (tmp_path / "m" / "experiment.py").write_text('"""Doc."""\n\n# course: reference-only\n')
-    assert set(stubs.generate(tmp_path)) == {"m/kept.py"}
+def _relative_imports(path: Path, root: Path) -> set[Path]:
+    """The files of `root` that `path` imports relatively (`from ..transformer.gpt import`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = path.parent
+            for _ in range(node.level - 1):
+                base = base.parent
+            target = base.joinpath(*(node.module or "").split("."))
+            found |= {f for f in (target.with_suffix(".py"), target / "__init__.py")
+                      if f.is_file()}
+    return found
+
+
+def test_the_reference_holds_only_exercises_and_the_helpers_they_import():
+    """Demos, experiments and benchmarks live in demos/: every file of reference/ holds a
+    solution region, or one that does needs it (package __init__ files aside)."""
+    root = REPO / "reference"
+    files = {p for p in root.rglob("*.py") if p.name != "__init__.py"}
+    needed = {p for p in files if stubs.BEGIN in p.read_text()}
+    todo = list(needed)
+    while todo:
+        for imported in _relative_imports(todo.pop(), root) - needed:
+            needed.add(imported)
+            todo.append(imported)
+    assert not files - needed, sorted(str(p.relative_to(REPO)) for p in files - needed)

@@ -2,7 +2,7 @@
 and the CLI runs.
 
 The training runs in a child process with one BLAS thread, as the demo itself does (see
-`rerun_with_one_blas_thread` in reference/transformer/__main__.py): on a busy machine the
+`rerun_with_one_blas_thread` in demos/blas.py): on a busy machine the
 default thread pool made these small steps many times slower.
 """
 
@@ -17,7 +17,7 @@ import sys
 import numpy as np
 from conftest import REPO
 
-from reference.transformer.tasks import IGNORE, ReverseDigits, SortDigits, Split, lm_batch
+from demos.transformer.tasks import IGNORE, ReverseDigits, SortDigits, Split, lm_batch
 
 ONE_THREAD = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
@@ -26,7 +26,9 @@ ONE_THREAD = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
 BRIEF_TRAINING = """
 import io, json
 from dataclasses import replace
-from reference.transformer.gpt_demo import FULL, train_gpt
+from demos.implementation import use
+use("reference")
+from demos.transformer.gpt_demo import FULL, train_gpt
 cfg = replace(FULL, n_digits=6, n_layer=1, n_head=2, n_embd=32, batch_size=32, steps=200,
               lr=1e-2, min_lr=1e-3, warmup=20, n_held_out=100, eval_every=None)
 model, split, log = train_gpt(cfg, seed=0, out=io.StringIO())
@@ -37,7 +39,9 @@ print(json.dumps({"losses": log.losses, "evals": log.evals}))
 BRIEF_SEQ2SEQ = """
 import io, json
 from dataclasses import replace
-from reference.transformer.seq2seq_demo import FULL, train_seq2seq
+from demos.implementation import use
+use("reference")
+from demos.transformer.seq2seq_demo import FULL, train_seq2seq
 cfg = replace(FULL, n_digits=5, n_layers=1, d_model=32, d_ff=64, batch_size=32, steps=150,
               warmup=30, n_held_out=100, eval_every=None)
 model, split, log = train_seq2seq(cfg, seed=0, out=io.StringIO())
@@ -84,8 +88,8 @@ def test_brief_training_lowers_the_loss_deterministically():
 
 
 def test_quick_demo_runs_prints_progress_and_draws(tmp_path):
-    done = subprocess.run([sys.executable, "-W", "error", "-m", "reference.transformer", "--gpt",
-                           "--quick", "--figures", str(tmp_path)], cwd=REPO,
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", "transformer", "--target",
+                           "reference", "--gpt", "--quick", "--figures", str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -96,7 +100,7 @@ def test_quick_demo_runs_prints_progress_and_draws(tmp_path):
 
 
 def test_gpt_demo_on_the_stubs_names_the_missing_exercise():
-    done = subprocess.run([sys.executable, "-m", "exercises.transformer", "--gpt", "--quick"],
+    done = subprocess.run([sys.executable, "-m", "demos", "transformer", "--gpt", "--quick"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
@@ -104,7 +108,7 @@ def test_gpt_demo_on_the_stubs_names_the_missing_exercise():
 
 
 def test_reversal_task_and_teacher_forcing():
-    from reference.transformer.seq2seq_demo import special_tokens, teacher_forcing
+    from demos.transformer.seq2seq_demo import special_tokens, teacher_forcing
 
     task = ReverseDigits(n_digits=4)
     prompts, answers = task.problems(np.array([3141, 7]))
@@ -128,9 +132,9 @@ def test_brief_seq2seq_training_lowers_the_loss_deterministically():
 
 
 def test_quick_seq2seq_demo_runs_prints_progress_and_draws(tmp_path):
-    done = subprocess.run([sys.executable, "-W", "error", "-m", "reference.transformer",
-                           "--seq2seq", "--quick", "--figures", str(tmp_path)], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", "transformer",
+                           "--target", "reference", "--seq2seq", "--quick", "--figures",
+                           str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", out), out
@@ -139,7 +143,7 @@ def test_quick_seq2seq_demo_runs_prints_progress_and_draws(tmp_path):
 
 
 def test_seq2seq_demo_on_the_stubs_names_the_missing_exercise():
-    done = subprocess.run([sys.executable, "-m", "exercises.transformer", "--seq2seq",
+    done = subprocess.run([sys.executable, "-m", "demos", "transformer", "--seq2seq",
                            "--quick"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout

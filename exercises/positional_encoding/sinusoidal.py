@@ -51,39 +51,3 @@ def sinusoidal_positional_encoding(t, d, base=10000.0, dtype=np.float64):
         "Exercise 2.1 (sinusoidal_positional_encoding) is not implemented yet; "
         "see lectures/02_positional_encoding/theory.md#3-sinusoidal-encodings-and-the-linear-shift-property"
     )
-
-
-def sinusoidal_shift_matrix(k, d, base=10000.0):
-    """The matrix M_k with ``PE[p + k] = M_k @ PE[p]`` for every position p (given).
-
-    Shifting by k positions adds ``k * w_i`` to every angle, and by the addition theorems
-
-        sin((p+k) w) =  cos(k w) sin(p w) + sin(k w) cos(p w)
-        cos((p+k) w) = -sin(k w) sin(p w) + cos(k w) cos(p w)
-
-    so M_k is block diagonal with one 2x2 rotation ``[[c, s], [-s, c]]`` (``c = cos(k w_i)``,
-    ``s = sin(k w_i)``) per column pair. It does not depend on p: a relative offset is a
-    linear map of the encodings, which is why Vaswani et al. hoped attention could learn to
-    use relative positions. (Not an exercise; the demo and the lecture use it.)
-
-    Args:
-        k: the offset (any real number; negative shifts backwards).
-        d: the encoding width, even (for odd d the last column has no cos partner).
-        base: as in ``sinusoidal_positional_encoding``.
-
-    Returns:
-        ``(d, d)`` float64 orthogonal matrix.
-
-    Raises:
-        ValueError: if ``d`` is odd or < 2.
-    """
-    d = _as_size(d, "d", "sinusoidal_shift_matrix")
-    if d < 2 or d % 2:
-        raise ValueError(f"sinusoidal_shift_matrix: d must be even and >= 2, got {d}")
-    w = base ** (-np.arange(0, d, 2) / d)  # (d/2,)
-    c, s = np.cos(k * w), np.sin(k * w)
-    m = np.zeros((d, d))
-    i = np.arange(0, d, 2)
-    m[i, i], m[i, i + 1] = c, s  # new sin = c sin + s cos
-    m[i + 1, i], m[i + 1, i + 1] = -s, c  # new cos = -s sin + c cos
-    return m

@@ -1,9 +1,8 @@
 """Module 2 -- positional encoding in NumPy: sinusoidal encodings, learned embeddings, rotary
 embeddings (RoPE) in both layouts, ALiBi, and RoPE context extension.
 
-Exercises 2.1-2.6; run ``python -m <package>.positional_encoding`` for a worked example.
-Given helpers (not exercises): ``sinusoidal_shift_matrix``, ``rotate_half``,
-``interleave_permutation``.
+Exercises 2.1-2.6; run ``python -m demos positional_encoding`` for a worked example.
+Given helpers (not exercises): ``rotate_half``, ``interleave_permutation``.
 """
 
 from .alibi import alibi_bias, alibi_slopes
@@ -11,11 +10,10 @@ from .embedding import embedding, embedding_backward
 from .rope import apply_rope, apply_rope_backward, rope_cos_sin, rotate_half
 from .rope_interleaved import apply_rope_interleaved, interleave_permutation
 from .rope_scaling import rope_scaling
-from .sinusoidal import sinusoidal_positional_encoding, sinusoidal_shift_matrix
+from .sinusoidal import sinusoidal_positional_encoding
 
 __all__ = [
     "sinusoidal_positional_encoding",
-    "sinusoidal_shift_matrix",
     "embedding",
     "embedding_backward",
     "rope_cos_sin",

@@ -1,7 +1,7 @@
 """Module 1 -- self-attention in NumPy: softmax, masks, scaled dot-product and multi-head
 attention with their backward passes, and the online (FlashAttention-style) softmax.
 
-Exercises 1.1-1.9; run ``python -m <package>.self_attention`` for a worked example.
+Exercises 1.1-1.9; run ``python -m demos self_attention`` for a worked example.
 """
 
 from .attention import scaled_dot_product_attention, scaled_dot_product_attention_backward

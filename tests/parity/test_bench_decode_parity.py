@@ -3,9 +3,11 @@
 
 import numpy as np
 import pytest
+from implementation.transformer.gpt import GPT
 
-from reference.llm import bench_decode
-from reference.transformer.gpt import GPT
+from demos.run import load
+
+bench_decode = load("bench_decode", "reference")
 
 torch = pytest.importorskip("torch")
 

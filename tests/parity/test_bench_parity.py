@@ -1,7 +1,9 @@
 """The benchmark of the reference GPT against PyTorch (`make bench`) runs, and times the same
 model: one tiny configuration, one round."""
 
-from reference.transformer import bench
+from demos.run import load
+
+bench = load("bench", "reference")
 
 
 def test_bench_runs_and_both_sides_compute_the_same_model(capsys):

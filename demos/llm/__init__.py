@@ -1,0 +1,1 @@
+"""Module 4's demos (pretraining, SFT, DPO, prompting, GPT-2) and its benchmarks."""

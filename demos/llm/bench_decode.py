@@ -1,0 +1,608 @@
+"""Decoding speed of a GPT-2 with its KV cache (exercise 4.5), on the CPU: against
+Hugging Face, against the memory-bandwidth roofline, and against decoding without a cache.
+
+Usage:
+    python -m demos bench_decode [--quick] [--threads N] [--config gpt2|tiny]
+                                 [--no-torch] [--figure PATH] [--rounds R] [--target T]
+    make bench BENCH=decode       (installs PyTorch and transformers first, the parity extra)
+
+Everything is measured in one run (one process, the same threads), float32, batch 1, greedy,
+on a GPT-2 small shape (12 layers, 12 heads, C = 768, V = 50257, block 1024) with random
+weights -- speed does not depend on the values, and both sides hold the very same weights:
+
+1. **Memory bandwidth**: a streaming read, the sum (and the max; the faster counts) of a
+   float32 array far larger than the caches, split into one contiguous part per thread
+   (NumPy releases the GIL in a reduction, so the parts are read at once); probed at the
+   start and at the end, the faster kept. A single-thread sum and a copy are reported too.
+2. **Roofline**: a decoding step reads every weight once -- per block ``12 C^2 + 13 C``
+   parameters, the tied head ``V x C``, ``ln_f`` and one row of ``wpe`` -- so it cannot take
+   less than ``weight bytes / bandwidth``: ``roofline tokens/s = bandwidth / weight bytes``.
+   (The cache adds ``2 n_layer L C`` values read at length L; shown in the figure.)
+3. **Reference vs Hugging Face**: ``generate(model, prompt, n, use_cache=True)`` (4.5) against
+   ``GPT2LMHeadModel.generate(do_sample=False)`` (PyTorch, eval mode, no_grad, its default
+   attention), 16-token prompt, 128 new tokens. The tokens are compared first (they must be
+   identical). A clock reading is taken right after every forward -- a wrapper around
+   ``model.forward`` on our side, a logits processor on HF's (both run before the argmax) --
+   so the prefill (the prompt's forward) and the decode phase (the 127 one-token steps after
+   it) are timed separately. The sides take turns, the order alternating between rounds;
+   the report gives medians over the rounds, after one warm-up run of each.
+4. **Cache vs no cache**: ``generate(..., use_cache=False)`` recomputes the whole sequence at
+   every step. One step at each length of a sweep, 16..1024, with and without the cache
+   (the figure ``decode_tokens_per_s.png``; the target is the ratio at 256), and end to end
+   from 16 to 256 tokens (the cached run's median of 3, the uncached run once: it is slow).
+
+It times the reference unless ``--target`` names another implementation.
+"""
+
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from implementation.llm.kv_cache import KVCache, generate
+from implementation.transformer.gpt import GPT, GPTConfig
+
+from ..run import parser as demo_parser
+from ..training import write_png
+from ..transformer.bench import blas_threads
+
+FIGURE = (Path(__file__).resolve().parents[2] / "lectures" / "04_llm_fundamentals" / "figures"
+          / "decode_tokens_per_s.png")
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """A model shape and the lengths to time."""
+
+    name: str
+    n_layer: int
+    n_head: int
+    n_embd: int
+    vocab_size: int
+    block_size: int
+    prompt_len: int  # T0 of the HF comparison and of the cache / no-cache run
+    new_tokens: int  # generated in the HF comparison
+    nocache_len: int  # total length of the end-to-end cache / no-cache run
+    sweep: tuple  # total lengths of the figure
+    bandwidth_bytes: int  # size of the streaming-read array
+    matmul_n: int  # size of the matrix-product probe
+
+    def gpt_config(self):
+        return GPTConfig(vocab_size=self.vocab_size, block_size=self.block_size,
+                         n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd)
+
+
+GPT2_SMALL = DecodeConfig("gpt2", n_layer=12, n_head=12, n_embd=768, vocab_size=50257,
+                          block_size=1024, prompt_len=16, new_tokens=128, nocache_len=256,
+                          sweep=(16, 32, 64, 128, 256, 512, 1024), bandwidth_bytes=2**30,
+                          matmul_n=2048)
+TINY = DecodeConfig("tiny", n_layer=2, n_head=2, n_embd=16, vocab_size=53, block_size=32,
+                    prompt_len=4, new_tokens=8, nocache_len=16, sweep=(4, 8, 16, 32),
+                    bandwidth_bytes=2**24, matmul_n=128)  # tests: seconds, no torch needed
+CONFIGS = {dc.name: dc for dc in (GPT2_SMALL, TINY)}
+TARGETS = {"vs_hf": 1.6, "vs_roofline": 0.9, "cache_speedup": 10.0}
+
+
+# --- machine -----------------------------------------------------------------------------
+def cpu_model():
+    """The CPU's model name (Linux), else ``platform.processor()``."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average():
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def memory_bandwidth(n_bytes, threads, repeats=7):
+    """Streaming bandwidths in GB/s (1e9 bytes/s), medians over ``repeats`` after a warm-up.
+
+    A read streams a float32 array of ``n_bytes`` (far larger than the caches) through a
+    reduction, cut into ``threads`` contiguous parts reduced concurrently by as many Python
+    threads (NumPy releases the GIL inside a reduction). Two reductions are timed, ``sum``
+    and ``max``; ``"read"`` is the faster (the bandwidth is what the best streaming read
+    reaches) and ``"read method"`` names it. Also ``"read, 1 thread"`` (sum, one thread) and
+    ``"copy, 1 thread"`` (``np.copyto`` into a second array, bytes read + bytes written).
+    """
+    a = np.ones(n_bytes // 4, dtype=np.float32)  # written once: every page is mapped
+    b = np.empty_like(a)
+    parts = np.array_split(a, threads)
+
+    def median_seconds(run):
+        run()  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
+
+    out = {}
+    with ThreadPoolExecutor(threads) as pool:
+        for name, reduce in (("sum", np.sum), ("max", np.max)):
+            gbps = a.nbytes / median_seconds(lambda r=reduce: list(pool.map(r, parts))) / 1e9
+            out[f"read ({name})"] = gbps
+    best = max(out, key=out.get)
+    out["read"] = out[best]
+    out["read method"] = (f"float32 {best[6:-1]} of {a.nbytes / 2**20:.0f} MiB in {threads} "
+                          f"parts on {threads} threads")
+    out["read, 1 thread"] = a.nbytes / median_seconds(lambda: np.sum(a)) / 1e9
+    out["copy, 1 thread"] = 2 * a.nbytes / median_seconds(lambda: np.copyto(b, a)) / 1e9
+    return out
+
+
+def matmul_gflops(n, repeats=5):
+    """Float32 matrix-product speed in GFLOP/s: ``A @ B`` with ``n x n`` operands, 2 n^3
+    FLOPs, the median of ``repeats`` after a warm-up (on NumPy's BLAS threads)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / float(np.median(times)) / 1e9
+
+
+# --- roofline arithmetic -----------------------------------------------------------------
+def weight_bytes_per_token(model):
+    """Bytes of parameters one decoding step reads: all of them once (the tied ``wte`` as the
+    ``V x C`` head; the token's own embedding row is inside it), except ``wpe``, of which it
+    reads one row."""
+    p = model.params
+    n = sum(v.size for name, v in p.items() if name != "wpe.weight") + p["wpe.weight"].shape[1]
+    return n * p["wte.weight"].itemsize
+
+
+def matrix_flops_per_token(model):
+    """FLOPs of the matrix products for one token: 2 per weight of every matrix (the head
+    included), i.e. ``2 (n_layer 12 C^2 + V C)``; attention adds ``4 n_layer L C`` at
+    length L (small until L is comparable to C)."""
+    cfg = model.config
+    return 2 * (cfg.n_layer * 12 * cfg.n_embd**2 + cfg.vocab_size * cfg.n_embd)
+
+
+def kv_bytes_per_token(model, length):
+    """Bytes of the cache one decoding step reads at total length ``length``: keys and
+    values, ``length`` positions of C values, in every layer."""
+    cfg = model.config
+    return 2 * cfg.n_layer * length * cfg.n_embd * model.params["wte.weight"].itemsize
+
+
+# --- timing --------------------------------------------------------------------------------
+class ForwardClock:
+    """Wraps ``model.forward`` (an instance attribute shadows the method) to read the clock
+    after every call; ``stamps`` holds the readings of the current run."""
+
+    def __init__(self, model, progress_every=0, label=""):
+        self.model, self.stamps, self.progress_every, self.label = model, [], progress_every, label
+        self._forward = model.forward
+
+        def forward(*args, **kwargs):
+            out = self._forward(*args, **kwargs)
+            self.stamps.append(time.perf_counter())
+            n = len(self.stamps)
+            if self.progress_every and n % self.progress_every == 0:
+                print(f"  {self.label}: {n} forwards", file=sys.stderr, flush=True)
+            return out
+
+        model.forward = forward
+
+    def remove(self):
+        del self.model.forward  # the class's method again
+
+
+def products_only(model, repeats):
+    """Median seconds of a decoding step's matrix-vector products alone: one float32 row
+    through every weight matrix and the head, back to back (nothing between them), and the
+    bytes they read. The rest of a real step is what it spends besides reading weights."""
+    p, C = model.params, model.config.n_embd
+    rng = np.random.default_rng(0)
+    x = {n: rng.standard_normal(n).astype(p["wte.weight"].dtype) for n in (C, 4 * C)}
+    mats = [w for name, w in p.items() if name.startswith("h.") and w.ndim == 2]
+
+    def run():
+        for w in mats:
+            x[w.shape[0]] @ w  # (in,) @ (in, out): a gemv
+        x[C] @ p["wte.weight"].T  # the head
+
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), sum(w.nbytes for w in mats) + p["wte.weight"].nbytes
+
+
+def phases(start, stamps):
+    """``(prefill seconds, decode tokens/s)`` from the start time and the clock readings
+    taken after each forward (the first forward is the prefill)."""
+    prefill = stamps[0] - start
+    decode = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
+    return prefill, decode
+
+
+def time_reference(model, prompt, n, use_cache=True, progress_every=0, label="reference"):
+    """One ``generate`` run: ``(ids, prefill seconds, decode tokens/s, total seconds)``."""
+    clock = ForwardClock(model, progress_every, label)
+    try:
+        start = time.perf_counter()
+        ids = generate(model, prompt, n, use_cache=use_cache)
+        total = time.perf_counter() - start
+    finally:
+        clock.remove()
+    return (ids, *phases(start, clock.stamps), total)
+
+
+def _import_hf():
+    try:
+        import torch
+        import transformers
+        from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel, LogitsProcessor
+    except ImportError as exc:
+        raise SystemExit(
+            f"bench_decode: PyTorch and transformers are needed ({exc.name} is missing). Run "
+            "`make bench`, which installs them (the parity extra), or pass --no-torch."
+        ) from None
+    return torch, transformers, GenerationConfig, GPT2Config, GPT2LMHeadModel, LogitsProcessor
+
+
+def build_hf(model):
+    """Hugging Face's ``GPT2LMHeadModel`` holding ``model``'s weights, float32, eval mode."""
+    torch, _, _, GPT2Config, GPT2LMHeadModel, _ = _import_hf()
+    cfg = model.config
+    hf_config = GPT2Config(vocab_size=cfg.vocab_size, n_positions=cfg.block_size,
+                           n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd,
+                           layer_norm_epsilon=cfg.layer_norm_epsilon, resid_pdrop=0.0,
+                           embd_pdrop=0.0, attn_pdrop=0.0, use_cache=True,
+                           bos_token_id=None, eos_token_id=None)  # no end-of-text stop
+    hf = GPT2LMHeadModel(hf_config).float().eval()
+    hf.generation_config.eos_token_id = None
+    state = hf.state_dict()
+    with torch.no_grad():
+        for name, value in model.params.items():
+            state["transformer." + name].copy_(torch.from_numpy(value))
+    return hf
+
+
+def make_hf_runner(hf):
+    """``run(prompt, n) -> (ids, prefill s, decode tokens/s, total s)`` for HF's greedy
+    ``generate`` (no end-of-text stop: exactly n new tokens, like ours)."""
+    torch, _, GenerationConfig, _, _, LogitsProcessor = _import_hf()
+
+    class Clock(LogitsProcessor):
+        """Reads the clock after each forward (a logits processor sees every step's scores
+        before the argmax) and leaves the scores alone."""
+
+        def __init__(self):
+            self.stamps = []
+
+        def __call__(self, input_ids, scores):
+            self.stamps.append(time.perf_counter())
+            return scores
+
+    def run(prompt, n):
+        clock = Clock()
+        config = GenerationConfig(max_new_tokens=n, do_sample=False, use_cache=True,
+                                  eos_token_id=None, pad_token_id=0)
+        prompt_t = torch.from_numpy(np.asarray(prompt, dtype=np.int64))
+        with torch.no_grad():
+            start = time.perf_counter()
+            out = hf.generate(input_ids=prompt_t, attention_mask=torch.ones_like(prompt_t),
+                              generation_config=config, logits_processor=[clock])
+            total = time.perf_counter() - start
+        return (out.numpy(), *phases(start, clock.stamps), total)
+
+    return run
+
+
+def first_difference(a, b):
+    """Index of the first differing position of two id arrays (shape mismatch: -1), or None."""
+    if a.shape != b.shape:
+        return -1
+    diff = np.flatnonzero((a != b).any(axis=0))
+    return int(diff[0]) if diff.size else None
+
+
+def compare_with_hf(model, hf_run, prompt, n, rounds, progress=True):
+    """Medians of prefill seconds and decode tokens/s of both sides, and whether the tokens
+    agree."""
+    ours_ids = time_reference(model, prompt, n)[0]  # warm-up runs, and the tokens to compare
+    hf_ids = hf_run(prompt, n)[0]
+    mismatch = first_difference(ours_ids, hf_ids)
+    if progress:
+        same = "identical" if mismatch is None else f"DIFFERENT (first at position {mismatch})"
+        print(f"  tokens of the reference and HF: {same}", file=sys.stderr, flush=True)
+    runs = {"reference": lambda: time_reference(model, prompt, n),
+            "hf": lambda: hf_run(prompt, n)}
+    results = {label: {"prefill": [], "decode": []} for label in runs}
+    for r in range(rounds):
+        order = list(runs) if r % 2 == 0 else list(runs)[::-1]
+        for label in order:
+            time.sleep(0.3)  # let the other library's idle worker threads stop spinning
+            _, prefill, decode, _ = runs[label]()
+            results[label]["prefill"].append(prefill)
+            results[label]["decode"].append(decode)
+        if progress:
+            now = "  ".join(f"{label} {results[label]['decode'][-1]:.1f} tok/s, prefill "
+                            f"{1e3 * results[label]['prefill'][-1]:.0f} ms" for label in runs)
+            print(f"  HF comparison: round {r + 1}/{rounds}  {now}", file=sys.stderr,
+                  flush=True)
+    medians = {label: {k: float(np.median(v)) for k, v in res.items()}
+               for label, res in results.items()}
+    return {"tokens_identical": mismatch is None, "first_difference": mismatch,
+            "median": medians, "runs": results}
+
+
+def cache_vs_nocache(model, prompt, total_len, cached_runs=3, progress=True):
+    """End to end, from the prompt to ``total_len`` tokens, with the cache (the median of
+    ``cached_runs`` runs) and without (one run, between them: it is slow): seconds, tokens/s
+    and whether the tokens agree."""
+    n = total_len - prompt.shape[1]
+    every = max(1, n // 6) if progress else 0
+    runs = {"cached": [], "uncached": []}
+    for k in range(cached_runs + 1):
+        use_cache = k != 1  # cached, uncached, cached, ...
+        label = "cached" if use_cache else "uncached"
+        ids, _, _, total = time_reference(model, prompt, n, use_cache=use_cache,
+                                          progress_every=0 if use_cache else every,
+                                          label=f"{label} generate")
+        runs[label].append((ids, total))
+    out = {}
+    for label, got in runs.items():
+        seconds = float(np.median([t for _, t in got]))
+        out[label] = {"ids": got[0][0], "seconds": seconds, "tokens_per_s": n / seconds}
+    out["tokens_identical"] = bool(np.array_equal(out["cached"]["ids"], out["uncached"]["ids"]))
+    out["speedup"] = out["uncached"]["seconds"] / out["cached"]["seconds"]
+    return out
+
+
+def sweep_lengths(model, ids, lengths, repeats_cached, repeats_uncached, progress=True):
+    """Tokens/s of one decoding step at each total length L (the new token at position L-1):
+    with the cache (one token's forward after L-1 cached positions) and without (the forward
+    of all L tokens, what ``generate(use_cache=False)`` does per step). Medians."""
+    rows = []
+    cache = KVCache.for_model(model, 1)
+    for L in lengths:
+        cache.reset()
+        model.forward(ids[:, :L - 1], kv_cache=cache) if L > 1 else None  # prefill, untimed
+        cached = []
+        for _ in range(repeats_cached + 1):  # the first is a warm-up
+            cache.length = L - 1  # re-decode position L-1: the same work every time
+            start = time.perf_counter()
+            model.forward(ids[:, L - 1:L], kv_cache=cache)
+            cached.append(time.perf_counter() - start)
+        uncached = []
+        for _ in range(repeats_uncached):
+            start = time.perf_counter()
+            model.forward(ids[:, :L])
+            uncached.append(time.perf_counter() - start)
+        model.free_activations()  # drop the full forward's activations (kept for a backward)
+        row = {"length": L, "cached": 1 / float(np.median(cached[1:])),
+               "uncached": 1 / float(np.median(uncached))}
+        rows.append(row)
+        if progress:
+            print(f"  sweep: length {L:5d}  cached {row['cached']:8.1f} tok/s  uncached "
+                  f"{row['uncached']:8.2f} tok/s", file=sys.stderr, flush=True)
+    return rows
+
+
+# --- report --------------------------------------------------------------------------------
+def save_figure(path, sweep, roofline_bw, weight_bytes, kv_bytes, hf=None, title=""):
+    """Tokens/s vs total length (log-log): cached and uncached steps, the roofline of the
+    weights alone and of the weights plus the cache, and HF's median decode rate (a segment
+    over the lengths it decoded) if given. Returns the path written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lengths = np.array([row["length"] for row in sweep])
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    ax.plot(lengths, [row["cached"] for row in sweep], "o-", color="C0",
+            label="reference, KV cache (one step)")
+    ax.plot(lengths, [row["uncached"] for row in sweep], "s-", color="C3",
+            label="reference, no cache (full forward per step)")
+    dense = np.geomspace(lengths[0], lengths[-1], 100)
+    ax.axhline(roofline_bw / weight_bytes, color="0.3", linestyle=":",
+               label=f"roofline, weights only ({roofline_bw / 1e9:.1f} GB/s)")
+    ax.plot(dense, roofline_bw / (weight_bytes + kv_bytes(dense)), color="0.3", linestyle="--",
+            label="roofline, weights + KV cache")
+    if hf is not None:
+        (lo, hi), rate = hf
+        ax.plot([lo, hi], [rate, rate], color="C2", linewidth=3, alpha=0.8,
+                label="Hugging Face generate (decode phase)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(lengths, [str(n) for n in lengths])
+    ax.set_xlabel("sequence length (tokens so far)")
+    ax.set_ylabel("tokens / s")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower left")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return write_png(fig, path)
+
+
+def _verdict(value, target):
+    return "met" if value >= target else "MISSED"
+
+
+def format_report(res):
+    """The Markdown tables of a run's results."""
+    dc, bw, wb = res["config"], res["bandwidth"], res["weight_bytes"]
+    roof = res["roofline_tokens_per_s"]
+    lines = ["| quantity | value |", "|---|---|",
+             f"| memory bandwidth, streaming read ({bw['read method']}; median; the faster of "
+             f"the probes at the start and the end, {res['bandwidth_runs'][0]:.1f} and "
+             f"{res['bandwidth_runs'][1]:.1f}) | {bw['read']:.1f} GB/s |",
+             f"| ... other probes: sum / max on {res['threads']} threads; sum, 1 thread; copy "
+             f"(read + write), 1 thread | {bw['read (sum)']:.1f} / {bw['read (max)']:.1f}; "
+             f"{bw['read, 1 thread']:.1f}; {bw['copy, 1 thread']:.1f} GB/s |",
+             f"| float32 matrix product ({dc.matmul_n} x {dc.matmul_n}, {res['threads']} "
+             f"threads) | {res['matmul_gflops']:.0f} GFLOP/s |",
+             f"| machine balance = GFLOP/s / GB/s | {res['matmul_gflops'] / bw['read']:.1f} "
+             "FLOP/byte |",
+             f"| weights read per token | {wb / 1e6:.4g} MB |",
+             f"| matrix FLOPs per token (2 per weight) | {res['flops_per_token'] / 1e9:.3g} "
+             f"GFLOP: {res['flops_per_token'] / wb:.2f} FLOP/byte |",
+             f"| roofline = bandwidth / weight bytes | {roof:.1f} tokens/s |"]
+    cmp = res.get("hf")
+    ours = res["reference_decode"]
+    lines.append(f"| reference decode ({dc.prompt_len} + {dc.new_tokens} tokens, median) | "
+                 f"{ours:.1f} tokens/s = {ours / roof:.0%} of roofline (target >= "
+                 f"{TARGETS['vs_roofline']:.0%}: {_verdict(ours / roof, TARGETS['vs_roofline'])})"
+                 " |")
+    t_prod = res["products_only"]
+    lines.append(f"| ... its matrix-vector products alone, back to back | {1e3 * t_prod:.1f} ms "
+                 f"per token ({res['products_bytes'] / t_prod / 1e9:.1f} GB/s), of "
+                 f"{1e3 / ours:.1f} ms per decoded token |")
+    lines.append(f"| reference prefill ({dc.prompt_len} tokens) | "
+                 f"{1e3 * res['reference_prefill']:.1f} ms |")
+    if cmp is not None:
+        hf = cmp["median"]["hf"]
+        ratio = ours / hf["decode"]
+        lines += [
+            f"| HF generate decode | {hf['decode']:.1f} tokens/s |",
+            f"| reference / HF, decode | {ratio:.2f}x (target >= {TARGETS['vs_hf']}x: "
+            f"{_verdict(ratio, TARGETS['vs_hf'])}) |",
+            f"| HF prefill ({dc.prompt_len} tokens) | {1e3 * hf['prefill']:.1f} ms "
+            f"(reference / HF time: {res['reference_prefill'] / hf['prefill']:.2f}) |",
+            f"| tokens identical to HF's | {'yes' if cmp['tokens_identical'] else 'NO'} |"]
+    nc = res["nocache"]
+    at = {row["length"]: row for row in res["sweep"]}.get(dc.nocache_len)
+    if at is not None:
+        ratio = at["cached"] / at["uncached"]
+        lines.append(f"| KV cache vs no cache: one step at length {dc.nocache_len} | "
+                     f"{at['cached']:.1f} / {at['uncached']:.2f} tokens/s = {ratio:.1f}x "
+                     f"(target >= {TARGETS['cache_speedup']:.0f}x: "
+                     f"{_verdict(ratio, TARGETS['cache_speedup'])}) |")
+    lines += [
+        f"| ... end to end: generate {dc.prompt_len} -> {dc.nocache_len} tokens, cached "
+        f"(median of 3) / uncached (one run) | {nc['cached']['seconds']:.2f} s / "
+        f"{nc['uncached']['seconds']:.2f} s = {nc['speedup']:.1f}x; tokens identical: "
+        f"{'yes' if nc['tokens_identical'] else 'NO'} |"]
+    lines += ["", "| length | cached tokens/s | uncached tokens/s | cached / uncached | "
+              "roofline, weights + KV | uncached GFLOP/s (2 N L) |", "|---|---|---|---|---|---|"]
+    for row in res["sweep"]:
+        L = row["length"]
+        kv_roof = bw["read"] * 1e9 / (wb + res["kv_bytes"](L))
+        gflops = res["flops_per_token"] * L * row["uncached"] / 1e9
+        lines.append(f"| {L} | {row['cached']:.1f} | {row['uncached']:.2f} | "
+                     f"{row['cached'] / row['uncached']:.1f}x | {kv_roof:.1f} | {gflops:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = demo_parser(
+        "bench_decode",
+        description="Time KV-cached decoding of the reference GPT-2 against Hugging Face, the "
+                    "memory-bandwidth roofline and decoding without a cache (CPU, float32).")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="gpt2",
+                        help="model shape (tiny: a seconds-long smoke test)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one round, fewer repeats: a smoke run, not a measurement")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="set NumPy's BLAS and PyTorch to N threads (default: NumPy's)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of the HF comparison")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="skip the Hugging Face comparison (no PyTorch needed)")
+    parser.add_argument("--figure", default=None,
+                        help=f"where to save the plot (default for a full gpt2 run: {FIGURE}; "
+                             "none otherwise)")
+    args = parser.parse_args(argv)
+    dc = CONFIGS[args.config]
+    figure = args.figure or (FIGURE if dc is GPT2_SMALL and not args.quick else None)
+
+    threads, how = blas_threads(set_to=args.threads)
+    versions = f"Python {platform.python_version()}, NumPy {np.__version__}"
+    hf_run = None
+    if not args.no_torch:
+        torch, transformers, *_ = _import_hf()
+        torch.set_num_threads(threads)
+        versions += f", torch {torch.__version__}, transformers {transformers.__version__}"
+    rounds = args.rounds or (1 if args.quick else 5)
+    print(f"# {cpu_model()}, {os.cpu_count()} logical CPUs, load average {load_average():.2f}; "
+          f"{versions}")
+    print(f"# threads: NumPy BLAS {threads} (from {how})"
+          + (f", torch {torch.get_num_threads()}" if not args.no_torch else "")
+          + f"; {dc.name}: {dc.n_layer} layers, {dc.n_head} heads, C = {dc.n_embd}, V = "
+          f"{dc.vocab_size}, block {dc.block_size}; float32, batch 1, greedy; {rounds} rounds, "
+          "medians, warm-up excluded" + (" (--quick: not a measurement)" if args.quick else ""),
+          flush=True)
+
+    print("measuring memory bandwidth ...", file=sys.stderr, flush=True)
+    probe_repeats = 3 if args.quick else 7
+    bandwidth = memory_bandwidth(dc.bandwidth_bytes, threads, repeats=probe_repeats)
+    gflops = matmul_gflops(dc.matmul_n)
+    model = GPT(dc.gpt_config(), np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, dc.vocab_size, (1, dc.block_size))  # prompts and sweep inputs
+    prompt = ids[:, :dc.prompt_len]
+    wb = weight_bytes_per_token(model)
+    products = [products_only(model, 5 if args.quick else 21)]
+    res = {"config": dc, "threads": threads, "bandwidth": bandwidth, "weight_bytes": wb,
+           "matmul_gflops": gflops, "flops_per_token": matrix_flops_per_token(model),
+           "roofline_tokens_per_s": bandwidth["read"] * 1e9 / wb,
+           "kv_bytes": lambda L: kv_bytes_per_token(model, L)}
+
+    if not args.no_torch:
+        print("building the Hugging Face model ...", file=sys.stderr, flush=True)
+        hf_run = make_hf_runner(build_hf(model))
+        print(f"reference vs HF: {dc.prompt_len}-token prompt, {dc.new_tokens} new tokens ...",
+              file=sys.stderr, flush=True)
+        res["hf"] = compare_with_hf(model, hf_run, prompt, dc.new_tokens, rounds)
+        res["reference_decode"] = res["hf"]["median"]["reference"]["decode"]
+        res["reference_prefill"] = res["hf"]["median"]["reference"]["prefill"]
+    else:
+        print(f"reference: {dc.prompt_len}-token prompt, {dc.new_tokens} new tokens ...",
+              file=sys.stderr, flush=True)
+        time_reference(model, prompt, dc.new_tokens)  # warm-up
+        runs = [time_reference(model, prompt, dc.new_tokens)[1:3] for _ in range(rounds)]
+        res["reference_prefill"] = float(np.median([r[0] for r in runs]))
+        res["reference_decode"] = float(np.median([r[1] for r in runs]))
+
+    print(f"generate {dc.prompt_len} -> {dc.nocache_len} tokens with and without the cache ...",
+          file=sys.stderr, flush=True)
+    res["nocache"] = cache_vs_nocache(model, prompt, dc.nocache_len)
+    print(f"one step at lengths {', '.join(map(str, dc.sweep))} ...", file=sys.stderr,
+          flush=True)
+    res["sweep"] = sweep_lengths(model, ids, dc.sweep, repeats_cached=3 if args.quick else 9,
+                                 repeats_uncached=1 if args.quick else 3)
+    # measured again at the end: the faster of the two is the machine's (a job that ran
+    # meanwhile can only slow a probe down, and a low bandwidth would flatter the decoding)
+    print("measuring memory bandwidth again ...", file=sys.stderr, flush=True)
+    again = memory_bandwidth(dc.bandwidth_bytes, threads, repeats=probe_repeats)
+    res["bandwidth_runs"] = (bandwidth["read"], again["read"])
+    if again["read"] > bandwidth["read"]:
+        res["bandwidth"] = bandwidth = again
+    res["roofline_tokens_per_s"] = bandwidth["read"] * 1e9 / wb
+    products.append(products_only(model, 5 if args.quick else 21))
+    res["products_only"], res["products_bytes"] = min(products)
+    res["load_average_after"] = load_average()
+    print(format_report(res))
+    print(f"# load average at the end {res['load_average_after']:.2f}")
+    if figure is not None:
+        hf = None
+        if "hf" in res:
+            hf = ((dc.prompt_len + 1, dc.prompt_len + dc.new_tokens),
+                  res["hf"]["median"]["hf"]["decode"])
+        title = (f"{dc.name} ({model.num_parameters() / 1e6:.0f}M parameters), float32, batch 1, "
+                 f"{threads} threads; {cpu_model()}")
+        res["figure"] = save_figure(figure, res["sweep"], bandwidth["read"] * 1e9, wb,
+                                    res["kv_bytes"], hf=hf, title=title)
+        print(f"# figure: {res['figure']}")
+    return res

@@ -1,0 +1,1 @@
+"""Module 2's demo, the figures of its lecture and the length-extrapolation experiment."""

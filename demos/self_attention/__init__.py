@@ -1,0 +1,1 @@
+"""Module 1's demo and the figures of its lecture."""
