@@ -145,8 +145,23 @@ def write(exercises: Path, stubs: dict[str, str], force: bool = False) -> dict[s
             report["skipped"].append(rel)
             continue  # keep the old fingerprint: the file is still the student's
         manifest[rel] = _digest(text)
+    _retire(exercises, manifest, stubs, report)
     manifest_path.write_text(json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
     return report
+
+
+def _retire(exercises: Path, manifest: dict, stubs: dict[str, str],
+            report: dict[str, list[str]]) -> None:
+    """Stubs the generator made whose reference file is gone: removed if untouched, kept
+    (and reported) if the student edited them; either way no longer in the manifest."""
+    for rel in [rel for rel in manifest if rel not in stubs]:
+        path = exercises / rel
+        if path.is_file() and _digest(path.read_text()) != manifest[rel]:
+            report["skipped"].append(rel)  # the student's now: never deleted
+        elif path.is_file():
+            path.unlink()
+            report.setdefault("removed", []).append(rel)
+        del manifest[rel]
 
 
 def differences(exercises: Path, stubs: dict[str, str]) -> list[str]:
@@ -182,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
               "it would be backed up first)")
     for line in report["backed_up"]:
         print(f"  backed up exercises/{line}")
+    for rel in report.get("removed", []):
+        print(f"  removed exercises/{rel} (its reference file is gone)")
     return 0
 
 

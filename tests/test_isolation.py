@@ -244,7 +244,7 @@ def test_syntax_error_costs_only_the_exercises_importing_that_file(tmp_path):
 
 def _importers_of(rel: str, through_checks: bool = False) -> set[str]:
     """Exercises whose file imports reference/<rel> when it is loaded, directly or through
-    other files (imports inside functions, such as `from_gpt2`'s, happen only when called)."""
+    other files (imports inside functions, like rope's of rope_scaling, happen when called)."""
     import ast
 
     root = Path(__file__).resolve().parents[1] / "reference"

@@ -82,7 +82,7 @@ def test_the_trees_are_scanned():
     seen = {(i.source.relative_to(tree).as_posix(), i.target.relative_to(tree).as_posix(),
              i.lazy) for i in imports(python_files(tree), {"reference": tree})}
     assert ("llm/kv_cache.py", "transformer/gpt.py", False) in seen
-    assert ("llm/bpe.py", "llm/pretrained.py", True) in seen  # from_gpt2's, inside a method
+    assert ("positional_encoding/rope.py", "positional_encoding/rope_scaling.py", True) in seen
 
 
 # --- planted violations ------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Hugging Face GPT-2 files for our model and tokenizer, without torch (llm/pretrained.py).
+"""Hugging Face GPT-2 files for our model and tokenizer, without torch
+(transformer/hf_checkpoint.py, demos/llm/gpt2_tokenizer.py).
 
-``GPT.from_pretrained`` / ``GPT.save_pretrained``, ``BPETokenizer.from_gpt2`` and the
+``GPT.from_pretrained`` / ``GPT.save_pretrained``, ``load_gpt2_tokenizer`` and the
 ``run_gpt2`` command line, on tiny models and vocabularies written here. The parity tests
 (tests/parity/test_gpt2_checkpoint_parity.py, test_bpe_parity.py) compare the same code with
 ``transformers`` and ``tokenizers``.
@@ -15,14 +16,15 @@ import pytest
 from conftest import REPO
 from safetensors.numpy import load_file, save_file
 
-from demos.run import load
-from reference.llm.bpe import BPETokenizer, merge_pair, to_bytes, train_bpe
-from reference.llm.pretrained import (
+from demos.llm.gpt2_tokenizer import (
     GPT2Tokenizer,
     bytes_to_unicode,
     gpt2_token_bytes,
+    load_gpt2_tokenizer,
     save_gpt2_tokenizer,
 )
+from demos.run import load
+from reference.llm.bpe import BPETokenizer, merge_pair, to_bytes, train_bpe
 from reference.transformer.gpt import GPT, GPTConfig
 
 run_gpt2 = load("run_gpt2", "reference")
@@ -211,7 +213,7 @@ def write_tiny_gpt2_vocab(path):
 
 def test_from_gpt2_on_hand_written_files(tmp_path):
     ids = write_tiny_gpt2_vocab(tmp_path)
-    tok = BPETokenizer.from_gpt2(tmp_path)
+    tok = load_gpt2_tokenizer(tmp_path, cls=BPETokenizer)
     assert isinstance(tok, GPT2Tokenizer) and tok.vocab_size == 261
     assert tok.special_ids == {EOT: 260}
     assert tok.tokenizer.merges == [(32, 116), (104, 101), (256, 257), (32, 97)]  # our ids
@@ -219,7 +221,8 @@ def test_from_gpt2_on_hand_written_files(tmp_path):
     expected = [ids["t"], ids["he"], ids["Ġa"], ids["t"], ids["Ġthe"], 260, ids["!"]]
     assert tok.encode(text) == expected
     assert tok.decode(expected) == text
-    assert BPETokenizer.from_gpt2(tmp_path / "vocab.json", tmp_path / "merges.txt").encode(
+    files = (tmp_path / "vocab.json", tmp_path / "merges.txt")
+    assert load_gpt2_tokenizer(*files, cls=BPETokenizer).encode(
         text) == expected
 
 
@@ -233,12 +236,12 @@ def test_from_gpt2_names_bad_merges(tmp_path, merges, message):
     write_tiny_gpt2_vocab(tmp_path)
     (tmp_path / "merges.txt").write_text(merges, encoding="utf-8")
     with pytest.raises(ValueError, match=message):
-        BPETokenizer.from_gpt2(tmp_path)
+        load_gpt2_tokenizer(tmp_path, cls=BPETokenizer)
 
 
 def test_from_gpt2_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="(?s)vocab.json not found.*huggingface-cli"):
-        BPETokenizer.from_gpt2(tmp_path)
+        load_gpt2_tokenizer(tmp_path, cls=BPETokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +252,7 @@ def trained():
 def test_saved_vocabulary_reads_back_with_gpt2_ids(tmp_path, trained):
     vocab, merges = trained
     to_gpt2 = save_gpt2_tokenizer(vocab, merges, tmp_path)
-    ours, gpt2 = BPETokenizer(vocab, merges), BPETokenizer.from_gpt2(tmp_path)
+    ours, gpt2 = BPETokenizer(vocab, merges), load_gpt2_tokenizer(tmp_path, cls=BPETokenizer)
     assert sorted(to_gpt2) == list(range(len(vocab)))
     assert to_gpt2[ord(" ")] == 220 and to_gpt2[ord("!")] == 0  # GPT-2's ids of "Ġ" and "!"
     assert gpt2.special_ids == {EOT: len(vocab) - 1}
@@ -272,9 +275,9 @@ class InOrderTokenizer(BPETokenizer):
 
 def test_from_gpt2_builds_on_any_tokenizer_class(tmp_path, trained):
     save_gpt2_tokenizer(*trained, tmp_path)
-    other = InOrderTokenizer.from_gpt2(tmp_path)
+    other = load_gpt2_tokenizer(tmp_path, cls=InOrderTokenizer)
     assert type(other.tokenizer) is InOrderTokenizer
-    assert other.encode(TEXT) == BPETokenizer.from_gpt2(tmp_path).encode(TEXT)
+    assert other.encode(TEXT) == load_gpt2_tokenizer(tmp_path, cls=BPETokenizer).encode(TEXT)
 
 
 # --- the command line -----------------------------------------------------------------------
@@ -292,7 +295,7 @@ def gpt2_dir(tmp_path_factory, trained):
 
 def test_run_gpt2_generates_greedily_what_the_model_predicts(gpt2_dir, capsys):
     text, ids = run_gpt2.run(gpt2_dir, "The cat", max_new_tokens=6, temperature=0.0)
-    tok, model = BPETokenizer.from_gpt2(gpt2_dir), GPT.from_pretrained(gpt2_dir)
+    tok, model = load_gpt2_tokenizer(gpt2_dir, cls=BPETokenizer), GPT.from_pretrained(gpt2_dir)
     expected = tok.encode("The cat")
     for _ in range(6):  # greedy by hand: the full forward, argmax of the last position
         expected.append(int(np.argmax(model.forward(np.array([expected]))[0, -1])))

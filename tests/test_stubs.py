@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,17 @@ def test_write_keeps_student_edits_and_force_backs_them_up(tmp_path):
     assert (tmp_path / "m/a.py").read_text() == "A2\n"
     backups = list((tmp_path / "m").glob("a.py.orig-*"))
     assert len(backups) == 1 and backups[0].read_text() == "my solution\n"
+
+
+def test_a_stub_whose_reference_file_is_gone_goes_unless_the_student_edited_it(tmp_path):
+    stubs.write(tmp_path, {"m/a.py": "A\n", "m/b.py": "B\n", "m/c.py": "C\n"})
+    (tmp_path / "m/b.py").write_text("my work\n")
+    report = stubs.write(tmp_path, {"m/a.py": "A\n"})  # b.py and c.py left the reference
+    assert report["removed"] == ["m/c.py"] and not (tmp_path / "m/c.py").exists()
+    assert report["skipped"] == ["m/b.py"]
+    assert (tmp_path / "m/b.py").read_text() == "my work\n"  # never lost
+    manifest = json.loads((tmp_path / stubs.MANIFEST).read_text())
+    assert sorted(manifest) == ["m/a.py"]
 
 
 def test_make_stubs_check_passes_on_the_repository():

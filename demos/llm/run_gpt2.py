@@ -9,11 +9,11 @@ Usage::
         --temperature 0.8 --top-k 40 --top-p 0.95 --seed 0
 
 Everything runs on the implementation chosen by ``--target`` (your exercises by default):
-``GPT.from_pretrained`` loads the weights into your GPT (3.11), ``BPETokenizer.from_gpt2``
-builds your tokenizer (4.1) on GPT-2's merges, and ``generate`` (4.5) decodes with your KV
-cache and your sampling (4.4). It prints the text and the speed in new tokens per second
-(GPT-2 small in float32 on a CPU: a few tens at most, since every new token reads all 500 MB
-of weights).
+``GPT.from_pretrained`` loads the weights into your GPT (3.11), ``load_gpt2_tokenizer``
+(``gpt2_tokenizer.py``) builds your tokenizer (4.1) on GPT-2's merges, and ``generate``
+(4.5) decodes with your KV cache and your sampling (4.4). It prints the text and the speed
+in new tokens per second (GPT-2 small in float32 on a CPU: a few tens at most, since every
+new token reads all 500 MB of weights).
 An empty prompt starts from ``<|endoftext|>``, as GPT-2's unconditional samples do; the text
 is cut at the first ``<|endoftext|>`` the model writes.
 """
@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from ..run import parser as demo_parser
+from .gpt2_tokenizer import load_gpt2_tokenizer
 
 EOT = "<|endoftext|>"
 
@@ -49,7 +50,7 @@ def run(directory, prompt, max_new_tokens=40, temperature=0.8, top_k=40, top_p=N
     out = sys.stdout if out is None else out
 
     start = time.perf_counter()
-    tokenizer = BPETokenizer.from_gpt2(directory)
+    tokenizer = load_gpt2_tokenizer(directory, cls=BPETokenizer)
     model = GPT.from_pretrained(directory, dtype=dtype)
     loaded = time.perf_counter() - start
     if tokenizer.vocab_size != model.config.vocab_size:

@@ -15,7 +15,7 @@ config.json model.safetensors`` fetches it) holds:
 This file reads and writes the files and checks tensors against expected shapes; it knows
 nothing of the model. ``GPT.from_pretrained`` / ``GPT.save_pretrained`` (gpt.py) compose it
 with ``GPTConfig`` and ``gpt_param_shapes``. The tokenizer files of the same directory are
-Module 4's (``llm/pretrained.py``).
+read by the ``run_gpt2`` demo (``demos/llm/gpt2_tokenizer.py``).
 """
 
 import json

@@ -157,22 +157,6 @@ class BPETokenizer:
                             if i >= first_special}
         self._cache = {}  # pre-token -> ids
 
-    @classmethod
-    def from_gpt2(cls, directory, merges_txt=None):
-        """GPT-2's tokenizer, built on this class (given, not an exercise).
-
-        Reads GPT-2's ``vocab.json`` and ``merges.txt`` (in ``directory``; or pass the two
-        file paths), rebuilds our layout from the merges -- GPT-2 writes each token's bytes as
-        printable characters (``bytes_to_unicode``: "Ġ" is the space) and numbers the 256 byte
-        tokens in another order -- and returns ``cls(vocab, merges)`` wrapped in a
-        ``GPT2Tokenizer`` (``llm/pretrained.py``) whose ``encode``/``decode`` speak GPT-2's
-        ids: ``<|endoftext|>`` is 50256. The pre-tokenizer stays ``PRETOKENIZE``; see the
-        lecture (section 11) for the rare characters where it and GPT-2's differ.
-        """
-        from .pretrained import load_gpt2_tokenizer
-
-        return load_gpt2_tokenizer(directory, merges_txt, cls=cls)
-
     def _encode_word(self, word):
         """The ids of one pre-token (a str without special tokens)."""
         ### BEGIN SOLUTION

@@ -1,4 +1,4 @@
-"""Exercise 4.1 reference (``train_bpe``, ``BPETokenizer``) and ``BPETokenizer.from_gpt2`` vs
+"""Exercise 4.1 reference (``train_bpe``, ``BPETokenizer``) and ``load_gpt2_tokenizer`` vs
 Hugging Face ``tokenizers`` (byte-level BPE, GPT-2's pre-tokenizer) and ``GPT2TokenizerFast``.
 
 What agrees, exactly, and what does not (lecture, section 11):
@@ -16,7 +16,7 @@ What agrees, exactly, and what does not (lecture, section 11):
 - **Special tokens.** ``train_bpe`` cuts them out of the training text; ``BpeTrainer`` does not
   (it learns merges such as ``<|``), so the documents are given to it one by one.
 - **Encoding** of a ``tokenizers``-trained model saved as vocab.json + merges.txt:
-  ``BPETokenizer.from_gpt2`` gives the ids of ``tokenizers`` and of ``GPT2TokenizerFast`` on
+  ``load_gpt2_tokenizer`` gives the ids of ``tokenizers`` and of ``GPT2TokenizerFast`` on
   English, code, numbers, whitespace runs, contractions, non-ASCII and emoji; and the files
   ``save_gpt2_tokenizer`` writes load in both libraries with the same ids.
 - **Pre-tokenizer.** Over every Unicode code point, our ``re`` pattern and GPT-2's ``\\p{L}``
@@ -35,8 +35,13 @@ import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2TokenizerFast
 
+from demos.llm.gpt2_tokenizer import (
+    bytes_to_unicode,
+    gpt2_token_bytes,
+    load_gpt2_tokenizer,
+    save_gpt2_tokenizer,
+)
 from reference.llm.bpe import BPETokenizer, merge_pair, pretokenize, to_bytes, train_bpe
-from reference.llm.pretrained import bytes_to_unicode, gpt2_token_bytes, save_gpt2_tokenizer
 
 EOT = "<|endoftext|>"
 with contextlib.redirect_stdout(io.StringIO()):
@@ -179,7 +184,7 @@ def hf_trained(tmp_path_factory):
 @pytest.mark.parametrize("text", SAMPLES)
 def test_from_gpt2_gives_the_ids_of_tokenizers_and_gpt2tokenizerfast(hf_trained, text):
     tok, directory = hf_trained
-    ours = BPETokenizer.from_gpt2(directory)
+    ours = load_gpt2_tokenizer(directory, cls=BPETokenizer)
     fast = GPT2TokenizerFast.from_pretrained(str(directory), local_files_only=True)
     ids = ours.encode(text)
     assert ids == tok.encode(text).ids
@@ -189,7 +194,7 @@ def test_from_gpt2_gives_the_ids_of_tokenizers_and_gpt2tokenizerfast(hf_trained,
 
 def test_from_gpt2_vocabulary_and_special_token(hf_trained):
     tok, directory = hf_trained
-    ours = BPETokenizer.from_gpt2(directory)
+    ours = load_gpt2_tokenizer(directory, cls=BPETokenizer)
     assert ours.vocab_size == tok.get_vocab_size()
     assert ours.special_ids == {EOT: tok.token_to_id(EOT)} == {EOT: 0}  # tokenizers: first
     inverse = {i: s for s, i in tok.get_vocab().items()}
@@ -208,7 +213,7 @@ def test_save_gpt2_tokenizer_files_load_in_tokenizers_and_transformers(tmp_path)
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens([EOT])
     fast = GPT2TokenizerFast.from_pretrained(str(tmp_path), local_files_only=True)
-    ours, plain = BPETokenizer.from_gpt2(tmp_path), BPETokenizer(vocab, merges)
+    ours, plain = load_gpt2_tokenizer(tmp_path, cls=BPETokenizer), BPETokenizer(vocab, merges)
     for text in SAMPLES:
         ids = ours.encode(text)
         assert ids == [to_gpt2[i] for i in plain.encode(text)]

@@ -124,9 +124,10 @@ def test_real_gpt2_logits_and_token_ids():
     """The real GPT-2 (124M): our tokenizer's ids are GPT2TokenizerFast's, our logits HF's."""
     from transformers import GPT2TokenizerFast
 
+    from demos.llm.gpt2_tokenizer import load_gpt2_tokenizer
     from reference.llm.bpe import BPETokenizer
 
-    ours, tok = GPT.from_pretrained(GPT2_DIR), BPETokenizer.from_gpt2(GPT2_DIR)
+    ours, tok = GPT.from_pretrained(GPT2_DIR), load_gpt2_tokenizer(GPT2_DIR, cls=BPETokenizer)
     theirs = GPT2LMHeadModel.from_pretrained(GPT2_DIR).eval()
     fast = GPT2TokenizerFast.from_pretrained(GPT2_DIR, local_files_only=True)
     for prompt in PROMPTS:

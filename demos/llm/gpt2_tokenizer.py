@@ -1,4 +1,4 @@
-"""Hugging Face GPT-2 tokenizer files for our NumPy tokenizer (given, not an exercise).
+"""Hugging Face GPT-2 tokenizer files for a NumPy ``BPETokenizer`` (4.1) of any implementation.
 
 A GPT-2 directory as ``save_pretrained`` writes it (or as ``huggingface-cli download gpt2
 config.json model.safetensors vocab.json merges.txt`` fetches it) holds the model's
@@ -10,7 +10,7 @@ config.json model.safetensors vocab.json merges.txt`` fetches it) holds the mode
 - ``merges.txt``: after a ``#version`` line, one merge per line, ``"Ġ t"``, in the order
   learnt.
 
-``load_gpt2_tokenizer`` is ``BPETokenizer.from_gpt2``: it rebuilds our layout (ids 0..255 are
+``load_gpt2_tokenizer(directory, cls=BPETokenizer)`` rebuilds our layout (ids 0..255 are
 the bytes, merge k is id 256 + k, then the special tokens) from ``merges.txt``, builds *your*
 ``BPETokenizer`` on it, and wraps it in a ``GPT2Tokenizer`` that translates between our ids and
 GPT-2's (the two orders differ on the 256 byte tokens, and may differ elsewhere in other
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..transformer.hf_checkpoint import DOWNLOAD_HINT
+DOWNLOAD_HINT = ("huggingface-cli download gpt2 config.json model.safetensors vocab.json "
+                 "merges.txt --local-dir gpt2")
 
 VOCAB_NAME = "vocab.json"
 MERGES_NAME = "merges.txt"
@@ -149,14 +150,14 @@ class GPT2Tokenizer:
 
 
 def load_gpt2_tokenizer(directory, merges_txt=None, *, cls):
-    """``BPETokenizer.from_gpt2``: GPT-2's tokenizer on a ``BPETokenizer`` of ours.
+    """GPT-2's tokenizer on a ``BPETokenizer`` (4.1) of the implementation given as ``cls``.
 
     Args:
         directory: a directory with ``vocab.json`` and ``merges.txt``; or the path of a
             ``vocab.json`` file when ``merges_txt`` is given too.
         merges_txt: the path of ``merges.txt``, or None (it is in ``directory``).
-        cls: the ``BPETokenizer`` class to build on (``cls(vocab, merges)``; passed in, so
-            that this file does not import bpe.py, which imports it).
+        cls: the ``BPETokenizer`` class to build on (``cls(vocab, merges)``): the
+            exercises', the reference's, or any other.
 
     Returns:
         a ``GPT2Tokenizer`` whose ``encode`` gives GPT-2's ids.
@@ -178,7 +179,7 @@ def save_gpt2_tokenizer(vocab, merges, directory):
 
     GPT-2's ids: the 256 bytes in the order of their ``bytes_to_unicode`` characters (the
     order of GPT-2's vocab.json), then merge k as 256 + k, then the special tokens. Returns
-    ``to_gpt2`` (``to_gpt2[our_id] == gpt2_id``); ``BPETokenizer.from_gpt2(directory)`` reads
+    ``to_gpt2`` (``to_gpt2[our_id] == gpt2_id``); ``load_gpt2_tokenizer(directory, cls=BPETokenizer)`` reads
     the files back.
     """
     directory = Path(directory)
