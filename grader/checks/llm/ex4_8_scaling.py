@@ -12,11 +12,15 @@ import math
 
 import numpy as np
 
-from .. import expect
-from . import check
+from ... import expect
+from .. import check
 
 TINY = {"vocab_size": 37, "block_size": 16, "n_layer": 2, "n_head": 3, "n_embd": 24}
+
+
 GPT2_SMALL = {"vocab_size": 50257, "block_size": 1024, "n_layer": 12, "n_head": 12, "n_embd": 768}
+
+
 # GPT-2 medium as Hugging Face's config.json names the context length: n_positions.
 GPT2_MEDIUM = {"vocab_size": 50257, "n_positions": 1024, "n_layer": 24, "n_head": 16,
                "n_embd": 1024}
@@ -58,9 +62,6 @@ def _count_hint(config, got, want, include_embeddings=True) -> str:
     return slips.get(got - want, "")
 
 
-# ---------------------------------------------------------------------------------------
-# 4.8 parameters, FLOPs and scaling laws
-# ---------------------------------------------------------------------------------------
 @check("4.8", weight=2)
 def count_parameters_exact(impl):
     """exact counts: GPT-2 small 124,439,808 (tied head once, wpe, biases, LayerNorms)"""

@@ -13,30 +13,49 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import expect
-from . import check
+from ... import expect
+from .. import check
 
 SPECIALS = ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>")
+
+
 IGNORE = -100
 
+
 SYSTEM = {"role": "system", "content": "Be brief."}
+
+
 USER = {"role": "user", "content": "Hi!"}
+
+
 ASSISTANT = {"role": "assistant", "content": "Hello."}
+
+
 ONE_TURN = [SYSTEM, USER, ASSISTANT]
+
+
 ONE_TURN_TEXT = ("<|system|>\nBe brief.<|end|>\n<|user|>\nHi!<|end|>\n"
                  "<|assistant|>\nHello.<|end|>\n")
+
+
 MULTI_TURN = [{"role": "user", "content": "Reverse: a b"},
               {"role": "assistant", "content": "b a"},
               {"role": "user", "content": "Again: c d e"},
               {"role": "assistant", "content": "e d c"}]
+
+
 MULTI_TURN_TEXT = ("<|user|>\nReverse: a b<|end|>\n<|assistant|>\nb a<|end|>\n"
                    "<|user|>\nAgain: c d e<|end|>\n<|assistant|>\ne d c<|end|>\n")
+
 
 TEMPLATE_RULE = ("Each message is '<|role|>\\n' + content + '<|end|>\\n' (role in lower case, "
                  "a newline after the header and after <|end|>, nothing else between turns).")
 
+
 # A tokenizer with two merges: "ab" = 256, "abc" = 257; the special tokens are 258.. .
 MERGES = [(97, 98), (256, 99)]
+
+
 MERGED = {"abc": 257, "ab": 256}
 
 
@@ -191,7 +210,6 @@ def _expect_text(got, want: str, what: str) -> None:
                 f"got ...{got[lo:i + 20]!r}, expected ...{want[lo:i + 20]!r}. {TEMPLATE_RULE}")
 
 
-# ---------------------------------------------------------------------------------------
 @check("4.9")
 def template_text(impl):
     """apply_chat_template writes '<|role|>\\n' + content + '<|end|>\\n' per message"""

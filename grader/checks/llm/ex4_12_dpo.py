@@ -14,20 +14,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import expect
-from ..gradcheck import numerical_gradient
-from . import check
+from ... import expect
+from ...gradcheck import numerical_gradient
+from .. import check
 
 # sequence_logprob: B=2 sequences, T=3 positions, V=5 tokens; the first position of row 0
 # and the last of row 1 are masked out (prompt, padding).
 TOKENS = np.array([[1, 4, 2], [0, 3, 3]])
+
+
 MASK = np.array([[0, 1, 1], [1, 1, 0]])
+
 
 # dpo_loss: N=3 pairs, worked out in lecture 4, section 15.
 PC = np.array([-5.0, -8.0, -12.0])  # policy, chosen
+
+
 PR = np.array([-6.0, -7.0, -11.0])  # policy, rejected
+
+
 RC = np.array([-5.5, -7.0, -14.0])  # reference, chosen
+
+
 RR = np.array([-5.8, -7.5, -10.0])  # reference, rejected
+
+
 BETA = 0.5
 
 
@@ -90,9 +101,6 @@ def _dpo_grads(impl, dloss, cache, n: int, dtype=np.float64):
     return result
 
 
-# ---------------------------------------------------------------------------------------
-# sequence_logprob
-# ---------------------------------------------------------------------------------------
 @check("4.12", weight=2)
 def sequence_logprob_values(impl):
     """sum over masked positions of log softmax(logits[b, t])[tokens[b, t]], no shift"""
@@ -147,9 +155,6 @@ def sequence_logprob_large_logits_stable(impl):
                  **expect.F32)
 
 
-# ---------------------------------------------------------------------------------------
-# dpo_loss
-# ---------------------------------------------------------------------------------------
 @check("4.12", weight=2)
 def dpo_loss_values(impl):
     """mean -log sigma(beta [(pi_w - ref_w) - (pi_l - ref_l)]), worked example; log 2 at pi = ref"""

@@ -12,10 +12,12 @@ import math
 
 import numpy as np
 
-from .. import expect
-from . import check
+from ... import expect
+from .. import check
 
 B, H, T_Q, T_K, D = 2, 6, 3, 4, 5  # distinct sizes; H = 6 allows H_kv = 1, 2, 3, 6
+
+
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
 
@@ -60,9 +62,6 @@ def _gqa(impl, q, k, v, mask=None, what="grouped_query_attention"):
     return expect.array(out, what, shape=q.shape, dtype=q.dtype)
 
 
-# ---------------------------------------------------------------------------------------
-# 4.6 grouped-query attention
-# ---------------------------------------------------------------------------------------
 @check("4.6")
 def repeat_kv_repeats_each_head(impl):
     """repeat_kv: output head h is kv head h // n_rep (adjacent copies, as HF), not a tile"""

@@ -16,15 +16,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import expect, fixtures
-from ..sandbox import StudentNotImplemented, instrumented_call
-from . import check
+from ... import expect, fixtures
+from ...sandbox import StudentNotImplemented, instrumented_call
+from .. import check
 
 KV_CONFIG = {"vocab_size": 29, "block_size": 11, "n_layer": 2, "n_head": 4, "n_embd": 20,
              "dtype": "float64"}
+
+
 B, T, MAX_LEN = 3, 9, 10  # batch, graded sequence length, the checks' cache length
+
+
 N_LAYER, H, D, V = 2, 4, 5, 29
+
+
 SCHEDULES = {"prefill": (9,), "decode": (3, 1, 1, 1, 1, 1, 1), "chunked": (3, 2, 4)}
+
+
 BUGS = {  # fixture kv.bug.<schedule>.<name> -> likely mistake
     "no_offset": "the new tokens got the position embeddings of positions 0..T-1: they sit at "
                  "positions L..L+T-1 (L = kv_cache.length), so add wpe.weight[L:L+T].",
@@ -35,11 +43,13 @@ BUGS = {  # fixture kv.bug.<schedule>.<name> -> likely mistake
     "no_mask": "the T new queries attend to each other without a causal mask (a leak of the "
                "future): with T > 1 new tokens, query i may see keys j <= L + i only.",
 }
+
+
 PEAK_LIMIT = 2 * 2**20  # bytes one decoding step may allocate next to an 8 MiB cache layer
 
 
 def fx() -> dict[str, np.ndarray]:
-    return fixtures.load("llm_kv_cache")
+    return fixtures.by_name("llm")
 
 
 def get(name: str) -> np.ndarray:
@@ -345,80 +355,3 @@ def kv_cache_overflow_is_detected(impl):
     if raised is None or raised[0] != "ValueError":
         expect.fail("4.5 GPT.forward(2 tokens, kv_cache) with 3 of max_len = 4 positions "
                     f"cached should raise ValueError (overflow), got {raised}.")
-
-
-# ---------------------------------------------------------------------------------------
-# Fixtures (instructor-only: `make fixtures` runs this against the reference)
-# ---------------------------------------------------------------------------------------
-FIXTURE_SEED = 45  # the committed fixtures; `make gradescope` draws its own
-
-
-def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The reference's full-forward logits, cache buffers and greedy tokens on a loud tiny
-    GPT, and the logits of known wrong decoders (composed from the reference's parts)."""
-    # Every parameter is replaced below; the initialisation only gives the names and shapes.
-    model = impl.GPT(impl.GPTConfig(**KV_CONFIG), np.random.default_rng(int(rng.integers(2**31))))
-    names = list(model.params)
-    params = {}
-    for name, value in model.params.items():
-        shape = value.shape
-        if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")):
-            params[name] = 1.0 + 0.3 * rng.standard_normal(shape)
-        elif name.endswith(".bias"):
-            params[name] = 0.3 * rng.standard_normal(shape)
-        elif name in ("wte.weight", "wpe.weight"):
-            params[name] = rng.standard_normal(shape)
-        else:
-            params[name] = rng.standard_normal(shape) / np.sqrt(shape[0])
-    model.params = params
-    idx = rng.integers(0, V, size=(B, T))
-    f = {"kv.names": np.array(names), "kv.idx": idx, "kv.logits": model.forward(idx)}
-    f.update({f"kv.params.{k}": v for k, v in params.items()})
-    cache = impl.KVCache.for_model(model, B, MAX_LEN)
-    assert np.allclose(model.forward(idx, kv_cache=cache), f["kv.logits"], rtol=1e-12, atol=0)
-    f["kv.k"], f["kv.v"] = cache.k, cache.v
-    f["kv.greedy"] = impl.generate(model, idx[:, :3], T - 3)
-    assert np.array_equal(f["kv.greedy"], impl.generate(model, idx[:, :3], T - 3,
-                                                        use_cache=False))
-
-    def decode(chunks, bug=None):
-        """Logits of `chunks` cached forwards, with one known bug switched on."""
-        C = KV_CONFIG["n_embd"]
-        past = [[np.zeros((B, H, 0, D))] * 2 for _ in range(N_LAYER)]
-        out, start = [], 0
-        for t_new in chunks:
-            end = start + t_new
-            pos = np.arange(t_new) if bug == "no_offset" else np.arange(start, end)
-            x = (params["wte.weight"][idx[:, start:end]] + params["wpe.weight"][pos])
-            if bug == "mask_top_left":
-                mask = np.tril(np.ones((t_new, end), dtype=bool))
-            elif bug == "no_mask":
-                mask = None
-            else:
-                mask = impl.causal_mask(t_new, end)
-            for i in range(N_LAYER):
-                p = {k[len(f"h.{i}."):]: v for k, v in params.items() if k.startswith(f"h.{i}.")}
-                a = impl.layer_norm(x, p["ln_1.weight"], p["ln_1.bias"])[0]
-                qkv = impl.linear(a, p["attn.c_attn.weight"], p["attn.c_attn.bias"])[0]
-                q, k, v = (impl.split_heads(qkv[:, :, j * C:(j + 1) * C], H) for j in range(3))
-                past[i] = [np.concatenate([past[i][0], k], axis=2),
-                           np.concatenate([past[i][1], v], axis=2)]
-                y = impl.scaled_dot_product_attention(q, *past[i], mask)[0]
-                x = x + impl.linear(impl.merge_heads(y), p["attn.c_proj.weight"],
-                                    p["attn.c_proj.bias"])[0]
-                a = impl.layer_norm(x, p["ln_2.weight"], p["ln_2.bias"])[0]
-                mlp = {"W_1": p["mlp.c_fc.weight"], "b_1": p["mlp.c_fc.bias"],
-                       "W_2": p["mlp.c_proj.weight"], "b_2": p["mlp.c_proj.bias"]}
-                x = x + impl.feed_forward(a, mlp, activation="gelu")[0]
-            x = impl.layer_norm(x, params["ln_f.weight"], params["ln_f.bias"])[0]
-            out.append(x @ params["wte.weight"].T)
-            start = end
-        return np.concatenate(out, axis=1)
-
-    for schedule, chunks in SCHEDULES.items():
-        assert np.allclose(decode(chunks), f["kv.logits"], rtol=1e-10, atol=1e-12)
-        for bug in BUGS:
-            wrong = decode(chunks, bug)
-            if not np.allclose(wrong, f["kv.logits"], **expect.F64):  # only bugs that show
-                f[f"kv.bug.{schedule}.{bug}"] = wrong
-    return f

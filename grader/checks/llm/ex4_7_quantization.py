@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import expect
-from . import check
+from ... import expect
+from .. import check
 
 EX = "4.7"
 
@@ -119,9 +119,6 @@ def _fmt(a) -> str:
     return np.array2string(np.asarray(a).ravel()[:6], precision=6, separator=", ")
 
 
-# ---------------------------------------------------------------------------------------
-# int8
-# ---------------------------------------------------------------------------------------
 @check(EX)
 def int8_per_tensor_by_hand(impl):
     """per tensor: scale = absmax / 127, q = round half to even, in [-127, 127]"""
@@ -294,9 +291,6 @@ def quantized_linear_int8(impl):
                     "np.result_type(int8, float32).")
 
 
-# ---------------------------------------------------------------------------------------
-# int4
-# ---------------------------------------------------------------------------------------
 def _quantize_int4(impl, w, group_size):
     call = f"quantize_int4(w {w.shape}, group_size={group_size})"
     q4, group_scales = _pair(

@@ -10,16 +10,21 @@ No fixtures: every expected value is written here.
 
 from __future__ import annotations
 
-from .. import expect
-from . import check
+from ... import expect
+from .. import check
 
 EXAMPLES = [("2+2", "4"), ("3+5", "8"), ("7+1", "8!")]
+
+
 FEW_SHOT = "Q: 2+2\nA: 4\n\nQ: 3+5\nA: 8\n\nQ: 7+1\nA: 8!\n\nQ: 1+6\nA:"
+
 
 COT_EXAMPLES = [
     ("12+9", "2+9 is 11, write 1 carry 1; 1+0+1 is 2.", "21"),
     ("5+5", "5+5 is 10, write 0 carry 1; the carry is 1.", "10"),
 ]
+
+
 COT = ("Q: 12+9\nA: 2+9 is 11, write 1 carry 1; 1+0+1 is 2. The answer is 21.\n\n"
        "Q: 5+5\nA: 5+5 is 10, write 0 carry 1; the carry is 1. The answer is 10.\n\n"
        "Q: 4+8\nA:")
@@ -76,9 +81,6 @@ def _expect_prompt(got, expected: str, fn_name: str, call: str, query: str,
                 "format is exact, character for character (see the docstring).")
 
 
-# ---------------------------------------------------------------------------------------
-# few_shot_prompt
-# ---------------------------------------------------------------------------------------
 @check("4.13")
 def few_shot_prompt_exact_format(impl):
     """few_shot_prompt: 'Q: x\\nA: y' blocks in order, '\\n\\n' between, ends with 'Q: q\\nA:'"""
@@ -108,9 +110,6 @@ def few_shot_prompt_instruction_and_zero_shot(impl):
                    "few_shot_prompt([], 'cat', instruction=...)", "cat", instruction)
 
 
-# ---------------------------------------------------------------------------------------
-# chain_of_thought_prompt
-# ---------------------------------------------------------------------------------------
 @check("4.13")
 def chain_of_thought_prompt_exact_format(impl):
     """chain_of_thought_prompt: 'A: {reasoning} The answer is {answer}.' per example"""
@@ -146,9 +145,6 @@ def chain_of_thought_prompt_instruction_and_zero_shot(impl):
                    "9+9", "Add the numbers.")
 
 
-# ---------------------------------------------------------------------------------------
-# self_consistency
-# ---------------------------------------------------------------------------------------
 def _vote(impl, answers: list, what: str = ""):
     call = f"self_consistency({answers!r})"
     result = expect.call_pure(impl.self_consistency, "self_consistency", list(answers))

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import expect, fixtures
-from . import check
+from ... import expect, fixtures
+from .. import check
 
 N_DRAWS = 20_000
+
+
 SIGMAS = 5.0
+
 
 # Rows of probabilities; the filters see their logs (softmax(log q) = q).
 TOP_P_ROWS = np.array([[0.05, 0.50, 0.15, 0.30],
@@ -28,7 +31,7 @@ TOP_P_ROWS = np.array([[0.05, 0.50, 0.15, 0.30],
 
 
 def fx() -> dict[str, np.ndarray]:
-    return fixtures.load("llm_sampling")
+    return fixtures.by_name("llm")
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -107,9 +110,6 @@ def _expect_distribution(impl, x: np.ndarray, q: np.ndarray, what: str, seed: in
                     f"(allowed: {SIGMAS:g} binomial standard deviations). {hint}")
 
 
-# ---------------------------------------------------------------------------------------
-# greedy
-# ---------------------------------------------------------------------------------------
 @check("4.4")
 def greedy_argmax_over_vocabulary(impl):
     """greedy: argmax over the last axis, lowest id on ties; int for (V,), (B,) int64"""
@@ -134,9 +134,6 @@ def greedy_argmax_over_vocabulary(impl):
                     f"{got}, expected [1, 0]: ties go to the lowest token id (as np.argmax).")
 
 
-# ---------------------------------------------------------------------------------------
-# top-k
-# ---------------------------------------------------------------------------------------
 @check("4.4")
 def top_k_filter_values(impl):
     """top-k: logits below the k-th largest become -inf, along the last axis, dtype kept"""
@@ -193,9 +190,6 @@ def top_k_keeps_ties(impl):
                         f"expected {expected}. {hint}".rstrip())
 
 
-# ---------------------------------------------------------------------------------------
-# top-p
-# ---------------------------------------------------------------------------------------
 DROPPED_CROSSING = ("top-p dropped the token that crosses p: keep the smallest set of most "
                     "probable tokens whose mass reaches p, including the crossing token.")
 
@@ -307,9 +301,6 @@ def top_p_keeps_ties(impl):
                     f"expected {expected}. {hint}".rstrip())
 
 
-# ---------------------------------------------------------------------------------------
-# large logits
-# ---------------------------------------------------------------------------------------
 @check("4.4")
 def large_logits_do_not_overflow(impl):
     """logits near 1000 (or a small temperature) give the right top-p set and draws"""
@@ -331,9 +322,6 @@ def large_logits_do_not_overflow(impl):
                          temperature=0.01)
 
 
-# ---------------------------------------------------------------------------------------
-# sampling
-# ---------------------------------------------------------------------------------------
 X_ROW = np.array([1.0, -0.5, 2.0, 0.3, -2.0])
 
 
@@ -446,80 +434,7 @@ def sample_draw_is_reproducible(impl):
                         f"apply top-k then top-p, take the softmax, then draw. {draw}")
 
 
-# ---------------------------------------------------------------------------------------
-# fixtures
-# ---------------------------------------------------------------------------------------
 K_RANGES = ((1, 3), (3, 6), (6, 9))  # top_k.{j}.k is drawn from range(*K_RANGES[j])
+
+
 P_RANGES = ((0.2, 0.45), (0.7, 0.85), (0.9, 0.97))  # top_p.{j}.p is drawn uniformly in these
-SETTING_KINDS = (  # the draws of `settings`: temperature range, top_k range, top_p range
-    ((0.7, 1.3), None, None), ((0.4, 0.9), (2, 7), None), ((1.2, 2.0), None, (0.6, 0.9)),
-    ((0.6, 1.0), (3, 8), (0.8, 0.95)), ((1.5, 2.5), (2, 5), (0.4, 0.7)))
-MARGIN = 1e-6  # every p is this far from each cumulative mass it is compared with
-
-
-FIXTURE_SEED = 4404  # the committed fixtures; `make gradescope` draws its own
-
-
-def _margin(logits: np.ndarray, p: float) -> float:
-    """How far p is from the cumulative masses of the sorted probabilities of each row."""
-    probs = np.sort(_softmax(logits), axis=-1)[..., ::-1]
-    return float(np.abs(np.cumsum(probs, axis=-1) - p).min())
-
-
-def _draw_settings(impl, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Seeds (of the checks' generators), temperatures, top-k and top-p, drawn until every
-    top-p is clear of the cumulative masses it meets, and until two known bugs (filtering
-    before the temperature; sampling the logits before top-k) change a draw."""
-    for _ in range(1000):
-        rows = []
-        for temps, ks, ps in SETTING_KINDS:
-            rows.append([int(rng.integers(2**31)), round(float(rng.uniform(*temps)), 2),
-                         int(rng.integers(*ks)) if ks else 0,
-                         round(float(rng.uniform(*ps)), 3) if ps else 0.0])
-        clear, after, unfiltered = True, False, False
-        for seed, temperature, top_k, top_p in rows:
-            z = x / temperature
-            if top_k > 0:
-                z = impl.top_k_filter(z, int(top_k))
-            if top_p > 0:
-                clear &= _margin(z, top_p) > MARGIN
-            kwargs = {"temperature": temperature, "top_k": int(top_k) or None,
-                      "top_p": top_p or None}
-            right = impl.sample_next_token(x, np.random.default_rng(seed), **kwargs)
-            if top_p > 0 and temperature != 1:  # the filters at temperature 1, then /T
-                first = impl.top_p_filter(impl.top_k_filter(x, int(top_k)) if top_k else x,
-                                          top_p)
-                wrong = impl.sample_next_token(first, np.random.default_rng(seed),
-                                               temperature=temperature)
-                after |= not np.array_equal(wrong, right)
-            if top_k > 0:
-                wrong = impl.sample_next_token(x, np.random.default_rng(seed),
-                                               **{**kwargs, "top_k": None})
-                unfiltered |= not np.array_equal(wrong, right)
-        if clear and after and unfiltered:
-            return np.array(rows, dtype=np.float64)
-    raise RuntimeError("no settings found that show the bugs; widen SETTING_KINDS")
-
-
-def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Instructor-only: the reference's filters and draws on random (3, 10) logits, with
-    k, p, and the settings of the draws (generator seeds included) drawn from `rng`."""
-    x = np.round(rng.standard_normal((3, 10)), 3)
-    f = {"x": x}
-    for j, ks in enumerate(K_RANGES):
-        k = int(rng.integers(*ks))
-        f[f"top_k.{j}.k"], f[f"top_k.{j}.out"] = np.array(k), impl.top_k_filter(x, k)
-    for j, ps in enumerate(P_RANGES):
-        p = round(float(rng.uniform(*ps)), 3)
-        while _margin(x, p) <= MARGIN:
-            p = round(float(rng.uniform(*ps)), 3)
-        f[f"top_p.{j}.p"], f[f"top_p.{j}.out"] = np.array(p), impl.top_p_filter(x, p)
-    f["settings"] = _draw_settings(impl, x, rng)
-    for j, (seed, temperature, top_k, top_p) in enumerate(f["settings"].tolist()):
-        kwargs = {"temperature": temperature}
-        if top_k > 0:
-            kwargs["top_k"] = int(top_k)
-        if top_p > 0:
-            kwargs["top_p"] = top_p
-        f[f"sample.{j}"] = impl.sample_next_token(x, np.random.default_rng(int(seed)), **kwargs)
-    return f

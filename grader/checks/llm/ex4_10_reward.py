@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import expect
-from ..gradcheck import numerical_gradient
-from . import check
+from ... import expect
+from ...gradcheck import numerical_gradient
+from .. import check
 
 # z = r_chosen - r_rejected = [2, 0.5, -2]: distinct margins, one pair ranked wrong.
 R_CHOSEN = np.array([2.0, 0.5, 1.0])
+
+
 R_REJECTED = np.array([0.0, 0.0, 3.0])
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import expect
-from . import check
+from ... import expect
+from .. import check
 
 EX = "4.11"
 
@@ -30,9 +30,6 @@ def _fmt(a) -> str:
                            separator=", ")
 
 
-# ---------------------------------------------------------------------------------------
-# GAE
-# ---------------------------------------------------------------------------------------
 def _gae_1d(r, v, gamma, lam, dones=None, last=0.0, *, forward=False, delta_gamma=None,
             rec_gamma=None, cut_delta=True, cut_rec=True, shift_done=False):
     """GAE of one (T,) episode by the plain loop, with switches for known mistakes."""
@@ -200,9 +197,6 @@ def gae_batched_and_limits(impl):
                         "the inputs' dtype (e.g. np.zeros_like(rewards), not np.zeros(T)).")
 
 
-# ---------------------------------------------------------------------------------------
-# PPO's clipped surrogate
-# ---------------------------------------------------------------------------------------
 def _call_ppo(impl, logp_new, logp_old, adv, eps, mask=None):
     call = (f"ppo_clip_loss(logp_new {logp_new.shape}, logp_old, advantages, clip_eps={eps}"
             f"{'' if mask is None else ', mask'})")
@@ -234,9 +228,17 @@ def _ppo_terms(ratio, adv, eps):
 #   4  1.1   3    3.3    3.3          3.3    inside    -0.66
 # loss = -(2.4 + 0.5 - 2.4 - 1.5 + 3.3) / 5 = -0.46
 HAND_RATIO = np.array([1.5, 0.5, 0.5, 1.5, 1.1])
+
+
 HAND_ADV = np.array([2.0, 1.0, -3.0, -1.0, 3.0])
+
+
 HAND_OLD = np.array([-1.0, -2.0, -0.5, -1.5, -3.0])
+
+
 HAND_LOSS = -0.46
+
+
 HAND_GRAD = np.array([0.0, -0.1, 0.0, 0.3, -0.66])
 
 
@@ -363,9 +365,6 @@ def ppo_clip_loss_mask(impl):
                  "logp_old", "With rho = 1 the gradient is -mask * A / N.")
 
 
-# ---------------------------------------------------------------------------------------
-# KL penalty
-# ---------------------------------------------------------------------------------------
 def _call_kl(impl, logp, logp_ref, kind):
     call = f"kl_penalty(logp {logp.shape}, logp_ref, kind={kind!r})"
     out = expect.call_pure(impl.kl_penalty, "kl_penalty", logp, logp_ref, kind=kind)
