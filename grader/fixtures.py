@@ -42,17 +42,22 @@ def load(module: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-@functools.cache
+_NAMED: dict[str, tuple[dict, dict]] = {}  # module: (what `load` gave, those by name)
+
+
 def by_name(module: str) -> dict[str, np.ndarray]:
     """The fixtures of one course module by name, without the exercise id:
     `by_name("self_attention")["softmax.x"]` is `load("self_attention")["1.1/softmax.x"]`."""
-    named = {}
-    for key, arr in load(module).items():
-        _, name = key.split("/", 1)
-        if name in named:
-            raise ValueError(f"fixture {name!r} of {module} is stored under two exercises")
-        named[name] = arr
-    return named
+    stored = load(module)
+    if module not in _NAMED or _NAMED[module][0] is not stored:  # first call, or reloaded
+        named = {}
+        for key, arr in stored.items():
+            _, name = key.split("/", 1)
+            if name in named:
+                raise ValueError(f"fixture {name!r} of {module} is stored under two ids")
+            named[name] = arr
+        _NAMED[module] = (stored, named)
+    return _NAMED[module][1]
 
 
 def with_ids(arrays: dict[str, np.ndarray], exercise_of) -> dict[str, np.ndarray]:
