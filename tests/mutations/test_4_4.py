@@ -1,10 +1,6 @@
-"""Mutation tests of the 4.4 checks (decoding strategies): every check fails on a plausible
-student bug, and its message names the bug.  The harness is `mutation.py`; see
-`test_checks_catch_bugs_module2.py` for the conventions (`GAPS`, `DIAGNOSED`, ...).
-
-Some mutants are correct in every respect but one (a descending-sort top-p that breaks ties,
-a Gumbel-max draw): `ONLY` asserts that they fail exactly the check about that respect, so
-a correct solution written another way is not punished twice.
+"""Mutation tests of 4.4 (Greedy, temperature, top-k and top-p sampling): every check of the
+exercise fails on a plausible student bug, and its message names the bug.  The harness and
+its conventions: `tests/mutation.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ from mutation import (
 from grader.course import LLM_FUNDAMENTALS
 
 PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
+
 EXERCISE = "4.4"
 SAMPLING = "sampling.py"
 
@@ -45,7 +42,6 @@ TOP_P_BODY = (
     "    smallest_kept = np.take_along_axis(z, n_removed, axis=-1)  # [..., 1]\n"
     "    out[logits < smallest_kept] = -np.inf  # ties with the smallest kept logit stay\n")
 
-
 def descending_top_p(keep: str, scatter: bool = True) -> str:
     """A top-p written the other way round: sort descending, keep where `keep` holds."""
     back = ("    keep = np.zeros(logits.shape, dtype=bool)\n"
@@ -57,7 +53,6 @@ def descending_top_p(keep: str, scatter: bool = True) -> str:
             "    probs = probs / probs.sum(axis=-1, keepdims=True)\n"
             "    before = np.cumsum(probs, axis=-1) - probs  # mass of the more probable ones\n"
             + back + "    out[~keep] = -np.inf\n")
-
 
 TEMPERATURE = ("    logits = logits / temperature  # a new array: the caller's logits are "
                "untouched\n")
@@ -78,6 +73,7 @@ OVERFLOW = "large_logits_do_not_overflow"
 DISTRIBUTION = "sample_follows_filtered_distribution"
 ORDER = "sample_temperature_before_filters"
 EXACT = "sample_draw_is_reproducible"
+
 
 MUTANTS = [
     # greedy
@@ -167,6 +163,14 @@ MUTANTS = [
 
 GAPS: dict[str, str] = {}
 
+DIAGNOSED = [
+    ("top_p_descending_drops_crossing", TOP_P_ONE, "top-p returned no token", "too many"),
+    ("top_k_removes_kth", TOP_K_TIES, "top_k_filter of the rows", "broke a tie"),
+    ("temperature_after_filters", ORDER, "FIRST", "unfiltered distribution"),
+]
+
+DIAGNOSIS_GAPS: dict[str, str] = {}
+
 # Mutants that are right in every other respect fail exactly these checks.
 ONLY = {
     "top_p_descending_ties_broken": {TOP_P_TIES},
@@ -175,18 +179,8 @@ ONLY = {
     "greedy_ties_to_highest": {GREEDY_CHECK, ORDER},  # temperature 0 is greedy, ties too
 }
 
-DIAGNOSED = [
-    ("top_p_descending_drops_crossing", TOP_P_ONE, "top-p returned no token", "too many"),
-    ("top_k_removes_kth", TOP_K_TIES, "top_k_filter of the rows", "broke a tie"),
-    ("temperature_after_filters", ORDER, "FIRST", "unfiltered distribution"),
-]
-DIAGNOSIS_GAPS: dict[str, str] = {}
 
 BY_ID = by_id(MUTANTS)
-
-
-# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
-globals().update(standard_tests(PACKAGE, [EXERCISE], MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS))
 
 
 @pytest.mark.parametrize("mutant_id", sorted(ONLY))
@@ -194,3 +188,8 @@ def test_other_checks_pass(mutant_id, graded):
     failed = {name for name, v in verdicts(graded(BY_ID[mutant_id])).items()
               if v.status != "passed"}
     assert failed == ONLY[mutant_id]
+
+
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, ["4.4"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
+                                diagnosis_gaps=DIAGNOSIS_GAPS))

@@ -1,6 +1,6 @@
-"""Mutation tests of the checks of 4.2 (`get_batch`) and 4.3 (pretraining loop, perplexity,
-checkpoints): every check fails on a plausible student bug, and its message names the bug.
-The harness is `mutation.py`; see `test_checks_catch_bugs_module2.py` for the conventions.
+"""Mutation tests of 4.3 (Pretraining loop, perplexity, checkpoints): every check of the
+exercise fails on a plausible student bug, and its message names the bug.  The harness and
+its conventions: `tests/mutation.py`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,6 @@ from mutation import (
 from grader.course import LLM_FUNDAMENTALS
 
 PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
-EXERCISES = ["4.2", "4.3"]
-
-DATA = "data.py"
-STARTS = "    starts = rng.integers(0, len(data) - block_size, size=batch_size)  # (B,)\n"
-POSITIONS = "    positions = starts[:, None] + np.arange(block_size)  # (B, T)\n"
-X = "    x = data[positions].astype(np.int64)\n"
-Y = "    y = data[positions + 1].astype(np.int64)  # the next token at every position\n"
 
 PRE = "pretrain.py"
 EVAL_MEAN = "    loss = float(np.mean(losses))  # equal batch sizes: the token-weighted mean\n"
@@ -51,40 +44,6 @@ NPZ_CHECK = ("    if not isinstance(archive, np.lib.npyio.NpzFile):  # a single 
              '.npz archive)")\n')
 
 MUTANTS = [
-    # 4.2 get_batch
-    Mutant("targets_equal_inputs", "4.2", DATA, ((Y, "    y = x.copy()\n"),),
-           ("batch_targets_are_the_next_tokens",), "y equals x"),
-    Mutant("targets_shifted_by_two", "4.2", DATA,
-           ((Y, "    y = data[positions + 2].astype(np.int64)\n"),),
-           ("batch_targets_are_the_next_tokens",), "shifted by exactly one token"),
-    Mutant("targets_shifted_backwards", "4.2", DATA,
-           ((STARTS, "    starts = rng.integers(1, len(data) - block_size, size=batch_size)\n"),
-            (Y, "    y = data[positions - 1].astype(np.int64)\n")),
-           ("batch_targets_are_the_next_tokens",), "shifted the wrong way"),
-    Mutant("last_window_never_drawn", "4.2", DATA,
-           ((STARTS, "    starts = rng.integers(0, len(data) - block_size - 1, "
-                     "size=batch_size)\n"),),
-           ("batch_covers_every_window", "batch_draws_the_documented_starts"),
-           "upper bound of rng.integers is excluded"),
-    Mutant("starts_overflow_the_end", "4.2", DATA,
-           ((STARTS, "    starts = rng.integers(0, len(data) - block_size + 1, "
-                     "size=batch_size)\n"),),
-           ("batch_covers_every_window",), "last target data[s + block_size] exists"),
-    Mutant("global_numpy_rng", "4.2", DATA,
-           ((STARTS, "    starts = np.random.randint(0, len(data) - block_size, "
-                     "size=batch_size)\n"),),
-           ("batch_draws_the_documented_starts",), "did not use the generator"),
-    Mutant("starts_without_replacement", "4.2", DATA,
-           ((STARTS, "    starts = rng.permutation(len(data) - block_size)[:batch_size]\n"),),
-           ("batch_draws_the_documented_starts",), "Draw them as documented"),
-    Mutant("dtype_of_data_kept", "4.2", DATA,
-           ((X, "    x = data[positions]\n"), (Y, "    y = data[positions + 1]\n")),
-           ("batch_dtypes_and_errors",), "expected int64"),
-    Mutant("batch_transposed", "4.2", DATA,
-           ((POSITIONS, "    positions = starts[None, :] + np.arange(block_size)[:, None]\n"),),
-           ("batch_targets_are_the_next_tokens", "batch_dtypes_and_errors"),
-           "expected (4, 5)"),
-    # 4.3 evaluate
     Mutant("perplexity_in_bits", "4.3", PRE,
            ((EVAL_PPL, '    return {"loss": loss, "perplexity": 2.0**loss}\n'),),
            ("evaluate_uniform_model_has_perplexity_v",
@@ -101,7 +60,6 @@ MUTANTS = [
            ((EVAL_DRAW, "        x, y = get_batch(data, batch_size, block_size, "
                         "np.random.default_rng(len(losses)))\n"),),
            ("evaluate_is_the_mean_loss_over_the_batches",), "generator given was not used"),
-    # 4.3 train
     Mutant("train_no_clipping", "4.3", PRE,
            ((STEP, "        optimizer_step(optimizer, model.params, grads, lr_s, None)\n"),),
            ("train_does_the_documented_updates",), "not clipped"),
@@ -131,7 +89,6 @@ MUTANTS = [
            ((TRAIN_DRAW, "        x, y = get_batch(train_data, batch_size, block_size, "
                          "batch_rng(seed, s - start_step))\n"),),
            ("resume_equals_uninterrupted",), "update 2 is not the one"),
-    # 4.3 checkpoints
     Mutant("params_saved_as_float32", "4.3", PRE,
            ((SAVE_PARAMS, '    arrays.update({f"param.{name}": p.astype(np.float32) '
                           "for name, p in model.params.items()})\n"),),
@@ -159,8 +116,10 @@ DIAGNOSED = [
      "averaged the batches' perplexities"),
     ("step_counter_not_restored", "resume_equals_uninterrupted", "AdamW state", "update 2"),
 ]
+
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
 
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
-globals().update(standard_tests(PACKAGE, EXERCISES, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS))
+globals().update(standard_tests(PACKAGE, ["4.3"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
+                                diagnosis_gaps=DIAGNOSIS_GAPS))

@@ -1,10 +1,6 @@
-"""Mutation tests of the checks of exercise 3.9, the encoder-decoder Transformer: every check
-fails on a plausible student bug, and its message names the bug.
-
-The harness is `tests/mutation.py`: each mutant edits `reference/transformer/seq2seq.py` in a
-temporary copy, grades 3.9 alone, and asserts that the exercise loses points, the named
-checks fail, and the first one's message contains the phrase that tells the student what to
-fix.
+"""Mutation tests of 3.9 (The encoder-decoder Transformer): every check of the exercise
+fails on a plausible student bug, and its message names the bug.  The harness and its
+conventions: `tests/mutation.py`.
 """
 
 from __future__ import annotations
@@ -16,7 +12,8 @@ from mutation import (
 
 from grader.course import TRANSFORMER
 
-PACKAGE = TRANSFORMER.package
+PACKAGE = TRANSFORMER.package  # mutants edit files of reference/transformer/
+
 FILE = "seq2seq.py"
 
 # Lines of the reference solution, quoted exactly.
@@ -43,10 +40,8 @@ FILL = "            token = np.where(finished, fill, logits[:, 0].argmax(axis=-1
 STOP = "            if finished.all():\n                break\n"
 RETURN = "        return tgt[:, 1:]\n"
 
-
 def mutant(id, edits, catches, phrase, status="failed"):
     return Mutant(id, "3.9", FILE, edits, catches, phrase, status)
-
 
 MUTANTS = [
     # init
@@ -113,8 +108,8 @@ MUTANTS = [
            ("seq2seq_greedy_decode",), "BOS is not part"),
 ]
 
-GAPS: dict[str, str] = {}  # plausible bugs no check catches; none now
+GAPS: dict[str, str] = {}
 
 
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
-globals().update(standard_tests(PACKAGE, ["3.9"], MUTANTS, GAPS))
+globals().update(standard_tests(PACKAGE, ["3.9"], MUTANTS, gaps=GAPS))

@@ -1,6 +1,6 @@
-"""Mutation tests of the Module 4 checks (4.1 so far): every check fails on a plausible
-student bug, and its message names the bug.  The harness is `mutation.py`; see
-`test_checks_catch_bugs_module2.py` for the conventions (`GAPS`, `DIAGNOSED`, ...).
+"""Mutation tests of 4.1 (Byte-level BPE tokenizer): every check of the exercise fails on a
+plausible student bug, and its message names the bug.  The harness and its conventions:
+`tests/mutation.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from mutation import (
 from grader.course import LLM_FUNDAMENTALS
 
 PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
-BPE_EXERCISES = ["4.1"]  # the other Module 4 exercises have their own mutation-test files
 
 BPE = "bpe.py"
 BEST = ("        best = min(counts, key=lambda p: (-counts[p], p))"
@@ -78,8 +77,10 @@ DIAGNOSED = [
     ("ties_to_largest", "bpe_merges_on_tiny_texts", "smaller pair of ids wins", ""),
     ("no_pretokenization", "bpe_merges_on_tiny_texts", "pretokenize", "tied"),
 ]
+
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
 
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
-globals().update(standard_tests(PACKAGE, BPE_EXERCISES, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS))
+globals().update(standard_tests(PACKAGE, ["4.1"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
+                                diagnosis_gaps=DIAGNOSIS_GAPS))

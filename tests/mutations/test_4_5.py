@@ -1,6 +1,6 @@
-"""Mutation tests of the 4.5 checks (the KV cache and cached generation): every check fails
-on a plausible student bug, and its message names the bug.  The harness is `mutation.py`;
-see `test_checks_catch_bugs_module2.py` for the conventions (`GAPS`, `DIAGNOSED`, ...).
+"""Mutation tests of 4.5 (The KV cache and cached generation): every check of the exercise
+fails on a plausible student bug, and its message names the bug.  The harness and its
+conventions: `tests/mutation.py`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from mutation import (
 
 from grader.course import LLM_FUNDAMENTALS
 
-PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit reference/llm/kv_cache.py
+PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
+
 KV = "kv_cache.py"
-EXERCISE = ["4.5"]
 
 ALLOC = ("        self.k = np.zeros(shape, dtype=self.dtype)  # allocated once, written in place\n"
          "        self.v = np.zeros(shape, dtype=self.dtype)\n")
@@ -123,8 +123,10 @@ DIAGNOSED = [
     ("no_cache_path_without_context", "generate_greedy_with_and_without_cache",
      "ids[:, :t]", ""),
 ]
+
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
 
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
-globals().update(standard_tests(PACKAGE, EXERCISE, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS))
+globals().update(standard_tests(PACKAGE, ["4.5"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
+                                diagnosis_gaps=DIAGNOSIS_GAPS))

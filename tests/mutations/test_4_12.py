@@ -1,25 +1,16 @@
-"""Mutation tests of the 4.10 checks (Bradley-Terry loss) and the 4.12 checks (sequence
-log-probabilities, DPO): every check fails on a plausible student bug, and its message names
-the bug.  The harness is `mutation.py`; see `test_checks_catch_bugs_module2.py` for the
-conventions (`GAPS`, `DIAGNOSED`, ...).
+"""Mutation tests of 4.12 (Sequence log-probabilities and the DPO loss): every check of the
+exercise fails on a plausible student bug, and its message names the bug.  The harness and
+its conventions: `tests/mutation.py`.
 """
 
 from __future__ import annotations
 
+from llm_common import DPO
 from mutation import Mutant, standard_tests
 
 from grader.course import LLM_FUNDAMENTALS
 
 PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
-REWARD, DPO = "reward.py", "dpo.py"
-
-# reward.py
-BT_Z = "    z = r_chosen - r_rejected  # the margin, [N]\n"
-BT_LOSS = ("    loss = np.mean(np.logaddexp(0, -z))  # -log sigma(z) = log(1 + e^-z), finite for "
-           "all z\n")
-SIGMA_NEG = ("    sigma_neg = np.exp(-np.logaddexp(0, z))  # sigma(-z) = 1 / (1 + e^z), no "
-             "overflow\n")
-DZ = "    dz = -dloss * sigma_neg / z.size  # d mean(-log sigma(z)) / dz, [N]\n"
 
 # dpo.py
 LOG_SOFTMAX = "    log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))  # log softmax\n"
@@ -34,43 +25,16 @@ DPO_Z = "    z = chosen_rewards - rejected_rewards  # the reward margin, [N]\n"
 DPO_LOSS = "    loss = np.mean(np.logaddexp(0, -z))  # Bradley-Terry on the implicit rewards\n"
 DPO_RETURN = "    return (beta * dz).astype(z.dtype), (-beta * dz).astype(z.dtype)\n"
 
-BT_VALUES = "bradley_terry_loss_values"
-BT_STABLE = "bradley_terry_loss_large_rewards_stable"
-BT_GRAD = "bradley_terry_backward_finite_differences"
 SEQ_VALUES = "sequence_logprob_values"
 SEQ_STABLE = "sequence_logprob_large_logits_stable"
 DPO_VALUES = "dpo_loss_values"
 DPO_STABLE = "dpo_loss_large_margins_stable"
 DPO_GRAD = "dpo_backward_finite_differences"
 
-
-def bt(id, edits, catches, phrase, status="failed"):
-    return Mutant(id, "4.10", REWARD, edits, catches, phrase, status)
-
-
 def dpo(id, edits, catches, phrase, status="failed"):
     return Mutant(id, "4.12", DPO, edits, catches, phrase, status)
 
-
 MUTANTS = [
-    # 4.10
-    bt("bt_chosen_rejected_swapped", ((BT_Z, BT_Z.replace("r_chosen - r_rejected",
-                                                          "r_rejected - r_chosen")),),
-       (BT_VALUES,), "swapped"),
-    bt("bt_sum_not_mean", ((BT_LOSS, BT_LOSS.replace("np.mean", "np.sum")),),
-       (BT_VALUES,), "SUM"),
-    bt("bt_log_of_sigmoid", ((BT_LOSS, "    loss = np.mean(-np.log(1 / (1 + np.exp(-z))))\n"),),
-       (BT_STABLE,), "logaddexp"),
-    bt("bt_loss_in_float64", ((BT_LOSS, BT_LOSS.replace("-z))", "-z.astype(np.float64)))")),),
-       (BT_GRAD,), "keep the inputs' dtype"),
-    bt("bt_backward_sign", ((DZ, DZ.replace("-dloss", "dloss")),), (BT_GRAD, BT_STABLE),
-       "wrong sign"),
-    bt("bt_backward_sum", ((DZ, DZ.replace(" / z.size", "")),), (BT_GRAD,), "4 times"),
-    bt("bt_backward_ignores_dloss", ((DZ, DZ.replace("-dloss", "-1.0")),), (BT_GRAD,),
-       "ignores dloss"),
-    bt("bt_backward_sigma_of_z", ((SIGMA_NEG, SIGMA_NEG.replace("(0, z)", "(0, -z)")),),
-       (BT_GRAD, BT_STABLE), "finite differences"),
-    # 4.12: sequence_logprob
     dpo("seq_mask_ignored", ((SEQ_SUM, SEQ_SUM.replace("(picked * mask)", "picked")),),
         (SEQ_VALUES,), "mask is ignored"),
     dpo("seq_shifted_by_one", ((PICKED, PICKED.replace("log_probs, tokens[..., None]",
@@ -90,7 +54,6 @@ MUTANTS = [
         (SEQ_STABLE,), "overflow"),
     dpo("seq_float64_out", ((SEQ_SUM, SEQ_SUM.replace(".astype(logits.dtype)", "")),),
         (SEQ_STABLE,), "dtype"),
-    # 4.12: dpo_loss
     dpo("dpo_chosen_rejected_swapped", ((DPO_Z, DPO_Z.replace(
         "chosen_rewards - rejected_rewards", "rejected_rewards - chosen_rewards")),),
         (DPO_VALUES,), "wrong sign"),
@@ -139,5 +102,6 @@ MUTANTS = [
 
 GAPS: dict[str, str] = {}
 
+
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
-globals().update(standard_tests(PACKAGE, ["4.10", "4.12"], MUTANTS, GAPS))
+globals().update(standard_tests(PACKAGE, ["4.12"], MUTANTS, gaps=GAPS))

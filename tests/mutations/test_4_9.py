@@ -1,6 +1,7 @@
-"""Mutation tests of the 4.9 checks (chat template, SFT loss mask): every check fails on a
-plausible student bug, and its message names the bug.  The harness is `mutation.py`; see
-`test_checks_catch_bugs_module2.py` for the conventions (`GAPS`, `DIAGNOSED`, ...)."""
+"""Mutation tests of 4.9 (Chat template and SFT loss mask): every check of the exercise
+fails on a plausible student bug, and its message names the bug.  The harness and its
+conventions: `tests/mutation.py`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from mutation import Mutant, standard_tests
 from grader.course import LLM_FUNDAMENTALS
 
 PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
+
 EXERCISE = "4.9"
 SFT = "sft.py"
 
@@ -87,9 +89,12 @@ MUTANTS = [
 ]
 
 GAPS: dict[str, str] = {}
+
 DIAGNOSED = [
     ("mask_off_by_one", ONLY_ASSISTANT, "off by one", "not shifted"),
     ("assistant_header_counted", EVERY_TURN, "header is counted", "prompt tokens"),
 ]
 
-globals().update(standard_tests(PACKAGE, [EXERCISE], MUTANTS, GAPS, DIAGNOSED))
+
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, ["4.9"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED))

@@ -1,7 +1,6 @@
-"""Mutation tests of the 4.11 checks (GAE, PPO's clipped surrogate, the KL estimators): every
-check fails on a plausible student bug, and its message names the bug.  The harness is
-`mutation.py`; see `test_checks_catch_bugs_module2.py` for the conventions (`GAPS`,
-`DIAGNOSED`, ...).
+"""Mutation tests of 4.11 (GAE, PPO's clipped objective, KL penalty): every check of the
+exercise fails on a plausible student bug, and its message names the bug.  The harness and
+its conventions: `tests/mutation.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from mutation import (
 from grader.course import LLM_FUNDAMENTALS
 
 PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
-EXERCISES = ["4.11"]
+
 P = "ppo.py"
 
 DELTA = "    deltas = rewards + gamma * next_values * not_done - values  # (..., T)\n"
@@ -145,6 +144,7 @@ DIAGNOSED = [
     ("ppo_max_instead_of_min", "ppo_clip_loss_hand_computed", "pessimistic", "without the min"),
     ("kl_k3_ratio_inverted", "kl_estimators_are_unbiased", "not unbiased", "sign"),
 ]
+
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
 # A bug in one function is not reported as a bug of another, correct one.
@@ -156,5 +156,5 @@ NOT_BLAMED = [
 
 
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
-globals().update(standard_tests(PACKAGE, EXERCISES, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS,
-                                 NOT_BLAMED))
+globals().update(standard_tests(PACKAGE, ["4.11"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
+                                diagnosis_gaps=DIAGNOSIS_GAPS, not_blamed=NOT_BLAMED))

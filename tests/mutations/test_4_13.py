@@ -1,6 +1,6 @@
-"""Mutation tests of the 4.13 checks (few-shot and chain-of-thought prompts, self-consistency):
-every check fails on a plausible student bug, and its message names the bug.  The harness is
-`mutation.py`; see `test_checks_catch_bugs_module2.py` for the conventions (`GAPS`, ...).
+"""Mutation tests of 4.13 (Few-shot, chain-of-thought, self-consistency): every check of the
+exercise fails on a plausible student bug, and its message names the bug.  The harness and
+its conventions: `tests/mutation.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from mutation import (
 from grader.course import LLM_FUNDAMENTALS
 
 PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
-EXERCISES = ["4.13"]
+
 P = "prompting.py"
 
 FS_EXAMPLES = '    blocks += [f"Q: {x}\\nA: {y}" for x, y in examples]\n'
@@ -147,6 +147,7 @@ DIAGNOSED = [
     ("sc_none_counted", "self_consistency_majority_ignores_none", "ignore None", "vote count"),
     ("fs_reversed", "few_shot_prompt_exact_format", "wrong order", "blank line"),
 ]
+
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
 NOT_BLAMED = [
@@ -156,5 +157,5 @@ NOT_BLAMED = [
 
 
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
-globals().update(standard_tests(PACKAGE, EXERCISES, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS,
-                                 NOT_BLAMED))
+globals().update(standard_tests(PACKAGE, ["4.13"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
+                                diagnosis_gaps=DIAGNOSIS_GAPS, not_blamed=NOT_BLAMED))

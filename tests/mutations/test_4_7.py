@@ -1,6 +1,6 @@
-"""Mutation tests of the 4.7 checks (int8 and int4 quantization): every check fails on a
-plausible student bug, and its message names the bug.  The harness is `mutation.py`; see
-`test_checks_catch_bugs_module2.py` for the conventions (`GAPS`, `DIAGNOSED`, ...).
+"""Mutation tests of 4.7 (int8 and int4 quantization): every check of the exercise fails on
+a plausible student bug, and its message names the bug.  The harness and its conventions:
+`tests/mutation.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from mutation import (
 from grader.course import LLM_FUNDAMENTALS
 
 PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
-EXERCISES = ["4.7"]
+
 Q = "quantization.py"
 
 SCALE8 = "    scale = np.where(absmax > 0, absmax / INT8_MAX, 1.0).astype(np.float32)\n"
@@ -134,6 +134,7 @@ DIAGNOSED = [
     ("int8_floor", "int8_per_channel_scales", "np.round", "truncation"),
     ("int4_floor", "int4_groups_run_down_columns", "floor (np.floor)", "two's complement"),
 ]
+
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
 # A bug in one function is not reported as a bug of another, correct one.
@@ -145,5 +146,5 @@ NOT_BLAMED = [
 
 
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
-globals().update(standard_tests(PACKAGE, EXERCISES, MUTANTS, GAPS, DIAGNOSED, DIAGNOSIS_GAPS,
-                                 NOT_BLAMED))
+globals().update(standard_tests(PACKAGE, ["4.7"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
+                                diagnosis_gaps=DIAGNOSIS_GAPS, not_blamed=NOT_BLAMED))
