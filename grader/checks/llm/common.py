@@ -1,4 +1,4 @@
-"""Helpers shared by the checks of several exercises."""
+"""Helpers shared by the checks of 4.2 and 4.3."""
 
 from __future__ import annotations
 

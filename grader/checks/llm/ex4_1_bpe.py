@@ -1,6 +1,6 @@
-"""Checks of Module 4 — LLM fundamentals (4.1 so far).
+"""Checks of exercise 4.1: byte-level BPE.
 
-4.1 byte-level BPE: merges on tiny texts are computed by hand in the docstrings below; the
+Merges on tiny texts are computed by hand in the docstrings below; the
 merges and encodings on a longer text are fixtures from the reference (`grader/data/llm.npz`),
 stored with the text, the vocabulary size and the special tokens they were trained with.  The
 text, the samples encoded, the vocabulary size and the special tokens (their number and

@@ -1,15 +1,10 @@
-"""Checks of exercises 4.2, 4.3: batches of next-token targets; the pretraining loop,
-perplexity and checkpoints.
+"""Checks of exercise 4.3: the pretraining loop, perplexity and checkpoints.
 
-Everything here follows from the documented contracts, without fixtures:
-
-- 4.2: the window starts are ``rng.integers(0, len(data) - block_size, size=batch_size)``,
-  so the grader redraws them from a copy of the generator; with ``data`` an arithmetic
-  sequence, a window and its targets are recognisable at a glance.
-- 4.3: the student's own GPT (3.11) and AdamW (3.10) are the model and the optimiser; the
-  grader replays the documented updates and evaluations with them, call by call, and
-  compares. Checkpoints are written by the student's code into a temporary directory, and
-  the grader opens them itself with ``np.load(..., allow_pickle=False)``.
+Everything here follows from the documented contracts, without fixtures: the student's own
+GPT (3.11) and AdamW (3.10) are the model and the optimiser; the grader replays the
+documented updates and evaluations with them, call by call, and compares.  Checkpoints are
+written by the student's code into a temporary directory, and the grader opens them itself
+with ``np.load(..., allow_pickle=False)``.
 """
 
 from __future__ import annotations

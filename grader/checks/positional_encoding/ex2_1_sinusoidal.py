@@ -1,4 +1,4 @@
-"""Checks of exercise 2.1."""
+"""Checks of exercise 2.1: Sinusoidal encoding."""
 
 from __future__ import annotations
 

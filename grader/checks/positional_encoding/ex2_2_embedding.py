@@ -1,4 +1,4 @@
-"""Checks of exercise 2.2."""
+"""Checks of exercise 2.2: Learned embedding."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks of exercise 2.3."""
+"""Checks of exercise 2.3: RoPE, half-split layout."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks of exercise 2.4."""
+"""Checks of exercise 2.4: RoPE, interleaved layout."""
 
 from __future__ import annotations
 

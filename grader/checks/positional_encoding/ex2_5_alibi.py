@@ -1,4 +1,4 @@
-"""Checks of exercise 2.5."""
+"""Checks of exercise 2.5: ALiBi slopes and bias."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks of exercise 2.6."""
+"""Checks of exercise 2.6: RoPE context extension."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks of exercise 1.1."""
+"""Checks of exercise 1.1: Stable softmax."""
 
 from __future__ import annotations
 

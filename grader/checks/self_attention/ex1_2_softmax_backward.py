@@ -1,4 +1,4 @@
-"""Checks of exercise 1.2."""
+"""Checks of exercise 1.2: Softmax backward (JVP)."""
 
 from __future__ import annotations
 

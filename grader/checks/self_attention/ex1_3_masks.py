@@ -1,4 +1,4 @@
-"""Checks of exercise 1.3."""
+"""Checks of exercise 1.3: Causal and padding masks."""
 
 from __future__ import annotations
 

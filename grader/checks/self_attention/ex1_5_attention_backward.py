@@ -1,4 +1,4 @@
-"""Checks of exercise 1.5."""
+"""Checks of exercise 1.5: Attention backward."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks of exercise 1.6."""
+"""Checks of exercise 1.6: Split and merge heads."""
 
 from __future__ import annotations
 

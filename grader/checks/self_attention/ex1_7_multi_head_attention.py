@@ -1,4 +1,4 @@
-"""Checks of exercise 1.7."""
+"""Checks of exercise 1.7: Multi-head attention."""
 
 from __future__ import annotations
 

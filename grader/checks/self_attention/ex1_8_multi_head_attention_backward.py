@@ -1,4 +1,4 @@
-"""Checks of exercise 1.8."""
+"""Checks of exercise 1.8: Multi-head attention backward."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks of exercise 1.9."""
+"""Checks of exercise 1.9: Online-softmax (Flash) attention."""
 
 from __future__ import annotations
 

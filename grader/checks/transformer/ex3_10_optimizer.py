@@ -1,4 +1,4 @@
-"""Checks of exercise 3.10."""
+"""Checks of exercise 3.10: AdamW, clipping, schedules."""
 
 from __future__ import annotations
 

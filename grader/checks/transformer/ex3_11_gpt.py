@@ -1,4 +1,4 @@
-"""Checks of exercise 3.11."""
+"""Checks of exercise 3.11: GPT-2: forward, loss, backward."""
 
 from __future__ import annotations
 

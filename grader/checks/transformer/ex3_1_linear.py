@@ -1,4 +1,4 @@
-"""Checks of exercise 3.1."""
+"""Checks of exercise 3.1: Linear layer."""
 
 from __future__ import annotations
 

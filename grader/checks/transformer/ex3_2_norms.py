@@ -1,4 +1,4 @@
-"""Checks of exercise 3.2."""
+"""Checks of exercise 3.2: LayerNorm and RMSNorm."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks of exercise 3.3."""
+"""Checks of exercise 3.3: ReLU, GELU, SiLU."""
 
 from __future__ import annotations
 

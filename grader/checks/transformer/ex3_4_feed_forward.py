@@ -1,4 +1,4 @@
-"""Checks of exercise 3.4."""
+"""Checks of exercise 3.4: GELU MLP and SwiGLU."""
 
 from __future__ import annotations
 

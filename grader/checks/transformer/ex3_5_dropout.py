@@ -1,4 +1,4 @@
-"""Checks of exercise 3.5."""
+"""Checks of exercise 3.5: Dropout."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks of exercise 3.6."""
+"""Checks of exercise 3.6: Encoder layer (post- and pre-norm)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks of exercise 3.7."""
+"""Checks of exercise 3.7: Decoder layer with cross-attention."""
 
 from __future__ import annotations
 

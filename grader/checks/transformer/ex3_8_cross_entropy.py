@@ -1,4 +1,4 @@
-"""Checks of exercise 3.8."""
+"""Checks of exercise 3.8: Cross-entropy with label smoothing."""
 
 from __future__ import annotations
 

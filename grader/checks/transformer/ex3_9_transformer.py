@@ -1,4 +1,4 @@
-"""Checks of exercise 3.9."""
+"""Checks of exercise 3.9: The encoder-decoder Transformer."""
 
 from __future__ import annotations
 
