@@ -67,7 +67,7 @@ def with_ids(arrays: dict[str, np.ndarray], exercise_of) -> dict[str, np.ndarray
 
 
 def available() -> list[str]:
-    """Names of the committed fixture files (one per check module that has fixtures)."""
+    """Names of the committed fixture files (one per package of checks)."""
     return sorted(path.stem for path in DATA_DIR.glob("*.npz"))
 
 

@@ -1,7 +1,7 @@
 """Checks of exercise 4.1: byte-level BPE.
 
-Merges on tiny texts are computed by hand in the docstrings below; the
-merges and encodings on a longer text are fixtures from the reference (`grader/data/llm.npz`),
+Merges on tiny texts are computed by hand in the docstrings below; the merges and encodings
+on a longer text are fixtures from the reference (`grader/data/llm.npz`, keys `4.1/bpe.*`),
 stored with the text, the vocabulary size and the special tokens they were trained with.  The
 text, the samples encoded, the vocabulary size and the special tokens (their number and
 order) are drawn from the fixture seed, keeping what the checks rely on: repeated words

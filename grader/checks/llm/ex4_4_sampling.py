@@ -3,10 +3,10 @@
 The filters are checked on small hand-made rows whose kept sets are worked out in the comments
 (probabilities chosen with margins of at least 0.03 around p, so any correct way of summing
 gives the same set), then on random rows against fixtures from the reference
-(`grader/data/llm_sampling.npz`). Sampling is checked two ways: statistically (20,000 draws
-from a seeded rng in one batched call, 4,000 where the effect is large; every frequency within
-5 binomial standard deviations, sqrt(q (1 - q) / n), of its probability; tokens that a filter
-removed must never be drawn), and exactly (the draw that the docstring defines: one
+(`grader/data/llm.npz`, keys `4.4/...`). Sampling is checked two ways: statistically
+(20,000 draws from a seeded rng in one batched call, 4,000 where the effect is large; every
+frequency within 5 binomial standard deviations, sqrt(q (1 - q) / n), of its probability;
+tokens that a filter removed must never be drawn), and exactly (the draw that the docstring defines: one
 u = rng.random() per row, the first index whose normalised cumulative probability exceeds u).
 The fixtures' logits, k, p and draw settings (temperatures, filters and the seeds of the
 generators) are drawn from the fixture seed and read back from the fixture.

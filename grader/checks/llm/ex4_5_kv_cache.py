@@ -7,7 +7,7 @@ causal mask must be offset), for a batch of 3. The model is a tiny float64 GPT-2
 distinct sizes (B=3, n_layer=2, H=4, D=5, C=20, V=29, block_size=11) and weights far larger
 than GPT-2's 0.02 init, so that an offset position or a misplaced key moves the logits a lot.
 Expected logits, buffers and greedy tokens are fixtures from the reference
-(`grader/data/llm_kv_cache.npz`), with the logits of known wrong decoders to name a bug.
+(`grader/data/llm.npz`, keys `4.5/kv.*`), with the logits of known wrong decoders to name a bug.
 The buffers' layout and the absence of a per-step copy are checked directly (shapes, where
 the keys land, the peak memory of one decoding step against a 16,384-position cache).
 """

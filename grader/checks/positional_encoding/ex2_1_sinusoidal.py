@@ -8,7 +8,7 @@ from ... import expect
 from .. import check
 from .common import fx
 
-# Drawn by `build_fixtures`: an even d, an odd d, a small base (each with its own t and base),
+# Drawn by `fixtures.py`: an even d, an odd d, a small base (each with its own t and base),
 # and a longer table with the default base (the linear shift, float32).
 SINUSOID_CASES = ("even", "odd", "small_base")
 

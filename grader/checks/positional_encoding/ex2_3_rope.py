@@ -9,7 +9,7 @@ from ...gradcheck import numerical_gradient_of
 from .. import check
 from .common import HEAD_DIM, _tables, fx, get
 
-# Drawn by `build_fixtures`: consecutive positions from an offset (the default base; its
+# Drawn by `fixtures.py`: consecutive positions from an offset (the default base; its
 # tables rotate `rope.x`), sorted positions with gaps, and a small base; "long" (consecutive,
 # default base) is for the relative property.
 ROPE_TABLE_CASES = ("arange", "gaps", "base500")

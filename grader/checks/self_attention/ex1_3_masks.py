@@ -9,7 +9,7 @@ from .. import check
 from .common import fx
 
 # The causal_mask cases: square (called with one argument), fewer queries than keys, one
-# query, more queries than keys; their sizes are drawn by `build_fixtures`.
+# query, more queries than keys; their sizes are drawn by `fixtures.py`.
 CAUSAL_CASES = ("square", "fewer_queries", "one_query", "more_queries")
 
 
