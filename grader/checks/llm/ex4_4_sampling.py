@@ -6,8 +6,9 @@ gives the same set), then on random rows against fixtures from the reference
 (`grader/data/llm.npz`, keys `4.4/...`). Sampling is checked two ways: statistically
 (20,000 draws from a seeded rng in one batched call, 4,000 where the effect is large; every
 frequency within 5 binomial standard deviations, sqrt(q (1 - q) / n), of its probability;
-tokens that a filter removed must never be drawn), and exactly (the draw that the docstring defines: one
-u = rng.random() per row, the first index whose normalised cumulative probability exceeds u).
+tokens that a filter removed must never be drawn), and exactly (the draw that the docstring
+defines: one u = rng.random() per row, the first index whose normalised cumulative
+probability exceeds u).
 The fixtures' logits, k, p and draw settings (temperatures, filters and the seeds of the
 generators) are drawn from the fixture seed and read back from the fixture.
 """
