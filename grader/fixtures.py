@@ -1,9 +1,13 @@
 """Committed expected values: generated from the reference by an instructor, read by checks.
 
-`python -m grader.fixtures --target reference` (or `make fixtures`) runs each check module's
-`build_fixtures(impl, rng)` against the target through the sandbox — the grader still never
-imports `reference` — and writes `grader/data/<module>.npz`.  Inputs are stored next to the
-outputs, so a change in NumPy's random streams cannot silently change what is graded.
+`python -m grader.fixtures --target reference` (or `make fixtures`) runs the
+`build_fixtures(impl, rng)` of each course module's `grader/checks/<package>/fixtures.py`
+against the target through the sandbox — the grader still never imports `reference` — and
+writes `grader/data/<package>.npz`.  Inputs are stored next to the outputs, so a change in
+NumPy's random streams cannot silently change what is graded.
+
+Every key starts with the id of the exercise whose checks read it: `"3.2/ln.x"`.  Checks read
+them by the name after the id (`by_name("transformer")["ln.x"]`), unique within a module.
 
 Every input is drawn from `rng`.  The committed files use each module's `FIXTURE_SEED`; the
 autograders that grade at stakes (`make gradescope`, `make nbgrader`) build their own from a
@@ -26,7 +30,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 
 @functools.cache
 def load(module: str) -> dict[str, np.ndarray]:
-    """The fixtures of one course module, e.g. `load("self_attention")["softmax.x"]`."""
+    """One course module's fixtures as stored: `load("self_attention")["1.1/softmax.x"]`."""
     path = DATA_DIR / f"{module}.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; an instructor regenerates it with "
@@ -38,14 +42,38 @@ def load(module: str) -> dict[str, np.ndarray]:
     return arrays
 
 
+_NAMED: dict[str, tuple[dict, dict]] = {}  # module: (what `load` gave, those by name)
+
+
+def by_name(module: str) -> dict[str, np.ndarray]:
+    """The fixtures of one course module by name, without the exercise id:
+    `by_name("self_attention")["softmax.x"]` is `load("self_attention")["1.1/softmax.x"]`."""
+    stored = load(module)
+    if module not in _NAMED or _NAMED[module][0] is not stored:  # first call, or reloaded
+        named = {}
+        for key, arr in stored.items():
+            _, name = key.split("/", 1)
+            if name in named:
+                raise ValueError(f"fixture {name!r} of {module} is stored under two ids")
+            named[name] = arr
+        _NAMED[module] = (stored, named)
+    return _NAMED[module][1]
+
+
+def with_ids(arrays: dict[str, np.ndarray], exercise_of) -> dict[str, np.ndarray]:
+    """`arrays` with each key prefixed by its exercise's id: `exercise_of("ln.x")` -> "3.2"
+    gives the key "3.2/ln.x"."""
+    return {f"{exercise_of(name)}/{name}": arr for name, arr in arrays.items()}
+
+
 def available() -> list[str]:
-    """Names of the committed fixture files (one per check module that has fixtures)."""
+    """Names of the committed fixture files (one per package of checks)."""
     return sorted(path.stem for path in DATA_DIR.glob("*.npz"))
 
 
 def build(target, modules: list[str] | None = None,
           seed: int | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Run every `build_fixtures` against `target`; returns {module: arrays}.
+    """Run every `build_fixtures` against `target`; returns {package: arrays}.
 
     `seed=None` gives the committed fixtures (each module's `FIXTURE_SEED`); any other seed
     gives every module its own stream derived from it."""
@@ -57,14 +85,14 @@ def build(target, modules: list[str] | None = None,
     built = {}
     try:
         for index, name in enumerate(checks.CHECK_MODULES):
-            check_module = importlib.import_module(f"{checks.__name__}.{name}")
-            if (modules and name not in modules) or not hasattr(check_module, "build_fixtures"):
-                continue  # not asked for, or checks from math alone
-            rng = np.random.default_rng(check_module.FIXTURE_SEED if seed is None
+            if modules and name not in modules:
+                continue
+            builder = importlib.import_module(f"{checks.__name__}.{name}.fixtures")
+            rng = np.random.default_rng(builder.FIXTURE_SEED if seed is None
                                         else [seed, index])
             impl = RemoteImplementation(pool, timeout=300.0)
             try:
-                built[name] = check_module.build_fixtures(impl, rng)
+                built[name] = builder.build_fixtures(impl, rng)
             finally:
                 impl.close()
     finally:
@@ -80,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None,
                         help="draw every input from this seed (default: the committed fixtures)")
     parser.add_argument("--module", action="append", metavar="NAME",
-                        help="only this check module, e.g. self_attention (repeatable)")
+                        help="only this module's package, e.g. self_attention (repeatable)")
     args = parser.parse_args(argv)
     for name, arrays in build(args.target, modules=args.module, seed=args.seed).items():
         args.out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,8 @@
-"""The harness of the mutation tests (`test_checks_catch_bugs*.py`), shared by every module.
+"""The harness of the mutation tests, shared by every module.
+
+The mutation tests of exercise 3.4 are `tests/mutations/test_3_4.py` (one file per exercise,
+as its checks are `grader/checks/<package>/ex3_4_*.py`); what the mutants of several
+exercises of a module share (file names, quoted lines) is `tests/mutations/<package>_common.py`.
 
 A `Mutant` is a plausible student bug written as textual edits of one reference solution.
 `make_submission` copies `reference/` into a temporary `submission/` and applies the edits;
@@ -13,8 +17,12 @@ file asserts about the result:
 - `assert_diagnosed`: a check's message points at the right fix (and not at a wrong one);
 - `assert_not_blamed`: a bug in one function is not reported as a bug of another, correct one.
 
-Known grader gaps are `xfail(strict=True)` with their reason (`param`), so fixing the grader
-turns them into an XPASS that asks for the mark to go.
+A test file lists `MUTANTS`, and may list `DIAGNOSED` (bugs whose message must point at the
+right fix) and `NOT_BLAMED` (bugs in one function that must not be reported as a bug of
+another, correct one).  Known grader gaps (a bug no check catches, a message that points at
+the wrong fix) are `xfail(strict=True)` with their reason (`GAPS`, `DIAGNOSIS_GAPS`,
+`BLAME_GAPS`; see `param`), so fixing the grader turns them into an XPASS that asks for the
+mark to go.
 """
 
 from __future__ import annotations

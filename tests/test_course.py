@@ -158,6 +158,25 @@ def test_grader_never_imports_reference():
             assert not any(n == "reference" or n.startswith("reference.") for n in names), path
 
 
+@pytest.mark.parametrize("ex", course.EXERCISES, ids=lambda ex: ex.id)
+def test_everything_of_an_exercise_is_found_from_its_id(ex):
+    """3.4: checks in grader/checks/transformer/ex3_4_*.py, fixture keys "3.4/...", mutation
+    tests in tests/mutations/test_3_4.py (the layout the README describes)."""
+    stem = "ex" + ex.id.replace(".", "_") + "_"
+    for c in checks.checks_for(ex.id):
+        package, _, name = c.fn.__module__.removeprefix(f"{checks.__name__}.").partition(".")
+        assert package == ex.module.package and name.startswith(stem), c.test_id
+    mutations = REPO / "tests" / "mutations" / f"test_{ex.id.replace('.', '_')}.py"
+    assert mutations.is_file(), f"{ex.id} has no mutation tests"
+
+
+def test_fixture_keys_start_with_an_exercise_id_of_their_module():
+    for package in fixtures.available():
+        ids = {ex.id for ex in course.EXERCISES if ex.module.package == package}
+        for key in fixtures.load(package):
+            assert key.split("/", 1)[0] in ids, f"grader/data/{package}.npz: {key}"
+
+
 def test_committed_fixtures_are_what_the_reference_produces():
     built = fixtures.build("reference")
     for module, arrays in built.items():

@@ -113,10 +113,11 @@ def test_hidden_checks_are_in_no_notebook_only_in_the_autograder(course_dir):
         text = notebook.read_text()
         assert "HIDDEN TESTS" not in text
         assert not [name for name in hidden if name in text], notebook
-    helper = helper_package.visible_source((REPO / "grader/checks/self_attention.py").read_text())
+    checks_1_5 = "grader/checks/self_attention/ex1_5_attention_backward.py"
+    helper = helper_package.visible_source((REPO / checks_1_5).read_text())
     assert "def attention_backward_finite_differences" not in helper
     assert "def attention_backward_values" in helper
-    private = (course_dir / "autograder" / "grader" / "checks" / "self_attention.py").read_text()
+    private = (course_dir / "autograder" / checks_1_5).read_text()
     assert "def attention_backward_finite_differences" in private
 
 
@@ -287,9 +288,11 @@ def test_a_notebook_on_gradescope_scores_what_its_code_scores_as_files(
 def test_a_release_holds_its_own_module_and_lecture_only(course_dir, module):
     name = f"{module.number:02d}_{module.package}"
     release = course_dir / "release" / name
-    shipped = {p.stem for p in (release / "grader" / "checks").glob("*.py")} - {"__init__"}
+    checks = release / "grader" / "checks"
+    shipped = {p.name for p in checks.iterdir() if p.is_dir() and p.name != "__pycache__"}
     data = {p.stem for p in (release / "grader" / "data").glob("*.npz")}
-    assert shipped == set(helper_package.check_modules(module))
+    assert shipped == set(helper_package.check_modules(module)) == {module.package}
+    assert not list(checks.rglob("fixtures.py"))  # the recipe of the fixtures stays behind
     assert data <= shipped and data
     lecture = release / module.lecture_dir / "theory.md"
     assert lecture.is_file()

@@ -90,7 +90,7 @@ import os as _os
 import resource as _resource
 _root = {root!r}
 _seen = []
-for _path in [_root + "/source/grader/checks/self_attention.py",
+for _path in [_root + "/source/grader/checks/self_attention/ex1_5_attention_backward.py",
               _root + "/source/grader/data/self_attention.npz", _root + "/source",
               _root + "/submission", _root + "/results", "/etc/shadow"]:
     try:

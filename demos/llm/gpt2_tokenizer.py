@@ -179,8 +179,8 @@ def save_gpt2_tokenizer(vocab, merges, directory):
 
     GPT-2's ids: the 256 bytes in the order of their ``bytes_to_unicode`` characters (the
     order of GPT-2's vocab.json), then merge k as 256 + k, then the special tokens. Returns
-    ``to_gpt2`` (``to_gpt2[our_id] == gpt2_id``); ``load_gpt2_tokenizer(directory, cls=BPETokenizer)`` reads
-    the files back.
+    ``to_gpt2`` (``to_gpt2[our_id] == gpt2_id``); ``load_gpt2_tokenizer(directory,
+    cls=BPETokenizer)`` reads the files back.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,11 @@
 """Every grading check of the course, registered by exercise id.
 
+Layout: one package per course module, named as its package in `reference/` and
+`exercises/`, with one file per exercise named by its id: the checks of 3.4 are in
+`transformer/ex3_4_feed_forward.py`, in id order.  Helpers that several exercises of a module
+use are in the package's `common.py`; the instructor-only recipe of the module's committed
+expected values is its `fixtures.py` (see `grader.fixtures`).
+
 A check is a plain function `check(impl)`: `impl` is the implementation under test — the
 sandboxed student module when grading from the command line, or a notebook's namespace
 under nbgrader.  It raises `expect.CheckFailed` with a teaching message when the answer is
@@ -11,6 +17,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,16 +55,24 @@ def check(exercise_id: str, weight: int = 1, hidden: bool = False,
     return register
 
 
-# One module of checks per course module, imported for their registrations.  A notebook's
-# helper package ships its own module's only (an exercise without checks is then an error,
-# never full marks).
-CHECK_MODULES = ("self_attention", "positional_encoding", "transformer", "llm",
-                 "llm_pretraining", "llm_sampling", "llm_kv_cache", "llm_gqa",
-                 "llm_quantization", "llm_scaling", "llm_sft", "llm_reward", "llm_ppo",
-                 "llm_dpo", "llm_prompting")
-for _name in CHECK_MODULES:
-    if importlib.util.find_spec(f"{__name__}.{_name}") is not None:
-        importlib.import_module(f"{__name__}.{_name}")
+# One package of checks per course module, its exercise files imported in id order for their
+# registrations.  A notebook's helper package ships its own module's only (an exercise
+# without checks is then an error, never full marks).
+CHECK_MODULES = ("self_attention", "positional_encoding", "transformer", "llm")
+EXERCISE_FILE = re.compile(r"ex(\d+)_(\d+)_\w+")  # ex3_4_feed_forward: the checks of 3.4
+
+
+def exercise_files(package: str) -> list[str]:
+    """The exercise files of a package of checks, in id order: ["ex3_1_linear", ...]."""
+    path = importlib.import_module(f"{__name__}.{package}").__path__
+    names = [m.name for m in pkgutil.iter_modules(path) if EXERCISE_FILE.fullmatch(m.name)]
+    return sorted(names, key=lambda n: tuple(map(int, EXERCISE_FILE.fullmatch(n).groups())))
+
+
+for _package in CHECK_MODULES:
+    if importlib.util.find_spec(f"{__name__}.{_package}") is not None:
+        for _name in exercise_files(_package):
+            importlib.import_module(f"{__name__}.{_package}.{_name}")
 
 
 def checks_for(exercise_id: str) -> list[Check]:

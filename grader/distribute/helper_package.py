@@ -2,7 +2,7 @@
 
 nbgrader copies every plain file of an assignment into the release unchanged, so this copy
 must hold no solution and no hidden test: hidden checks (and the instructor-only fixture
-recipe) are cut out of each checks module here; they live only in the course's
+recipe, each package's `fixtures.py`) are cut out here; they live only in the course's
 `autograder/` folder, which grades and is never released.
 """
 
@@ -22,6 +22,7 @@ SHIPPED = (
     "sandbox/forking.py", "sandbox/process.py", "sandbox/remote.py", "sandbox/wire.py",
 )
 INSTRUCTOR_ONLY = {"build_fixtures"}
+INSTRUCTOR_ONLY_FILES = {"fixtures.py"}  # in each package of checks: the fixtures' recipe
 
 
 def _is_hidden_check(node: ast.stmt) -> bool:
@@ -47,8 +48,9 @@ def visible_source(source: str) -> str:
 
 
 def check_modules(module: course.Module) -> list[str]:
-    """The check modules that hold `module`'s checks (in `CHECK_MODULES` order)."""
-    used = {chk.fn.__module__.rsplit(".", 1)[-1] for ex in course.EXERCISES
+    """The packages of checks that hold `module`'s checks (in `CHECK_MODULES` order)."""
+    prefix = f"{checks.__name__}."
+    used = {chk.fn.__module__.removeprefix(prefix).split(".")[0] for ex in course.EXERCISES
             if ex.module == module for chk in checks.checks_for(ex.id)}
     return [name for name in checks.CHECK_MODULES if name in used]
 
@@ -64,8 +66,11 @@ def write(dest: Path, module: course.Module) -> Path:
         shutil.copyfile(GRADER_DIR / rel, target / rel)
     (target / "data").mkdir()
     for name in check_modules(module):
-        source = (GRADER_DIR / "checks" / f"{name}.py").read_text()
-        (target / "checks" / f"{name}.py").write_text(visible_source(source))
+        (target / "checks" / name).mkdir()
+        for path in sorted((GRADER_DIR / "checks" / name).glob("*.py")):
+            if path.name not in INSTRUCTOR_ONLY_FILES:
+                (target / "checks" / name / path.name).write_text(
+                    visible_source(path.read_text()))
         data = GRADER_DIR / "data" / f"{name}.npz"
         if data.is_file():
             shutil.copyfile(data, target / "data" / data.name)

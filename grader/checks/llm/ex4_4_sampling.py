@@ -1,0 +1,441 @@
+"""Checks of exercise 4.4: greedy, temperature, top-k and top-p sampling.
+
+The filters are checked on small hand-made rows whose kept sets are worked out in the comments
+(probabilities chosen with margins of at least 0.03 around p, so any correct way of summing
+gives the same set), then on random rows against fixtures from the reference
+(`grader/data/llm.npz`, keys `4.4/...`). Sampling is checked two ways: statistically
+(20,000 draws from a seeded rng in one batched call, 4,000 where the effect is large; every
+frequency within 5 binomial standard deviations, sqrt(q (1 - q) / n), of its probability;
+tokens that a filter removed must never be drawn), and exactly (the draw that the docstring
+defines: one u = rng.random() per row, the first index whose normalised cumulative
+probability exceeds u).
+The fixtures' logits, k, p and draw settings (temperatures, filters and the seeds of the
+generators) are drawn from the fixture seed and read back from the fixture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import expect, fixtures
+from .. import check
+
+N_DRAWS = 20_000
+
+
+SIGMAS = 5.0
+
+
+# Rows of probabilities; the filters see their logs (softmax(log q) = q).
+TOP_P_ROWS = np.array([[0.05, 0.50, 0.15, 0.30],
+                       [0.10, 0.60, 0.25, 0.05]])
+
+
+def fx() -> dict[str, np.ndarray]:
+    return fixtures.by_name("llm")
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _kept(out: np.ndarray) -> list:
+    """Kept token ids per row (entries that are not -inf)."""
+    keep = ~np.isneginf(out)
+    if out.ndim == 1:
+        return [int(i) for i in np.flatnonzero(keep)]
+    return [[int(i) for i in np.flatnonzero(row)] for row in keep]
+
+
+def _filtered(out, x: np.ndarray, what: str) -> np.ndarray:
+    """`out` must be x's shape and dtype, each entry either x's own value or -inf."""
+    expect.array(out, what, shape=x.shape, dtype=x.dtype, finite=False)
+    if np.any(np.isnan(out)):
+        expect.fail(f"{what} contains NaN: a filter only replaces logits by -inf (NaN usually "
+                    "means exp overflowed: subtract the max before exp).")
+    changed = ~np.isneginf(out) & (out != x)
+    if np.any(changed):
+        idx = tuple(int(i) for i in np.argwhere(changed)[0])
+        expect.fail(f"{what} changed a kept logit at index {idx}: {x[idx]:.6g} became "
+                    f"{out[idx]:.6g}. A filter returns logits, not probabilities: kept entries "
+                    "stay as they are, removed ones become -inf.")
+    return out
+
+
+def _expect_kept(out, x, expected: list, what: str, hint: str = "") -> None:
+    _filtered(out, x, what)
+    got = _kept(out)
+    if got != expected:
+        expect.fail(f"{what} kept tokens {got}, expected {expected}. {hint}".rstrip())
+
+
+def _token_ids(value, what: str, batch: int | None):
+    """An int for (V,) logits, a (B,) int64 array for (B, V) logits."""
+    if batch is None:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            expect.fail(f"{what} should return one int for logits of shape (V,), got "
+                        f"{type(value).__name__} {value!r:.60}.")
+        return int(value)
+    expect.array(value, what, shape=(batch,), dtype=np.int64)
+    return value
+
+
+def _frequencies(ids: np.ndarray, V: int) -> np.ndarray:
+    if ids.min() < 0 or ids.max() >= V:
+        expect.fail(f"sample_next_token returned token {int(ids.max())}, outside 0..{V - 1}.")
+    return np.bincount(ids, minlength=V) / ids.size
+
+
+def _expect_distribution(impl, x: np.ndarray, q: np.ndarray, what: str, seed: int,
+                         hint: str, removed_hint: str = "", n: int = N_DRAWS, **kwargs) -> None:
+    """n draws from the row `x` (as one (n, V) batch) must follow `q`; a token with q = 0
+    that comes up is explained by `removed_hint` (default: sampled unfiltered)."""
+    rows = np.tile(x, (n, 1))
+    ids = _token_ids(expect.call_pure(impl.sample_next_token, "sample_next_token", rows,
+                                      np.random.default_rng(seed), **kwargs),
+                     f"sample_next_token({what})", n)
+    freq = _frequencies(ids, x.size)
+    removed = [int(j) for j in np.flatnonzero((q == 0) & (freq > 0))]
+    if removed:
+        expect.fail(f"sample_next_token({what}) drew token {removed[0]} "
+                    f"{int(round(freq[removed[0]] * n))} times out of {n}, but the "
+                    "filters removed it. " + (removed_hint or
+                    "It sampled from the unfiltered distribution: take the softmax of the "
+                    "filtered logits (removed ones are -inf, probability 0)."))
+    sigma = np.sqrt(q * (1 - q) / n)
+    off = np.abs(freq - q) > SIGMAS * sigma + 1e-12
+    if np.any(off):
+        expect.fail(f"sample_next_token({what}): token frequencies {np.round(freq, 4).tolist()} "
+                    f"over {n} draws, expected probabilities {np.round(q, 4).tolist()} "
+                    f"(allowed: {SIGMAS:g} binomial standard deviations). {hint}")
+
+
+@check("4.4")
+def greedy_argmax_over_vocabulary(impl):
+    """greedy: argmax over the last axis, lowest id on ties; int for (V,), (B,) int64"""
+    # Shape (B, V) = (2, 5): the argmax over axis 0 would have 5 entries, each 0 or 1.
+    x = np.array([[0.1, 2.0, -1.0, 0.5, 1.9],
+                  [3.0, -2.0, 0.0, 4.0, 1.0]])
+    ids = expect.call_pure(impl.greedy, "greedy", x)
+    if isinstance(ids, np.ndarray) and ids.shape == (5,):
+        expect.fail("greedy((B, V) logits) returned shape (5,) = (V,): take the argmax over "
+                    "the last axis (the vocabulary), one token per row: np.argmax(x, axis=-1).")
+    ids = _token_ids(ids, "greedy((B, V) logits)", 2)
+    if ids.tolist() != [1, 3]:
+        expect.fail(f"greedy of the rows [0.1, 2, -1, 0.5, 1.9] and [3, -2, 0, 4, 1] gave "
+                    f"{ids.tolist()}, expected [1, 3]: the argmax over the last axis.")
+    one = _token_ids(expect.call_pure(impl.greedy, "greedy", x[1]), "greedy((V,) logits)", None)
+    if one != 3:
+        expect.fail(f"greedy([3, -2, 0, 4, 1]) = {one}, expected 3.")
+    ties = np.array([[1.0, 5.0, 5.0, 2.0, 5.0], [7.0, 7.0, 0.0, 0.0, 0.0]])
+    got = _token_ids(impl.greedy(ties), "greedy", 2).tolist()
+    if got != [1, 0]:
+        expect.fail(f"greedy of rows with tied maxima [1, 5, 5, 2, 5] and [7, 7, 0, 0, 0] gave "
+                    f"{got}, expected [1, 0]: ties go to the lowest token id (as np.argmax).")
+
+
+@check("4.4")
+def top_k_filter_values(impl):
+    """top-k: logits below the k-th largest become -inf, along the last axis, dtype kept"""
+    x = np.array([[0.5, 2.0, -1.0, 1.0, 3.0],
+                  [1.0, 0.0, 4.0, 2.0, -3.0]])
+    for k, expected in ((1, [[4], [2]]), (2, [[1, 4], [2, 3]]), (3, [[1, 3, 4], [0, 2, 3]])):
+        out = expect.call_pure(impl.top_k_filter, "top_k_filter", x, k)
+        _filtered(out, x, f"top_k_filter(x, {k})")
+        got = _kept(out)
+        if got != expected:
+            n = [len(r) for r in got]
+            hint = ("Remove a logit only if it is strictly below the k-th largest of its row."
+                    if n == [k - 1, k - 1] else
+                    "Keep the k largest logits of each row (the last axis), e.g. with "
+                    "np.partition or np.sort along axis=-1.")
+            expect.fail(f"top_k_filter(x, {k}) kept tokens {got}, expected {expected}. {hint}")
+    for k in (5, 7):
+        out = expect.call_pure(impl.top_k_filter, "top_k_filter", x, k)
+        _expect_kept(out, x, [[0, 1, 2, 3, 4]] * 2, f"top_k_filter(x, {k}) with V = 5",
+                     "k >= V keeps every token.")
+    out = expect.call_pure(impl.top_k_filter, "top_k_filter", x[0], 2)
+    _expect_kept(out, x[0], [1, 4], "top_k_filter of a (V,) row with k = 2")
+    out32 = impl.top_k_filter(x.astype(np.float32), 2)
+    _expect_kept(out32, x.astype(np.float32), [[1, 4], [2, 3]], "top_k_filter of float32 logits")
+    f = fx()
+    for j in range(len(K_RANGES)):
+        k = int(f[f"top_k.{j}.k"])
+        out = expect.call_pure(impl.top_k_filter, "top_k_filter", f["x"], k)
+        _expect_kept(out, f["x"], _kept(f[f"top_k.{j}.out"]),
+                     f"top_k_filter of random (3, 10) logits with k = {k}")
+    for bad in (0, -1, 2.5):
+        expect.raises(impl.top_k_filter, ValueError, f"top_k_filter(x, {bad!r})", x, bad)
+
+
+@check("4.4")
+def top_k_keeps_ties(impl):
+    """top-k keeps every token tied with the k-th largest logit (as Hugging Face)"""
+    x = np.array([[1.0, 3.0, 2.0, 2.0, 0.0, 2.0],
+                  [5.0, 1.0, 5.0, 2.0, 0.0, 1.0]])
+    # k = 2: row 0's 2nd largest is 2.0, held by tokens 2, 3, 5 -> keep 1, 2, 3, 5.
+    #        row 1's 2nd largest is 5.0 (tokens 0 and 2) -> keep 0, 2.
+    # k = 1: row 1's largest, 5.0, is held by tokens 0 and 2: both stay.
+    for k, expected in ((2, [[1, 2, 3, 5], [0, 2]]), (1, [[1], [0, 2]])):
+        out = expect.call_pure(impl.top_k_filter, "top_k_filter", x, k)
+        _filtered(out, x, f"top_k_filter(x, {k})")
+        got = _kept(out)
+        if got != expected:
+            hint = ""
+            if all(len(r) == k for r in got):
+                hint = ("top-k broke a tie: it kept exactly k tokens, but every token whose "
+                        "logit equals the k-th largest must stay (remove only logits strictly "
+                        "below it), so the result does not depend on token order.")
+            expect.fail(f"top_k_filter of the rows {x.tolist()} with k = {k} kept {got}, "
+                        f"expected {expected}. {hint}".rstrip())
+
+
+DROPPED_CROSSING = ("top-p dropped the token that crosses p: keep the smallest set of most "
+                    "probable tokens whose mass reaches p, including the crossing token.")
+
+
+def _top_p_hint(got: list, expected: list, q: np.ndarray) -> str:
+    """Name the likely bug from the first row where `got` differs from `expected`."""
+    for g, e, row in zip(got, expected, q):
+        if g == e:
+            continue
+        crossing = min(e, key=lambda j: row[j])  # the least probable token kept
+        if not g:
+            break
+        if set(g) == set(e) - {crossing}:
+            return DROPPED_CROSSING
+        if set(g) > set(e):
+            return ("It kept too many tokens: stop at the first token whose cumulative mass "
+                    "reaches p.")
+        if len(g) == len(e):
+            return ("The right number of tokens but the wrong ones: after sorting, map the "
+                    "decision back to the original token positions.")
+    return ""
+
+
+@check("4.4")
+def top_p_filter_values(impl):
+    """top-p: the smallest set of most probable tokens whose mass reaches p, crossing token kept"""
+    x = np.log(TOP_P_ROWS)
+    # p = 0.7: row 0 sorted 0.50 (token 1), 0.30 (3): 0.80 >= 0.7 -> keep 1, 3.
+    #          row 1 sorted 0.60 (1), 0.25 (2): 0.85 -> keep 1, 2.
+    # p = 0.9: row 0: 0.50, 0.80, 0.95 -> keep 1, 3, 2; row 1: 0.60, 0.85, 0.95 -> keep 1, 2, 0.
+    for p, expected in ((0.7, [[1, 3], [1, 2]]), (0.9, [[1, 2, 3], [0, 1, 2]])):
+        out = expect.call_pure(impl.top_p_filter, "top_p_filter", x, p)
+        _filtered(out, x, f"top_p_filter(x, {p})")
+        got = _kept(out)
+        if got != expected:
+            expect.fail(f"top_p_filter with probabilities {TOP_P_ROWS.tolist()} and p = {p} kept "
+                        f"{got}, expected {expected}. {_top_p_hint(got, expected, TOP_P_ROWS)}"
+                        .rstrip())
+    out = expect.call_pure(impl.top_p_filter, "top_p_filter", x[0], 0.7)
+    _expect_kept(out, x[0], [1, 3], "top_p_filter of a (V,) row with p = 0.7")
+    out = expect.call_pure(impl.top_p_filter, "top_p_filter", x, 1.0)
+    _expect_kept(out, x, [[0, 1, 2, 3]] * 2, "top_p_filter(x, 1.0)", "p = 1 keeps every token.")
+    x32 = x.astype(np.float32)
+    _expect_kept(impl.top_p_filter(x32, 0.7), x32, [[1, 3], [1, 2]],
+                 "top_p_filter of float32 logits")
+    # Probabilities that do not come from logs: the filter must take the softmax itself.
+    shifted = x * 2.0 + 3.0  # softmax: 0.5^2 / sum, ... row 0 -> 0.007, 0.685, 0.062, 0.247
+    _expect_kept(impl.top_p_filter(shifted, 0.9), shifted, [[1, 3], [1, 2]],
+                 "top_p_filter(2 log q + 3, 0.9)",
+                 "Turn the logits into probabilities with a softmax before summing them.")
+    f = fx()
+    for j in range(len(P_RANGES)):
+        p = float(f[f"top_p.{j}.p"])
+        out = expect.call_pure(impl.top_p_filter, "top_p_filter", f["x"], p)
+        _expect_kept(out, f["x"], _kept(f[f"top_p.{j}.out"]),
+                     f"top_p_filter of random (3, 10) logits with p = {p:g}")
+    for bad in (0.0, -0.1, 1.5):
+        expect.raises(impl.top_p_filter, ValueError, f"top_p_filter(x, {bad})", x, bad)
+
+
+@check("4.4")
+def top_p_keeps_at_least_one_token(impl):
+    """top-p keeps the most probable token even when its mass alone exceeds p"""
+    q = np.array([[0.02, 0.90, 0.05, 0.03],
+                  [0.30, 0.20, 0.45, 0.05],
+                  [0.00, 1.00, 0.00, 0.00]])
+    with np.errstate(divide="ignore"):
+        x = np.log(q)  # row 2 = [-inf, 0, -inf, -inf]: already filtered down to one token
+    # p = 0.5: row 0's token 1 alone has 0.90 >= 0.5; row 1: 0.45, then 0.75 -> keep 2, 0.
+    # p = 1e-20 (1 - p rounds to 1.0): only the most probable token of each row.
+    for p, expected in ((0.5, [[1], [0, 2], [1]]), (1e-20, [[1], [2], [1]])):
+        out = expect.call_pure(impl.top_p_filter, "top_p_filter", x, p)
+        _filtered(out, x, f"top_p_filter(x, {p:g})")
+        got = _kept(out)
+        if got != expected:
+            hint = ""
+            if any(not r for r in got):
+                hint = ("top-p returned no token for a row: when the most probable token "
+                        "alone has mass > p it is the crossing token, and it must stay; "
+                        "always keep at least the most probable token.")
+            elif got[:2] == [[1], [2]]:
+                hint = DROPPED_CROSSING
+            expect.fail(f"top_p_filter with probabilities {q.tolist()} and p = {p:g} kept "
+                        f"{got}, expected {expected}. {hint}".rstrip())
+
+
+@check("4.4")
+def top_p_keeps_ties(impl):
+    """top-p keeps every token tied with the smallest kept logit, in any token order"""
+    q = np.array([[0.4, 0.2, 0.2, 0.2],
+                  [0.2, 0.2, 0.4, 0.2],
+                  [0.1, 0.3, 0.3, 0.3]])
+    x = np.log(q)
+    # p = 0.5: 0.4, then a 0.2 crosses (0.6): its two twins have the same logit -> keep all.
+    # Row 2: a 0.3 already reaches 0.3 < 0.5, the second 0.3 crosses (0.6) -> keep the three
+    # 0.3s, not the 0.1.
+    expected = [[0, 1, 2, 3], [0, 1, 2, 3], [1, 2, 3]]
+    out = expect.call_pure(impl.top_p_filter, "top_p_filter", x, 0.5)
+    _filtered(out, x, "top_p_filter(x, 0.5)")
+    got = _kept(out)
+    if got != expected:
+        hint = ""
+        if any(len(g) < len(e) for g, e in zip(got, expected)):
+            hint = ("top-p broke a tie at the boundary: the tokens whose logit equals that of "
+                    "the last token kept must all stay (as top-k keeps ties with the k-th "
+                    "value), so the result does not depend on the order of the tokens: remove "
+                    "only logits strictly below the smallest kept one.")
+        expect.fail(f"top_p_filter with probabilities {q.tolist()} and p = 0.5 kept {got}, "
+                    f"expected {expected}. {hint}".rstrip())
+
+
+@check("4.4")
+def large_logits_do_not_overflow(impl):
+    """logits near 1000 (or a small temperature) give the right top-p set and draws"""
+    x = np.array([[1000.0, 999.0, 0.0, -1000.0],
+                  [-5.0, 700.0, 710.0, 0.0]])
+    # softmax: row 0 = [0.731, 0.269, 0, 0]; row 1 = [0, 4.5e-5, 0.99995, 0].
+    hint = ("With logits near 1000 exp overflows to inf (and inf / inf is NaN): subtract the "
+            "row's max before exp; it does not change the softmax.")
+    for x_, what in ((x, "float64"), (x.astype(np.float32), "float32")):
+        for p, expected in ((0.5, [[0], [2]]), (0.8, [[0, 1], [2]])):
+            out = expect.call_pure(impl.top_p_filter, "top_p_filter", x_, p)
+            _expect_kept(out, x_, expected, f"top_p_filter of large {what} logits, p = {p}", hint)
+    q = np.array([np.exp(0.0), np.exp(-1.0), 0.0, 0.0])
+    q /= q.sum()
+    _expect_distribution(impl, x[0], q, "[1000, 999, 0, -1000]", 41, hint, n=4000)
+    # Temperature 0.01 turns [10, 9.99, 0, -10] into [1000, 999, 0, -1000].
+    _expect_distribution(impl, x[0] / 100, q, "[10, 9.99, 0, -10], temperature=0.01", 42,
+                         hint + " A small temperature makes large logits too.", n=4000,
+                         temperature=0.01)
+
+
+X_ROW = np.array([1.0, -0.5, 2.0, 0.3, -2.0])
+
+
+@check("4.4", weight=2)
+def sample_follows_filtered_distribution(impl):
+    """20,000 draws follow softmax(filtered logits / T); removed tokens never come up"""
+    q = _softmax(X_ROW)
+    _expect_distribution(impl, X_ROW, q, "x", 1,
+                         "With no filter and temperature 1, sample from softmax(x).")
+    q = _softmax(X_ROW / 0.5)
+    _expect_distribution(impl, X_ROW, q, "x, temperature=0.5", 2,
+                         "Divide the logits by the temperature (x / T), then softmax: T < 1 "
+                         "sharpens the distribution.", temperature=0.5)
+    # Top-k with k = 3 keeps tokens 2, 0, 3.
+    z = np.where(np.isin(np.arange(5), [0, 2, 3]), X_ROW / 0.7, -np.inf)
+    _expect_distribution(impl, X_ROW, _softmax(z), "x, temperature=0.7, top_k=3", 3,
+                         "Sample from the softmax of the top-k-filtered logits.",
+                         temperature=0.7, top_k=3)
+    # softmax(x / 1.3) = [0.241, 0.076, 0.519, 0.140, 0.024]: 0.519, 0.760, 0.900 -> p = 0.8
+    # keeps tokens 2, 0, 3.
+    z = np.where(np.isin(np.arange(5), [0, 2, 3]), X_ROW / 1.3, -np.inf)
+    _expect_distribution(impl, X_ROW, _softmax(z), "x, temperature=1.3, top_p=0.8", 4,
+                         "Sample from the softmax of the top-p-filtered logits.",
+                         temperature=1.3, top_p=0.8)
+    # Both: top-k = 4 drops token 4, then top-p = 0.7 of the renormalised rest keeps 2, 0.
+    z = np.where(np.isin(np.arange(5), [0, 2]), X_ROW, -np.inf)
+    _expect_distribution(impl, X_ROW, _softmax(z), "x, top_k=4, top_p=0.7", 5,
+                         "Apply top-k, then top-p, then softmax.", top_k=4, top_p=0.7)
+
+
+@check("4.4")
+def sample_temperature_before_filters(impl):
+    """temperature divides the logits BEFORE top-p; temperature 0 is greedy and draws nothing"""
+    after = ("temperature applied after filtering: divide the logits by the temperature "
+             "FIRST, then top-k/top-p, so that top-p measures the mass of the tempered "
+             "distribution (Hugging Face's order).")
+    # [2, 1, 0] / 0.5 = [4, 2, 0]: softmax [0.867, 0.117, 0.016], p = 0.8 keeps token 0 only.
+    # Filtering at temperature 1 (softmax [0.665, 0.245, 0.090]) would keep tokens 0 and 1.
+    x = np.array([2.0, 1.0, 0.0])
+    _expect_distribution(impl, x, np.array([1.0, 0.0, 0.0]), "[2, 1, 0], temperature=0.5, "
+                         "top_p=0.8", 6, after, after, n=4000, temperature=0.5, top_p=0.8)
+    # [2, 1, 0] / 2 = [1, 0.5, 0]: softmax [0.506, 0.307, 0.186], p = 0.6 keeps tokens 0, 1
+    # (filtering at temperature 1 would keep token 0 only).
+    q = _softmax(np.array([1.0, 0.5, -np.inf]))
+    _expect_distribution(impl, x, q, "[2, 1, 0], temperature=2, top_p=0.6", 7, after,
+                         n=4000, temperature=2.0, top_p=0.6)
+    # Temperature 0: greedy, lowest id on ties, and no random number drawn.
+    rng = np.random.default_rng(8)
+    state = rng.bit_generator.state
+    ties = np.array([[0.0, 3.0, 3.0, 1.0], [2.0, -1.0, 0.5, 2.5]])
+    ids = _token_ids(expect.call_pure(impl.sample_next_token, "sample_next_token", ties, rng,
+                                      temperature=0.0), "sample_next_token(temperature=0)", 2)
+    if ids.tolist() != [1, 3]:
+        expect.fail(f"sample_next_token(temperature=0) gave {ids.tolist()}, expected the greedy "
+                    "tokens [1, 3]: temperature 0 means greedy decoding.")
+    if rng.bit_generator.state != state:
+        expect.fail("sample_next_token(temperature=0) drew from rng: greedy decoding draws "
+                    "no random number (answer with greedy before any draw).")
+    expect.raises(impl.sample_next_token, ValueError, "sample_next_token(temperature=-1)",
+                  x, np.random.default_rng(0), temperature=-1.0)
+
+
+@check("4.4", weight=2)
+def sample_draw_is_reproducible(impl):
+    """the draw uses rng only: one u = rng.random() per row, first index with cdf > u"""
+    f = fx()
+    x = f["x"]  # (3, 10)
+    # From the definition: u = rng.random(3), token = #{j : cdf_j <= u}.
+    rng, twin = np.random.default_rng(2024), np.random.default_rng(2024)
+    ids = expect.call_pure(impl.sample_next_token, "sample_next_token", x, rng)
+    u = twin.random(3)
+    if rng.bit_generator.state == np.random.default_rng(2024).bit_generator.state:
+        expect.fail("sample_next_token did not use `rng` (its state did not move): draw with "
+                    "the generator you are given (rng.random()), not np.random.*, so that "
+                    "a seed reproduces the text.")
+    ids = _token_ids(ids, "sample_next_token((3, 10) logits, rng)", 3)
+    cdf = np.cumsum(_softmax(x), axis=-1)
+    expected = np.sum(cdf / cdf[:, -1:] <= u[:, None], axis=-1)
+    draw = ("Draw one u = rng.random() per row (u = rng.random(B) for a (B, V) batch, rows in "
+            "order) and return the first index whose cumulative probability exceeds u (the "
+            "same as rng.choice(V, p=probs) row by row).")
+    if ids.tolist() != expected.tolist():
+        expect.fail(f"sample_next_token with np.random.default_rng(2024) gave {ids.tolist()}, "
+                    f"expected {expected.tolist()}. {draw}")
+    if rng.bit_generator.state != twin.bit_generator.state:
+        expect.fail("sample_next_token drew more (or other) random numbers than one "
+                    f"rng.random() per row. {draw}")
+    # The (V,) path: one rng.random().
+    rng, twin = np.random.default_rng(7), np.random.default_rng(7)
+    one = _token_ids(expect.call_pure(impl.sample_next_token, "sample_next_token", x[1], rng),
+                     "sample_next_token((V,) logits, rng)", None)
+    want = int(np.sum(cdf[1] / cdf[1, -1] <= twin.random()))
+    if one != want or rng.bit_generator.state != twin.bit_generator.state:
+        expect.fail(f"sample_next_token of a (V,) row with np.random.default_rng(7) gave {one}, "
+                    f"expected {want}. {draw}")
+    # With filters, against the reference.
+    for j, (seed, temperature, top_k, top_p) in enumerate(f["settings"].tolist()):
+        kwargs = {"temperature": temperature}
+        if top_k > 0:
+            kwargs["top_k"] = int(top_k)
+        if top_p > 0:
+            kwargs["top_p"] = top_p
+        rng = np.random.default_rng(int(seed))
+        got = _token_ids(impl.sample_next_token(x, rng, **kwargs), "sample_next_token", 3)
+        want = f[f"sample.{j}"]
+        if got.tolist() != want.tolist():
+            expect.fail(f"sample_next_token(x, np.random.default_rng({int(seed)}), "
+                        f"{', '.join(f'{k}={v}' for k, v in kwargs.items())}) gave "
+                        f"{got.tolist()}, expected {want.tolist()}. Divide by the temperature, "
+                        f"apply top-k then top-p, take the softmax, then draw. {draw}")
+
+
+K_RANGES = ((1, 3), (3, 6), (6, 9))  # top_k.{j}.k is drawn from range(*K_RANGES[j])
+
+
+P_RANGES = ((0.2, 0.45), (0.7, 0.85), (0.9, 0.97))  # top_p.{j}.p is drawn uniformly in these

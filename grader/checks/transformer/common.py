@@ -1,0 +1,273 @@
+"""Helpers shared by the checks of several exercises."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import expect, fixtures
+
+
+def fx() -> dict[str, np.ndarray]:
+    return fixtures.by_name("transformer")
+
+
+def get(name: str) -> np.ndarray:
+    return fx()[name].copy()
+
+
+def _params(prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: get(k) for k in fx() if k.startswith(prefix)}
+
+
+def _matches(actual, name: str) -> bool:
+    """Does `actual` equal the fixture `name` (e.g. a known wrong formula's output)?"""
+    other = fx()[name]
+    return (isinstance(actual, np.ndarray) and actual.shape == other.shape
+            and bool(np.allclose(actual, other, **expect.F64)))
+
+
+def _grads(result, n: int, what: str) -> tuple:
+    if not (isinstance(result, tuple) and len(result) == n):
+        expect.fail(f"{what} should return a tuple of {n} gradients.")
+    return result
+
+
+FFN_KEYS = ("W_1", "b_1", "W_2", "b_2")
+
+
+MHA_KEYS = ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o")
+
+
+LN_KEYS = ("gamma", "beta")
+
+
+ENCODER_KEYS = tuple(f"{p}.{k}" for p, keys in (("attn", MHA_KEYS), ("ln_1", LN_KEYS),
+                                                ("ffn", FFN_KEYS), ("ln_2", LN_KEYS))
+                     for k in keys)
+
+
+DECODER_KEYS = tuple(f"{p}.{k}" for p, keys in (
+    ("self_attn", MHA_KEYS), ("ln_1", LN_KEYS), ("cross_attn", MHA_KEYS), ("ln_2", LN_KEYS),
+    ("ffn", FFN_KEYS), ("ln_3", LN_KEYS)) for k in keys)
+
+
+PLACEMENTS = (("post", False), ("pre", True))
+
+
+# Each layer's sub-layers in forward order: (params prefix, its LayerNorm, input, output).
+SUBLAYERS = {
+    "enc": (("attn", "ln_1", "x", "h"), ("ffn", "ln_2", "h", "out")),
+    "dec": (("self_attn", "ln_1", "x", "h_1"), ("cross_attn", "ln_2", "h_1", "h_2"),
+            ("ffn", "ln_3", "h_2", "out")),
+}
+
+
+SUBLAYER_TITLES = {"attn": "self-attention", "self_attn": "masked self-attention",
+                   "cross_attn": "cross-attention", "ffn": "feed-forward"}
+
+
+LAYER_FORMULAS = {
+    ("enc", "post"): "h = ln_1(x + drop(attn(x, x))); out = ln_2(h + drop(ffn(h)))",
+    ("enc", "pre"): "h = x + drop(attn(ln_1(x), ln_1(x))); out = h + drop(ffn(ln_2(h)))",
+    ("dec", "post"): "h_1 = ln_1(x + drop(self_attn(x, x))); h_2 = ln_2(h_1 + "
+                     "drop(cross_attn(h_1, memory))); out = ln_3(h_2 + drop(ffn(h_2)))",
+    ("dec", "pre"): "h_1 = x + drop(self_attn(ln_1(x), ln_1(x))); h_2 = h_1 + "
+                    "drop(cross_attn(ln_2(h_1), memory)); out = h_2 + drop(ffn(ln_3(h_2)))",
+}
+
+
+LAYER_IDS = {"enc": ("3.6", "encoder_layer"), "dec": ("3.7", "decoder_layer")}
+
+
+def _fail_with(actual, expected, label: str, why: str) -> None:
+    """Fail with where `actual` and `expected` differ, then the likely mistake `why`."""
+    try:
+        expect.close(actual, expected, label)
+    except expect.CheckFailed as exc:
+        expect.fail(f"{exc} Likely mistake: {why}")
+    expect.fail(f"{label}: {why}")
+
+
+def _diagnose(actual, expected_key: str, label: str, bugs: dict[str, str]) -> None:
+    """If `actual` is not the fixture `expected_key` but equals a known wrong formula's
+    fixture (`bugs`: fixture key -> likely mistake), fail naming that mistake."""
+    if _matches(actual, expected_key):
+        return
+    for key, why in bugs.items():
+        if key in fx() and _matches(actual, key):
+            _fail_with(actual, fx()[expected_key], label, why)
+
+
+def _forward_bugs(layer: str, placement: str) -> dict[str, str]:
+    """Fixture key -> likely mistake, for the known wrong forwards of a layer."""
+    other = "pre" if placement == "post" else "post"
+    formula = LAYER_FORMULAS[(layer, placement)]
+    base = f"{layer}.{placement}.bug."
+    bugs = {f"{layer}.{other}.out":
+            f"your layer computed the {other}-norm layer. norm_first={placement == 'pre'} "
+            f"is {placement}-norm: {formula}.",
+            base + "no_residual": f"every residual connection is missing: each sub-layer's "
+                                  f"output is added to its input ({formula})."}
+    for sub, _, src, dst in SUBLAYERS[layer]:
+        bugs[base + f"no_residual_{sub}"] = (
+            f"the residual connection around the {SUBLAYER_TITLES[sub]} sub-layer is missing: "
+            f"{dst} adds the sub-layer's output to {src} ({formula}).")
+    bugs[base + "residual_from_ln"] = (
+        "the residuals add the normalised input: pre-norm adds each sub-layer's output to its "
+        f"input before the LayerNorm, x + attn(ln_1(x)), not ln_1(x) + attn(ln_1(x)) "
+        f"({formula}).")
+    if layer == "enc":
+        bugs[base + "no_mask"] = (
+            "the padding mask is not applied: pass `mask` to the self-attention, so that "
+            "padded source positions get weight 0.")
+    else:
+        bugs[base + "no_causal"] = (
+            "the self-attention is not causal: with self_mask=None it uses the causal mask "
+            "causal_mask(T), so that target position t sees only positions <= t.")
+        bugs[base + "no_memory_mask"] = (
+            "memory_mask is ignored: pass it to the cross-attention, so that padded memory "
+            "(source) positions get weight 0.")
+        bugs[base + "memory_normed"] = (
+            "the memory went through ln_2: pre-norm normalises only the decoder stream, "
+            "cross_attn(ln_2(h_1), memory) uses the encoder output as it is.")
+    bugs[base + "ffn_gelu"] = (
+        "the feed-forward network ran with GELU: pass `activation` on to feed_forward "
+        "(ReLU by default, as in Vaswani et al.).")
+    return bugs
+
+
+def _dropout_bugs(layer: str, placement: str) -> dict[str, str]:
+    """Fixture key -> likely mistake, for the known wrong training forwards (dropout)."""
+    base = f"{layer}.{placement}.drop.bug."
+    order = ", then ".join(SUBLAYER_TITLES[s[0]] for s in SUBLAYERS[layer])
+    bugs = {f"{layer}.{placement}.out":
+            "no dropout was applied: with train=True and dropout_p > 0, drop each sub-layer's "
+            "output with dropout(y, dropout_p, rng, train) (3.5)."}
+    bugs.update({key: "the dropout masks are drawn in the wrong order: one "
+                      f"rng.random(shape) per sub-layer output, in the order they run ({order})."
+                 for key in fx() if key.startswith(base + "order_")})
+    bugs[base + "same_mask"] = ("one dropout mask is reused for several sub-layers: each "
+                                "sub-layer's output gets its own draw.")
+    bugs[base + "after_residual"] = (
+        "dropout acts after the residual addition: it drops the sub-layer's output before "
+        "the add (x + drop(attn(...))), never the residual stream itself.")
+    return bugs
+
+
+def _backward_bugs(layer: str, placement: str, base: str) -> dict[str, str]:
+    """Fixture-key prefix -> likely mistake, for the known wrong backwards (their `.dx` and
+    `.dmemory` are stored)."""
+    bugs = {}
+    for sub, ln, src, dst in SUBLAYERS[layer]:
+        title = SUBLAYER_TITLES[sub]
+        if placement == "pre":
+            identity = (f"{dst} = {src} + drop({sub}({ln}({src}))) passes d{dst} to {src} "
+                        f"unchanged: d{src} = d{dst} + ({ln}'s backward of the {title} "
+                        "sub-layer's input gradient).")
+        else:
+            identity = (f"z = {src} + drop({sub}(...)) passes dz (after {ln}'s backward) to "
+                        f"{src} unchanged: d{src} = dz + (the {title} sub-layer's input "
+                        "gradient).")
+        bugs[base + f"bwd_no_identity_{sub}"] = (
+            f"the residual's gradient is missing around the {title} sub-layer: {identity}")
+        both = (f"d{src} = d{dst} + ({ln}'s backward of the sub-layer's input gradient)"
+                if placement == "pre" else
+                f"d{src} = dz + (the sub-layer's input gradient), dz being {ln}'s backward")
+        below = " (dmemory included)" if layer == "dec" else ""
+        bugs[base + f"bwd_no_branch_{sub}"] = (
+            f"the {title} sub-layer's gradient does not reach {src}: {src} feeds both the "
+            f"residual and the sub-layer, so {both}. Without the second term every gradient "
+            f"below it{below} misses that contribution.")
+        bugs[base + f"no_drop_bwd_{sub}"] = (
+            f"the gradient skips the {title} sub-layer's dropout: pass it through "
+            "dropout_backward with that dropout's cache (the forward's mask and scale).")
+    bugs[base + "bwd_no_kv"] = (
+        "x is the self-attention's queries and its keys and values: its gradient adds dx_q "
+        "and dx_kv.")
+    return bugs
+
+
+def _check_backward(layer: str, placement: str, what: str, dparams, outputs: dict,
+                    expected: dict[str, str]) -> None:
+    """The parameter gradients of a layer's backward, and a diagnosis when they or its
+    `outputs` ({"dx": ..., "dmemory": ...}; fixture keys in `expected`) are wrong."""
+    keys = ENCODER_KEYS if layer == "enc" else DECODER_KEYS
+    if not isinstance(dparams, dict):
+        expect.fail(f"{what} should return the parameter gradients as a dict keyed like params.")
+    missing = sorted(set(keys) - set(dparams))
+    if missing:
+        expect.fail(f"{what}: dparams is missing {missing[:4]}; it needs every key of params.")
+    grads = f"{layer}.{placement}.grads."
+    for _, ln, _, _ in SUBLAYERS[layer]:
+        if (_matches(dparams[f"{ln}.gamma"], f"{grads}{ln}.beta")
+                and _matches(dparams[f"{ln}.beta"], f"{grads}{ln}.gamma")):
+            expect.fail(f"{what}: d({ln}.gamma) and d({ln}.beta) are swapped. dgamma sums "
+                        "dout * xhat over the rows, dbeta sums dout (layer_norm_backward "
+                        "returns dx, dgamma, dbeta in that order).")
+    base = f"{layer}.{placement}.bug."
+    for prefix, why in _backward_bugs(layer, placement, base).items():
+        for name, value in outputs.items():
+            if f"{prefix}.{name}" in fx() and not _matches(value, expected[name]):
+                _diagnose(value, expected[name], f"{what}: {name}", {f"{prefix}.{name}": why})
+    # Backward order, so that the first mismatch is nearest the bug.
+    order = []
+    for sub, ln, _, _ in reversed(SUBLAYERS[layer]):
+        parts = (ln, sub) if placement == "post" else (sub, ln)
+        order += [k for part in parts for k in reversed(keys) if k.startswith(part + ".")]
+    for i, key in enumerate(order):
+        sub = key.split(".")[0]
+        done = [s for s in dict.fromkeys(k.split(".")[0] for k in order[:i]) if s != sub]
+        hint = (f"The gradients your backward computes before it ({', '.join(done)}) are "
+                f"right, so the error enters at {SUBLAYER_TITLES.get(sub, sub)}: check the "
+                "gradient that reaches it (a residual passes its gradient to both summands; "
+                "dropout_backward uses the forward's cache)." if done else "")
+        expect.close(dparams[key], fx()[grads + key], f"{what}: d({key})", hint=hint)
+
+
+def _heads(layer: str) -> int:
+    """The number of heads the fixtures of `layer` ("enc" or "dec") were built with."""
+    return int(fx()[f"{layer}.n_heads"])
+
+
+def _layer_dropout(impl, layer: str, call, backward) -> None:
+    """Dropout of a layer: the identity in evaluation (no draw), then each placement in
+    training against the fixtures, forward and backward. `call(placement, **kwargs)` runs
+    the layer; `backward(dout, cache)` returns {"dx": ..., ("dmemory": ...)}."""
+    exercise, name = LAYER_IDS[layer]
+    p, seed = float(fx()[f"{layer}.drop.p"]), int(fx()[f"{layer}.drop.seed"])
+    for placement, _ in PLACEMENTS:  # points only for a layer right without dropout
+        plain, cache = expect.pair(call(placement), name)
+        expect.require_correct(plain, fx()[f"{layer}.{placement}.out"], name, exercise)
+        for out_name, value in backward(get(f"{layer}.dout"), cache).items():
+            expect.require_correct(value, fx()[f"{layer}.{placement}.{out_name}"],
+                                   f"{name}_backward ({out_name})", exercise)
+    rng = np.random.default_rng(seed)
+    state = rng.bit_generator.state
+    out, _ = expect.pair(call("post", dropout_p=p, rng=rng, train=False), name)
+    if not _matches(out, f"{layer}.post.out"):
+        _fail_with(out, fx()[f"{layer}.post.out"], f"{exercise} {name}(dropout_p={p}, "
+                   "train=False)", "dropout ran in evaluation: pass `train` on to dropout; "
+                   "with train=False every dropout is the identity.")
+    if rng.bit_generator.state != state:
+        expect.fail(f"{exercise} {name}(dropout_p={p}, train=False) drew random numbers; in "
+                    "evaluation dropout is the identity and draws none.")
+    for placement, norm_first in PLACEMENTS:
+        out, cache = expect.pair(call(placement, dropout_p=p, rng=np.random.default_rng(seed),
+                                      train=True), name)
+        label = f"{exercise} {name}(norm_first={norm_first}, dropout_p={p}, train=True)"
+        expect.array(out, label, shape=fx()[f"{layer}.dout"].shape, dtype=np.float64)
+        _diagnose(out, f"{layer}.{placement}.drop.out", label, _dropout_bugs(layer, placement))
+        expect.close(out, fx()[f"{layer}.{placement}.drop.out"], label,
+                     hint="Dropout (3.5) acts on each sub-layer's output before its residual "
+                          "add: dropout(y, dropout_p, rng, train), one draw per sub-layer, in "
+                          "the order the sub-layers run.")
+        grads = backward(get(f"{layer}.dout"), cache)
+        base = f"{layer}.{placement}.drop.bug."
+        for out_name, value in grads.items():
+            key = f"{layer}.{placement}.drop.{out_name}"
+            bugs = {f"{prefix}.{out_name}": why
+                    for prefix, why in _backward_bugs(layer, placement, base).items()}
+            _diagnose(value, key, f"{label} backward: {out_name}", bugs)
+            expect.close(value, fx()[key], f"{label} backward: {out_name}",
+                         hint="In training the gradient passes back through each dropout "
+                              "(dropout_backward with its cache) before its sub-layer.")

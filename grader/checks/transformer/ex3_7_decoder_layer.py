@@ -1,0 +1,146 @@
+"""Checks of exercise 3.7: Decoder layer with cross-attention."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import expect
+from .. import check
+from .common import (
+    LAYER_FORMULAS,
+    PLACEMENTS,
+    _check_backward,
+    _diagnose,
+    _forward_bugs,
+    _heads,
+    _layer_dropout,
+    _matches,
+    _params,
+    fx,
+    get,
+)
+
+
+def _explain_shape_error(impl, exc: Exception, placement: str) -> None:
+    """A decoder_layer that raised a broadcasting error: say what the cross-attention's
+    shapes are (its queries, keys or values probably come from the wrong stream)."""
+    text = str(getattr(exc, "message", exc))
+    memory_length = get("dec.memory").shape[1]  # S shows up only in the memory's shapes
+    if not (any(s in text for s in ("broadcast", "mismatch", "not aligned"))
+            and str(memory_length) in text):
+        return
+    kind = getattr(exc, "type_name", type(exc).__name__)
+    found = ""
+    try:  # without memory_mask, a cross-attention that reads x may run: which one is it?
+        out, _ = impl.decoder_layer(get("dec.x"), get("dec.memory"), _params("dec.params."),
+                                    _heads("dec"), norm_first=placement == "pre")
+        if _matches(out, f"dec.{placement}.bug.kv_from_x"):
+            found = (" Without memory_mask your layer runs, and its output is the "
+                     "cross-attention's with keys and values from x: take them from memory.")
+    except Exception:  # noqa: BLE001 — the first error is the one to explain
+        pass
+    x, memory = get("dec.x"), get("dec.memory")
+    expect.fail(
+        f"3.7 decoder_layer(norm_first={placement == 'pre'}) raised {kind}: {text}. Here the "
+        f"target has T = {x.shape[1]} positions and the memory S = {memory.shape[1]}: the "
+        "cross-attention takes its queries from the decoder stream (h_1, or ln_2(h_1) in "
+        "pre-norm) and its keys and values from memory, so its weights are (B, H, T, S), "
+        "memory_mask (B, 1, 1, S) broadcasts against them, and its output is (B, T, C) like "
+        f"h_1. Queries from memory, or keys and values from x, do not fit.{found}")
+
+
+def _decoder(impl, placement: str, x=None, pure: bool = True, **kwargs):
+    """decoder_layer on the fixture's inputs; `pure`: also check that no input is modified
+    (not with a generator, whose state the call must advance)."""
+    x = get("dec.x") if x is None else x
+    kwargs.setdefault("memory_mask", get("dec.memory_mask"))
+    args = (x, get("dec.memory"), _params("dec.params."), _heads("dec"))
+    try:
+        if pure:
+            result = expect.call_pure(impl.decoder_layer, "decoder_layer", *args,
+                                      norm_first=placement == "pre", **kwargs)
+        else:
+            result = impl.decoder_layer(*args, norm_first=placement == "pre", **kwargs)
+    except expect.CheckFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 — explained when it is a shape error, else raised
+        _explain_shape_error(impl, exc, placement)
+        raise
+    return expect.pair(result, "decoder_layer")
+
+
+@check("3.7", weight=3)
+def decoder_values(impl):
+    """masked self-attention, cross-attention to the memory, FFN; both placements; masks"""
+    for placement, norm_first in PLACEMENTS:
+        out, _ = _decoder(impl, placement)
+        label = f"3.7 decoder_layer(norm_first={norm_first})"
+        expect.array(out, label, shape=get("dec.x").shape, dtype=np.float64)
+        _diagnose(out, f"dec.{placement}.out", label, _forward_bugs("dec", placement))
+        expect.close(out, fx()[f"dec.{placement}.out"], label,
+                     hint=f"Expected {LAYER_FORMULAS[('dec', placement)]}, the self-attention "
+                          "causal, the cross-attention with memory_mask.")
+    # A self_mask that is passed is used as it is (here: causal and target padding).
+    out, _ = _decoder(impl, "post", self_mask=get("dec.self_mask"))
+    label = "3.7 decoder_layer(self_mask=causal & padding)"
+    expect.array(out, label, shape=get("dec.x").shape, dtype=np.float64)
+    _diagnose(out, "dec.post.self_mask.out", label, {
+        "dec.post.out": "the self_mask you were given is ignored (the output is the one of the "
+                        "plain causal mask): use self_mask as it is when it is not None."})
+    expect.close(out, fx()["dec.post.self_mask.out"], label,
+                 hint="When self_mask is given, the self-attention uses it as it is.")
+
+
+@check("3.7", hidden=True)
+def decoder_causality(impl):
+    """changing a later target token never changes an earlier output"""
+    x = get("dec.x")
+    out, _ = _decoder(impl, "pre", x)
+    expect.array(out, "decoder_layer output", shape=x.shape)
+    changed = x.copy()
+    changed[:, -1] += 3.0
+    out2, _ = _decoder(impl, "pre", changed)
+    expect.array(out2, "decoder_layer output", shape=x.shape)
+    leak = np.abs(out2[:, :-1] - out[:, :-1]).max()
+    if leak > 1e-12:
+        expect.fail(f"3.7: changing the last target token moved earlier outputs by {leak:.3g}: "
+                    "the decoder's self-attention must be causal (self_mask=None means "
+                    "causal_mask(T)).")
+    expect.require_correct(out, fx()["dec.pre.out"], "decoder_layer", "3.7")
+
+
+def _decoder_backward(impl, dout, cache):
+    result = impl.decoder_layer_backward(dout, cache)
+    if not (isinstance(result, tuple) and len(result) == 3):
+        expect.fail("decoder_layer_backward should return (dx, dmemory, dparams).")
+    return result
+
+
+@check("3.7", weight=2)
+def decoder_dropout(impl):
+    """training dropout on the three sub-layer outputs, in their order; none in eval"""
+
+    def call(placement, **kwargs):
+        return _decoder(impl, placement, pure=False, **kwargs)
+
+    def backward(dout, cache):
+        dx, dmemory, _ = _decoder_backward(impl, dout, cache)
+        return {"dmemory": dmemory, "dx": dx}
+
+    _layer_dropout(impl, "dec", call, backward)
+
+
+@check("3.7", weight=4)
+def decoder_backward_values(impl):
+    """dx, dmemory (from the cross-attention) and every parameter gradient"""
+    for placement, norm_first in PLACEMENTS:
+        out, cache = _decoder(impl, placement)
+        expect.require_correct(out, fx()[f"dec.{placement}.out"], "decoder_layer", "3.7")
+        dx, dmemory, dparams = _decoder_backward(impl, get("dec.dout"), cache)
+        what = f"3.7 decoder_layer_backward (norm_first={norm_first})"
+        _check_backward("dec", placement, what, dparams, {"dx": dx, "dmemory": dmemory},
+                        {"dx": f"dec.{placement}.dx", "dmemory": f"dec.{placement}.dmemory"})
+        expect.close(dmemory, fx()[f"dec.{placement}.dmemory"], f"{what}: dmemory",
+                     hint="The memory feeds the cross-attention's keys and values: dmemory is "
+                          "its dx_kv.")
+        expect.close(dx, fx()[f"dec.{placement}.dx"], f"{what}: dx")

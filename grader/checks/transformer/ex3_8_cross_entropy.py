@@ -1,0 +1,87 @@
+"""Checks of exercise 3.8: Cross-entropy with label smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import expect
+from .. import check
+from .common import fx, get
+
+CE_CASES = ("plain", "ignored", "smoothed")
+
+
+def _ce(impl, name, logits=None):
+    kwargs = {}
+    if f"ce.{name}.smoothing" in fx():
+        kwargs["label_smoothing"] = float(fx()[f"ce.{name}.smoothing"])
+    logits = get("ce.logits") if logits is None else logits
+    result = expect.call_pure(impl.cross_entropy, "cross_entropy", logits,
+                              get(f"ce.{name}.targets"), **kwargs)
+    loss, cache = expect.pair(result, "cross_entropy")
+    value = np.asarray(loss)
+    if value.shape != ():
+        expect.fail(f"cross_entropy should return a scalar loss (the mean), got shape "
+                    f"{value.shape}.")
+    return value, cache
+
+
+@check("3.8", weight=2)
+def cross_entropy_values(impl):
+    """mean over non-ignored targets; PyTorch's label smoothing over all K classes"""
+    for name in CE_CASES:
+        loss, _ = _ce(impl, name)
+        expected = fx()[f"ce.{name}.loss"]
+        if np.isclose(loss, expected, rtol=1e-9):
+            continue
+        if f"ce.{name}.bug.over_all" in fx() and np.isclose(loss, fx()[f"ce.{name}.bug.over_all"]):
+            expect.fail("cross_entropy averages over every position; ignored targets "
+                        "(ignore_index) must be left out of the mean, not counted as 0.")
+        if f"ce.{name}.bug.k_minus_1" in fx() and np.isclose(
+                loss, fx()[f"ce.{name}.bug.k_minus_1"]):
+            expect.fail("label smoothing spreads eps over the K - 1 wrong classes; PyTorch "
+                        "spreads eps/K over all K classes, the target included.")
+        expect.fail(f"cross_entropy ({name} case) is {float(loss):.10g}, expected "
+                    f"{float(expected):.10g}.")
+
+
+@check("3.8", weight=2)
+def cross_entropy_backward_values(impl):
+    """dlogits = (softmax - target distribution) / N, zero rows for ignored targets"""
+    for name in CE_CASES:
+        loss, cache = _ce(impl, name)
+        expect.require_correct(np.asarray(loss)[None], fx()[f"ce.{name}.loss"][None],
+                         "cross_entropy", "3.8")
+        dlogits = impl.cross_entropy_backward(1.0, cache)
+        expect.array(dlogits, "dlogits", shape=fx()["ce.logits"].shape, dtype=np.float64)
+        hint = {"plain": "dlogits = (softmax(logits) - onehot(target)) / N.",
+                "ignored": "Divide by the number of non-ignored targets; ignored rows get 0.",
+                "smoothed": "With label smoothing the target distribution is q = (1 - eps) "
+                            "onehot + eps / K, so dlogits = (softmax - q) / N."}[name]
+        expect.close(dlogits, fx()[f"ce.{name}.dlogits"], f"dlogits ({name} case)", hint=hint)
+    logits32 = get("ce.logits").astype(np.float32)
+    loss32, cache32 = expect.pair(impl.cross_entropy(
+        logits32, get("ce.smoothed.targets"),
+        label_smoothing=float(fx()["ce.smoothed.smoothing"])), "cross_entropy")
+    if np.asarray(loss32).dtype != np.float32:
+        expect.fail(f"cross_entropy of float32 logits returned a {np.asarray(loss32).dtype} loss; "
+                    "keep float32 (a float64 one-hot or constant can promote it).")
+    expect.array(impl.cross_entropy_backward(1.0, cache32), "dlogits of float32 logits",
+                 shape=logits32.shape, dtype=np.float32)
+
+
+@check("3.8")
+def cross_entropy_stable_and_all_ignored(impl):
+    """logits of size 1e4 are fine; if every target is ignored, loss 0 without NaN"""
+    big = get("ce.logits") * float(fx()["ce.big.scale"])  # about 1e4
+    loss, cache = _ce(impl, "plain", logits=big)
+    if not np.isfinite(loss):
+        expect.fail("cross_entropy overflows on logits of size 1e4: use the log-sum-exp trick "
+                    "(subtract the row max before exp).")
+    expect.close(np.asarray(loss)[None], fx()["ce.big.loss"][None], "cross-entropy of large logits")
+    targets = np.full(get("ce.plain.targets").shape, -100)
+    loss0, cache0 = expect.pair(impl.cross_entropy(get("ce.logits"), targets), "cross_entropy")
+    if not (np.isfinite(loss0) and float(loss0) == 0.0):
+        expect.fail(f"with every target ignored the loss should be 0 (no NaN), got {loss0!r}.")
+    d0 = impl.cross_entropy_backward(1.0, cache0)
+    expect.close(d0, np.zeros_like(get("ce.logits")), "dlogits with every target ignored")

@@ -1,0 +1,35 @@
+"""Mutation tests of 1.6 (Split and merge heads): every check of the exercise fails on a
+plausible student bug, and its message names the bug.  The harness and its conventions:
+`tests/mutation.py`.
+"""
+
+from __future__ import annotations
+
+from mutation import (
+    Mutant,
+    standard_tests,
+)
+from self_attention_common import HD
+
+from grader.course import SELF_ATTENTION
+
+PACKAGE = SELF_ATTENTION.package  # mutants edit files of reference/self_attention/
+
+SPLIT = ("    return x.reshape(B, T, n_heads, C // n_heads).transpose(0, 2, 1, 3)"
+         "  # -> (B, H, T, D)\n")
+MERGE = "    return x.transpose(0, 2, 1, 3).reshape(B, T, H * D)  # (B, T, H, D) -> (B, T, C)\n"
+
+MUTANTS = [
+    Mutant("split_interleaved", "1.6", HD,
+           ((SPLIT, "    return x.reshape(B, T, C // n_heads, n_heads).transpose(0, 3, 1, 2)\n"),),
+           ("split_heads_layout",), "contiguous block of columns"),
+    Mutant("split_no_transpose", "1.6", HD,
+           ((SPLIT, "    return x.reshape(B, T, n_heads, C // n_heads)\n"),),
+           ("split_heads_layout",), "transpose axes 1 and 2"),
+    Mutant("merge_no_transpose", "1.6", HD, ((MERGE, "    return x.reshape(B, T, H * D)\n"),),
+           ("merge_heads_inverse",), "Transpose back"),
+]
+
+
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, ["1.6"], MUTANTS))

@@ -1,0 +1,73 @@
+"""Mutation tests of 2.2 (Learned embedding): every check of the exercise fails on a
+plausible student bug, and its message names the bug.  The harness and its conventions:
+`tests/mutation.py`.
+"""
+
+from __future__ import annotations
+
+from mutation import (
+    Mutant,
+    standard_tests,
+)
+from positional_encoding_common import EM, F32
+
+from grader.course import POSITIONAL_ENCODING
+
+PACKAGE = POSITIONAL_ENCODING.package  # mutants edit files of reference/positional_encoding/
+
+EMB_OUT = "    out = table[ids]  # fancy indexing copies: (...) ids -> (..., C)\n"
+EMB_ZEROS = '    dtable = np.zeros(cache["table_shape"], dtype=cache["dtype"])  # (V, C)\n'
+EMB_ADD = ("    c = dtable.shape[1]\n"
+           "    flat_ids = (ids.reshape(-1, 1).astype(np.intp) * c + np.arange(c)).reshape(-1)"
+           "  # (N*C,)\n"
+           "    np.add.at(dtable.reshape(-1), flat_ids, np.reshape(dout, -1))\n")
+
+MUTANTS = [
+    Mutant("emb_bwd_overwrites_repeats", "2.2", EM, ((EMB_ADD, "    dtable[ids] = dout\n"),),
+           ("embedding_backward_scatter_add", "embedding_backward_finite_differences"),
+           "overwrites repeated ids"),
+    Mutant("emb_bwd_fancy_plus_equals", "2.2", EM, ((EMB_ADD, "    dtable[ids] += dout\n"),),
+           ("embedding_backward_scatter_add", "embedding_backward_finite_differences"),
+           "must accumulate (np.add.at)"),
+    Mutant("emb_bwd_onehot_sums_batch_only", "2.2", EM,
+           ((EMB_ZEROS, '    onehot = np.eye(cache["table_shape"][0])[ids]  # (..., V)\n'),
+            (EMB_ADD, "    dtable = (onehot[..., None] * dout[..., None, :]).sum(axis=0)\n")),
+           ("embedding_backward_scatter_add", "embedding_backward_finite_differences"),
+           "has shape (3, 7, 5), expected (7, 5)"),
+    Mutant("emb_fwd_onehot_float64", "2.2", EM,  # np.eye is float64: float32 tables promote
+           ((EMB_OUT, "    out = np.eye(table.shape[0])[ids] @ table  # one-hot times table\n"),),
+           ("embedding_forward",), F32),
+    Mutant("emb_fwd_flattened", "2.2", EM, ((EMB_OUT, "    out = table[ids.reshape(-1)]\n"),),
+           ("embedding_forward", "embedding_backward_finite_differences"),
+           "has shape (6, 5), expected (2, 3, 5)"),
+    Mutant("emb_bwd_float64", "2.2", EM,  # np.zeros without the table's dtype
+           ((EMB_ZEROS, '    dtable = np.zeros(cache["table_shape"])  # (V, C)\n'),),
+           ("embedding_backward_scatter_add",), F32),
+]
+
+# Mutants no check catches yet (real gaps of the grader, reported, not weakened); none now.
+GAPS: dict[str, str] = {}
+
+# (mutant, check, phrase the message must contain, phrase it must not contain): bugs whose
+# message must point at the right fix.
+DIAGNOSED = [
+    ("emb_bwd_fancy_plus_equals", "embedding_backward_scatter_add", "np.add.at", ""),
+]
+
+DIAGNOSIS_GAPS: dict[str, str] = {}
+
+# (mutant, check, message that would blame code the mutant left correct): a bug in one
+# function must not be reported as a bug of another that is right.  The check may pass, or
+# fail saying the other function is not right yet, but not claim the untouched code is wrong.
+NOT_BLAMED = [
+    ("emb_fwd_flattened", "embedding_backward_finite_differences",
+     "dtable (finite differences) is wrong"),
+]
+
+BLAME_GAPS: dict[str, str] = {}
+
+
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, ["2.2"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
+                                diagnosis_gaps=DIAGNOSIS_GAPS, not_blamed=NOT_BLAMED,
+                                blame_gaps=BLAME_GAPS))

@@ -1,0 +1,112 @@
+"""Mutation tests of 3.7 (Decoder layer with cross-attention): every check of the exercise
+fails on a plausible student bug, and its message names the bug.  The harness and its
+conventions: `tests/mutation.py`.
+"""
+
+from __future__ import annotations
+
+from mutation import (
+    Mutant,
+    standard_tests,
+)
+from transformer_common import DE
+
+from grader import fixtures
+from grader.course import TRANSFORMER
+
+PACKAGE = TRANSFORMER.package  # mutants edit files of reference/transformer/
+
+D_IF = "    if norm_first:\n"
+D_CAUSAL = ("    if self_mask is None:\n"
+            "        self_mask = causal_mask(x.shape[1])  # (T, T), lower triangle\n")
+D_PRE_CROSS = ('        c, cache["cross_attn"] = multi_head_attention(w, memory, cross_p, n_heads,'
+               " memory_mask)\n")
+D_PRE_H2 = "        h_2 = h_1 + c\n"
+D_POST_CROSS = ('        c, cache["cross_attn"] = multi_head_attention(h_1, memory, cross_p, '
+                "n_heads,\n")
+D_POST_SELF_DROP = ('        a, cache["drop_self"] = dropout(a, dropout_p, rng, train)\n'
+                    '        h_1, cache["ln_1"]')
+D_POST_CROSS_DROP = ('        c, cache["drop_cross"] = dropout(c, dropout_p, rng, train)\n'
+                     '        h_2, cache["ln_2"]')
+DB_POST_DH2 = "        dh_2 = dz_3 + dh_2_ffn\n"
+DB_POST_DC = '        dc = dropout_backward(dz_2, cache["drop_cross"])\n'
+DB_POST_DH1 = "        dh_1 = dz_2 + dh_1_q\n"
+DB_LN3 = '    grads["ln_3"] = {"gamma": dgamma_3, "beta": dbeta_3}\n'
+
+DEC_T = fixtures.by_name("transformer")["dec.x"].shape[1]  # the decoder's length, drawn
+DEC = ("decoder_values", "decoder_backward_values", "decoder_dropout")
+
+MUTANTS = [
+    Mutant("dec_norm_placement_swapped", "3.7", DE, ((D_IF, "    if not norm_first:\n"),),
+           DEC, "your layer computed the pre-norm layer"),
+    Mutant("dec_no_causal_mask_by_default", "3.7", DE, ((D_CAUSAL, ""),),
+           ("decoder_values", "decoder_causality", *DEC[1:]), "the self-attention is not causal"),
+    Mutant("dec_self_mask_ignored", "3.7", DE,
+           ((D_CAUSAL, "    self_mask = causal_mask(x.shape[1])\n"),),
+           ("decoder_values",), "the self_mask you were given is ignored"),
+    Mutant("dec_memory_mask_ignored", "3.7", DE,
+           ((D_POST_CROSS + "                                                      memory_mask)",
+             D_POST_CROSS + "                                                      None)"),),
+           DEC, "memory_mask is ignored"),
+    Mutant("dec_pre_memory_normalised", "3.7", DE,
+           ((D_PRE_CROSS, '        m, _ = layer_norm(memory, ln[1]["gamma"], ln[1]["beta"], eps)\n'
+                          + D_PRE_CROSS.replace("(w, memory,", "(w, m,")),),
+           DEC, "the memory went through ln_2"),
+    Mutant("dec_cross_kv_from_x", "3.7", DE,
+           ((D_POST_CROSS, D_POST_CROSS.replace("(h_1, memory,", "(h_1, x,")),),
+           DEC, "keys and values from x: take them from memory"),
+    Mutant("dec_cross_queries_from_memory", "3.7", DE,
+           ((D_POST_CROSS, D_POST_CROSS.replace("(h_1, memory,", "(memory, h_1,")),),
+           DEC, "takes its queries from the decoder stream"),
+    Mutant("dec_pre_no_cross_residual", "3.7", DE, ((D_PRE_H2, "        h_2 = c\n"),),
+           DEC, "the residual connection around the cross-attention sub-layer is missing"),
+    Mutant("dec_dropout_ignores_train", "3.7", DE,
+           ((D_POST_SELF_DROP, D_POST_SELF_DROP.replace("rng, train)", "rng)")),),
+           ("decoder_dropout",), "dropout ran in evaluation"),
+    Mutant("dec_dropout_draw_order", "3.7", DE,  # the cross-attention's mask drawn first
+           ((D_POST_SELF_DROP, '        _, cache["drop_cross"] = dropout(a, dropout_p, rng, '
+                               "train)\n" + D_POST_SELF_DROP),
+            (D_POST_CROSS_DROP, '        c = dropout_backward(c, cache["drop_cross"])\n'
+                                '        h_2, cache["ln_2"]')),
+           ("decoder_dropout",), "the dropout masks are drawn in the wrong order"),
+    Mutant("dec_bwd_post_no_identity_h1", "3.7", DE, ((DB_POST_DH1, "        dh_1 = dh_1_q\n"),),
+           ("decoder_backward_values",),
+           "the residual's gradient is missing around the cross-attention sub-layer"),
+    Mutant("dec_bwd_dmemory_misses_ffn_branch", "3.7", DE,
+           ((DB_POST_DH2, "        dh_2 = dz_3\n"),),
+           ("decoder_backward_values",), "dmemory included"),
+    Mutant("dec_bwd_ln_grads_swapped", "3.7", DE,
+           ((DB_LN3, '    grads["ln_3"] = {"gamma": dbeta_3, "beta": dgamma_3}\n'),),
+           ("decoder_backward_values",), "d(ln_3.gamma) and d(ln_3.beta) are swapped"),
+    Mutant("dec_bwd_skips_cross_dropout", "3.7", DE, ((DB_POST_DC, "        dc = dz_2\n"),),
+           ("decoder_dropout",), "skips the cross-attention sub-layer's dropout"),
+]
+
+GAPS: dict[str, str] = {}
+
+# (mutant, check, phrase the message must contain, phrase it must not contain).
+DIAGNOSED = [
+    ("dec_cross_kv_from_x", "decoder_values", "(B, H, T, S)", ""),
+    ("dec_cross_queries_from_memory", "decoder_values", f"T = {DEC_T}",
+     "keys and values from x:"),
+    ("dec_bwd_dmemory_misses_ffn_branch", "decoder_backward_values",
+     "the feed-forward sub-layer's gradient does not reach h_2", ""),
+    ("dec_bwd_skips_cross_dropout", "decoder_dropout", "backward: dmemory", ""),
+]
+
+DIAGNOSIS_GAPS: dict[str, str] = {}
+
+# (mutant, check, message that would blame code the mutant left correct).
+NOT_BLAMED = [
+    ("dec_bwd_skips_cross_dropout", "decoder_backward_values", "is wrong"),
+    ("dec_bwd_post_no_identity_h1", "decoder_dropout", "train=True) backward"),
+    ("dec_pre_memory_normalised", "decoder_dropout", "train=True) is wrong"),
+]
+
+BLAME_GAPS: dict[str, str] = {}
+
+
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, ["3.7"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
+                                diagnosis_gaps=DIAGNOSIS_GAPS, not_blamed=NOT_BLAMED,
+                                blame_gaps=BLAME_GAPS))

@@ -1,0 +1,89 @@
+"""Mutation tests of 3.8 (Cross-entropy with label smoothing): every check of the exercise
+fails on a plausible student bug, and its message names the bug.  The harness and its
+conventions: `tests/mutation.py`.
+"""
+
+from __future__ import annotations
+
+from mutation import (
+    Mutant,
+    standard_tests,
+)
+from transformer_common import CE, F32
+
+from grader.course import TRANSFORMER
+
+PACKAGE = TRANSFORMER.package  # mutants edit files of reference/transformer/
+
+CE_MAX = "    logp = z - z.max(axis=-1, keepdims=True)  # (N_all, K), max 0: exp cannot overflow\n"
+CE_SMOOTH = "        per_position = (1.0 - eps) * per_position - eps * logp.mean(axis=-1)\n"
+CE_MEAN = ("    loss = np.where(valid, per_position, 0).sum() / max(n, 1)"
+           "  # all ignored -> 0, not 0/0\n")
+CE_CAST = ("    loss = loss.astype(logits.dtype)"
+           "  # NumPy 1.x promotes a float32 scalar divided by an int\n")
+CE_Q = ("    grad -= eps / k  # minus q: the uniform part ...\n"
+        "    grad[np.arange(t.size), t] -= 1.0 - eps  # ... and the one-hot part\n")
+CE_SCALE = "    grad *= float(dloss) / max(n, 1)  # a Python float: float32 stays float32\n"
+CE_ZERO = "    grad[~valid] = 0.0  # ignored positions contribute nothing\n"
+
+MUTANTS = [
+    Mutant("ce_smoothing_k_minus_1", "3.8", CE,
+           ((CE_SMOOTH, "        per_position = (1.0 - eps) * per_position + eps * ("
+                        "-logp.sum(axis=-1) - per_position) / (k - 1)\n"),),
+           ("cross_entropy_values",), "K - 1 wrong classes"),
+    Mutant("ce_ignored_in_mean", "3.8", CE,
+           ((CE_MEAN, "    loss = np.where(valid, per_position, 0).sum() / t.size\n"),),
+           ("cross_entropy_values",), "ignored targets"),
+    Mutant("ce_no_log_sum_exp", "3.8", CE, ((CE_MAX, "    logp = z.copy()\n"),),
+           ("cross_entropy_stable_and_all_ignored",), "log-sum-exp"),
+    Mutant("ce_all_ignored_nan", "3.8", CE,
+           ((CE_MEAN, "    loss = np.where(valid, per_position, 0).sum() / n\n"),),
+           ("cross_entropy_stable_and_all_ignored",), "no NaN"),
+    Mutant("ce_bwd_divides_by_all_positions", "3.8", CE,
+           ((CE_SCALE, "    grad *= float(dloss) / t.size\n"),),
+           ("cross_entropy_backward_values",), "number of non-ignored targets"),
+    Mutant("ce_bwd_ignored_rows_kept", "3.8", CE, ((CE_ZERO, ""),),
+           ("cross_entropy_backward_values",), "ignored rows get 0"),
+    Mutant("ce_bwd_onehot_without_smoothing", "3.8", CE,
+           ((CE_Q, "    grad[np.arange(t.size), t] -= 1.0\n"),),
+           ("cross_entropy_backward_values",), "dlogits (smoothed case) is wrong"),
+    Mutant("ce_fwd_onehot_float64", "3.8", CE,  # np.eye(k) target distribution, no cast back
+           ((CE_SMOOTH, "        per_position = -(((1.0 - eps) * np.eye(k)[t] + eps / k) * logp)"
+                        ".sum(axis=-1)\n"),
+            (CE_CAST, "")),
+           ("cross_entropy_backward_values",), "keep float32"),
+    Mutant("ce_bwd_eye_float64", "3.8", CE,  # np.eye(k) is float64: float32 logits promote
+           ((CE_Q, "    grad = grad - ((1.0 - eps) * np.eye(k)[t] + eps / k)\n"),),
+           ("cross_entropy_backward_values",), F32),
+]
+
+GAPS: dict[str, str] = {}
+
+# (mutant, check, phrase the message must contain, phrase it must not contain): bugs whose
+# message must point at the right fix.
+DIAGNOSED = [
+    ("ce_smoothing_k_minus_1", "cross_entropy_values", "eps/K over all K classes",
+     "ignored targets"),
+    ("ce_ignored_in_mean", "cross_entropy_values", "ignore_index", "K - 1"),
+    ("ce_no_log_sum_exp", "cross_entropy_stable_and_all_ignored", "subtract the row max", ""),
+    ("ce_bwd_onehot_without_smoothing", "cross_entropy_backward_values", "smoothing",
+     "non-ignored targets"),
+]
+
+DIAGNOSIS_GAPS: dict[str, str] = {}
+
+# (mutant, check, message that would blame code the mutant left correct): a bug in one
+# function must not be reported as a bug of another that is right.  The check may pass, or
+# fail saying the other function is not right yet, but not claim the untouched code is wrong.
+NOT_BLAMED = [
+    ("ce_smoothing_k_minus_1", "cross_entropy_backward_values", "dlogits (smoothed case)"),
+    ("ce_ignored_in_mean", "cross_entropy_backward_values", "dlogits (ignored case)"),
+]
+
+BLAME_GAPS: dict[str, str] = {}
+
+
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, ["3.8"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
+                                diagnosis_gaps=DIAGNOSIS_GAPS, not_blamed=NOT_BLAMED,
+                                blame_gaps=BLAME_GAPS))

@@ -1,0 +1,107 @@
+"""Mutation tests of 4.12 (Sequence log-probabilities and the DPO loss): every check of the
+exercise fails on a plausible student bug, and its message names the bug.  The harness and
+its conventions: `tests/mutation.py`.
+"""
+
+from __future__ import annotations
+
+from llm_common import DPO
+from mutation import Mutant, standard_tests
+
+from grader.course import LLM_FUNDAMENTALS
+
+PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
+
+# dpo.py
+LOG_SOFTMAX = "    log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))  # log softmax\n"
+PICKED = ("    picked = np.take_along_axis(log_probs, tokens[..., None], axis=-1)[..., 0]  "
+          "# [B, T]\n")
+SEQ_SUM = "    return (picked * mask).sum(axis=-1).astype(logits.dtype)  # [B]\n"
+R_W = ("    chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps)  "
+       "# implicit r(x, y_w), [N]\n")
+R_L = ("    rejected_rewards = beta * (policy_rejected_logps - ref_rejected_logps)  "
+       "# r(x, y_l), [N]\n")
+DPO_Z = "    z = chosen_rewards - rejected_rewards  # the reward margin, [N]\n"
+DPO_LOSS = "    loss = np.mean(np.logaddexp(0, -z))  # Bradley-Terry on the implicit rewards\n"
+DPO_RETURN = "    return (beta * dz).astype(z.dtype), (-beta * dz).astype(z.dtype)\n"
+
+SEQ_VALUES = "sequence_logprob_values"
+SEQ_STABLE = "sequence_logprob_large_logits_stable"
+DPO_VALUES = "dpo_loss_values"
+DPO_STABLE = "dpo_loss_large_margins_stable"
+DPO_GRAD = "dpo_backward_finite_differences"
+
+def dpo(id, edits, catches, phrase, status="failed"):
+    return Mutant(id, "4.12", DPO, edits, catches, phrase, status)
+
+MUTANTS = [
+    dpo("seq_mask_ignored", ((SEQ_SUM, SEQ_SUM.replace("(picked * mask)", "picked")),),
+        (SEQ_VALUES,), "mask is ignored"),
+    dpo("seq_shifted_by_one", ((PICKED, PICKED.replace("log_probs, tokens[..., None]",
+                                                       "log_probs[:, :-1], tokens[:, 1:, None]")),
+                               (SEQ_SUM, SEQ_SUM.replace("mask)", "mask[:, 1:])"))),
+        (SEQ_VALUES,), "shifted by one"),
+    dpo("seq_probabilities", ((LOG_SOFTMAX, "    log_probs = np.exp(z) / np.exp(z).sum(axis=-1, "
+                                            "keepdims=True)\n"),),
+        (SEQ_VALUES,), "LOG-softmax"),
+    dpo("seq_mean_over_tokens", ((SEQ_SUM, SEQ_SUM.replace(".sum(axis=-1)",
+                                                           ".sum(axis=-1) / mask.sum(axis=-1)")),),
+        (SEQ_VALUES,), "SUM of its tokens"),
+    dpo("seq_raw_logits", ((PICKED, PICKED.replace("(log_probs,", "(logits,")),),
+        (SEQ_VALUES,), "not normalised"),
+    dpo("seq_log_of_softmax", ((LOG_SOFTMAX, "    log_probs = np.log(np.exp(logits) / "
+                                             "np.exp(logits).sum(axis=-1, keepdims=True))\n"),),
+        (SEQ_STABLE,), "overflow"),
+    dpo("seq_float64_out", ((SEQ_SUM, SEQ_SUM.replace(".astype(logits.dtype)", "")),),
+        (SEQ_STABLE,), "dtype"),
+    dpo("dpo_chosen_rejected_swapped", ((DPO_Z, DPO_Z.replace(
+        "chosen_rewards - rejected_rewards", "rejected_rewards - chosen_rewards")),),
+        (DPO_VALUES,), "wrong sign"),
+    dpo("dpo_reference_in_place_of_policy", (
+        (R_W, R_W.replace("policy_chosen_logps - ref_chosen_logps",
+                          "ref_chosen_logps - policy_chosen_logps")),
+        (R_L, R_L.replace("policy_rejected_logps - ref_rejected_logps",
+                          "ref_rejected_logps - policy_rejected_logps"))),
+        (DPO_VALUES,), "policy and the reference"),
+    dpo("dpo_reference_added", ((R_W, R_W.replace("- ref_chosen", "+ ref_chosen")),
+                                (R_L, R_L.replace("- ref_rejected", "+ ref_rejected"))),
+        (DPO_VALUES,), "ADDED"),
+    dpo("dpo_reference_crosswise", ((R_W, R_W.replace("- ref_chosen", "- ref_rejected")),
+                                    (R_L, R_L.replace("- ref_rejected", "- ref_chosen"))),
+        (DPO_VALUES,), "paired crosswise"),
+    dpo("dpo_beta_outside_sigmoid", ((R_W, R_W.replace("beta * ", "")),
+                                     (R_L, R_L.replace("beta * ", "")),
+                                     (DPO_LOSS, DPO_LOSS.replace("np.mean", "beta * np.mean"))),
+        (DPO_VALUES,), "outside the sigmoid"),
+    dpo("dpo_beta_divides", ((R_W, R_W.replace("beta * (", "(1 / beta) * (")),
+                             (R_L, R_L.replace("beta * (", "(1 / beta) * ("))),
+        (DPO_VALUES,), "divides"),
+    dpo("dpo_no_reference", ((R_W, R_W.replace(" - ref_chosen_logps", "")),
+                             (R_L, R_L.replace(" - ref_rejected_logps", ""))),
+        (DPO_VALUES,), "reference model is ignored"),
+    dpo("dpo_sum_not_mean", ((DPO_LOSS, DPO_LOSS.replace("np.mean", "np.sum")),),
+        (DPO_VALUES,), "SUM"),
+    dpo("dpo_log_of_sigmoid", ((DPO_LOSS, "    loss = np.mean(-np.log(1 / (1 + np.exp(-z))))\n"),),
+        (DPO_STABLE,), "logaddexp"),
+    dpo("dpo_loss_in_float64", ((DPO_LOSS, DPO_LOSS.replace("-z))",
+                                                            "-z.astype(np.float64)))")),),
+        (DPO_GRAD,), "keep the inputs' dtype"),
+    dpo("dpo_backward_sign", ((DPO_RETURN, "    return (-beta * dz).astype(z.dtype), "
+                                           "(beta * dz).astype(z.dtype)\n"),),
+        (DPO_GRAD, DPO_STABLE), "wrong sign"),
+    dpo("dpo_backward_no_beta", ((DPO_RETURN, "    return dz.astype(z.dtype), "
+                                              "(-dz).astype(z.dtype)\n"),),
+        (DPO_GRAD, DPO_STABLE), "missing the factor beta"),
+    dpo("dpo_backward_beta_squared", ((DPO_RETURN, DPO_RETURN.replace("beta * dz",
+                                                                      "beta * beta * dz")),),
+        (DPO_GRAD,), "beta twice"),
+    dpo("dpo_backward_sum", (("    dz = -dloss * sigma_neg / z.size  # d mean",
+                              "    dz = -dloss * sigma_neg  # d mean"),),
+        (DPO_GRAD,), "4 times"),
+]
+
+GAPS: dict[str, str] = {}
+
+
+# the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
+globals().update(standard_tests(PACKAGE, ["4.12"], MUTANTS, gaps=GAPS))
