@@ -91,8 +91,9 @@ def test_the_lecture_anchor_exists(card):
 
 def test_fixtures_mutations_and_demos_are_found():
     text = where("4.5").stdout
-    assert "grader/data/llm_kv_cache.npz" in text and "kv.params.*" in text
-    assert "tests/test_checks_catch_bugs_module4_kv.py" in text and "mutants)" in text
+    assert "grader/data/llm.npz" in text and "4.5/kv.params.*" in text
+    assert "tests/mutations/test_4_5.py" in text and "mutants)" in text
+    assert "demos/llm/run_gpt2.py" in text
     assert "(generate)" in text and "KVCache" in text
 
 
