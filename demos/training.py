@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from implementation.transformer.training import Progress, TrainingLog, format_metrics
 
+from .text import say
+
 
 def train(step_fn, total_steps, evaluate=None, eval_every=None, progress_every=2.0, out=None):
     """Run ``step_fn`` for ``total_steps`` steps, evaluating now and then.
@@ -47,7 +49,7 @@ def train(step_fn, total_steps, evaluate=None, eval_every=None, progress_every=2
         metrics = {name: float(value) for name, value in evaluate().items()}
         eval_seconds.append(time.perf_counter() - began)
         log.evals.append((step, metrics))
-        print(f"  held-out at step {step}: {format_metrics(metrics)}", file=out, flush=True)
+        say(f"  held-out at step {step}: {format_metrics(metrics)}", file=out, flush=True)
 
     if evaluate is not None:
         run_eval(0)

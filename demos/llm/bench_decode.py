@@ -47,6 +47,7 @@ from implementation.llm.kv_cache import KVCache, generate
 from implementation.transformer.gpt import GPT, GPTConfig
 
 from ..run import parser as demo_parser
+from ..text import say
 from ..training import write_png
 from ..transformer.bench import blas_threads
 
@@ -194,7 +195,7 @@ class ForwardClock:
             self.stamps.append(time.perf_counter())
             n = len(self.stamps)
             if self.progress_every and n % self.progress_every == 0:
-                print(f"  {self.label}: {n} forwards", file=sys.stderr, flush=True)
+                say(f"  {self.label}: {n} forwards", file=sys.stderr, flush=True)
             return out
 
         model.forward = forward
@@ -324,7 +325,7 @@ def compare_with_hf(model, hf_run, prompt, n, rounds, progress=True):
     mismatch = first_difference(ours_ids, hf_ids)
     if progress:
         same = "identical" if mismatch is None else f"DIFFERENT (first at position {mismatch})"
-        print(f"  tokens of the reference and HF: {same}", file=sys.stderr, flush=True)
+        say(f"  tokens of the reference and HF: {same}", file=sys.stderr, flush=True)
     runs = {"reference": lambda: time_reference(model, prompt, n),
             "hf": lambda: hf_run(prompt, n)}
     results = {label: {"prefill": [], "decode": []} for label in runs}
@@ -338,7 +339,7 @@ def compare_with_hf(model, hf_run, prompt, n, rounds, progress=True):
         if progress:
             now = "  ".join(f"{label} {results[label]['decode'][-1]:.1f} tok/s, prefill "
                             f"{1e3 * results[label]['prefill'][-1]:.0f} ms" for label in runs)
-            print(f"  HF comparison: round {r + 1}/{rounds}  {now}", file=sys.stderr,
+            say(f"  HF comparison: round {r + 1}/{rounds}  {now}", file=sys.stderr,
                   flush=True)
     medians = {label: {k: float(np.median(v)) for k, v in res.items()}
                for label, res in results.items()}
@@ -394,7 +395,7 @@ def sweep_lengths(model, ids, lengths, repeats_cached, repeats_uncached, progres
                "uncached": 1 / float(np.median(uncached))}
         rows.append(row)
         if progress:
-            print(f"  sweep: length {L:5d}  cached {row['cached']:8.1f} tok/s  uncached "
+            say(f"  sweep: length {L:5d}  cached {row['cached']:8.1f} tok/s  uncached "
                   f"{row['uncached']:8.2f} tok/s", file=sys.stderr, flush=True)
     return rows
 
@@ -535,16 +536,16 @@ def main(argv=None):
         torch.set_num_threads(threads)
         versions += f", torch {torch.__version__}, transformers {transformers.__version__}"
     rounds = args.rounds or (1 if args.quick else 5)
-    print(f"# {cpu_model()}, {os.cpu_count()} logical CPUs, load average {load_average():.2f}; "
+    say(f"# {cpu_model()}, {os.cpu_count()} logical CPUs, load average {load_average():.2f}; "
           f"{versions}")
-    print(f"# threads: NumPy BLAS {threads} (from {how})"
+    say(f"# threads: NumPy BLAS {threads} (from {how})"
           + (f", torch {torch.get_num_threads()}" if not args.no_torch else "")
           + f"; {dc.name}: {dc.n_layer} layers, {dc.n_head} heads, C = {dc.n_embd}, V = "
           f"{dc.vocab_size}, block {dc.block_size}; float32, batch 1, greedy; {rounds} rounds, "
           "medians, warm-up excluded" + (" (--quick: not a measurement)" if args.quick else ""),
           flush=True)
 
-    print("measuring memory bandwidth ...", file=sys.stderr, flush=True)
+    say("measuring memory bandwidth ...", file=sys.stderr, flush=True)
     probe_repeats = 3 if args.quick else 7
     bandwidth = memory_bandwidth(dc.bandwidth_bytes, threads, repeats=probe_repeats)
     gflops = matmul_gflops(dc.matmul_n)
@@ -560,31 +561,31 @@ def main(argv=None):
            "kv_bytes": lambda L: kv_bytes_per_token(model, L)}
 
     if not args.no_torch:
-        print("building the Hugging Face model ...", file=sys.stderr, flush=True)
+        say("building the Hugging Face model ...", file=sys.stderr, flush=True)
         hf_run = make_hf_runner(build_hf(model))
-        print(f"reference vs HF: {dc.prompt_len}-token prompt, {dc.new_tokens} new tokens ...",
+        say(f"reference vs HF: {dc.prompt_len}-token prompt, {dc.new_tokens} new tokens ...",
               file=sys.stderr, flush=True)
         res["hf"] = compare_with_hf(model, hf_run, prompt, dc.new_tokens, rounds)
         res["reference_decode"] = res["hf"]["median"]["reference"]["decode"]
         res["reference_prefill"] = res["hf"]["median"]["reference"]["prefill"]
     else:
-        print(f"reference: {dc.prompt_len}-token prompt, {dc.new_tokens} new tokens ...",
+        say(f"reference: {dc.prompt_len}-token prompt, {dc.new_tokens} new tokens ...",
               file=sys.stderr, flush=True)
         time_reference(model, prompt, dc.new_tokens)  # warm-up
         runs = [time_reference(model, prompt, dc.new_tokens)[1:3] for _ in range(rounds)]
         res["reference_prefill"] = float(np.median([r[0] for r in runs]))
         res["reference_decode"] = float(np.median([r[1] for r in runs]))
 
-    print(f"generate {dc.prompt_len} -> {dc.nocache_len} tokens with and without the cache ...",
+    say(f"generate {dc.prompt_len} -> {dc.nocache_len} tokens with and without the cache ...",
           file=sys.stderr, flush=True)
     res["nocache"] = cache_vs_nocache(model, prompt, dc.nocache_len)
-    print(f"one step at lengths {', '.join(map(str, dc.sweep))} ...", file=sys.stderr,
+    say(f"one step at lengths {', '.join(map(str, dc.sweep))} ...", file=sys.stderr,
           flush=True)
     res["sweep"] = sweep_lengths(model, ids, dc.sweep, repeats_cached=3 if args.quick else 9,
                                  repeats_uncached=1 if args.quick else 3)
     # measured again at the end: the faster of the two is the machine's (a job that ran
     # meanwhile can only slow a probe down, and a low bandwidth would flatter the decoding)
-    print("measuring memory bandwidth again ...", file=sys.stderr, flush=True)
+    say("measuring memory bandwidth again ...", file=sys.stderr, flush=True)
     again = memory_bandwidth(dc.bandwidth_bytes, threads, repeats=probe_repeats)
     res["bandwidth_runs"] = (bandwidth["read"], again["read"])
     if again["read"] > bandwidth["read"]:
@@ -593,8 +594,8 @@ def main(argv=None):
     products.append(products_only(model, 5 if args.quick else 21))
     res["products_only"], res["products_bytes"] = min(products)
     res["load_average_after"] = load_average()
-    print(format_report(res))
-    print(f"# load average at the end {res['load_average_after']:.2f}")
+    say(format_report(res))
+    say(f"# load average at the end {res['load_average_after']:.2f}")
     if figure is not None:
         hf = None
         if "hf" in res:
@@ -604,5 +605,5 @@ def main(argv=None):
                  f"{threads} threads; {cpu_model()}")
         res["figure"] = save_figure(figure, res["sweep"], bandwidth["read"] * 1e9, wb,
                                     res["kv_bytes"], hf=hf, title=title)
-        print(f"# figure: {res['figure']}")
+        say(f"# figure: {res['figure']}")
     return res

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from ..run import parser as demo_parser
+from ..text import say
 from .pretrain_demo import load_demo, run
 from .quantization_report import format_quantization_report, quantization_report
 
@@ -25,7 +26,7 @@ DEFAULT_DEMO = "runs/pretrain"
 def demo_model(out_dir):
     """``load_demo(out_dir)``, training the demo into ``out_dir`` first if it is not there."""
     if not (Path(out_dir) / "checkpoint.npz").is_file():
-        print(f"No pretrained demo model in {out_dir}: training it first (make pretrain).")
+        say(f"No pretrained demo model in {out_dir}: training it first (make pretrain).")
         run(out=out_dir)
     return load_demo(out_dir)
 
@@ -41,13 +42,13 @@ def main(argv=None):
     cfg = model.config
     block = args.block_size or cfg.block_size
     n_params = model.num_parameters()
-    print(f"\nQuantization of the pretrained demo GPT ({args.demo}: {cfg.n_layer} layers, "
+    say(f"\nQuantization of the pretrained demo GPT ({args.demo}: {cfg.n_layer} layers, "
           f"width {cfg.n_embd}, vocab {cfg.vocab_size}, {n_params:,} parameters), "
           f"{len(val_tokens):,} held-out tokens in windows of {block}")
     start = time.perf_counter()
     groups = tuple(g for g in (32, 64, 128) if cfg.n_embd % g == 0)  # groups must tile C
     rows = quantization_report(model, val_tokens, block_size=block, group_sizes=groups)
-    print(format_quantization_report(rows))
-    print(f"({time.perf_counter() - start:.1f} s; weights = every 2-D matrix incl. the tied "
+    say(format_quantization_report(rows))
+    say(f"({time.perf_counter() - start:.1f} s; weights = every 2-D matrix incl. the tied "
           "embedding, scales included; logits differences against the float32 model)")
     return 0

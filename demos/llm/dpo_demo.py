@@ -44,6 +44,7 @@ from implementation.transformer.training import format_duration
 
 from ..blas import rerun_with_one_blas_thread
 from ..run import parser as demo_parser
+from ..text import say
 from ..training import write_png
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -255,7 +256,7 @@ def run(quick=False, seed=0, ref_steps=None, steps=None, beta=None, figures_dir=
     cfg = DemoConfig(**{**cfg.__dict__, **overrides})
 
     def log(line):
-        print(line, file=out, flush=True)
+        say(line, file=out, flush=True)
 
     rng = np.random.default_rng(seed)
     start = time.perf_counter()

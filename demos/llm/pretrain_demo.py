@@ -43,6 +43,7 @@ from implementation.transformer.training import format_duration
 
 from ..blas import blas_threads, rerun_with_one_blas_thread
 from ..run import parser as demo_parser
+from ..text import say
 from ..training import save_loss_curve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -196,14 +197,14 @@ def run(corpus=None, steps=None, out="runs/pretrain", quick=False, seed=0, figur
 
     text = Path(corpus).read_text(encoding="utf-8") if corpus else default_corpus()
     source = corpus or "the course's lecture notes (lectures/*/theory.md)"
-    print(f"Corpus: {source}, {len(text):,} characters.")
+    say(f"Corpus: {source}, {len(text):,} characters.")
     tic = time.perf_counter()
     vocab, merges = train_bpe(text[:cfg.bpe_chars], cfg.vocab_size, special_tokens=(EOT,))
     tokenizer = BPETokenizer(vocab, merges)
     bpe_seconds = time.perf_counter() - tic
     ids = np.array(tokenizer.encode(text), dtype=np.int64)
     n_bytes = len(text.encode("utf-8"))
-    print(f"Tokenizer: byte-level BPE, {len(vocab)} tokens, trained on the first "
+    say(f"Tokenizer: byte-level BPE, {len(vocab)} tokens, trained on the first "
           f"{min(cfg.bpe_chars, len(text)):,} characters in {bpe_seconds:.1f} s; the corpus is "
           f"{len(ids):,} tokens ({n_bytes / len(ids):.2f} bytes per token).")
     n_train = int(round((1 - cfg.val_fraction) * len(ids)))
@@ -222,18 +223,18 @@ def run(corpus=None, steps=None, out="runs/pretrain", quick=False, seed=0, figur
     tokens_per_step = cfg.batch_size * cfg.block_size
     epochs = cfg.steps * tokens_per_step / len(train_ids)
     unigram = unigram_perplexity(train_ids, val_ids, len(vocab))
-    print(f"Split: {len(train_ids):,} training tokens, {len(val_ids):,} held out (the last "
+    say(f"Split: {len(train_ids):,} training tokens, {len(val_ids):,} held out (the last "
           f"{100 * cfg.val_fraction:g}%). Baselines on the held-out tokens: perplexity "
           f"{len(vocab)} (uniform), {unigram:.1f} (token frequencies).")
-    print(f"Model: GPT with n_layer={gpt_cfg.n_layer}, n_head={gpt_cfg.n_head}, "
+    say(f"Model: GPT with n_layer={gpt_cfg.n_layer}, n_head={gpt_cfg.n_head}, "
           f"n_embd={gpt_cfg.n_embd}, context {gpt_cfg.block_size}: {n_params:,} parameters, "
           f"{gpt_cfg.dtype}.")
-    print(f"Training: {cfg.steps} updates of {cfg.batch_size} x {cfg.block_size} tokens "
+    say(f"Training: {cfg.steps} updates of {cfg.batch_size} x {cfg.block_size} tokens "
           f"({epochs:.1f} passes over the training tokens), AdamW (peak lr {cfg.lr:g}, cosine "
           f"to {cfg.min_lr:g} after {cfg.warmup} warmup updates, weight decay "
           f"{cfg.weight_decay:g}), clipping at {cfg.max_norm:g}; seed {seed}"
           f"{' (--quick)' if quick else ''}.")
-    print(f"BLAS threads: {blas_threads()}. Checkpoints: {out / 'checkpoint.npz'}.", flush=True)
+    say(f"BLAS threads: {blas_threads()}. Checkpoints: {out / 'checkpoint.npz'}.", flush=True)
 
     checkpoint = out / "checkpoint.npz"
     log = train(model, optimizer, train_ids, cfg.steps, cfg.batch_size, cfg.block_size,
@@ -247,7 +248,7 @@ def run(corpus=None, steps=None, out="runs/pretrain", quick=False, seed=0, figur
         log, Path(figures_dir or out) / FIGURE_NAME,
         title=f"GPT ({n_params:,} parameters) pretrained on the lecture notes, seed {seed}",
         ylabel="cross-entropy per token (nats)")
-    print(f"\nFinal training loss {log.recent_loss():.4f} (mean of the last 50 updates); "
+    say(f"\nFinal training loss {log.recent_loss():.4f} (mean of the last 50 updates); "
           f"held-out loss {final['loss']:.4f}, perplexity {final['perplexity']:.1f} (from "
           f"{log.evals[0][1]['perplexity']:.0f} at step 0; token frequencies alone: "
           f"{unigram:.1f}). Training took {format_duration(train_seconds)} "
@@ -260,15 +261,15 @@ def run(corpus=None, steps=None, out="runs/pretrain", quick=False, seed=0, figur
             ids_out = continue_text(model, tokenizer.encode(prompt), cfg.sample_tokens, rng)
             samples.append(tokenizer.decode(ids_out))
     except NotImplementedError as error:  # 4.4 / 4.5 not done yet: the rest of the demo is
-        print(f"\n(No samples: {error})")
+        say(f"\n(No samples: {error})")
     for prompt, sample in zip(PROMPTS, samples):
-        print(f"\nSample (temperature 0.8, top-k 40), prompt {prompt!r}:\n{'-' * 60}\n"
+        say(f"\nSample (temperature 0.8, top-k 40), prompt {prompt!r}:\n{'-' * 60}\n"
               f"{sample}\n{'-' * 60}")
     seconds = time.perf_counter() - start
-    print(f"\nWrote {checkpoint}, {out / 'tokenizer.json'}, {out / 'val_tokens.npy'} and "
+    say(f"\nWrote {checkpoint}, {out / 'tokenizer.json'}, {out / 'val_tokens.npy'} and "
           f"{path}; {format_duration(seconds)} in all.")
     if quick:
-        print("(--quick is a smoke test; the full run, without --quick, takes a few minutes.)")
+        say("(--quick is a smoke test; the full run, without --quick, takes a few minutes.)")
     return {"steps": log.steps, "seconds": seconds, "train_seconds": train_seconds,
             "train_loss": log.recent_loss(), "val_loss": final["loss"],
             "val_perplexity": final["perplexity"], "first_val_loss": log.evals[0][1]["loss"],

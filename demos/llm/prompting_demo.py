@@ -43,6 +43,7 @@ from implementation.transformer.training import format_duration, optimizer_step
 
 from ..blas import blas_threads, rerun_with_one_blas_thread
 from ..run import parser as demo_parser
+from ..text import say
 from ..training import train, write_png
 from ..transformer.tasks import IGNORE, digits_of, lm_batch, number_of
 
@@ -241,23 +242,23 @@ def run(quick=False, seed=0, figures_dir=None):
     start = time.perf_counter()
     held = held_out_problems(cfg, np.random.default_rng([seed, 1]))
     truth = [int(x) for x in held[0] + held[1]]
-    print(f"Task: add two {cfg.n_digits}-digit numbers; {cfg.n_held_out} problems held out. "
+    say(f"Task: add two {cfg.n_digits}-digit numbers; {cfg.n_held_out} problems held out. "
           f"Two GPTs (n_layer={cfg.n_layer}, n_head={cfg.n_head}, n_embd={cfg.n_embd}), each "
           f"{cfg.steps} steps of {cfg.batch_size} problems (the same problems); seed {seed}"
           f"{' (--quick)' if quick else ''}; BLAS threads: {blas_threads()}.")
     models, logs, results = {}, {}, {}
     for fmt in FORMATS:
         prompts, answers = encode(held[0][:1], held[1][:1], cfg.n_digits, fmt)
-        print(f"\n[{fmt}] e.g. {text_of(prompts[0])}{text_of(answers[0])}  "
+        say(f"\n[{fmt}] e.g. {text_of(prompts[0])}{text_of(answers[0])}  "
               f"({prompts.shape[1] + answers.shape[1]} tokens per problem)", flush=True)
         models[fmt], logs[fmt] = train_format(cfg, fmt, seed, held)
-    print()
+    say()
     for fmt in FORMATS:
         prompts, answers = encode(*held, cfg.n_digits, fmt)
         sums, written = decode_sums(models[fmt], prompts, answers.shape[1], cfg, fmt)
         results[fmt] = accuracy(sums, truth)
         wrong = [i for i, (s, t) in enumerate(zip(sums, truth)) if s != t][:2]
-        print(f"{fmt:>10} greedy: {100 * results[fmt]:5.1f}% exact match"
+        say(f"{fmt:>10} greedy: {100 * results[fmt]:5.1f}% exact match"
               + "".join(f";  {text_of(prompts[i])}{text_of(written[i])} (true {truth[i]})"
                         for i in wrong))
     # self-consistency: k sampled scratchpads per problem, one batch of k * N
@@ -270,7 +271,7 @@ def run(quick=False, seed=0, figures_dir=None):
     results["single_sample"] = float(np.mean([accuracy(s, truth) for s in samples]))
     votes = [self_consistency([samples[j][i] for j in range(cfg.k)])[0] for i in range(N)]
     results["self_consistency"] = accuracy(votes, truth)
-    print(f"scratchpad sampled at T={cfg.temperature:g}: one sample "
+    say(f"scratchpad sampled at T={cfg.temperature:g}: one sample "
           f"{100 * results['single_sample']:.1f}% "
           f"(mean over {cfg.k} samples), majority of {cfg.k} (self-consistency) "
           f"{100 * results['self_consistency']:.1f}%")
@@ -278,11 +279,11 @@ def run(quick=False, seed=0, figures_dir=None):
                        seed)
     seconds = time.perf_counter() - start
     tokens = {fmt: logs[fmt].tokens for fmt in FORMATS}
-    print(f"Training tokens: direct {tokens['direct']:,}, scratchpad {tokens['scratchpad']:,}; "
+    say(f"Training tokens: direct {tokens['direct']:,}, scratchpad {tokens['scratchpad']:,}; "
           f"wall time {format_duration(seconds)}.")
     if quick:
-        print("(--quick is a smoke test on 2-digit sums; the full run uses 8 digits.)")
-    print(f"Wrote {path}")
+        say("(--quick is a smoke test on 2-digit sums; the full run uses 8 digits.)")
+    say(f"Wrote {path}")
     return {**results, "seconds": seconds, "figure": str(path), "config": cfg}
 
 

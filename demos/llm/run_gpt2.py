@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from ..run import parser as demo_parser
+from ..text import say
 from .gpt2_tokenizer import load_gpt2_tokenizer
 
 EOT = "<|endoftext|>"
@@ -31,7 +32,7 @@ EOT = "<|endoftext|>"
 
 def _needs(exc):
     """A friendly message for an exercise that is not implemented yet (exit code 1)."""
-    print(f"run_gpt2 needs an exercise you have not implemented yet:\n  {exc}",
+    say(f"run_gpt2 needs an exercise you have not implemented yet:\n  {exc}",
           file=sys.stderr)
     return 1
 
@@ -81,8 +82,8 @@ def run(directory, prompt, max_new_tokens=40, temperature=0.8, top_k=40, top_p=N
     text = tokenizer.decode(out_ids[:len(ids)] + new)
     if text.startswith(EOT) and not prompt:
         text = text[len(EOT):]
-    print(text, file=out)
-    print(f"[{max_new_tokens} new tokens in {seconds:.2f} s: {max_new_tokens / seconds:.1f} "
+    say(text, file=out)
+    say(f"[{max_new_tokens} new tokens in {seconds:.2f} s: {max_new_tokens / seconds:.1f} "
           f"tokens/s ({dtype}, {'KV cache' if use_cache else 'no cache'}); loaded in "
           f"{loaded:.1f} s]", file=out)
     return text, out_ids
@@ -118,6 +119,6 @@ def main(argv=None):
                           "the stubs with `make stubs` and implement it")
         raise
     except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -43,6 +43,7 @@ from implementation.transformer.training import format_duration, optimizer_step
 
 from ..blas import blas_threads, rerun_with_one_blas_thread
 from ..run import parser as demo_parser
+from ..text import say
 from ..training import train, write_png
 from .pretrain_demo import EOT, default_corpus, load_demo
 from .pretrain_demo import run as pretrain
@@ -314,17 +315,17 @@ def run(pretrained="runs/pretrain", steps=None, quick=False, seed=0, figures_dir
     else:
         base_dir = Path(pretrained)
         if not (base_dir / "checkpoint.npz").is_file():
-            print(f"No pretrained model in {base_dir}: running the pretraining demo into it "
+            say(f"No pretrained model in {base_dir}: running the pretraining demo into it "
                   "first.", flush=True)
             pretrain(out=base_dir, seed=seed)
-            print()
+            say()
         base, tokenizer, _ = load_demo(base_dir)
         source = str(base_dir / "checkpoint.npz")
     old_v = base.config.vocab_size
     tokenizer = add_special_tokens(tokenizer, SPECIAL_TOKENS)
     base = resize_embeddings(base, len(tokenizer.vocab))
     pad_id = tokenizer.special_ids[END]  # any id: padded positions have IGNORE targets
-    print(f"Base model: {source}, {base.num_parameters():,} parameters; "
+    say(f"Base model: {source}, {base.num_parameters():,} parameters; "
           f"vocabulary {old_v} -> {len(tokenizer.vocab)} with the special tokens "
           f"{', '.join(SPECIAL_TOKENS)} (new wte rows = the mean row).")
 
@@ -337,20 +338,20 @@ def run(pretrained="runs/pretrain", steps=None, quick=False, seed=0, figures_dir
     n_assist = np.mean([(e[1] != IGNORE).sum() for e in encoded])
     n_all = np.mean([len(e[0]) for e in encoded])
     example = apply_chat_template(train_conv[0][0])
-    print(f"Data: {len(train_conv)} training and {len(val_conv)} held-out conversations "
+    say(f"Data: {len(train_conv)} training and {len(val_conv)} held-out conversations "
           f"(tasks {', '.join(sorted(TASKS))}; held-out letter strings never seen in "
           f"training); {n_all:.1f} tokens per conversation on average, {n_assist:.1f} of them "
           f"the assistant's. A training example:\n{example}")
-    print(f"Fine-tuning: {cfg.steps} updates of {cfg.batch_size} conversations per variant, "
+    say(f"Fine-tuning: {cfg.steps} updates of {cfg.batch_size} conversations per variant, "
           f"AdamW (peak lr {cfg.lr:g}, cosine to {cfg.min_lr:g} after {cfg.warmup} warmup "
           f"updates), clipping at {cfg.max_norm:g}; seed {seed}. BLAS threads: "
           f"{blas_threads()}.", flush=True)
     before, _ = exact_match(base, val_conv, tokenizer, cfg.max_new, pad_id)
-    print(f"Base model before fine-tuning: held-out exact match {100 * before:.1f}%.")
+    say(f"Base model before fine-tuning: held-out exact match {100 * before:.1f}%.")
 
     logs, results, models = {}, {}, {}
     for variant in VARIANTS:
-        print(f"\n== Loss on {variant} ==", flush=True)
+        say(f"\n== Loss on {variant} ==", flush=True)
         tic = time.perf_counter()
         models[variant], logs[variant] = fine_tune(base, encoded, val_encoded, cfg, variant,
                                                    seed, pad_id)
@@ -360,15 +361,15 @@ def run(pretrained="runs/pretrain", steps=None, quick=False, seed=0, figures_dir
                             "first_val_loss": logs[variant].evals[0][1]["loss"],
                             "seconds": time.perf_counter() - tic}
         r = results[variant]
-        print(f"Held-out exact match {100 * acc:.1f}% ("
+        say(f"Held-out exact match {100 * acc:.1f}% ("
               + ", ".join(f"{t} {100 * a:.0f}%" for t, a in per_task.items())
               + f"); held-out loss on the assistant's tokens {r['val_loss']:.4f}; "
               f"{format_duration(r['seconds'])}.", flush=True)
 
-    print("\nSummary (same base model, batches, steps and learning rate):")
+    say("\nSummary (same base model, batches, steps and learning rate):")
     for variant in VARIANTS:
         r = results[variant]
-        print(f"  loss on {variant:<22} held-out exact match {100 * r['exact_match']:5.1f}%, "
+        say(f"  loss on {variant:<22} held-out exact match {100 * r['exact_match']:5.1f}%, "
               f"assistant-token loss {r['first_val_loss']:.3f} -> {r['val_loss']:.4f}")
     examples = []
     for messages, _ in val_conv[:4]:
@@ -377,14 +378,14 @@ def run(pretrained="runs/pretrain", steps=None, quick=False, seed=0, figures_dir
         got = {v: tokenizer.decode(greedy_answers(models[v], [prompt], tokenizer.special_ids[END],
                                                   cfg.max_new, pad_id)[0]) for v in VARIANTS}
         examples.append((messages[-2]["content"], messages[-1]["content"], got))
-        print(f"  {messages[-2]['content']!r}: expected {messages[-1]['content']!r}, "
+        say(f"  {messages[-2]['content']!r}: expected {messages[-1]['content']!r}, "
               + ", ".join(f"{v}: {a!r}" for v, a in got.items()))
     path = save_figure(logs, results, Path(figures_dir or out) / FIGURE_NAME,
                        f"SFT of the pretrained demo GPT, {cfg.steps} steps, seed {seed}")
     seconds = time.perf_counter() - start
-    print(f"\nWrote {path}; {format_duration(seconds)} in all.")
+    say(f"\nWrote {path}; {format_duration(seconds)} in all.")
     if quick:
-        print("(--quick is a smoke test; the full run, without --quick, takes a few minutes.)")
+        say("(--quick is a smoke test; the full run, without --quick, takes a few minutes.)")
     return {**results, "figure": str(path), "seconds": seconds, "examples": examples,
             "before": before}
 

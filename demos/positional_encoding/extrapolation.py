@@ -69,6 +69,7 @@ from implementation.transformer.linear import linear, linear_backward
 from implementation.transformer.optim import AdamW
 
 from ..run import parser as demo_parser
+from ..text import say
 
 VARIANTS = ("sinusoidal", "learned", "rope", "alibi")
 IGNORE = -100  # the target of a position before the first value: not scored
@@ -308,7 +309,7 @@ def train(variant, cfg, seed, log_every=3.0):
         now = time.perf_counter()
         if now - last_log >= log_every or step == cfg.steps:
             rate = step / (now - start)
-            print(
+            say(
                 f"  [{variant:>10}] step {step:5d}/{cfg.steps}  loss {np.mean(recent):.4f}  "
                 f"{rate:6.1f} steps/s  ETA {(cfg.steps - step) / rate:5.1f}s",
                 flush=True,
@@ -475,7 +476,7 @@ def run(quick: bool = False, out_dir: Path = Path("build/figures"), seed: int = 
         ``{variant: {length: {"loss": float, "accuracy": float}}}``.
     """
     cfg = QUICK if quick else FULL
-    print(
+    say(
         f"Latest-value task, V={cfg.vocab}, C={cfg.d_model}, H={cfg.n_heads}, "
         f"{cfg.n_layers} attention layer(s); training on T={cfg.t_train}, batch {cfg.batch}, "
         f"{cfg.steps} Adam steps (lr {cfg.lr}); evaluating at T={cfg.eval_lengths}",
@@ -489,10 +490,10 @@ def run(quick: bool = False, out_dir: Path = Path("build/figures"), seed: int = 
         for t in cfg.eval_lengths:
             results[variant][t], accuracy_at = evaluate(params, variant, cfg, t, seed)
         by_position[variant] = accuracy_at  # of the longest evaluation
-    print()
-    print(format_table(results, cfg))
+    say()
+    say(format_table(results, cfg))
     path = save_figure(results, by_position, cfg, Path(out_dir) / "extrapolation.png")
-    print(f"\nWrote {path} ({time.perf_counter() - start:.0f}s)", flush=True)
+    say(f"\nWrote {path} ({time.perf_counter() - start:.0f}s)", flush=True)
     return results
 
 

@@ -21,6 +21,7 @@ from implementation.positional_encoding.sinusoidal import (
 )
 
 from ..run import parser as demo_parser
+from ..text import say
 from .figures import save_lecture_figures
 
 D_MODEL, HEAD_DIM = 8, 8
@@ -75,11 +76,11 @@ def run_demo():
         checks.append((bool(passed), text))
 
     # 2.1 sinusoidal encoding and its linear-shift property
-    print("2.1  Sinusoidal encoding, d = 4, positions 0..4 (sin w0, cos w0, sin w1, cos w1):")
+    say("2.1  Sinusoidal encoding, d = 4, positions 0..4 (sin w0, cos w0, sin w1, cos w1):")
     with np.printoptions(precision=3, suppress=True, floatmode="fixed"):
-        print(sinusoidal_positional_encoding(5, 4))
-        print("     Shift matrix M_1 (one 2x2 rotation per pair, the same for every p):")
-        print(sinusoidal_shift_matrix(1, 4))
+        say(sinusoidal_positional_encoding(5, 4))
+        say("     Shift matrix M_1 (one 2x2 rotation per pair, the same for every p):")
+        say(sinusoidal_shift_matrix(1, 4))
     pe = sinusoidal_positional_encoding(32, D_MODEL)
     error = np.abs(pe[:-1] @ sinusoidal_shift_matrix(1, D_MODEL).T - pe[1:]).max()
     check(
@@ -93,7 +94,7 @@ def run_demo():
     tokens, cache = embedding(ids, wte)
     x = tokens + embedding(np.arange(ids.shape[1]), wpe)[0]  # (B, T, C)
     counts = embedding_backward(np.ones_like(tokens), cache)[:, 0]
-    print(f"\n2.2  Token + learned position embeddings of ids {ids.tolist()}: x {x.shape}")
+    say(f"\n2.2  Token + learned position embeddings of ids {ids.tolist()}: x {x.shape}")
     check(
         np.array_equal(counts, [1, 1, 2]),
         "embedding_backward accumulates repeated ids "
@@ -106,8 +107,8 @@ def run_demo():
     q, k = rng.standard_normal((2, HEAD_DIM))
     rq = apply_rope(np.broadcast_to(q, (t, HEAD_DIM)), cos, sin)  # q at positions 0 .. t-1
     rk = apply_rope(np.broadcast_to(k, (t, HEAD_DIM)), cos, sin)
-    print(f"\n2.3  RoPE, head_dim {HEAD_DIM}: one q and one k placed at positions 0..{t - 1}")
-    print(
+    say(f"\n2.3  RoPE, head_dim {HEAD_DIM}: one q and one k placed at positions 0..{t - 1}")
+    say(
         f"     q.k at (m, n) = (2, 5): {rq[2] @ rk[5]:+.6f}   (10, 13): "
         f"{rq[10] @ rk[13]:+.6f}   without RoPE: {q @ k:+.6f}"
     )
@@ -131,21 +132,21 @@ def run_demo():
     perm = interleave_permutation(HEAD_DIM)
     via_half_split = apply_rope(xs[:, perm], cos, sin)[:, np.argsort(perm)]
     error = np.abs(apply_rope_interleaved(xs, cos, sin) - via_half_split).max()
-    print(f"\n2.4  Interleaved layout; P (even dims first) = {perm.tolist()}")
+    say(f"\n2.4  Interleaved layout; P (even dims first) = {perm.tolist()}")
     check(
         error < 1e-12,
         f"apply_rope_interleaved(x) == P^T apply_rope(P x) (max difference {error:.1e})",
     )
 
     # 2.5 ALiBi
-    print("\n2.5  ALiBi slopes")
+    say("\n2.5  ALiBi slopes")
     for n in (8, 12):
-        print(f"     {n:2d} heads: {_powers_of_two(alibi_slopes(n))}")
+        say(f"     {n:2d} heads: {_powers_of_two(alibi_slopes(n))}")
     bias = alibi_bias(2, 3, 5)  # (H, t_q, t_k): the 3 newest queries over 5 keys
-    print("     alibi_bias(2, t_q=3, t_k=5)[0]: query i sits at position i + 2; the")
-    print("     positive entries are future keys, which the causal mask removes:")
+    say("     alibi_bias(2, t_q=3, t_k=5)[0]: query i sits at position i + 2; the")
+    say("     positive entries are future keys, which the causal mask removes:")
     with np.printoptions(precision=4, suppress=True):
-        print(bias[0])
+        say(bias[0])
     check(
         bias[0, -1, -1] == 0 and bias[0, -1, 0] == -4 * alibi_slopes(2)[0],
         "the last query sits at the last key: bias 0 there, -4 x slope at key 0",
@@ -158,9 +159,9 @@ def run_demo():
     linear = rope_cos_sin(pos, HEAD_DIM, scaling={"type": "linear", "factor": 2.0})[0]
     ntk = rope_cos_sin(pos, HEAD_DIM, scaling={"type": "ntk", "factor": 2.0})[0]
     slow = HEAD_DIM // 2 - 1
-    print(f"\n2.6  Context extension x2, positions {pos.tolist()}: cos of the slowest angle")
+    say(f"\n2.6  Context extension x2, positions {pos.tolist()}: cos of the slowest angle")
     for name, table in (("none", plain), ("linear", linear), ("ntk", ntk)):
-        print(f"     {name:6s}: {np.round(table[:, slow], 4).tolist()}")
+        say(f"     {name:6s}: {np.round(table[:, slow], 4).tolist()}")
     check(
         np.abs(linear - halved).max() < 1e-12,
         "linear scaling by 2 gives the tables of positions / 2",
@@ -170,9 +171,9 @@ def run_demo():
         "NTK scaling interpolates the slowest pair and leaves the fastest pair alone",
     )
 
-    print()
+    say()
     for passed, text in checks:
-        print(f"[{'ok' if passed else 'FAILED'}] {text}")
+        say(f"[{'ok' if passed else 'FAILED'}] {text}")
     return all(passed for passed, _ in checks)
 
 
@@ -185,5 +186,5 @@ def main(argv=None):
     ok = run_demo()
     if args.figures:
         for path in save_lecture_figures(args.figures):
-            print(f"Wrote {path}")
+            say(f"Wrote {path}")
     return 0 if ok else 1

@@ -15,6 +15,7 @@ from implementation.self_attention.multi_head import init_mha_params, multi_head
 from implementation.self_attention.online_softmax import online_softmax_attention
 
 from ..run import parser as demo_parser
+from ..text import say
 from .figures import save_attention_figure, save_lecture_figures
 
 TOKENS = ("the", "cat", "sat", "on", "mats")
@@ -40,23 +41,23 @@ def run_demo(out_path):
     x = rng.standard_normal((1, t, D_MODEL))  # (B, T, C): one sentence, random embeddings
     # Weights with std 1/sqrt(C) keep q.k of order 1 (GPT-2's 0.02 would give uniform weights).
     params = init_mha_params(D_MODEL, rng, std=1 / np.sqrt(D_MODEL))
-    print(f"Causal multi-head self-attention on {t} tokens: {' '.join(TOKENS)}")
-    print(f"x (B, T, C) = {x.shape}; {N_HEADS} heads of width {D_MODEL // N_HEADS}")
+    say(f"Causal multi-head self-attention on {t} tokens: {' '.join(TOKENS)}")
+    say(f"x (B, T, C) = {x.shape}; {N_HEADS} heads of width {D_MODEL // N_HEADS}")
 
     q, k, v = (split_heads(x @ params[f"W_{n}"] + params[f"b_{n}"], N_HEADS) for n in "qkv")
-    print(f"Q, K, V per head (B, H, T, D): {q.shape} {k.shape} {v.shape}")
+    say(f"Q, K, V per head (B, H, T, D): {q.shape} {k.shape} {v.shape}")
 
     mask = causal_mask(t)
-    print("\nCausal mask (1 = query row may attend to key column):")
-    print(_table(mask, TOKENS, lambda m: "1" if m else "."))
+    say("\nCausal mask (1 = query row may attend to key column):")
+    say(_table(mask, TOKENS, lambda m: "1" if m else "."))
 
     out, cache = multi_head_attention(x, x, params, N_HEADS, mask)
     weights = cache["weights"]  # (B, H, T, T)
-    print(f"\nOutput (B, T, C) = {out.shape}; attention weights (B, H, T_q, T_k) = {weights.shape}")
+    say(f"\nOutput (B, T, C) = {out.shape}; attention weights (B, H, T_q, T_k) = {weights.shape}")
     for h in range(N_HEADS):
-        print(f"\nHead {h} attention weights (masked keys shown as '-'):")
+        say(f"\nHead {h} attention weights (masked keys shown as '-'):")
         shown = np.where(mask, weights[0, h], np.nan)
-        print(_table(shown, TOKENS, lambda w: "-" if np.isnan(w) else f"{w:.2f}"))
+        say(_table(shown, TOKENS, lambda w: "-" if np.isnan(w) else f"{w:.2f}"))
 
     ok = True
     row_error = np.max(np.abs(weights.sum(axis=-1) - 1))
@@ -64,7 +65,7 @@ def run_demo(out_path):
     online = online_softmax_attention(q, k, v, block_size=BLOCK_SIZE, causal=True)
     exact, _ = scaled_dot_product_attention(q, k, v, mask)
     online_error = np.max(np.abs(online - exact))
-    print()
+    say()
     for passed, text in [
         (row_error < 1e-12, f"every row of weights sums to 1 (max error {row_error:.1e})"),
         (leak == 0, f"no weight on future tokens (max masked weight {leak:.1e})"),
@@ -74,11 +75,11 @@ def run_demo(out_path):
             f"(max difference {online_error:.1e})",
         ),
     ]:
-        print(f"[{'ok' if passed else 'FAILED'}] {text}")
+        say(f"[{'ok' if passed else 'FAILED'}] {text}")
         ok &= bool(passed)
 
     path = save_attention_figure(weights[0], TOKENS, out_path, mask)
-    print(f"\nWrote {path}")
+    say(f"\nWrote {path}")
     return ok, weights[0], mask
 
 
@@ -97,5 +98,5 @@ def main(argv=None):
     ok, weights, mask = run_demo(args.out)
     if args.figures:
         for path in save_lecture_figures(args.figures, weights, TOKENS, mask):
-            print(f"Wrote {path}")
+            say(f"Wrote {path}")
     return 0 if ok else 1

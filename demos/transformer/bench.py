@@ -33,6 +33,7 @@ import numpy as np
 from implementation.transformer.gpt import GPT, GPTConfig
 
 from ..run import parser as demo_parser
+from ..text import say
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def time_config(bc, rounds, steps_per_round, attn_implementations, progress=True
             per_step[label].append((time.perf_counter() - start) / steps_per_round)
         if progress:
             now = "  ".join(f"{label} {1e3 * per_step[label][-1]:.1f} ms" for label in labels)
-            print(f"  {bc.name}: round {r + 1}/{rounds}  {now}", file=sys.stderr, flush=True)
+            say(f"  {bc.name}: round {r + 1}/{rounds}  {now}", file=sys.stderr, flush=True)
     ms = {label: 1e3 * float(np.median(t)) for label, t in per_step.items()}
     return {"config": bc, "agreement": agreement, "ms": ms,
             "ratio": {label: ms[label] / ms["numpy"] for label in labels if label != "numpy"}}
@@ -245,18 +246,18 @@ def main(argv=None):
     chosen = [bc for bc in CONFIGS + (TINY,) if bc.name in args.config] if args.config else \
         list(CONFIGS)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# {platform.machine()}, {os.cpu_count()} logical CPUs, load average {load:.1f}; "
+    say(f"# {platform.machine()}, {os.cpu_count()} logical CPUs, load average {load:.1f}; "
           f"Python {platform.python_version()}, NumPy {np.__version__}, torch "
           f"{torch.__version__}, transformers {transformers.__version__}")
-    print(f"# threads: NumPy BLAS {threads} (from {how}), torch {torch.get_num_threads()}; "
+    say(f"# threads: NumPy BLAS {threads} (from {how}), torch {torch.get_num_threads()}; "
           f"float32; {rounds} rounds x {steps_per_round} steps, medians"
           + (" (--quick: not a measurement)" if args.quick else ""), flush=True)
     results = []
     for bc in chosen:
-        print(f"timing {bc.name} ...", file=sys.stderr, flush=True)
+        say(f"timing {bc.name} ...", file=sys.stderr, flush=True)
         results.append(time_config(bc, rounds, steps_per_round, impls))
-        print(f"  {bc.name}: loss and gradients agree with torch to "
+        say(f"  {bc.name}: loss and gradients agree with torch to "
               f"{results[-1]['agreement']:.1e} (max relative difference)",
               file=sys.stderr, flush=True)
-    print(format_table(results))
+    say(format_table(results))
     return results

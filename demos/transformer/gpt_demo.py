@@ -40,6 +40,7 @@ from implementation.transformer.optim import AdamW, cosine_schedule
 from implementation.transformer.training import format_duration, optimizer_step
 
 from ..blas import blas_threads
+from ..text import say
 from ..training import save_loss_curve, train
 from .tasks import IGNORE, SortDigits, Split, lm_batch
 
@@ -173,15 +174,15 @@ def run(quick=False, seed=0, figures_dir=None):
     task = cfg.task()
     gpt_cfg = cfg.gpt_config()
     n_params = sum(int(np.prod(shape)) for shape in gpt_param_shapes(gpt_cfg).values())
-    print(f"Task: {task.description} (as minGPT's sorting demo); {cfg.n_held_out} strings "
+    say(f"Task: {task.description} (as minGPT's sorting demo); {cfg.n_held_out} strings "
           "are held out, with every rearrangement of them.")
-    print(f"Model: GPT with n_layer={gpt_cfg.n_layer}, n_head={gpt_cfg.n_head}, "
+    say(f"Model: GPT with n_layer={gpt_cfg.n_layer}, n_head={gpt_cfg.n_head}, "
           f"n_embd={gpt_cfg.n_embd}, context {gpt_cfg.block_size}, vocabulary "
           f"{gpt_cfg.vocab_size}: {n_params:,} parameters, {gpt_cfg.dtype}.")
-    print(f"Training: {cfg.steps} steps of {cfg.batch_size} problems, AdamW (peak lr "
+    say(f"Training: {cfg.steps} steps of {cfg.batch_size} problems, AdamW (peak lr "
           f"{cfg.lr:g}, cosine to {cfg.min_lr:g} after {cfg.warmup} warmup steps), clipping at "
           f"{cfg.max_norm:g}; seed {seed}{' (--quick)' if quick else ''}.")
-    print(f"BLAS threads: {blas_threads()}.", flush=True)
+    say(f"BLAS threads: {blas_threads()}.", flush=True)
     start = time.perf_counter()
     model, split, log = train_gpt(cfg, seed)
     metrics = log.evals[-1][1]  # teacher-forced, after the last step
@@ -189,28 +190,28 @@ def run(quick=False, seed=0, figures_dir=None):
     seconds = time.perf_counter() - start
 
     prompts, answers = split.held_out
-    print("\nHeld-out examples (the model's answer, greedy):")
+    say("\nHeld-out examples (the model's answer, greedy):")
     shown = list(range(5)) + [int(i) for i in np.flatnonzero(~correct)[:3] if i >= 5]
     for i in shown:
         mark = "ok" if correct[i] else f"wrong, it wrote {''.join(map(str, written[i]))}"
-        print(f"  {task.format(prompts[i], answers[i])}   {mark}")
+        say(f"  {task.format(prompts[i], answers[i])}   {mark}")
     path = save_loss_curve(
         log, Path(figures_dir or "build/figures") / FIGURE_NAME,
         title=f"GPT ({n_params:,} parameters) learning to {task.description}, seed {seed}")
     n_right, n = int(correct.sum()), len(correct)
-    print(f"\nFinal training loss {log.recent_loss():.4f} (mean of the last 50 steps), held-out "
+    say(f"\nFinal training loss {log.recent_loss():.4f} (mean of the last 50 steps), held-out "
           f"loss {metrics['loss']:.4f}; wall time {format_duration(seconds)} "
           f"({log.tokens / seconds:,.0f} training tokens/s overall).")
-    print(f"Greedy decoding: {n_right}/{n} held-out answers exactly right; teacher-forced "
+    say(f"Greedy decoding: {n_right}/{n} held-out answers exactly right; teacher-forced "
           f"(the curve's measure): {100 * metrics['accuracy']:.1f}%.")
     if metrics["accuracy"] - accuracy > 0.01:
-        print("WARNING: the teacher-forced exact match is much higher than greedy decoding's: "
+        say("WARNING: the teacher-forced exact match is much higher than greedy decoding's: "
               "can the model see the tokens it should predict? Check the causal mask.")
     verdict = (f"Your GPT learned to {task.description}" if accuracy >= 0.99 else "Your GPT")
-    print(f"{verdict}: {100 * accuracy:.1f}% of {n} held-out strings exactly right.")
+    say(f"{verdict}: {100 * accuracy:.1f}% of {n} held-out strings exactly right.")
     if quick:
-        print("(--quick is a smoke test; the full run, without --quick, reaches 99%.)")
-    print(f"Wrote {path}")
+        say("(--quick is a smoke test; the full run, without --quick, reaches 99%.)")
+    say(f"Wrote {path}")
     return {"accuracy": accuracy, "teacher_forced_accuracy": metrics["accuracy"],
             "held_out_loss": metrics["loss"], "train_loss": log.recent_loss(),
             "seconds": seconds, "steps": log.steps, "parameters": n_params, "n_held_out": n,

@@ -35,6 +35,7 @@ from implementation.transformer.seq2seq import Transformer, TransformerConfig
 from implementation.transformer.training import format_duration, optimizer_step
 
 from ..blas import blas_threads
+from ..text import say
 from ..training import save_loss_curve, train
 from .tasks import ReverseDigits, Split
 
@@ -148,45 +149,45 @@ def run(quick=False, seed=0, figures_dir=None):
     bos, eos = special_tokens(task)
     model_cfg = cfg.model_config()
     n_params = Transformer(model_cfg, np.random.default_rng(0)).num_parameters()
-    print(f"Task: {task.description}: {task.n_problems:,} strings, {cfg.n_held_out} held out.")
-    print(f"Model: encoder-decoder Transformer, {model_cfg.n_layers} + {model_cfg.n_layers} "
+    say(f"Task: {task.description}: {task.n_problems:,} strings, {cfg.n_held_out} held out.")
+    say(f"Model: encoder-decoder Transformer, {model_cfg.n_layers} + {model_cfg.n_layers} "
           f"{'pre' if model_cfg.norm_first else 'post'}-norm layers, d_model="
           f"{model_cfg.d_model}, {model_cfg.n_heads} heads, d_ff={model_cfg.d_ff}, one shared "
           f"and tied table of {model_cfg.tgt_vocab_size} tokens: {n_params:,} parameters, "
           f"{model_cfg.dtype}.")
-    print(f"Training: {cfg.steps} steps of {cfg.batch_size} strings, AdamW under the Noam "
+    say(f"Training: {cfg.steps} steps of {cfg.batch_size} strings, AdamW under the Noam "
           f"schedule (factor {cfg.noam_factor:g}, warmup {cfg.warmup}), label smoothing "
           f"{cfg.label_smoothing:g}, clipping at {cfg.max_norm:g}; seed {seed}"
           f"{' (--quick)' if quick else ''}.")
-    print(f"BLAS threads: {blas_threads()}.", flush=True)
+    say(f"BLAS threads: {blas_threads()}.", flush=True)
     start = time.perf_counter()
     model, split, log = train_seq2seq(cfg, seed)
     metrics, written, correct = evaluate(model, *split.held_out, bos, eos)
     seconds = time.perf_counter() - start
 
     prompts, answers = split.held_out
-    print("\nHeld-out examples (greedy_decode):")
+    say("\nHeld-out examples (greedy_decode):")
     shown = list(range(5)) + [int(i) for i in np.flatnonzero(~correct)[:3] if i >= 5]
     for i in shown:
         wrote = " ".join("BOS" if t == bos else "EOS" if t == eos else "-" if t < 0 else str(t)
                          for t in written[i])
         mark = "ok" if correct[i] else f"wrong, it wrote {wrote}"
-        print(f"  {task.format(prompts[i], answers[i])}   {mark}")
+        say(f"  {task.format(prompts[i], answers[i])}   {mark}")
     path = save_loss_curve(
         log, Path(figures_dir or "build/figures") / FIGURE_NAME,
         title=f"Encoder-decoder ({n_params:,} parameters) learning to {task.description}, "
               f"seed {seed}")
     n_right = int(correct.sum())
-    print(f"\nFinal training loss {log.recent_loss():.4f} (mean of the last 50 steps, label "
+    say(f"\nFinal training loss {log.recent_loss():.4f} (mean of the last 50 steps, label "
           f"smoothing included), held-out loss {metrics['loss']:.4f}; wall time "
           f"{format_duration(seconds)} ({log.tokens / seconds:,.0f} tokens/s overall).")
     verdict = (f"Your Transformer learned to {task.description}" if metrics["accuracy"] >= 0.99
                else "Your Transformer")
-    print(f"{verdict}: {100 * metrics['accuracy']:.1f}% of {len(correct)} held-out strings "
+    say(f"{verdict}: {100 * metrics['accuracy']:.1f}% of {len(correct)} held-out strings "
           f"exactly right ({n_right}/{len(correct)}).")
     if quick:
-        print("(--quick is a smoke test; the full run, without --quick, reaches 99%.)")
-    print(f"Wrote {path}")
+        say("(--quick is a smoke test; the full run, without --quick, reaches 99%.)")
+    say(f"Wrote {path}")
     return {"accuracy": metrics["accuracy"], "held_out_loss": metrics["loss"],
             "train_loss": log.recent_loss(), "seconds": seconds, "steps": log.steps,
             "parameters": n_params, "n_held_out": len(correct), "figure": str(path)}
