@@ -11,7 +11,7 @@ WIDTH = 80
 
 def wrap(text: str, width: int = WIDTH) -> str:
     """``text`` with each line longer than ``width`` folded at spaces, continuation lines
-    indented past a leading ``[ok]``, else 4 deeper than the line."""
+    indented past a leading ``[ok]``, else 4 deeper than the line (``#`` kept)."""
     lines = []
     for line in text.split("\n"):
         if len(line) <= width:
@@ -19,6 +19,8 @@ def wrap(text: str, width: int = WIDTH) -> str:
             continue
         lead = re.match(r" *(\[\w+\] )?", line).end()
         indent = " " * (lead if lead > len(line) - len(line.lstrip()) else lead + 4)
+        if line.startswith("# "):  # a comment stays a comment (a benchmark's header)
+            indent = "#" + indent[1:]
         lines.append(textwrap.fill(line, width, subsequent_indent=indent,
                                    break_long_words=False, break_on_hyphens=False))
     return "\n".join(lines)

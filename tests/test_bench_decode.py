@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from columns import long_lines
 from implementation.transformer.gpt import GPTConfig, gpt_param_shapes
 
 from demos.run import load
@@ -19,6 +20,7 @@ def test_tiny_run_reports_and_plots(tmp_path, capsys):
     res = bench_decode.main(["--config", "tiny", "--no-torch", "--quick", "--threads", "1",
                              "--figure", str(figure)])
     out = capsys.readouterr().out
+    assert not long_lines(out)
     assert figure.exists() and figure.stat().st_size > 1000
     assert "memory bandwidth, streaming read" in out and "roofline" in out
     assert "| length | cached tokens/s | uncached tokens/s" in out

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from columns import long_lines
 from conftest import REPO
 
 from grader import course
@@ -22,6 +23,7 @@ def test_demo_on_the_reference_writes_its_heatmap(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "online softmax" in done.stdout and out.stat().st_size > 10_000
+    assert not long_lines(done.stdout + done.stderr)
 
 
 def test_module_2_demo_runs_clean():
@@ -30,6 +32,7 @@ def test_module_2_demo_runs_clean():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "[ok]" in done.stdout and "FAIL" not in done.stdout
+    assert not long_lines(done.stdout + done.stderr)
 
 
 @pytest.mark.parametrize("name", [m.package for m in course.MODULES])
@@ -40,6 +43,7 @@ def test_demo_on_the_stubs_names_the_missing_exercise(name):
     assert "Traceback" not in done.stderr + done.stdout
     assert re.search(r"exercise \d\.\d", done.stdout + done.stderr, re.IGNORECASE)
     assert "make grade EX=" in done.stdout + done.stderr
+    assert not long_lines(done.stdout + done.stderr)
 
 
 def test_demos_run_on_a_folder_holding_a_finished_implementation(tmp_path):
@@ -57,6 +61,7 @@ def test_demos_run_on_a_folder_holding_a_finished_implementation(tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "held-out strings exactly right" in done.stdout
+    assert not long_lines(done.stdout + done.stderr)
     assert (tmp_path / "gpt_loss.png").stat().st_size > 10_000
 
 
@@ -80,6 +85,7 @@ def test_demos_list_and_a_missing_target_folder():
                            "no/such/folder"], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2 and "no such directory" in done.stderr
+    assert not long_lines(done.stdout + done.stderr)
 
 
 @pytest.mark.parametrize("name", ["self_attention", "positional_encoding"])

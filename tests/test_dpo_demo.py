@@ -8,6 +8,7 @@ import io
 import re
 
 import numpy as np
+from columns import long_lines
 from implementation.llm.dpo import sequence_logprob
 
 from demos.run import load
@@ -20,6 +21,7 @@ def test_quick_demo_runs_and_draws(tmp_path):
     out = io.StringIO()
     history = dpo_demo.run(quick=True, seed=0, figures_dir=tmp_path, out=out)
     text = out.getvalue()
+    assert not long_lines(text)
     assert re.search(r"reference step +\d+/\d+: next-token loss \d\.\d+", text), text
     assert re.search(r"DPO step +\d+/\d+: loss \d\.\d+, held-out accuracy", text), text
     assert "held-out preference accuracy" in text

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from columns import long_lines
 
 from demos.run import load
 from reference.positional_encoding.alibi import alibi_bias
@@ -43,6 +44,7 @@ def test_quick_run_returns_every_variant_and_length_and_writes_the_figure(tmp_pa
     figure = tmp_path / "extrapolation.png"
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out
+    assert not long_lines(out)
     assert "steps/s" in out and "ETA" in out, "no progress lines"
     assert "T=128 loss" in out, "no results table"
 

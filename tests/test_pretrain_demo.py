@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+from columns import long_lines
 from conftest import REPO
 from implementation.llm.pretrain import evaluate
 
@@ -37,6 +38,7 @@ def test_quick_demo_trains_checkpoints_draws_and_loads(tmp_path):
                            str(figures)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     text = done.stdout
+    assert not long_lines(text + done.stderr)
     assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", text), text
     assert "OPENBLAS_NUM_THREADS=1" in text  # the demo re-ran itself with one BLAS thread
     val = [float(v) for v in re.findall(r"validation at step \d+: loss (\d+\.\d+)", text)]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+from columns import long_lines
 from conftest import REPO
 
 from demos.llm.prompting_demo import encode, parse_sums, text_of
@@ -34,6 +35,7 @@ def test_quick_demo_runs_and_draws(tmp_path):
                           env={"OPENBLAS_NUM_THREADS": "1", "PATH": ""})
     assert done.returncode == 0, done.stderr
     text = done.stdout
+    assert not long_lines(text + done.stderr)
     assert re.search(r"direct greedy: +\d+\.\d% exact match", text), text
     assert re.search(r"majority of 3 \(self-consistency\) \d+\.\d%", text), text
     assert (tmp_path / "prompting_accuracy.png").stat().st_size > 10_000

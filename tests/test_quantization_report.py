@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from columns import long_lines
 from implementation.llm.quantization import dequantize_int8, quantize_int8
 from implementation.transformer.gpt import GPT, GPTConfig
 
@@ -114,4 +115,5 @@ def test_bench_quantization_on_a_quick_pretraining_run(tmp_path, capsys):
     pretrain_demo.run(corpus=corpus, out=tmp_path / "run", quick=True, steps=5)
     assert bench_quantization.main(["--demo", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
+    assert not long_lines(out)
     assert "Quantization of the pretrained demo GPT" in out and "int4" in out

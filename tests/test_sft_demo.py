@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+from columns import long_lines
 from conftest import REPO
 from implementation.llm.bpe import BPETokenizer
 from implementation.llm.sft import IGNORE, SPECIAL_TOKENS, apply_chat_template
@@ -30,6 +31,7 @@ def test_quick_demo_runs_both_variants_and_draws(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     text = done.stdout
+    assert not long_lines(text + done.stderr)
     assert "OPENBLAS_NUM_THREADS=1" in text  # re-ran itself with one BLAS thread
     assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", text), text
     assert "<|assistant|>\n" in text  # the example conversation is shown in the template

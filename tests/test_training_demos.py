@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import numpy as np
+from columns import long_lines
 from conftest import REPO
 
 from demos.transformer.tasks import IGNORE, ReverseDigits, SortDigits, Split, lm_batch
@@ -93,6 +94,7 @@ def test_quick_demo_runs_prints_progress_and_draws(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = done.stdout
+    assert not long_lines(out + done.stderr)
     assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", out), out
     assert "held-out at step" in out and "held-out strings exactly right" in out
     assert "OPENBLAS_NUM_THREADS=1" in out  # the demo re-ran itself with one BLAS thread
@@ -105,6 +107,7 @@ def test_gpt_demo_on_the_stubs_names_the_missing_exercise():
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
     assert re.search(r"exercise \d\.\d+", done.stderr) and "make grade EX=" in done.stderr
+    assert not long_lines(done.stdout + done.stderr)
 
 
 def test_reversal_task_and_teacher_forcing():
@@ -137,6 +140,7 @@ def test_quick_seq2seq_demo_runs_prints_progress_and_draws(tmp_path):
                            str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = done.stdout
+    assert not long_lines(out + done.stderr)
     assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", out), out
     assert "held-out at step" in out and "held-out strings exactly right" in out
     assert (tmp_path / "seq2seq_loss.png").stat().st_size > 10_000
@@ -148,3 +152,4 @@ def test_seq2seq_demo_on_the_stubs_names_the_missing_exercise():
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
     assert re.search(r"exercise \d\.\d+", done.stderr) and "make grade EX=" in done.stderr
+    assert not long_lines(done.stdout + done.stderr)

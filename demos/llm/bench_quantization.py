@@ -50,5 +50,5 @@ def main(argv=None):
     rows = quantization_report(model, val_tokens, block_size=block, group_sizes=groups)
     say(format_quantization_report(rows))
     say(f"({time.perf_counter() - start:.1f} s; weights = every 2-D matrix incl. the tied "
-          "embedding, scales included; logits differences against the float32 model)")
+          "embedding, scales included; |dl| = |logit difference| against the float32 model)")
     return 0

@@ -157,13 +157,14 @@ def quantization_report(model, tokens, block_size=256, group_sizes=(32, 64, 128)
 def format_quantization_report(rows):
     """The rows of ``quantization_report`` as a plain-text table, sizes in MB = 10^6 bytes
     (given)."""
-    header = (f"{'scheme':<18} {'weights':>10} {'bits/w':>7} {'vs fp32':>8} "
-              f"{'max|dlogit|':>12} {'mean|dlogit|':>13} {'top-1':>7} {'ppl':>9} {'dppl':>9}")
+    # 80 columns: |dl| is the absolute logit difference against the float32 model
+    header = (f"{'scheme':<16} {'weights':>7} {'bits/w':>6} {'vs fp32':>7} {'max|dl|':>8} "
+              f"{'mean|dl|':>8} {'top-1':>7} {'ppl':>7} {'dppl':>6}")
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
-            f"{r['scheme']:<18} {r['total_bytes'] / 1e6:>7.2f} MB {r['bits_per_weight']:>7.2f} "
-            f"{r['compression']:>7.2f}x {r['max_abs_dlogits']:>12.4g} "
-            f"{r['mean_abs_dlogits']:>13.4g} {r['top1_agreement']:>7.2%} "
-            f"{r['perplexity']:>9.3f} {r['dppl']:>+9.3f}")
+            f"{r['scheme']:<16} {r['total_bytes'] / 1e6:>4.2f} MB {r['bits_per_weight']:>6.2f} "
+            f"{r['compression']:>6.2f}x {r['max_abs_dlogits']:>8.4g} "
+            f"{r['mean_abs_dlogits']:>8.4g} {r['top1_agreement']:>7.2%} "
+            f"{r['perplexity']:>7.3f} {r['dppl']:>+6.3f}")
     return "\n".join(lines)

@@ -201,18 +201,25 @@ def time_config(bc, rounds, steps_per_round, attn_implementations, progress=True
 
 
 def format_table(results):
-    """A Markdown table of the results."""
+    """A Markdown table of the results, under comment lines naming the configurations; short
+    headers keep it within 80 columns."""
     torch_labels = list(results[0]["ratio"])
-    head = ["config (layers / heads / C / T / B / V)", "numpy ms/step"]
-    for label in torch_labels:
-        head += [f"{label} ms/step", f"ratio vs {label}"]
-    head += ["numpy tokens/s"] + [f"{label} tokens/s" for label in torch_labels[:1]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = ["# configurations as layers / heads / C / T / B / V:"]
+    for res in results:
+        bc = res["config"]
+        lines.append(f"#   {bc.name}: {bc.n_layer} / {bc.n_head} / {bc.n_embd} / {bc.T} / "
+                     f"{bc.B} / {bc.vocab_size}")
+    lines.append("# ms: milliseconds per step; ratio: torch's time / numpy's; tok/s: tokens/s")
+    short = [label.removeprefix("torch ") for label in torch_labels]  # every one is torch's
+    head = ["config", "numpy ms"]
+    for label in short:
+        head += [f"{label} ms", "ratio"]
+    head += ["numpy tok/s"] + [f"{label} tok/s" for label in short[:1]]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for res in results:
         bc, ms = res["config"], res["ms"]
         tokens = bc.B * bc.T
-        row = [f"{bc.name} ({bc.n_layer} / {bc.n_head} / {bc.n_embd} / {bc.T} / {bc.B} / "
-               f"{bc.vocab_size})", f"{ms['numpy']:.1f}"]
+        row = [bc.name, f"{ms['numpy']:.1f}"]
         for label in torch_labels:
             row += [f"{ms[label]:.1f}", f"{res['ratio'][label]:.2f}x"]
         row += [f"{tokens / ms['numpy'] * 1e3:,.0f}"]
@@ -257,7 +264,7 @@ def main(argv=None):
         say(f"timing {bc.name} ...", file=sys.stderr, flush=True)
         results.append(time_config(bc, rounds, steps_per_round, impls))
         say(f"  {bc.name}: loss and gradients agree with torch to "
-              f"{results[-1]['agreement']:.1e} (max relative difference)",
+            f"{results[-1]['agreement']:.1e} (max relative error)",
               file=sys.stderr, flush=True)
     say(format_table(results))
     return results
