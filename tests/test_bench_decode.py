@@ -23,7 +23,7 @@ def test_tiny_run_reports_and_plots(tmp_path, capsys):
     assert not long_lines(out)
     assert figure.exists() and figure.stat().st_size > 1000
     assert "memory bandwidth, streaming read" in out and "roofline" in out
-    assert "| length | cached tokens/s | uncached tokens/s" in out
+    assert "| length | cached tok/s | uncached tok/s" in out
     assert "threads: NumPy BLAS 1" in out
     assert res["nocache"]["tokens_identical"], "cached and uncached generate disagree"
     assert [row["length"] for row in res["sweep"]] == list(bench_decode.TINY.sweep)

@@ -443,61 +443,63 @@ def _verdict(value, target):
 
 
 def format_report(res):
-    """The Markdown tables of a run's results."""
+    """A run's results: a line per quantity (wrapped on the terminal), then a Markdown
+    table of the sweep over lengths."""
     dc, bw, wb = res["config"], res["bandwidth"], res["weight_bytes"]
     roof = res["roofline_tokens_per_s"]
-    lines = ["| quantity | value |", "|---|---|",
-             f"| memory bandwidth, streaming read ({bw['read method']}; median; the faster of "
+    lines = [f"memory bandwidth, streaming read ({bw['read method']}; median; the faster of "
              f"the probes at the start and the end, {res['bandwidth_runs'][0]:.1f} and "
-             f"{res['bandwidth_runs'][1]:.1f}) | {bw['read']:.1f} GB/s |",
-             f"| ... other probes: sum / max on {res['threads']} threads; sum, 1 thread; copy "
-             f"(read + write), 1 thread | {bw['read (sum)']:.1f} / {bw['read (max)']:.1f}; "
-             f"{bw['read, 1 thread']:.1f}; {bw['copy, 1 thread']:.1f} GB/s |",
-             f"| float32 matrix product ({dc.matmul_n} x {dc.matmul_n}, {res['threads']} "
-             f"threads) | {res['matmul_gflops']:.0f} GFLOP/s |",
-             f"| machine balance = GFLOP/s / GB/s | {res['matmul_gflops'] / bw['read']:.1f} "
-             "FLOP/byte |",
-             f"| weights read per token | {wb / 1e6:.4g} MB |",
-             f"| matrix FLOPs per token (2 per weight) | {res['flops_per_token'] / 1e9:.3g} "
-             f"GFLOP: {res['flops_per_token'] / wb:.2f} FLOP/byte |",
-             f"| roofline = bandwidth / weight bytes | {roof:.1f} tokens/s |"]
+             f"{res['bandwidth_runs'][1]:.1f}): {bw['read']:.1f} GB/s",
+             f"... other probes: sum / max on {res['threads']} threads; sum, 1 thread; copy "
+             f"(read + write), 1 thread: {bw['read (sum)']:.1f} / {bw['read (max)']:.1f}; "
+             f"{bw['read, 1 thread']:.1f}; {bw['copy, 1 thread']:.1f} GB/s",
+             f"float32 matrix product ({dc.matmul_n} x {dc.matmul_n}, {res['threads']} "
+             f"threads): {res['matmul_gflops']:.0f} GFLOP/s",
+             f"machine balance = GFLOP/s / GB/s: {res['matmul_gflops'] / bw['read']:.1f} "
+             "FLOP/byte",
+             f"weights read per token: {wb / 1e6:.4g} MB",
+             f"matrix FLOPs per token (2 per weight): {res['flops_per_token'] / 1e9:.3g} "
+             f"GFLOP: {res['flops_per_token'] / wb:.2f} FLOP/byte",
+             f"roofline = bandwidth / weight bytes: {roof:.1f} tokens/s"]
     cmp = res.get("hf")
     ours = res["reference_decode"]
-    lines.append(f"| reference decode ({dc.prompt_len} + {dc.new_tokens} tokens, median) | "
+    lines.append(f"reference decode ({dc.prompt_len} + {dc.new_tokens} tokens, median): "
                  f"{ours:.1f} tokens/s = {ours / roof:.0%} of roofline (target >= "
-                 f"{TARGETS['vs_roofline']:.0%}: {_verdict(ours / roof, TARGETS['vs_roofline'])})"
-                 " |")
+                 f"{TARGETS['vs_roofline']:.0%}: {_verdict(ours / roof, TARGETS['vs_roofline'])})")
     t_prod = res["products_only"]
-    lines.append(f"| ... its matrix-vector products alone, back to back | {1e3 * t_prod:.1f} ms "
+    lines.append(f"... its matrix-vector products alone, back to back: {1e3 * t_prod:.1f} ms "
                  f"per token ({res['products_bytes'] / t_prod / 1e9:.1f} GB/s), of "
-                 f"{1e3 / ours:.1f} ms per decoded token |")
-    lines.append(f"| reference prefill ({dc.prompt_len} tokens) | "
-                 f"{1e3 * res['reference_prefill']:.1f} ms |")
+                 f"{1e3 / ours:.1f} ms per decoded token")
+    lines.append(f"reference prefill ({dc.prompt_len} tokens): "
+                 f"{1e3 * res['reference_prefill']:.1f} ms")
     if cmp is not None:
         hf = cmp["median"]["hf"]
         ratio = ours / hf["decode"]
         lines += [
-            f"| HF generate decode | {hf['decode']:.1f} tokens/s |",
-            f"| reference / HF, decode | {ratio:.2f}x (target >= {TARGETS['vs_hf']}x: "
-            f"{_verdict(ratio, TARGETS['vs_hf'])}) |",
-            f"| HF prefill ({dc.prompt_len} tokens) | {1e3 * hf['prefill']:.1f} ms "
-            f"(reference / HF time: {res['reference_prefill'] / hf['prefill']:.2f}) |",
-            f"| tokens identical to HF's | {'yes' if cmp['tokens_identical'] else 'NO'} |"]
+            f"HF generate decode: {hf['decode']:.1f} tokens/s",
+            f"reference / HF, decode: {ratio:.2f}x (target >= {TARGETS['vs_hf']}x: "
+            f"{_verdict(ratio, TARGETS['vs_hf'])})",
+            f"HF prefill ({dc.prompt_len} tokens): {1e3 * hf['prefill']:.1f} ms "
+            f"(reference / HF time: {res['reference_prefill'] / hf['prefill']:.2f})",
+            f"tokens identical to HF's: {'yes' if cmp['tokens_identical'] else 'NO'}"]
     nc = res["nocache"]
     at = {row["length"]: row for row in res["sweep"]}.get(dc.nocache_len)
     if at is not None:
         ratio = at["cached"] / at["uncached"]
-        lines.append(f"| KV cache vs no cache: one step at length {dc.nocache_len} | "
+        lines.append(f"KV cache vs no cache: one step at length {dc.nocache_len}: "
                      f"{at['cached']:.1f} / {at['uncached']:.2f} tokens/s = {ratio:.1f}x "
                      f"(target >= {TARGETS['cache_speedup']:.0f}x: "
-                     f"{_verdict(ratio, TARGETS['cache_speedup'])}) |")
+                     f"{_verdict(ratio, TARGETS['cache_speedup'])})")
     lines += [
-        f"| ... end to end: generate {dc.prompt_len} -> {dc.nocache_len} tokens, cached "
-        f"(median of 3) / uncached (one run) | {nc['cached']['seconds']:.2f} s / "
+        f"... end to end: generate {dc.prompt_len} -> {dc.nocache_len} tokens, cached "
+        f"(median of 3) / uncached (one run): {nc['cached']['seconds']:.2f} s / "
         f"{nc['uncached']['seconds']:.2f} s = {nc['speedup']:.1f}x; tokens identical: "
-        f"{'yes' if nc['tokens_identical'] else 'NO'} |"]
-    lines += ["", "| length | cached tokens/s | uncached tokens/s | cached / uncached | "
-              "roofline, weights + KV | uncached GFLOP/s (2 N L) |", "|---|---|---|---|---|---|"]
+        f"{'yes' if nc['tokens_identical'] else 'NO'}"]
+    lines += ["", "# tok/s: tokens per second; x: cached / uncached;",
+              "# roofline: bandwidth / (weight + KV cache bytes);",
+              "# GFLOP/s: of the uncached steps, at 2 N L FLOPs per token",
+              "| length | cached tok/s | uncached tok/s | x | roofline tok/s | GFLOP/s |",
+              "|---|---|---|---|---|---|"]
     for row in res["sweep"]:
         L = row["length"]
         kv_roof = bw["read"] * 1e9 / (wb + res["kv_bytes"](L))

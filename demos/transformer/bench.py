@@ -209,11 +209,12 @@ def format_table(results):
         bc = res["config"]
         lines.append(f"#   {bc.name}: {bc.n_layer} / {bc.n_head} / {bc.n_embd} / {bc.T} / "
                      f"{bc.B} / {bc.vocab_size}")
-    lines.append("# ms: milliseconds per step; ratio: torch's time / numpy's; tok/s: tokens/s")
+    lines.append("# ms: milliseconds per step; tok/s: tokens per second;")
+    lines.append("# x: torch's time / numpy's (above 1: numpy is faster)")
     short = [label.removeprefix("torch ") for label in torch_labels]  # every one is torch's
     head = ["config", "numpy ms"]
     for label in short:
-        head += [f"{label} ms", "ratio"]
+        head += [f"{label} ms", "x"]
     head += ["numpy tok/s"] + [f"{label} tok/s" for label in short[:1]]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for res in results:
