@@ -3,6 +3,8 @@ accounting, the fp32 row, the ordering of the errors, and the model left untouch
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from columns import long_lines
@@ -105,15 +107,16 @@ def test_table_lists_every_scheme(rows):
     assert "MB" in table and "ppl" in table
 
 
-def test_bench_quantization_on_a_quick_pretraining_run(tmp_path, capsys):
+def test_bench_quantization_on_a_quick_pretraining_run(tmp_path, capsys, monkeypatch):
     """`python -m demos bench_quantization --demo DIR` on a quick run of the pretraining demo."""
     from demos.llm import bench_quantization, pretrain_demo
 
-    corpus = tmp_path / "corpus.txt"
+    monkeypatch.chdir(tmp_path)  # short relative paths in the output, as a user's would be
+    corpus = Path("corpus.txt")
     corpus.write_text("Attention weighs every earlier token; the cache keeps keys and values. "
                       * 200, encoding="utf-8")
-    pretrain_demo.run(corpus=corpus, out=tmp_path / "run", quick=True, steps=5)
-    assert bench_quantization.main(["--demo", str(tmp_path / "run")]) == 0
+    pretrain_demo.run(corpus=corpus, out=Path("run"), quick=True, steps=5)
+    assert bench_quantization.main(["--demo", "run"]) == 0
     out = capsys.readouterr().out
     assert not long_lines(out)
     assert "Quantization of the pretrained demo GPT" in out and "int4" in out
