@@ -76,7 +76,7 @@ def run_demo():
         checks.append((bool(passed), text))
 
     # 2.1 sinusoidal encoding and its linear-shift property
-    say("2.1  Sinusoidal encoding, d = 4, positions 0..4 (sin w0, cos w0, sin w1, cos w1):")
+    say("2.1  Sinusoids, d = 4, positions 0..4 (columns sin w0, cos w0, sin w1, cos w1):")
     with np.printoptions(precision=3, suppress=True, floatmode="fixed"):
         say(sinusoidal_positional_encoding(5, 4))
         say("     Shift matrix M_1 (one 2x2 rotation per pair, the same for every p):")
@@ -110,7 +110,7 @@ def run_demo():
     say(f"\n2.3  RoPE, head_dim {HEAD_DIM}: one q and one k placed at positions 0..{t - 1}")
     say(
         f"     q.k at (m, n) = (2, 5): {rq[2] @ rk[5]:+.6f}   (10, 13): "
-        f"{rq[10] @ rk[13]:+.6f}   without RoPE: {q @ k:+.6f}"
+        f"{rq[10] @ rk[13]:+.6f}\n     without RoPE: {q @ k:+.6f}"
     )
     error = np.abs(np.linalg.norm(rq, axis=-1) - np.linalg.norm(q)).max()
     check(error < 1e-12, f"RoPE preserves norms (max change {error:.1e})")
@@ -141,7 +141,7 @@ def run_demo():
     # 2.5 ALiBi
     say("\n2.5  ALiBi slopes")
     for n in (8, 12):
-        say(f"     {n:2d} heads: {_powers_of_two(alibi_slopes(n))}")
+        say(f"     {n:2d} heads: {_powers_of_two(alibi_slopes(n))}", indent=15)
     bias = alibi_bias(2, 3, 5)  # (H, t_q, t_k): the 3 newest queries over 5 keys
     say("     alibi_bias(2, t_q=3, t_k=5)[0]: query i sits at position i + 2; the")
     say("     positive entries are future keys, which the causal mask removes:")
@@ -159,9 +159,10 @@ def run_demo():
     linear = rope_cos_sin(pos, HEAD_DIM, scaling={"type": "linear", "factor": 2.0})[0]
     ntk = rope_cos_sin(pos, HEAD_DIM, scaling={"type": "ntk", "factor": 2.0})[0]
     slow = HEAD_DIM // 2 - 1
-    say(f"\n2.6  Context extension x2, positions {pos.tolist()}: cos of the slowest angle")
+    say("\n2.6  Context extension x2: cos of the slowest angle")
+    say(f"     {'positions':9s}: {pos.tolist()}")
     for name, table in (("none", plain), ("linear", linear), ("ntk", ntk)):
-        say(f"     {name:6s}: {np.round(table[:, slow], 4).tolist()}")
+        say(f"     {name:9s}: {np.round(table[:, slow], 4).tolist()}")
     check(
         np.abs(linear - halved).max() < 1e-12,
         "linear scaling by 2 gives the tables of positions / 2",

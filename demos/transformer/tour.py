@@ -1,10 +1,11 @@
 """Worked example of Module 3, and its two training demos.
 
 Usage:
-    python -m demos transformer              # a tour of the module, on your code
-    python -m demos transformer --gpt        # train YOUR GPT (a minute or two)
-    python -m demos transformer --seq2seq    # train YOUR encoder-decoder
-    python -m demos transformer --target reference --gpt [--quick] [--figures DIR]
+    python -m demos transformer            # a tour of the module, on your code
+    python -m demos transformer --gpt      # train YOUR GPT (a minute or two)
+    python -m demos transformer --seq2seq  # train YOUR encoder-decoder
+    python -m demos transformer --target reference --gpt [--quick]
+                                [--figures DIR]
 """
 
 import math
@@ -38,8 +39,8 @@ def run_tour():
     check(y.shape == (4, 3) and y.dtype == np.float32, "linear keeps float32")
 
     h, _ = layer_norm(3 * x + 5, np.ones(8, np.float32), np.zeros(8, np.float32), 1e-5)
-    say(f"3.2  layer_norm(3x + 5): largest |row mean| {np.abs(h.mean(-1)).max():.1e}, "
-          f"row standard deviations {np.round(h.std(-1), 4).tolist()}")
+    say(f"3.2  layer_norm(3x + 5): largest |row mean| {np.abs(h.mean(-1)).max():.1e},\n"
+        f"     row standard deviations {np.round(h.std(-1), 4).tolist()}")
     check(np.allclose(h.mean(-1), 0, atol=1e-5) and np.allclose(h.std(-1), 1, atol=1e-3),
           "LayerNorm rows have mean 0 and standard deviation 1")
 
@@ -53,7 +54,7 @@ def run_tour():
     check(abs(loss - math.log(10)) < 1e-12, "uniform logits cost ln 10 = 2.3026")
 
     lrs = [cosine_schedule(s, 1e-3, 1e-4, 10, 100) for s in (0, 10, 55, 100)]
-    say(f"3.10 cosine_schedule at steps 0, 10, 55, 100: {[f'{lr:.2e}' for lr in lrs]}")
+    say(f"3.10 cosine_schedule at steps 0, 10, 55, 100: {' '.join(f'{lr:.1e}' for lr in lrs)}")
 
     task = SortDigits(n_digits=6)
     split = Split(task, 100, np.random.default_rng(1))
@@ -61,7 +62,8 @@ def run_tour():
     idx, targets = lm_batch(prompts, answers)
     say(f"\n     The GPT demo's task, with 6 digits: {task.format(prompts[0], answers[0])}. "
           "The model reads")
-    say(f"     {idx[0].tolist()}, the targets are {targets[0].tolist()} (-100: not scored)")
+    say(f"     {idx[0].tolist()},\n     the targets are {targets[0].tolist()}\n"
+        "     (-100: not scored)")
     model = GPT(GPTConfig(vocab_size=10, block_size=idx.shape[1], n_layer=1, n_head=2,
                           n_embd=16), np.random.default_rng(0))
     optimizer = AdamW(lr=1e-2, weight_decay=0.0)
@@ -78,8 +80,8 @@ def run_tour():
     say()
     for passed, text in checks:
         say(f"[{'ok' if passed else 'FAILED'}] {text}")
-    say("\nNext: python -m demos transformer --gpt   trains a GPT to sort strings of 10 digits "
-          "(a minute or two; --quick for a short run).")
+    say("\nNext: python -m demos transformer --gpt   trains a GPT to sort strings of 10\n"
+        "digits (a minute or two; --quick for a short run).")
     return all(passed for passed, _ in checks)
 
 
