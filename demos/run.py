@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 
 from . import implementation
+from .text import say
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in DEMOS:
-        print(f"no demo named {name!r}\n\n{usage()}", file=sys.stderr)
+        say(f"no demo named {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument("--target")
@@ -103,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         module = load(name, chosen)
     except FileNotFoundError as error:  # a --target folder that does not exist
-        print(error, file=sys.stderr)
+        say(error, file=sys.stderr)
         return 2
     try:
         code = module.main(rest)
         return code if isinstance(code, int) else 0  # a benchmark returns its measurements
     except NotImplementedError as error:  # an exercise the demo needs is still a stub
-        print(not_implemented_message(error), file=sys.stderr)
+        say(not_implemented_message(error), file=sys.stderr)
         return 1

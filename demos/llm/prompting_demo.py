@@ -259,8 +259,9 @@ def run(quick=False, seed=0, figures_dir=None):
         results[fmt] = accuracy(sums, truth)
         wrong = [i for i, (s, t) in enumerate(zip(sums, truth)) if s != t][:2]
         say(f"{fmt:>10} greedy: {100 * results[fmt]:5.1f}% exact match"
-              + "".join(f";  {text_of(prompts[i])}{text_of(written[i])} (true {truth[i]})"
-                        for i in wrong))
+            + ("; wrong answers, e.g." if wrong else "")
+            + "".join(f"\n{'':>12}{text_of(prompts[i])}{text_of(written[i])} (true {truth[i]})"
+                      for i in wrong))
     # self-consistency: k sampled scratchpads per problem, one batch of k * N
     prompts, answers = encode(*held, cfg.n_digits, "scratchpad")
     N = len(truth)
@@ -272,9 +273,9 @@ def run(quick=False, seed=0, figures_dir=None):
     votes = [self_consistency([samples[j][i] for j in range(cfg.k)])[0] for i in range(N)]
     results["self_consistency"] = accuracy(votes, truth)
     say(f"scratchpad sampled at T={cfg.temperature:g}: one sample "
-          f"{100 * results['single_sample']:.1f}% "
-          f"(mean over {cfg.k} samples), majority of {cfg.k} (self-consistency) "
-          f"{100 * results['self_consistency']:.1f}%")
+        f"{100 * results['single_sample']:.1f}% (mean over {cfg.k} samples),\n"
+        f"{'':>12}majority of {cfg.k} (self-consistency) "
+        f"{100 * results['self_consistency']:.1f}%")
     path = save_figure(Path(figures_dir or "build/figures") / FIGURE_NAME, logs, results, cfg,
                        seed)
     seconds = time.perf_counter() - start
