@@ -164,7 +164,7 @@ def train_reference(cfg, prompts, rng, log):
         opt.step(model.params, grads)
         if step % max(1, cfg.ref_steps // 6) == 0 or step == cfg.ref_steps:
             log(f"reference step {step:4d}/{cfg.ref_steps}: next-token loss {float(loss):.3f} "
-                f"(a uniform permutation: {np.log(24) / 4:.3f} per token)")
+                f"(uniform permutation {np.log(24) / 4:.3f}/token)")
     return model
 
 
@@ -277,8 +277,8 @@ def run(quick=False, seed=0, ref_steps=None, steps=None, beta=None, figures_dir=
         history.append((step, metrics))
         loss_text = "" if loss is None else f"loss {loss:.3f}, "
         log(f"DPO step {step:4d}/{cfg.steps}: {loss_text}held-out accuracy "
-            f"{metrics['accuracy']:.1%}, margin {metrics['margin']:+.3f}, "
-            f"KL {metrics['kl']:.3f} nats, samples sorted {metrics['sorted']:.1%} / "
+            f"{metrics['accuracy']:.1%}, margin {metrics['margin']:+.3f},\n"
+            f"      KL {metrics['kl']:.3f} nats, samples sorted {metrics['sorted']:.1%} / "
             f"permutations {metrics['valid']:.1%} "
             f"({format_duration(time.perf_counter() - start)})")
 
@@ -291,8 +291,9 @@ def run(quick=False, seed=0, ref_steps=None, steps=None, beta=None, figures_dir=
             report(step, loss)
     first, last = history[0][1], history[-1][1]
     log(f"held-out preference accuracy {first['accuracy']:.1%} -> {last['accuracy']:.1%}; "
-        f"KL to the reference {last['kl']:.3f} nats per completion; implicit reward margin "
-        f"{last['margin']:+.3f}; samples sorted {first['sorted']:.1%} -> {last['sorted']:.1%}, "
+        f"implicit reward margin {last['margin']:+.3f}\n"
+        f"KL to the reference {last['kl']:.3f} nats per completion\n"
+        f"samples sorted {first['sorted']:.1%} -> {last['sorted']:.1%}, "
         f"permutations {first['valid']:.1%} -> {last['valid']:.1%}")
     path = save_figure(history, Path(figures_dir or FIGURES_DIR) / FIGURE_NAME, cfg.beta)
     log(f"figure: {path}")
