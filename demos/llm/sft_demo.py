@@ -367,10 +367,11 @@ def run(pretrained="runs/pretrain", steps=None, quick=False, seed=0, figures_dir
               f"{format_duration(r['seconds'])}.", flush=True)
 
     say("\nSummary (same base model, batches, steps and learning rate):")
+    say(f"  {'loss on':<23}{'held-out exact match':>20}   assistant-token loss")
     for variant in VARIANTS:
         r = results[variant]
-        say(f"  loss on {variant:<22} held-out exact match {100 * r['exact_match']:5.1f}%, "
-              f"assistant-token loss {r['first_val_loss']:.3f} -> {r['val_loss']:.4f}")
+        say(f"  {variant:<23}{100 * r['exact_match']:>19.1f}%   "
+            f"{r['first_val_loss']:.3f} -> {r['val_loss']:.4f}")
     examples = []
     for messages, _ in val_conv[:4]:
         prompt = np.array(tokenizer.encode(apply_chat_template(messages[:-1],
@@ -378,8 +379,8 @@ def run(pretrained="runs/pretrain", steps=None, quick=False, seed=0, figures_dir
         got = {v: tokenizer.decode(greedy_answers(models[v], [prompt], tokenizer.special_ids[END],
                                                   cfg.max_new, pad_id)[0]) for v in VARIANTS}
         examples.append((messages[-2]["content"], messages[-1]["content"], got))
-        say(f"  {messages[-2]['content']!r}: expected {messages[-1]['content']!r}, "
-              + ", ".join(f"{v}: {a!r}" for v, a in got.items()))
+        say(f"  {messages[-2]['content']!r}: expected {messages[-1]['content']!r}"
+            + "".join(f"\n      {v}: {a!r}" for v, a in got.items()))
     path = save_figure(logs, results, Path(figures_dir or out) / FIGURE_NAME,
                        f"SFT of the pretrained demo GPT, {cfg.steps} steps, seed {seed}")
     seconds = time.perf_counter() - start
