@@ -264,7 +264,7 @@ def run(corpus=None, steps=None, out="runs/pretrain", quick=False, seed=0, figur
         say(f"\n(No samples: {error})")
     for prompt, sample in zip(PROMPTS, samples):
         say(f"\nSample (temperature 0.8, top-k 40), prompt {prompt!r}:\n{'-' * 60}\n"
-              f"{sample}\n{'-' * 60}")
+            f"{sample}\n{'-' * 60}", indent=0)  # generated text: folded, not indented
     seconds = time.perf_counter() - start
     say(f"\nWrote {checkpoint}, {out / 'tokenizer.json'}, {out / 'val_tokens.npy'} and "
           f"{path}; {format_duration(seconds)} in all.")

@@ -82,7 +82,7 @@ def run(directory, prompt, max_new_tokens=40, temperature=0.8, top_k=40, top_p=N
     text = tokenizer.decode(out_ids[:len(ids)] + new)
     if text.startswith(EOT) and not prompt:
         text = text[len(EOT):]
-    say(text, file=out)
+    say(text, file=out, indent=0)  # generated text: folded, not indented
     say(f"[{max_new_tokens} new tokens in {seconds:.2f} s: {max_new_tokens / seconds:.1f} "
           f"tokens/s ({dtype}, {'KV cache' if use_cache else 'no cache'}); loaded in "
           f"{loaded:.1f} s]", file=out)
