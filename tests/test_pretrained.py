@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+from columns import long_lines
 from conftest import REPO
 from safetensors.numpy import load_file, save_file
 
@@ -312,14 +313,19 @@ def test_run_gpt2_command_line(gpt2_dir, capsys):
     assert run_gpt2.main(argv) == 0
     assert capsys.readouterr().out.splitlines()[0] == first.splitlines()[0]  # same seed
     assert run_gpt2.main([str(gpt2_dir), "--max-new-tokens", "3", "--no-cache"]) == 0  # no prompt
-    assert "no cache" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no cache" in out and not long_lines(out)
 
 
 def test_run_gpt2_errors(gpt2_dir, tmp_path, capsys):
     assert run_gpt2.main([str(gpt2_dir), "--prompt", "x", "--max-new-tokens", "40"]) == 2
-    assert "exceed the model's context of 32 tokens" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert not long_lines(err)
+    assert "exceed the model's context of 32 tokens" in " ".join(err.split())  # wrapped
     assert run_gpt2.main([str(tmp_path)]) == 2
-    assert "vocab.json not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert not long_lines(err)
+    assert "vocab.json not found" in " ".join(err.split())
 
 
 def test_run_gpt2_on_the_stubs_names_the_missing_exercise(gpt2_dir):

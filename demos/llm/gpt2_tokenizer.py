@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-DOWNLOAD_HINT = ("huggingface-cli download gpt2 config.json model.safetensors vocab.json "
-                 "merges.txt --local-dir gpt2")
+# a shell command on two lines, to copy from an 80-column terminal
+DOWNLOAD_HINT = ("huggingface-cli download gpt2 config.json model.safetensors vocab.json \\\n"
+                 "    merges.txt --local-dir gpt2")
 
 VOCAB_NAME = "vocab.json"
 MERGES_NAME = "merges.txt"
