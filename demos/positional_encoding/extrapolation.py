@@ -478,8 +478,8 @@ def run(quick: bool = False, out_dir: Path = Path("build/figures"), seed: int = 
     cfg = QUICK if quick else FULL
     say(
         f"Latest-value task, V={cfg.vocab}, C={cfg.d_model}, H={cfg.n_heads}, "
-        f"{cfg.n_layers} attention layer(s); training on T={cfg.t_train}, batch {cfg.batch}, "
-        f"{cfg.steps} Adam steps (lr {cfg.lr}); evaluating at T={cfg.eval_lengths}",
+        f"{cfg.n_layers} attention layer(s);\ntraining on T={cfg.t_train}, batch {cfg.batch}, "
+        f"{cfg.steps} Adam steps (lr {cfg.lr});\nevaluating at T={cfg.eval_lengths}",
         flush=True,
     )
     start = time.perf_counter()
