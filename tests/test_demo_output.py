@@ -44,3 +44,19 @@ def test_benchmarks_against_torch_fit_80_columns(args, tmp_path):
     done = run(*args, cwd=tmp_path)  # the figure goes to tmp_path
     assert done.returncode == 0, done.stderr
     assert not long_lines(done.stdout + done.stderr)
+
+
+def test_wrap_folds_long_lines_with_a_hanging_indent():
+    from demos.text import wrap
+
+    short = "Model: GPT with 2 layers"
+    assert wrap(short) == short
+    lines = wrap("Training: " + "step " * 30).split("\n")
+    assert len(lines) > 1 and all(len(line) <= 80 for line in lines)
+    assert all(line.startswith("    step") for line in lines[1:])
+    ok = wrap("[ok] " + "checked " * 12).split("\n")
+    assert ok[1].startswith("     checked")  # under the text, past "[ok] "
+    assert wrap("# " + "word " * 20).split("\n")[1].startswith("#   word")  # still a comment
+    assert wrap("text " * 20, indent=0).split("\n")[1].startswith("text")
+    path = "/" + "d" * 90
+    assert wrap(f"Wrote {path}") == f"Wrote\n    {path}"  # a path is never cut
