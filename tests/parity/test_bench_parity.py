@@ -12,4 +12,6 @@ def test_bench_runs_and_both_sides_compute_the_same_model(capsys):
     assert set(result["ms"]) == {"numpy", "torch sdpa", "torch eager"}
     assert all(t > 0 for t in result["ms"].values())
     out = capsys.readouterr().out
-    assert "| tiny (1 / 2 / 16 / 8 / 2 / 11) |" in out and "threads: NumPy BLAS" in out
+    assert "#   tiny: 1 / 2 / 16 / 8 / 2 / 11" in out and "| tiny |" in out
+    assert "threads: NumPy BLAS" in out
+    assert all(len(line) <= 80 for line in out.splitlines())
