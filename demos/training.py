@@ -11,11 +11,11 @@ progress lines are the implementation's own given helpers (``transformer/trainin
 import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from implementation.transformer.training import Progress, TrainingLog, format_metrics
 
+from .plotting import pyplot, write_png
 from .text import say
 
 
@@ -93,10 +93,7 @@ def save_loss_curve(log, path, title="", ylabel="cross-entropy per answer token 
 
     Returns the path written (a PNG; its directory is created).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     others = [name for _, metrics in log.evals[:1] for name in metrics if name != "loss"]
     fig, axes = plt.subplots(1, 1 + len(others), figsize=(6.5 + 4.5 * len(others), 4.2),
@@ -131,15 +128,3 @@ def save_loss_curve(log, path, title="", ylabel="cross-entropy per answer token 
     fig.tight_layout()
     return write_png(fig, path)
 
-
-def write_png(fig, path):
-    """Write a matplotlib figure as PNG to ``path`` (folders made as needed) and close it;
-    returns the ``Path`` (given). No "Software" entry in the PNG: the bytes then depend only
-    on the picture, not on matplotlib's version."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path

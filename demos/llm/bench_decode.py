@@ -46,9 +46,9 @@ import numpy as np
 from implementation.llm.kv_cache import KVCache, generate
 from implementation.transformer.gpt import GPT, GPTConfig
 
+from ..plotting import pyplot, write_png
 from ..run import parser as demo_parser
 from ..text import say
-from ..training import write_png
 from ..transformer.bench import blas_threads
 
 FIGURE = (Path(__file__).resolve().parents[2] / "lectures" / "04_llm_fundamentals" / "figures"
@@ -405,10 +405,7 @@ def save_figure(path, sweep, roofline_bw, weight_bytes, kv_bytes, hf=None, title
     """Tokens/s vs total length (log-log): cached and uncached steps, the roofline of the
     weights alone and of the weights plus the cache, and HF's median decode rate (a segment
     over the lengths it decoded) if given. Returns the path written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     lengths = np.array([row["length"] for row in sweep])
     fig, ax = plt.subplots(figsize=(7, 4.4))

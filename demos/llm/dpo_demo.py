@@ -43,9 +43,9 @@ from implementation.transformer.optim import AdamW, clip_grad_norm
 from implementation.transformer.training import format_duration
 
 from ..blas import rerun_with_one_blas_thread
+from ..plotting import pyplot, write_png
 from ..run import parser as demo_parser
 from ..text import say
-from ..training import write_png
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIGURES_DIR = REPO_ROOT / "lectures" / "04_llm_fundamentals" / "figures"
@@ -214,10 +214,7 @@ def dpo_step(policy, reference, opt, chosen, rejected, cfg):
 
 
 def save_figure(history, path, beta):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     steps = [s for s, _ in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))

@@ -42,9 +42,10 @@ from implementation.transformer.optim import AdamW, cosine_schedule
 from implementation.transformer.training import format_duration, optimizer_step
 
 from ..blas import blas_threads, rerun_with_one_blas_thread
+from ..plotting import pyplot, write_png
 from ..run import parser as demo_parser
 from ..text import say
-from ..training import train, write_png
+from ..training import train
 from ..transformer.tasks import IGNORE, digits_of, lm_batch, number_of
 
 FIGURE_NAME = "prompting_accuracy.png"
@@ -196,10 +197,7 @@ def accuracy(sums, truth):
 
 
 def save_figure(path, logs, results, cfg, seed):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for i, fmt in enumerate(FORMATS):

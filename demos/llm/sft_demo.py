@@ -42,9 +42,10 @@ from implementation.transformer.optim import AdamW, cosine_schedule
 from implementation.transformer.training import format_duration, optimizer_step
 
 from ..blas import blas_threads, rerun_with_one_blas_thread
+from ..plotting import pyplot, write_png
 from ..run import parser as demo_parser
 from ..text import say
-from ..training import train, write_png
+from ..training import train
 from .pretrain_demo import EOT, default_corpus, load_demo
 from .pretrain_demo import run as pretrain
 
@@ -266,10 +267,7 @@ def fine_tune(base, encoded, val_encoded, cfg, variant, seed, pad_id):
 
 def save_figure(logs, results, path, title):
     """The held-out assistant-token loss of both variants against the step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for k, (variant, log) in enumerate(logs.items()):

@@ -68,6 +68,7 @@ from implementation.transformer.cross_entropy import cross_entropy, cross_entrop
 from implementation.transformer.linear import linear, linear_backward
 from implementation.transformer.optim import AdamW
 
+from ..plotting import pyplot, write_png
 from ..run import parser as demo_parser
 from ..text import say
 
@@ -422,10 +423,7 @@ def format_table(results, cfg):
 def save_figure(results, by_position, cfg, path):
     """Loss and accuracy against the evaluation length, and the accuracy at each position of
     the longest evaluation; one line per variant."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     lengths = cfg.eval_lengths
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -456,11 +454,7 @@ def save_figure(results, by_position, cfg, path):
         f"{cfg.n_layers}-layer model, {cfg.steps} steps"
     )
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 def run(quick: bool = False, out_dir: Path = Path("build/figures"), seed: int = 0) -> dict:

@@ -1,4 +1,4 @@
-"""Lecture figures of Module 2 (used by ``python -m <package>.positional_encoding --figures DIR``).
+"""Lecture figures of Module 2 (``python -m demos positional_encoding --figures DIR``).
 
 Every figure is deterministic: fixed seeds, fixed size and dpi, no timestamp in the PNG.
 """
@@ -10,26 +10,7 @@ from implementation.positional_encoding.alibi import alibi_bias, alibi_slopes
 from implementation.positional_encoding.rope import apply_rope, rope_cos_sin
 from implementation.positional_encoding.sinusoidal import sinusoidal_positional_encoding
 
-DPI = 100
-
-
-def _pyplot():
-    """Import pyplot with a file-only backend (no display needed, works on CI)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # No "Software" entry: the bytes then depend only on the picture, not on the version.
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
-    _pyplot().close(fig)
-    return path
+from ..plotting import pyplot, write_png
 
 
 def save_encoding_heatmap(path, t=100, d=128):
@@ -38,7 +19,7 @@ def save_encoding_heatmap(path, t=100, d=128):
     Left columns oscillate fast (wavelength 2*pi positions), right columns barely move
     (wavelength up to 2*pi*10000): every row is a distinct "binary-like" code.
     """
-    plt = _pyplot()
+    plt = pyplot()
     pe = sinusoidal_positional_encoding(t, d)  # (t, d)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     image = ax.imshow(pe, cmap="RdBu_r", vmin=-1.0, vmax=1.0, aspect="auto", interpolation="none")
@@ -50,7 +31,7 @@ def save_encoding_heatmap(path, t=100, d=128):
     )
     fig.colorbar(image, ax=ax, shrink=0.85)
     fig.tight_layout()
-    return _save(fig, path)
+    return write_png(fig, path)
 
 
 def save_dot_vs_distance_figure(path, d=128, head_dim=64, max_k=120):
@@ -59,7 +40,7 @@ def save_dot_vs_distance_figure(path, d=128, head_dim=64, max_k=120):
     Both depend only on the offset, not on where the pair sits: the curves for two different
     starting positions coincide.
     """
-    plt = _pyplot()
+    plt = pyplot()
     ks = np.arange(max_k + 1)
     starts = (0, 200)
     pe = sinusoidal_positional_encoding(max(starts) + max_k + 1, d)
@@ -103,13 +84,13 @@ def save_dot_vs_distance_figure(path, d=128, head_dim=64, max_k=120):
     ax2.set_title(f"RoPE (head_dim {head_dim}): depends on $n - m$ only", fontsize=10)
     ax2.legend(fontsize=7, ncols=2)
     fig.tight_layout()
-    return _save(fig, path)
+    return write_png(fig, path)
 
 
 def save_rope_rotation_figure(path, head_dim=16, pairs=(0, 2, 5), n_positions=8):
     """One 2-D pair of a vector, rotated by RoPE at positions 0, 1, 2, ...: fast pairs spin,
     slow pairs barely move."""
-    plt = _pyplot()
+    plt = pyplot()
     half = head_dim // 2
     positions = np.arange(n_positions)
     cos, sin = rope_cos_sin(positions, head_dim)
@@ -144,12 +125,12 @@ def save_rope_rotation_figure(path, head_dim=16, pairs=(0, 2, 5), n_positions=8)
         fontsize=10,
     )
     fig.tight_layout()
-    return _save(fig, path)
+    return write_png(fig, path)
 
 
 def save_alibi_figure(path, n_heads=8, t=12):
     """ALiBi bias per head under a causal mask: each head forgets at its own rate."""
-    plt = _pyplot()
+    plt = pyplot()
     bias = alibi_bias(n_heads, t, t)  # (H, t, t)
     slopes = alibi_slopes(n_heads)
     future = np.triu(np.ones((t, t), dtype=bool), k=1)  # masked by the causal mask
@@ -177,7 +158,7 @@ def save_alibi_figure(path, n_heads=8, t=12):
     fig.suptitle(
         f"ALiBi bias for {n_heads} heads (future keys greyed out by the causal mask)", fontsize=10
     )
-    return _save(fig, path)
+    return write_png(fig, path)
 
 
 def save_lecture_figures(directory):

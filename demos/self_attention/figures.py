@@ -10,26 +10,7 @@ import numpy as np
 from implementation.self_attention.online_softmax import online_softmax_attention
 from implementation.self_attention.softmax import softmax
 
-DPI = 100
-
-
-def _pyplot():
-    """Import pyplot with a file-only backend (no display needed, works on CI)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # No "Software" entry: the bytes then depend only on the picture, not on the version.
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
-    _pyplot().close(fig)
-    return path
+from ..plotting import pyplot, write_png
 
 
 def save_attention_figure(weights, labels, path, mask=None):
@@ -41,7 +22,7 @@ def save_attention_figure(weights, labels, path, mask=None):
         path: where to write the PNG.
         mask: optional boolean ``(T_q, T_k)``; masked cells are drawn grey.
     """
-    plt = _pyplot()
+    plt = pyplot()
     n_heads, t_q, t_k = weights.shape
     fig, axes = plt.subplots(1, n_heads, figsize=(3.2 * n_heads + 0.6, 3.4), squeeze=False)
     cmap = plt.get_cmap("Blues").with_extremes(bad="0.85")  # masked cells in grey
@@ -61,7 +42,7 @@ def save_attention_figure(weights, labels, path, mask=None):
     axes[0, 0].set_ylabel("query")
     fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="attention weight")
     fig.suptitle("Causal self-attention weights (rows sum to 1)", fontsize=10)
-    return _save(fig, path)
+    return write_png(fig, path)
 
 
 def save_scaling_figure(path):
@@ -70,7 +51,7 @@ def save_scaling_figure(path):
     For q, k with i.i.d. unit-variance entries, q.k has variance d_k: without scaling the
     scores grow like sqrt(d_k) and the softmax saturates towards one-hot (vanishing gradients).
     """
-    plt = _pyplot()
+    plt = pyplot()
     rng = np.random.default_rng(0)
     dims = 2 ** np.arange(10)  # d_k = 1 ... 512
     n_queries, n_keys = 256, 32
@@ -98,12 +79,12 @@ def save_scaling_figure(path):
     ax2.set_title(f"Softmax over {n_keys} keys saturates without scaling", fontsize=10)
     ax2.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return write_png(fig, path)
 
 
 def save_online_softmax_figure(path, t_k=24, block_size=6):
     """One query row processed in key blocks: running max, normaliser and output."""
-    plt = _pyplot()
+    plt = pyplot()
     rng = np.random.default_rng(1)
     d = 4
     q = rng.standard_normal((1, d))
@@ -142,7 +123,7 @@ def save_online_softmax_figure(path, t_k=24, block_size=6):
     ax3.set_title("Output converges to the exact one", fontsize=10)
     ax3.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return write_png(fig, path)
 
 
 def save_lecture_figures(directory, weights, labels, mask):
