@@ -42,6 +42,7 @@ LAST_BLOCK = ("        x = model.block_forward(x, i, B, T, mask, cached_attentio
 FULL = "            logits = model.forward(ids[:, :t])  # (B, t, V): everything, every step\n"
 PICK = "            ids[:, t] = greedy(last)\n"
 RESULT = "    return ids\n    ### END SOLUTION\n"
+ATTEND = "        return scaled_dot_product_attention(q, keys, values, mask)\n"
 
 MUTANTS = [
     Mutant("written_at_the_start", "4.5", KV,
@@ -94,6 +95,11 @@ MUTANTS = [
     Mutant("no_mask_at_prefill", "4.5", KV, ((MASK, "    mask = None\n"),),
            ("cached_prefill_matches_full_forward", "chunked_prefill_offsets_the_causal_mask",
             "decode_one_token_per_step_matches_full_forward"), "a leak of the future"),
+    Mutant("cached_attention_without_the_past", "4.5", KV,
+           ((ATTEND, "        return scaled_dot_product_attention(q, k, v, mask)\n"),),
+           # (the chunked prefill raises in the student's code: a mask of L+T keys for T)
+           ("decode_one_token_per_step_matches_full_forward",
+            "generate_greedy_with_and_without_cache"), "keys of position 3"),
     Mutant("prompt_dropped", "4.5", KV, ((RESULT, "    return ids[:, T0:]\n    ### END "
                                                   "SOLUTION\n"),),
            ("generate_greedy_with_and_without_cache",), "starts with the prompt"),
@@ -125,7 +131,16 @@ DIAGNOSED = [
      "ids[:, :t]", ""),
 ]
 
-DIAGNOSIS_GAPS: dict[str, str] = {}
+DIAGNOSED += [
+    ("cached_attention_without_the_past", "decode_one_token_per_step_matches_full_forward",
+     "attend", "update(layer, k_new, v_new) writes"),
+]
+
+DIAGNOSIS_GAPS: dict[str, str] = {
+    "cached_attention_without_the_past-decode_one_token_per_step_matches_full_forward":
+        "the queries attend to the new keys only; the check sees the later layers' cached "
+        "keys differ and blames update() instead of naming the missing past",
+}
 
 
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
