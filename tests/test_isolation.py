@@ -923,3 +923,19 @@ def test_a_killed_fork_server_costs_only_the_exercise_that_killed_it(tmp_path, m
     assert len(replaced) == (0 if landlock and LANDLOCK >= 6 else 1)
     assert results["1.1"].score < results["1.1"].exercise.points
     assert_full(results, "1.2", "1.3", "1.6")  # none of them calls softmax
+
+
+def test_workers_started_as_new_interpreters_grade_the_same(tmp_path, monkeypatch):
+    """Where the system cannot fork (or the fork server gave up), each worker is a new
+    interpreter: the same verdicts, a crash still costs only its own check."""
+    monkeypatch.setattr(WorkerPool, "FORK", False)
+    target = submission(tmp_path, append={"masks.py": '''
+        def causal_mask(t_q, t_k=None):
+            import os
+            os._exit(3)
+        '''})
+    results = run(target, ["1.1", "1.3", "1.6"])
+    assert_full(results, "1.1", "1.6")
+    causal = check_named(results["1.3"], "causal_mask_alignment")
+    assert causal.status == "error" and "exited with code 3" in causal.message
+    assert check_named(results["1.3"], "padding_mask_values").status == "passed"

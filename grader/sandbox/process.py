@@ -229,7 +229,7 @@ class WorkerPool:
     """
 
     SPARES = 2  # enough that short exercises never wait for the next worker on two cores
-    FORK = sys.platform == "linux"  # a fork server (the tests turn it off to compare)
+    FORK = sys.platform == "linux"  # else a new interpreter per worker (tested either way)
 
     def __init__(self, target: Path, names: dict[str, str], limits: Limits | None = None):
         self.scratch = Scratch(limits or Limits())
