@@ -37,7 +37,6 @@ import time
 from pathlib import Path
 
 from .. import checks, course
-from ..sandbox import WorkerPool
 from . import class_report, class_summary, grade_submissions, nbgrader_shards
 from .progress import Progress
 
@@ -96,13 +95,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     return args
-
-
-def spares_for(jobs: int) -> int:
-    """Sandbox workers each grading starts ahead of need.  Alone, spares overlap a worker's
-    start-up with the exercise before; with a grading per core, the other gradings fill
-    that time, and the spares left at the end would be started only to be killed."""
-    return WorkerPool.SPARES if jobs < (os.cpu_count() or 1) else 0
 
 
 def _jobs_for(args: argparse.Namespace, students: int) -> int:
@@ -195,7 +187,7 @@ def grade_uploads(args: argparse.Namespace) -> int:
     options = grade_submissions.Options(
         submissions, out, stubs=autograder / "exercises",
         exercises=tuple(args.exercise or ()), confine=tuple(_confinement(args)),
-        spares=spares_for(jobs), sandbox_users=tuple(args.sandbox_user))
+        sandbox_users=tuple(args.sandbox_user))
     limit = args.timeout or time_limit_for(args.exercise)
     what = ("-e " + " ".join(args.exercise)) if args.exercise else "every exercise"
     print(f"Grading {len(students)} submissions ({what}) from {submissions}, "
@@ -256,7 +248,7 @@ def grade_nbgrader(args: argparse.Namespace) -> int:
                                 f"{course_dir}/submitted/*/{args.assignment}/")
     out = (args.out or course_dir / "reports" / "class" / args.assignment).resolve()
     jobs = _jobs_for(args, len(students))
-    config = [f"--GradeInSandbox.spare_workers={spares_for(jobs)}"]
+    config = []
     if args.memory_limit is not None:
         config.append(f"--GradeInSandbox.memory_limit={args.memory_limit}")
     print(f"Autograding {len(students)} students' {args.assignment} in {jobs} shards ...",

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import cli, report
-from ..sandbox import WorkerPool
 from . import collect, parallel
 
 
@@ -43,7 +42,6 @@ class Options:
     # One per job: after each exercise the grader kills every process of its sandbox user,
     # so two gradings at once must never share one.
     sandbox_users: tuple[str, ...] = ()
-    spares: int = WorkerPool.SPARES  # sandbox workers each grading starts ahead of need
     scratch: Path | None = None  # the run's temporary folder (`grade_all` makes it)
 
 
@@ -79,9 +77,6 @@ def grade_submission(student: str, slot: int, options: Options) -> int:
     """In the student's own process (in job `slot`): lay the upload out, grade it, write
     its files; returns `python -m grader`'s exit code."""
     _print_into(log_path(options.out, student))
-    # Other students' gradings keep the cores busy: a worker started ahead of need may only
-    # be thrown away at the end (see `grade_class.spares_for`).
-    WorkerPool.SPARES = options.spares
     # Every temporary folder of this grading (the laid-out upload, the sandbox's scratch)
     # goes into the run's, which is removed at the end: a grading stopped half-way leaves
     # nothing behind, and the others' folders cannot be listed.

@@ -22,13 +22,13 @@ from pathlib import Path
 
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Float, Unicode
 
 from .. import course
 from ..report import checks_json, write_json
 from ..results import describe_checks, status_of
 from ..runner import grade
-from ..sandbox import Limits, SandboxUnavailable, WorkerPool
+from ..sandbox import Limits, SandboxUnavailable
 from ..sandbox.launch import GiB
 from .cells import grade_id, write_package
 
@@ -45,9 +45,6 @@ class GradeInSandbox(NbGraderPreprocessor):
     memory_limit = Float(4.0, help="Address space of student code, in GiB.").tag(config=True)
     require_confinement = Bool(True, help="Refuse to grade where student code cannot be "
                                           "confined (not root, and no Landlock).").tag(config=True)
-    spare_workers = Int(WorkerPool.SPARES, help="Sandbox workers started ahead of need; 0 "
-                                                "when other autogrades keep every core busy "
-                                                "(grade_class's shards).").tag(config=True)
     checks_dir = Unicode("", help="Where each notebook's check verdicts go, as "
                                   "<assignment>/<student>.json (for class reports); default: "
                                   "reports/checks in the course folder.").tag(config=True)
@@ -84,7 +81,6 @@ class GradeInSandbox(NbGraderPreprocessor):
         write_json(checks_json(results, ids["student"]), path)
 
     def _grade(self, package: Path, ids: list[str]):
-        WorkerPool.SPARES = self.spare_workers  # one grading at a time in this process
         private = [str(Path(p).resolve()) for p in (self.course_root, self.bundle) if p]
         memory = int(self.memory_limit * GiB)
         try:
