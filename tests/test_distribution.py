@@ -23,7 +23,16 @@ import pytest
 from conftest import REPO
 
 from grader import course
-from grader.distribute import gradescope, helper_package, nbgrader_course, sources
+from grader.distribute import (
+    collect,
+    gradescope,
+    helper_package,
+    nbgrader_course,
+    sources,
+)
+from grader.distribute import (
+    notebook as notebook_builder,
+)
 
 ASSIGNMENT = "01_self_attention"
 TOTAL = sum(ex.points for ex in course.EXERCISES if ex.module.number == 1)
@@ -136,10 +145,10 @@ def test_release_helper_package_works_on_its_own(course_dir, tmp_path):
     work = tmp_path / "student"
     shutil.copytree(course_dir / "release" / ASSIGNMENT, work)
     code = ("import grader, importlib; print(grader.__file__); "
-            "m = importlib.import_module('reference.self_attention'); "
-            "from grader.local import check_exercise; "
-            "print(sum(check_exercise(e, m, hidden=False) for e in "
-            "['1.1','1.2','1.3','1.4','1.5','1.6','1.7','1.8','1.9']))")
+            "from grader import course; from grader.local import check_exercise; "
+            "file = lambda e: 'reference.' + course.BY_ID[e].path[:-3].replace('/', '.'); "
+            "print(sum(check_exercise(e, importlib.import_module(file(e)), hidden=False) "
+            "for e in ['1.1','1.2','1.3','1.4','1.5','1.6','1.7','1.8','1.9']))")
     env = dict(os.environ, PYTHONPATH=str(REPO / "_no_such_dir"))
     done = subprocess.run([sys.executable, "-c", code], cwd=work, capture_output=True,
                           text=True, env=env, timeout=120)
@@ -181,6 +190,21 @@ def test_nbgrader_full_marks_on_every_other_module(course_dir):
     for module in course.MODULES[1:]:
         expected = sum(ex.points for ex in course.EXERCISES if ex.module == module)
         assert scores[f"{module.number:02d}_{module.package}"] == expected
+
+
+@pytest.mark.parametrize("module", course.MODULES, ids=lambda m: m.package)
+def test_a_solved_notebook_uses_no_name_it_does_not_define(module, tmp_path):
+    """Every name the notebook's code reads is defined in some cell, e.g. the helpers of
+    `transformer/hf_checkpoint.py` that `GPT.from_pretrained` calls (pyflakes' F821)."""
+    nb = notebook_builder.build(module)
+    code = "\n\n".join(solved(c.source) for c in nb.cells
+                       if c.cell_type == "code" and not c.metadata["nbgrader"].get("grade"))
+    (tmp_path / "notebook.py").write_text(code)
+    ruff = Path(sys.executable).with_name("ruff")
+    found = subprocess.run([str(ruff), "check", "--isolated", "--select", "F821",
+                            "--output-format", "concise", str(tmp_path / "notebook.py")],
+                           capture_output=True, text=True)
+    assert found.returncode == 0, found.stdout
 
 
 # -- Gradescope ------------------------------------------------------------------------------
@@ -255,6 +279,30 @@ def test_gradescope_hang_costs_only_its_exercise(autograder_zip, tmp_path, grade
     assert "/tmp" not in text and str(tmp_path) not in text and "course-grading-" not in text
     lost = {t["number"] for t in results["tests"] if t["score"] < t["max_score"]}
     assert lost == {"1.3"}
+
+
+def test_uploaded_exercise_files_get_the_given_helpers_from_the_stubs(tmp_path):
+    """An upload holds exercise files; what they import (`transformer/hf_checkpoint.py`,
+    `transformer/training.py`) comes from the stubs, even when the upload has its own."""
+    upload = tmp_path / "upload"
+    for ex in course.EXERCISES:
+        (upload / ex.module.package).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / "reference" / ex.path, upload / ex.path)
+    (upload / "transformer" / "hf_checkpoint.py").write_text("raise SystemExit('tampered')\n")
+    laid_out = tmp_path / "laid_out"
+    assert collect.collect(upload, laid_out, exercise_ids=["3.11", "4.3"]) == []
+    stubs = REPO / "exercises"
+    assert {p.relative_to(stubs) for p in stubs.rglob("*.py")} == \
+        {p.relative_to(laid_out) for p in laid_out.rglob("*.py")}
+    for helper in ("transformer/hf_checkpoint.py", "transformer/training.py"):
+        assert (laid_out / helper).read_bytes() == (stubs / helper).read_bytes()
+    results = tmp_path / "results.json"
+    subprocess.run([sys.executable, "-m", "grader", "--target", str(laid_out), "-e", "3.11",
+                    "-e", "4.3", "--json", str(results)], cwd=REPO, capture_output=True,
+                   check=False)
+    tests = json.loads(results.read_text())["tests"]
+    assert [(t["number"], t["score"]) for t in tests] == [
+        (ex_id, course.BY_ID[ex_id].points) for ex_id in ("3.11", "4.3")]
 
 
 # -- one deliverable on every route ----------------------------------------------------------

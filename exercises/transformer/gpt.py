@@ -42,14 +42,6 @@ from .linear import linear, linear_backward
 from .norms import layer_norm, layer_norm_backward
 
 INIT_STD = 0.02  # GPT-2 / nanoGPT: every weight matrix and embedding table ~ N(0, 0.02^2)
-BLOCK_PARAM_SUFFIXES = (
-    "ln_1.weight", "ln_1.bias",
-    "attn.c_attn.weight", "attn.c_attn.bias",
-    "attn.c_proj.weight", "attn.c_proj.bias",
-    "ln_2.weight", "ln_2.bias",
-    "mlp.c_fc.weight", "mlp.c_fc.bias",
-    "mlp.c_proj.weight", "mlp.c_proj.bias",
-)  # the order of HF's state_dict within one block
 
 
 @dataclass
@@ -151,7 +143,7 @@ def gpt_param_shapes(config):
     """``{name: shape}`` of every parameter, in the order of HF's state_dict (given)."""
     V, T, C = config.vocab_size, config.block_size, config.n_embd
     shapes = {"wte.weight": (V, C), "wpe.weight": (T, C)}
-    block = {
+    block = {  # in the order of HF's state_dict within one block
         "ln_1.weight": (C,), "ln_1.bias": (C,),
         "attn.c_attn.weight": (C, 3 * C), "attn.c_attn.bias": (3 * C,),
         "attn.c_proj.weight": (C, C), "attn.c_proj.bias": (C,),
@@ -160,7 +152,7 @@ def gpt_param_shapes(config):
         "mlp.c_proj.weight": (4 * C, C), "mlp.c_proj.bias": (C,),
     }
     for i in range(config.n_layer):
-        shapes.update({f"h.{i}.{suffix}": block[suffix] for suffix in BLOCK_PARAM_SUFFIXES})
+        shapes.update({f"h.{i}.{suffix}": shape for suffix, shape in block.items()})
     shapes.update({"ln_f.weight": (C,), "ln_f.bias": (C,)})
     return shapes
 
@@ -245,9 +237,13 @@ class GPT:
         """
         hf_config = read_config(path)
         config = GPTConfig.from_hf(hf_config, dtype=np.dtype(dtype).name)
-        params = gpt_state_dict(read_safetensors(path), gpt_param_shapes(config),
+        params = gpt_state_dict(read_safetensors(path),
                                 tied=hf_config.get("tie_word_embeddings", True))
-        return cls(config, params=params)  # no random init: 124M draws only to replace them
+        try:
+            return cls(config, params=params)  # no random init: 124M draws only to replace
+        except ValueError as exc:
+            raise ValueError(f"{path}: the checkpoint does not fit its config.json: "
+                             f"{exc}") from None
 
     def save_pretrained(self, path):
         """Write ``config.json`` and ``model.safetensors`` to the directory ``path`` (given).
@@ -453,6 +449,8 @@ def _checked_params(params, config):
         if name not in params:
             raise ValueError(f"GPT: params misses {name!r} (shape {shape})")
         if np.shape(params[name]) != shape:
+            hint = (" (transposed: a Linear (out, in) layout, but GPT-2's Conv1D is (in, out))"
+                    if np.shape(params[name]) == shape[::-1] else "")
             raise ValueError(f"GPT: params[{name!r}] has shape {np.shape(params[name])}, "
-                             f"expected {shape}")
+                             f"expected {shape}{hint}")
     return {name: np.ascontiguousarray(params[name], dtype=config.dtype) for name in shapes}

@@ -2,7 +2,9 @@
 
 Students may upload `exercises/`, `self_attention/`, or loose files.  Every exercise file is
 looked for by name (preferring one inside a folder named after its module); a file that is
-missing is replaced by its stub, so only the exercises in it are lost.  For a module's
+missing is replaced by its stub, so only the exercises in it are lost.  Every other file of
+the stubs (the given helpers such as `transformer/hf_checkpoint.py`, the package files) is
+laid out from the stubs, whatever the submission holds under that name.  For a module's
 assignment they may upload the module's nbgrader notebook instead: its code cells are laid
 out as nbgrader's out-of-kernel grading lays them out (`cells.py`), so the same code scores
 the same on every route.
@@ -104,10 +106,12 @@ def collect(submission: Path, out: Path, stubs: Path = DEFAULT_STUBS,
         graded = from_notebook(submission, found[".ipynb"], modules.pop(), out, stubs, notes)
         if graded:
             return notes
+    # The given helpers come from the stubs: exercise files import them.
+    shutil.copytree(stubs, out, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".generated.json"))
     budget = MAX_TOTAL_BYTES
     for package, name in files:
         dest = out / package / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
         # A file inside a folder named after its module first, then the shallowest.
         candidates = sorted(found.get(name, []), key=lambda p: (p.parent.name != package,
                                                                 len(p.parts), str(p)))

@@ -72,15 +72,17 @@ def build(module: course.Module, lectures_url: str = "") -> nbformat.NotebookNod
         "your notebook is graded, so test your code beyond what the visible checks try."
     )
     cells = [new_markdown_cell(intro, metadata=_meta(f"m{module.number}_intro"))]
-    earlier = sources.earlier_module_files(module)
-    if earlier:
+    given = sources.given_files(module)
+    if given:
         cells.append(new_markdown_cell(
-            "## Given: the earlier modules this one builds on\n\nThe reference solutions of "
-            "the functions this module calls from earlier modules, so that this notebook "
-            "stands alone. Run these cells first.", metadata=_meta(f"m{module.number}_given")))
-        for path in earlier:
+            "## Given: the code this module builds on\n\nThe reference solutions of the "
+            "functions this module calls from earlier modules, and the helpers given with "
+            "this module, so that this notebook stands alone. Run these cells first.",
+            metadata=_meta(f"m{module.number}_given")))
+        for path in given:
             rel = path.relative_to(sources.REPO_ROOT / "reference").as_posix()
-            cells.append(new_code_cell(f"# Given: {rel} (solved)\n" + sources.full_source(path),
+            kind = "solved" if sources.split_file(path).by_exercise else "a given helper"
+            cells.append(new_code_cell(f"# Given: {rel} ({kind})\n" + sources.full_source(path),
                                        metadata=_meta(f"given_{rel.replace('/', '_')[:-3]}")))
     files = {parts.path.name: parts for parts in sources.module_files(module)}
     given_done: set[str] = set()

@@ -85,10 +85,12 @@ def full_source(path: Path) -> str:
                    if line.strip() not in (BEGIN, END))
 
 
-def earlier_module_files(module: course.Module) -> list[Path]:
-    """Files of earlier modules that this module's exercise files import (transitively), in
-    an order where each comes after what it imports.  A later module's notebook is given
-    them, solved: like a course that hands out assignment 1's solution with assignment 2."""
+def given_files(module: course.Module) -> list[Path]:
+    """The files a module's exercise files import (transitively) that are not its own
+    exercise files, in an order where each comes after what it imports: earlier modules'
+    files, which a later module's notebook is given solved (like a course that hands out
+    assignment 1's solution with assignment 2), and the module's own given helpers (e.g.
+    `transformer/hf_checkpoint.py`, which `GPT.from_pretrained` uses)."""
     ordered: list[Path] = []
     seen: set[Path] = set()
     # a later module's file is never handed out, even if an earlier file imported it
@@ -107,10 +109,10 @@ def earlier_module_files(module: course.Module) -> list[Path]:
                     visit(target)
         ordered.append(path)
 
-    own = REPO_ROOT / "reference" / module.package
-    for parts in module_files(module):
-        visit(parts.path)
-    return [p for p in ordered if p.parent != own]
+    own = [parts.path for parts in module_files(module)]
+    for path in own:
+        visit(path)
+    return [p for p in ordered if p not in own]
 
 
 def module_files(module: course.Module) -> list[FileParts]:

@@ -12,10 +12,10 @@ config.json model.safetensors`` fetches it) holds:
   Old checkpoints also store the causal masks ``h.{i}.attn.bias`` / ``attn.masked_bias``:
   buffers, not parameters, ignored here.
 
-This file reads and writes the files and checks tensors against expected shapes; it knows
-nothing of the model. ``GPT.from_pretrained`` / ``GPT.save_pretrained`` (gpt.py) compose it
-with ``GPTConfig`` and ``gpt_param_shapes``. The tokenizer files of the same directory are
-read by the ``run_gpt2`` demo (``demos/llm/gpt2_tokenizer.py``).
+This file reads and writes the files; it knows nothing of the model's shapes.
+``GPT.from_pretrained`` / ``GPT.save_pretrained`` (gpt.py) compose it with ``GPTConfig``
+and ``GPT(config, params=...)``, which checks every name and shape. The tokenizer files of
+the same directory are read by the ``run_gpt2`` demo (``demos/llm/gpt2_tokenizer.py``).
 """
 
 import json
@@ -84,20 +84,16 @@ def _load_safetensors(load_file, file):
                          "model in float32 or float16") from None
 
 
-def gpt_state_dict(state, shapes, tied=True):
-    """Our ``params`` from a checkpoint's tensors, checked against ``shapes`` (no casting).
+def gpt_state_dict(state, tied=True):
+    """Our ``params`` from a checkpoint's tensors (no casting, no shape check).
 
-    Strips the ``transformer.`` prefix, drops the causal-mask buffers, checks that an
-    ``lm_head.weight`` equals ``wte.weight`` (our head is tied) and that every parameter of
-    ``shapes`` (``{name: shape}``, as ``gpt_param_shapes(config)``) is there with its shape.
-    ``tied=False`` (a config.json with ``"tie_word_embeddings": false``) requires an
-    ``lm_head.weight``, still equal to ``wte.weight``.
-
-    Returns:
-        ``{name: array}`` in the order of ``shapes`` (HF's state_dict order).
+    Strips the ``transformer.`` prefix, drops the causal-mask buffers and checks that an
+    ``lm_head.weight`` equals ``wte.weight`` (our head is tied). ``tied=False`` (a
+    config.json with ``"tie_word_embeddings": false``) requires an ``lm_head.weight``, still
+    equal to ``wte.weight``. ``GPT(config, params=...)`` checks the names and shapes.
 
     Raises:
-        ValueError: naming the missing, unexpected, misshapen or untied tensor.
+        ValueError: naming the missing or untied head.
     """
     params, head = {}, None
     for name, value in state.items():
@@ -106,29 +102,15 @@ def gpt_state_dict(state, shapes, tied=True):
             head = value
         elif not name.endswith(BUFFER_SUFFIXES):
             params[name] = value
-    missing = [name for name in shapes if name not in params]
-    if missing:
-        raise ValueError(f"checkpoint: missing tensor {missing[0]!r} (expected shape "
-                         f"{shapes[missing[0]]}; {len(missing)} missing in all) -- is it a GPT-2 "
-                         "checkpoint of this config.json?")
-    unexpected = [name for name in params if name not in shapes]
-    if unexpected:
-        raise ValueError(f"checkpoint: unexpected tensor {unexpected[0]!r} (and "
-                         f"{len(unexpected) - 1} more): not a parameter of GPT-2")
-    for name, shape in shapes.items():
-        if params[name].shape != shape:
-            hint = (" (transposed: a Linear (out, in) layout, but GPT-2's Conv1D is (in, out))"
-                    if params[name].shape == shape[::-1] else "")
-            raise ValueError(f"checkpoint: tensor {name!r} has shape {params[name].shape}, "
-                             f"expected {shape} from config.json{hint}")
     if head is None and not tied:
         raise ValueError("checkpoint: config.json says tie_word_embeddings=false but there is "
                          "no lm_head.weight; this GPT ties its head to wte.weight")
-    if head is not None and (head.shape != params["wte.weight"].shape
-                             or not np.array_equal(head, params["wte.weight"])):
+    wte = params.get("wte.weight")
+    if head is not None and (wte is None or head.shape != wte.shape
+                             or not np.array_equal(head, wte)):
         raise ValueError("checkpoint: lm_head.weight differs from wte.weight, but this GPT "
                          "ties its head to the token embedding (logits = x @ wte.weight^T)")
-    return {name: params[name] for name in shapes}
+    return params
 
 
 def write_checkpoint(path, config, params):

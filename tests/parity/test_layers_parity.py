@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from reference.self_attention import causal_mask, padding_mask
+from reference.self_attention.masks import causal_mask, padding_mask
 from reference.transformer.decoder import (
     DECODER_PARAM_NAMES,
     decoder_layer,

@@ -28,7 +28,8 @@ from transformers.models.llama.modeling_llama import (
 )
 
 import reference.positional_encoding as ref
-from reference.self_attention import causal_mask, softmax
+from reference.self_attention.masks import causal_mask
+from reference.self_attention.softmax import softmax
 
 RTOL, ATOL = 1e-10, 1e-12
 EPS32 = float(np.finfo(np.float32).eps)
