@@ -23,6 +23,17 @@ class CheckFailed(AssertionError):
     """A check found a wrong answer; the message tells the student what and probably why."""
 
 
+CAUSE = "Likely cause: "  # how every diagnosis starts (the mutation tests look for it)
+
+
+def cause(text: str) -> str:
+    """A diagnosis, stated only when a probe has confirmed it: re-running the student's own
+    code on inputs that tell the suspected slip from the right answer showed exactly that
+    slip (e.g. the output times sqrt(d_k) matches).  Never for a guess: a guess is advice,
+    phrased as what to check ("Check which axis ..."), not as what is wrong."""
+    return f"{CAUSE}{text.rstrip('.')}."
+
+
 def fail(message: str) -> None:
     raise CheckFailed(message)
 

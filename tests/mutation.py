@@ -4,16 +4,19 @@ The mutation tests of exercise 3.4 are `tests/mutations/test_3_4.py` (one file p
 as its checks are `grader/checks/<package>/ex3_4_*.py`); what the mutants of several
 exercises of a module share (file names, quoted lines) is `tests/mutations/<package>_common.py`.
 
-A `Mutant` is a plausible student bug written as textual edits of one reference solution.
-`make_submission` copies `reference/` into a temporary `submission/` and applies the edits;
-every `old` text must occur exactly once in the reference, so a changed reference breaks the
-tests loudly instead of silently grading an unmutated copy.  `graded_fixture` grades only
+A `Mutant` is a plausible student bug in one reference file, written either as code
+`append`ed to the file that replaces or wraps a function (preferred: a comment or formatting
+change in `reference/` cannot break it), or as textual `edits`.  `make_submission` copies
+`reference/` into a temporary `submission/` and applies them; every `old` text of an edit
+must occur exactly once in the reference, so a changed reference breaks the tests loudly
+instead of silently grading an unmutated copy.  `graded_fixture` grades only
 the mutant's exercise, once per test module, and the `assert_*` helpers state what a test
 file asserts about the result:
 
 - `assert_caught`: (a) the exercise loses points, (b) the named checks fail (or error, when
-  the bug raises), and (c) the first named check's message contains the phrase that tells the
-  student what to fix;
+  the bug raises), (c) the first named check's message contains the phrase that tells the
+  student what to fix, and (d) the only cause stated (`expect.cause`: "Likely cause: ...")
+  in any message of the exercise is the mutant's `diagnosis` -- none when it has none;
 - `assert_diagnosed`: a check's message points at the right fix (and not at a wrong one);
 - `assert_not_blamed`: a bug in one function is not reported as a bug of another, correct one.
 
@@ -35,6 +38,8 @@ import pytest
 from conftest import REPO
 
 from grader import checks as check_registry
+from grader.expect import CAUSE
+from grader.results import PASSED
 from grader.runner import grade
 
 REFERENCE = REPO / "reference"
@@ -49,6 +54,8 @@ class Mutant:
     catches: tuple[str, ...]  # checks that must fail; the first one must say `phrase`
     phrase: str = ""
     status: str = "failed"  # "error" when the bug raises in the student's code
+    append: str = ""  # code added at the end of the file: redefines or wraps a function
+    diagnosis: str = ""  # the cause the messages must state (after "Likely cause: "), if any
 
 
 def make_submission(root: Path, package: str, mutant: Mutant | None = None) -> Path:
@@ -61,6 +68,8 @@ def make_submission(root: Path, package: str, mutant: Mutant | None = None) -> P
         for old, new in mutant.edits:
             assert text.count(old) == 1, f"{mutant.id}: reference line not found once: {old!r}"
             text = text.replace(old, new)
+        if mutant.append:
+            text += f"\n\n# -- mutant {mutant.id} --\n{mutant.append.strip()}\n"
         path.write_text(text)
     return target
 
@@ -125,6 +134,23 @@ def assert_caught(result, mutant: Mutant) -> None:
         assert by_name[name].status == mutant.status, f"{mutant.id}: {name}\n{result.details}"
     message = by_name[mutant.catches[0]].message
     assert mutant.phrase in message, f"{mutant.id}: {mutant.phrase!r} not in\n{message}"
+    causes = stated_causes(result)
+    if mutant.diagnosis:
+        assert causes and all(mutant.diagnosis in c for c in causes), (
+            f"{mutant.id}: expected only the cause {mutant.diagnosis!r}, stated: {causes}\n"
+            f"{result.details}")
+    else:
+        assert not causes, f"{mutant.id}: a cause this bug does not have: {causes}"
+
+
+def stated_causes(result) -> set[str]:
+    """The causes the failing checks of an exercise state ("Likely cause: <cause>.")."""
+    found = set()
+    for c in result.checks:
+        if c.status != PASSED:
+            for part in c.message.split(CAUSE)[1:]:
+                found.add(part.split(". ")[0].split(".\n")[0].strip())
+    return found
 
 
 def assert_diagnosed(result, check: str, wanted: str, unwanted: str) -> None:

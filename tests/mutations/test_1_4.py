@@ -25,9 +25,11 @@ CACHE = '    cache = {"q": q, "k": k, "v": v, "weights": weights, "scale": scale
 
 MUTANTS = [
     Mutant("attn_no_scale", "1.4", A, ((SCALE, "    scale = 1.0\n"),),
-           ("attention_values", "attention_masks", "attention_batched_float32"), "1/sqrt(d_k)"),
+           ("attention_values", "attention_masks", "attention_batched_float32"), "1/sqrt(d_k)",
+           diagnosis="the 1/sqrt(d_k) scaling is missing"),
     Mutant("attn_divide_by_d", "1.4", A, ((SCALE, "    scale = 1.0 / q.shape[-1]\n"),),
-           ("attention_values",), "divided by d_k instead of sqrt(d_k)"),
+           ("attention_values",), "divided by d_k instead of sqrt(d_k)",
+           diagnosis="you divided by d_k instead of sqrt(d_k)"),
     Mutant("attn_softmax_over_queries", "1.4", A, ((SOFTMAX, SOFTMAX.replace("-1", "-2")),),
            ("attention_values", "attention_masks", "attention_batched_float32"), "axis -1"),
     Mutant("attn_mask_large_negative", "1.4", A, ((MASK, MASK.replace("-np.inf", "-1e9")),),

@@ -25,7 +25,7 @@ def _diagnose_attention(impl, case) -> str:
             return ""
         if isinstance(probe, np.ndarray) and probe.shape == case["out"].shape and np.allclose(
                 probe, case["out"], rtol=1e-6, atol=1e-8):
-            return f"It looks like {diagnosis}."
+            return expect.cause(diagnosis)
     return ""
 
 
