@@ -96,6 +96,55 @@ MUTANTS = [
            ("encoder_dropout",), "skips the feed-forward sub-layer's dropout"),
 ]
 
+# issue 15: defaults, options, dtype, stated errors, the upstream gradient (appended code)
+ENC_WRAP = ("_orig_encoder_layer = encoder_layer\n"
+            "def encoder_layer(x, params, n_heads, mask=None, norm_first=False, dropout_p=0.0, "
+            "rng=None, train=False, activation='relu', eps=1e-5):\n")
+ENC_CALL = ("    return _orig_encoder_layer(x, params, n_heads, mask, norm_first, dropout_p, rng, "
+            "train, activation, eps)\n")
+MUTANTS += [
+    Mutant("enc_eps_not_forwarded", "3.6", EN, (), ("encoder_eps_and_activation",),
+           "eps is not passed on", append=ENC_WRAP + ENC_CALL.replace(", eps)", ", 1e-5)"),
+           diagnosis="eps is not passed on to the LayerNorms"),
+    Mutant("enc_eps_default_1e-6", "3.6", EN, (), ("encoder_values",), "is wrong at index",
+           append=ENC_WRAP.replace("eps=1e-5", "eps=1e-6") + ENC_CALL),
+    Mutant("enc_norm_first_default_true", "3.6", EN, (), ("encoder_defaults",),
+           "norm_first defaults to True",
+           append=ENC_WRAP.replace("norm_first=False", "norm_first=True") + ENC_CALL,
+           diagnosis="norm_first defaults to True"),
+    Mutant("enc_train_default_true", "3.6", EN, (), ("encoder_defaults",), "Without train",
+           append=ENC_WRAP.replace("train=False", "train=True") + ENC_CALL),
+    Mutant("enc_mask_none_as_causal", "3.6", EN, (), ("encoder_defaults",),
+           "encoder_layer(x, params, n_heads) is wrong",
+           append=ENC_WRAP + "    if mask is None:\n"
+                             "        mask = np.tril(np.ones((x.shape[1],) * 2, dtype=bool))\n"
+                  + ENC_CALL),
+    Mutant("enc_activation_ignored", "3.6", EN, (), ("encoder_eps_and_activation",),
+           "activation is not passed on", append=ENC_WRAP + ENC_CALL.replace(
+               "activation, eps)", "'relu', eps)"),
+           diagnosis="activation is not passed on to feed_forward"),
+    Mutant("enc_float32_promoted", "3.6", EN, (), ("encoder_float32",), "expected float32",
+           append=ENC_WRAP + "    out, cache = _orig_encoder_layer(x, params, n_heads, mask, "
+                  "norm_first, dropout_p, rng, train, activation, eps)\n"
+                  "    return out.astype(np.float64), cache\n"),
+    Mutant("enc_bwd_ignores_dout", "3.6", EN, (),
+           ("encoder_backward_upstream", "encoder_backward_values"),
+           "multiplying the upstream gradient by 2.5 did not change",
+           append="_orig_backward = encoder_layer_backward\n"
+                  "def encoder_layer_backward(dout, cache):\n"
+                  "    return _orig_backward(np.ones_like(dout), cache)\n",
+           diagnosis="the backward ignores the upstream gradient"),
+    Mutant("enc_bwd_modifies_dout", "3.6", EN, (), ("encoder_backward_upstream",),
+           "modified its input `argument 1` in place",
+           append="_orig_backward = encoder_layer_backward\n"
+                  "def encoder_layer_backward(dout, cache):\n"
+                  "    result = _orig_backward(dout, cache)\n"
+                  "    dout *= 0.5  # reuses the caller's buffer\n"
+                  "    return result\n"),
+    Mutant("enc_no_input_checks", "3.6", EN, (), ("encoder_raises",), "expected ValueError",
+           append="def _check_encoder_inputs(*args):\n    return None\n"),
+]
+
 GAPS: dict[str, str] = {}
 
 # (mutant, check, phrase the message must contain, phrase it must not contain).

@@ -271,3 +271,119 @@ def _layer_dropout(impl, layer: str, call, backward) -> None:
             expect.close(value, fx()[key], f"{label} backward: {out_name}",
                          hint="In training the gradient passes back through each dropout "
                               "(dropout_backward with its cache) before its sub-layer.")
+
+
+# --- the grader's own forwards (issue 15, 3.6-3.11): expected values from the math, for
+# options the fixtures do not cover (eps, float32, a given attention) ---------------------------
+def _own_layer_norm(x, gamma, beta, eps):
+    x = np.asarray(x, dtype=np.float64)
+    mu = x.mean(axis=-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * gamma + beta
+
+
+def _own_softmax(s):
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _own_mha(xq, xkv, p: dict, n_heads: int, mask=None):
+    """Multi-head attention (Module 1's layout: head h takes columns h*D:(h+1)*D)."""
+    B, T, C = xq.shape
+    S, D = xkv.shape[1], C // n_heads
+
+    def heads(y, n):
+        return y.reshape(B, n, n_heads, D).transpose(0, 2, 1, 3)
+
+    q = heads(xq @ p["W_q"] + p["b_q"], T)
+    k, v = heads(xkv @ p["W_k"] + p["b_k"], S), heads(xkv @ p["W_v"] + p["b_v"], S)
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(D)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    out = (_own_softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(B, T, C)
+    return out @ p["W_o"] + p["b_o"]
+
+
+def _own_gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _own_ffn(x, p: dict, activation: str = "relu"):
+    h = x @ p["W_1"] + p["b_1"]
+    h = np.maximum(h, 0.0) if activation == "relu" else _own_gelu_tanh(h)
+    return h @ p["W_2"] + p["b_2"]
+
+
+def _own_sub(params: dict, prefix: str) -> dict:
+    return {k[len(prefix) + 1:]: v for k, v in params.items() if k.startswith(prefix + ".")}
+
+
+def _own_layer(layer: str, x, params: dict, n_heads: int, norm_first: bool, eps: float,
+               masks: tuple, memory=None):
+    """The encoder ("enc": masks = (mask,)) or decoder ("dec": masks = (self_mask,
+    memory_mask), self_mask already causal) layer in evaluation, in float64."""
+    def ln(name, y):
+        return _own_layer_norm(y, params[f"{name}.gamma"], params[f"{name}.beta"], eps)
+
+    x = np.asarray(x, dtype=np.float64)
+    for sub, norm, *_ in SUBLAYERS[layer]:
+        mask = masks[0] if sub in ("attn", "self_attn") else masks[-1]
+
+        def run(y, sub=sub, mask=mask):
+            if sub == "ffn":
+                return _own_ffn(y, _own_sub(params, "ffn"))
+            kv = memory if sub == "cross_attn" else y
+            return _own_mha(y, kv, _own_sub(params, sub), n_heads, mask)
+
+        x = x + run(ln(norm, x)) if norm_first else ln(norm, x + run(x))
+    return x
+
+
+def _upstream_probe(run, dout, what: str, exercise: str, expected: dict) -> None:
+    """A backward is linear in its upstream gradient: `run(g)` (a fresh forward, then the
+    backward of g; returns {name: gradient}) at 2.5 * dout must be 2.5 times that at dout.
+    Equal results confirm that the upstream gradient is ignored.  Points only for gradients
+    that are also right (`expected`: name -> the right gradient at dout)."""
+    base, scaled = run(dout), run(2.5 * dout)
+    for name, value in base.items():
+        expect.array(value, f"{what}: {name}", finite=False)
+        expect.array(scaled[name], f"{what}: {name} at 2.5 * the upstream gradient",
+                     shape=value.shape, finite=False)
+    moved = [n for n in base if np.any(base[n] != 0)]
+    if moved and all(np.allclose(scaled[n], base[n], **expect.F64) for n in moved):
+        expect.fail(f"{exercise} {what}: multiplying the upstream gradient by 2.5 did not change "
+                    f"{', '.join(moved)}. " + expect.cause(
+                        "the backward ignores the upstream gradient it is given (it uses ones "
+                        "or the loss's own gradient): multiply by it (chain rule)"))
+    for name in base:
+        expect.close(scaled[name], 2.5 * base[name],
+                     f"{exercise} {what}: {name} at 2.5 * the upstream gradient",
+                     hint="A backward is linear in its upstream gradient: scaling it scales "
+                          "every returned gradient. Check where the upstream gradient enters.")
+    for name, right in expected.items():
+        expect.require_correct(base[name], right, f"{what} ({name})", exercise)
+
+
+def _skipped_until(actual, expected, check_name: str, exercise: str) -> None:
+    """Gate a check on an earlier one of its exercise: fail, naming it, unless `actual`
+    (what that check verifies) is right, so that its bug is not reported here again."""
+    if not (isinstance(actual, np.ndarray) and actual.shape == np.shape(expected)
+            and np.allclose(actual, expected, **expect.F64)):
+        expect.fail(f"{exercise}: skipped until {check_name} passes (this check needs a right "
+                    "answer there first, and gives its points only then).")
+
+
+def _same_out(actual, key: str, label: str, hint: str, bugs: dict[str, str] = ()) -> None:
+    """`actual` must be the fixture `key`; when it is instead exactly a fixture of `bugs`
+    (key -> confirmed cause), say that cause."""
+    expect.array(actual, label, shape=fx()[key].shape, dtype=fx()[key].dtype)
+    if _matches(actual, key):
+        return
+    for other, why in dict(bugs).items():
+        if _matches(actual, other):
+            expect.fail(f"{label} differs from the expected output. {expect.cause(why)}")
+    expect.close(actual, fx()[key], label, hint=hint)
+
+
+def _float32_tree(value: dict) -> dict:
+    return {k: np.asarray(v, dtype=np.float32) for k, v in value.items()}

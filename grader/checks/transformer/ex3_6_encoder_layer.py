@@ -15,7 +15,13 @@ from .common import (
     _forward_bugs,
     _heads,
     _layer_dropout,
+    _float32_tree,
+    _matches,
+    _own_layer,
     _params,
+    _same_out,
+    _skipped_until,
+    _upstream_probe,
     fx,
     get,
 )
@@ -95,3 +101,121 @@ def encoder_finite_differences(impl):
     for key in ("ln_1.gamma", "ffn.b_1", "attn.W_v"):
         check_gradient_of(dparams[key], impl.encoder_layer, args, kwargs, params[key], dout,
                           f"encoder d{key} (finite differences)")
+
+
+# --- issue 15: defaults, options, dtype, stated errors, the upstream gradient ---------------------
+def _call(impl, *args, **kwargs):
+    return expect.pair(expect.call_pure(impl.encoder_layer, "encoder_layer", *args, **kwargs),
+                       "encoder_layer")
+
+
+def _gate(impl) -> None:
+    out, _ = _encoder(impl, "post")
+    _skipped_until(out, fx()["enc.post.out"], "encoder_values", "3.6")
+
+
+@check("3.6")
+def encoder_defaults(impl):
+    """called without its options: no mask, post-norm, no dropout, ReLU, eps 1e-5"""
+    _gate(impl)
+    x, params, heads = get("enc.x"), _params("enc.params."), _heads("enc")
+    out, _ = _call(impl, x, params, heads)
+    _same_out(out, "enc.post.bug.no_mask", "3.6 encoder_layer(x, params, n_heads)",
+              "Called without options it is the post-norm layer without a mask, in evaluation "
+              "(no dropout), with the ReLU FFN and eps=1e-5: check each default against the "
+              "signature.", {"enc.pre.bug.no_mask": "norm_first defaults to True; the default "
+                             "is False (post-norm)"})
+    p, seed = float(fx()["enc.drop.p"]), int(fx()["enc.drop.seed"])
+    for kwargs, what in (({"dropout_p": p}, "train"), ({"train": True}, "dropout_p")):
+        rng = np.random.default_rng(seed)
+        state = rng.bit_generator.state
+        label = f"3.6 encoder_layer({', '.join(f'{k}={v}' for k, v in kwargs.items())}, rng=...)"
+        out, _ = _call(impl, x, params, heads, mask=get("enc.mask"), rng=rng, **kwargs)
+        _same_out(out, "enc.post.out", label,
+                  f"Without {what}, dropout is off ({what}'s default), so the layer is the "
+                  "evaluation one.")
+        if rng.bit_generator.state != state:
+            expect.fail(f"{label} drew random numbers: without {what} dropout is off and the "
+                        "generator is not touched.")
+
+
+@check("3.6")
+def encoder_eps_and_activation(impl):
+    """eps reaches both LayerNorms; activation reaches the FFN"""
+    _gate(impl)
+    x, params, heads = get("enc.x"), _params("enc.params."), _heads("enc")
+    for placement, norm_first in PLACEMENTS:
+        out, _ = _encoder(impl, placement, activation="gelu")
+        _same_out(out, f"enc.{placement}.bug.ffn_gelu",
+                  f"3.6 encoder_layer(norm_first={norm_first}, activation='gelu')",
+                  "activation is the FFN's: feed_forward(h, ffn_params, activation).",
+                  {f"enc.{placement}.out": "activation is not passed on to feed_forward (the "
+                                           "output is the ReLU layer's)"})
+        eps = 0.25  # large enough that every LayerNorm's eps shows in the output
+        out, _ = _encoder(impl, placement, eps=eps)
+        label = f"3.6 encoder_layer(norm_first={norm_first}, eps={eps})"
+        expect.array(out, label, shape=x.shape, dtype=np.float64)
+        if _matches(out, f"enc.{placement}.out"):
+            expect.fail(f"{label} is the output of eps=1e-5. " + expect.cause(
+                "eps is not passed on to the LayerNorms: layer_norm(..., eps)"))
+        expect.close(out, _own_layer("enc", x, params, heads, norm_first, eps,
+                                     (get("enc.mask"),)), label,
+                     hint="eps is every LayerNorm's: pass it to both (ln_1 and ln_2).")
+
+
+@check("3.6")
+def encoder_float32(impl):
+    """float32 in, float32 out: the layer and its backward"""
+    _gate(impl)
+    for placement, norm_first in PLACEMENTS:
+        x, params = get("enc.x").astype(np.float32), _float32_tree(_params("enc.params."))
+        out, cache = _call(impl, x, params, _heads("enc"), mask=get("enc.mask"),
+                           norm_first=norm_first)
+        label = f"3.6 encoder_layer(float32, norm_first={norm_first})"
+        expect.array(out, label, shape=x.shape, dtype=np.float32)
+        expect.close(out, fx()[f"enc.{placement}.out"], label, **expect.F32)
+        result = impl.encoder_layer_backward(get("enc.dout").astype(np.float32), cache)
+        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+            expect.fail("encoder_layer_backward should return (dx, dparams).")
+        dx, dparams = result
+        expect.array(dx, f"{label} backward: dx", shape=x.shape, dtype=np.float32)
+        for key in sorted(dparams):
+            expect.array(dparams[key], f"{label} backward: d({key})", dtype=np.float32)
+        expect.close(dx, fx()[f"enc.{placement}.dx"], f"{label} backward: dx",
+                     rtol=1e-3, atol=1e-4)
+
+
+@check("3.6")
+def encoder_raises(impl):
+    """the documented errors: a wrong shape or key, a bad rate, a missing generator"""
+    x, params, heads = get("enc.x"), _params("enc.params."), _heads("enc")
+    expect.raises(impl.encoder_layer, ValueError, "3.6 encoder_layer with x of shape (S, C)",
+                  x[0], params, heads)
+    missing = {k: v for k, v in params.items() if k != "ffn.b_2"}
+    expect.raises(impl.encoder_layer, ValueError, "3.6 encoder_layer with params missing "
+                  "'ffn.b_2'", x, missing, heads)
+    expect.raises(impl.encoder_layer, ValueError, "3.6 encoder_layer with an unexpected key "
+                  "'attn.W_x' in params", x, {**params, "attn.W_x": params["attn.W_q"]}, heads)
+    expect.raises(impl.encoder_layer, ValueError, "3.6 encoder_layer(dropout_p=1.5)",
+                  x, params, heads, dropout_p=1.5)
+    expect.raises(impl.encoder_layer, TypeError, "3.6 encoder_layer(dropout_p=0.5, train=True) "
+                  "without rng", x, params, heads, dropout_p=0.5, train=True)
+
+
+@check("3.6")
+def encoder_backward_upstream(impl):
+    """the backward scales with the dout it is given, and leaves dout unchanged"""
+    _gate(impl)
+
+    def run(dout):
+        _, cache = _encoder(impl, "pre")
+        result = expect.call_pure(impl.encoder_layer_backward, "encoder_layer_backward", dout,
+                                  cache)
+        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+            expect.fail("encoder_layer_backward should return (dx, dparams).")
+        return {"dx": result[0], "d(ln_2.gamma)": result[1].get("ln_2.gamma"),
+                "d(attn.W_q)": result[1].get("attn.W_q")}
+
+    _upstream_probe(run, get("enc.dout"), "encoder_layer_backward", "3.6",
+                    {"dx": fx()["enc.pre.dx"], "d(ln_2.gamma)": fx()["enc.pre.grads.ln_2.gamma"],
+                     "d(attn.W_q)": fx()["enc.pre.grads.attn.W_q"]})
