@@ -135,7 +135,7 @@ MUTANTS += [
                   "    return _orig_backward(np.ones_like(dout), cache)\n",
            diagnosis="the backward ignores the upstream gradient"),
     Mutant("enc_bwd_modifies_dout", "3.6", EN, (), ("encoder_backward_upstream",),
-           "modified its input `argument 1` in place",
+           "modified one of its inputs in place",
            append="_orig_backward = encoder_layer_backward\n"
                   "def encoder_layer_backward(dout, cache):\n"
                   "    result = _orig_backward(dout, cache)\n"
