@@ -82,6 +82,51 @@ MUTANTS = [
            ("decoder_dropout",), "skips the cross-attention sub-layer's dropout"),
 ]
 
+# issue 15: defaults, options, dtype, stated errors, the upstream gradient (appended code)
+DEC_WRAP = ("_orig_decoder_layer = decoder_layer\n"
+            "def decoder_layer(x, memory, params, n_heads, self_mask=None, memory_mask=None, "
+            "norm_first=False, dropout_p=0.0, rng=None, train=False, activation='relu', "
+            "eps=1e-5):\n")
+DEC_CALL = ("    return _orig_decoder_layer(x, memory, params, n_heads, self_mask, memory_mask, "
+            "norm_first, dropout_p, rng, train, activation, eps)\n")
+DEC_BWD = ("_orig_backward = decoder_layer_backward\n"
+           "def decoder_layer_backward(dout, cache):\n")
+MUTANTS += [
+    Mutant("dec_memory_mask_none_as_causal", "3.7", DE, (), ("decoder_defaults",),
+           "decoder_layer(x, memory, params, n_heads) is wrong",
+           append=DEC_WRAP + "    if memory_mask is None:\n"
+                             "        memory_mask = np.tril(np.ones((x.shape[1], "
+                             "memory.shape[1]), dtype=bool))\n" + DEC_CALL),
+    Mutant("dec_eps_not_forwarded", "3.7", DE, (), ("decoder_eps_and_activation",),
+           "eps is not passed on", append=DEC_WRAP + DEC_CALL.replace(", eps)", ", 1e-5)"),
+           diagnosis="eps is not passed on to the LayerNorms"),
+    Mutant("dec_norm_first_default_true", "3.7", DE, (), ("decoder_defaults",),
+           "norm_first defaults to True",
+           append=DEC_WRAP.replace("norm_first=False", "norm_first=True") + DEC_CALL,
+           diagnosis="norm_first defaults to True"),
+    Mutant("dec_train_default_true", "3.7", DE, (), ("decoder_defaults",), "Without train",
+           append=DEC_WRAP.replace("train=False", "train=True") + DEC_CALL),
+    Mutant("dec_activation_ignored", "3.7", DE, (), ("decoder_eps_and_activation",),
+           "activation is not passed on", append=DEC_WRAP + DEC_CALL.replace(
+               "activation, eps)", "'relu', eps)"),
+           diagnosis="activation is not passed on to feed_forward"),
+    Mutant("dec_float32_promoted", "3.7", DE, (), ("decoder_float32",), "expected float32",
+           append=DEC_WRAP + DEC_CALL.replace("    return ", "    out, cache = ")
+                  + "    return out.astype(np.float64), cache\n"),
+    Mutant("dec_bwd_ignores_dout", "3.7", DE, (),
+           ("decoder_backward_upstream", "decoder_backward_values"),
+           "multiplying the upstream gradient by 2.5 did not change",
+           append=DEC_BWD + "    return _orig_backward(np.ones_like(dout), cache)\n",
+           diagnosis="the backward ignores the upstream gradient"),
+    Mutant("dec_bwd_modifies_dout", "3.7", DE, (), ("decoder_backward_upstream",),
+           "modified one of its inputs in place",
+           append=DEC_BWD + "    result = _orig_backward(dout, cache)\n"
+                            "    dout *= 0.5  # reuses the caller's buffer\n"
+                            "    return result\n"),
+    Mutant("dec_no_input_checks", "3.7", DE, (), ("decoder_raises",), "expected ValueError",
+           append="def _check_decoder_inputs(*args):\n    return None\n"),
+]
+
 GAPS: dict[str, str] = {}
 
 # (mutant, check, phrase the message must contain, phrase it must not contain).

@@ -15,7 +15,12 @@ from .common import (
     _heads,
     _layer_dropout,
     _matches,
+    _float32_tree,
+    _own_layer,
     _params,
+    _same_out,
+    _skipped_until,
+    _upstream_probe,
     fx,
     get,
 )
@@ -144,3 +149,134 @@ def decoder_backward_values(impl):
                      hint="The memory feeds the cross-attention's keys and values: dmemory is "
                           "its dx_kv.")
         expect.close(dx, fx()[f"dec.{placement}.dx"], f"{what}: dx")
+
+
+# --- issue 15: defaults, options, dtype, stated errors, the upstream gradient ---------------------
+def _call(impl, *args, **kwargs):
+    return expect.pair(expect.call_pure(impl.decoder_layer, "decoder_layer", *args, **kwargs),
+                       "decoder_layer")
+
+
+def _args() -> tuple:
+    return get("dec.x"), get("dec.memory"), _params("dec.params."), _heads("dec")
+
+
+def _gate(impl) -> None:
+    out, _ = _decoder(impl, "post")
+    _skipped_until(out, fx()["dec.post.out"], "decoder_values", "3.7")
+
+
+def _causal() -> np.ndarray:
+    t = get("dec.x").shape[1]
+    return np.tril(np.ones((t, t), dtype=bool))
+
+
+@check("3.7")
+def decoder_defaults(impl):
+    """called without its options: causal, no memory mask, post-norm, no dropout, ReLU"""
+    _gate(impl)
+    out, _ = _call(impl, *_args())
+    _same_out(out, "dec.post.bug.no_memory_mask", "3.7 decoder_layer(x, memory, params, n_heads)",
+              "Called without options it is the post-norm layer in evaluation, the "
+              "self-attention causal (self_mask=None), the cross-attention without a mask "
+              "(memory_mask=None: every memory position is visible), the ReLU FFN, eps=1e-5.",
+              {"dec.pre.bug.no_memory_mask": "norm_first defaults to True; the default is False "
+                                             "(post-norm)",
+               "dec.post.bug.no_causal": "self_mask=None is not the causal mask: with "
+                                         "self_mask=None use causal_mask(T)"})
+    p, seed = float(fx()["dec.drop.p"]), int(fx()["dec.drop.seed"])
+    for kwargs, what in (({"dropout_p": p}, "train"), ({"train": True}, "dropout_p")):
+        rng = np.random.default_rng(seed)
+        state = rng.bit_generator.state
+        label = f"3.7 decoder_layer({', '.join(f'{k}={v}' for k, v in kwargs.items())}, rng=...)"
+        out, _ = _call(impl, *_args(), memory_mask=get("dec.memory_mask"), rng=rng, **kwargs)
+        _same_out(out, "dec.post.out", label,
+                  f"Without {what}, dropout is off ({what}'s default), so the layer is the "
+                  "evaluation one.")
+        if rng.bit_generator.state != state:
+            expect.fail(f"{label} drew random numbers: without {what} dropout is off and the "
+                        "generator is not touched.")
+
+
+@check("3.7")
+def decoder_eps_and_activation(impl):
+    """eps reaches the three LayerNorms; activation reaches the FFN"""
+    _gate(impl)
+    x, memory, params, heads = _args()
+    for placement, norm_first in PLACEMENTS:
+        out, _ = _decoder(impl, placement, activation="gelu")
+        _same_out(out, f"dec.{placement}.bug.ffn_gelu",
+                  f"3.7 decoder_layer(norm_first={norm_first}, activation='gelu')",
+                  "activation is the FFN's: feed_forward(h_2, ffn_params, activation).",
+                  {f"dec.{placement}.out": "activation is not passed on to feed_forward (the "
+                                           "output is the ReLU layer's)"})
+        eps = 0.25  # large enough that every LayerNorm's eps shows in the output
+        out, _ = _decoder(impl, placement, eps=eps)
+        label = f"3.7 decoder_layer(norm_first={norm_first}, eps={eps})"
+        expect.array(out, label, shape=x.shape, dtype=np.float64)
+        if _matches(out, f"dec.{placement}.out"):
+            expect.fail(f"{label} is the output of eps=1e-5. " + expect.cause(
+                "eps is not passed on to the LayerNorms: layer_norm(..., eps)"))
+        expect.close(out, _own_layer("dec", x, params, heads, norm_first, eps,
+                                     (_causal(), get("dec.memory_mask")), memory=memory),
+                     label, hint="eps is every LayerNorm's: pass it to ln_1, ln_2 and ln_3.")
+
+
+@check("3.7")
+def decoder_float32(impl):
+    """float32 in, float32 out: the layer and its backward"""
+    _gate(impl)
+    for placement, norm_first in PLACEMENTS:
+        x, memory, params, heads = _args()
+        x, memory, params = x.astype(np.float32), memory.astype(np.float32), _float32_tree(params)
+        out, cache = _call(impl, x, memory, params, heads, memory_mask=get("dec.memory_mask"),
+                           norm_first=norm_first)
+        label = f"3.7 decoder_layer(float32, norm_first={norm_first})"
+        expect.array(out, label, shape=x.shape, dtype=np.float32)
+        expect.close(out, fx()[f"dec.{placement}.out"], label, **expect.F32)
+        dx, dmemory, dparams = _decoder_backward(impl, get("dec.dout").astype(np.float32), cache)
+        expect.array(dx, f"{label} backward: dx", shape=x.shape, dtype=np.float32)
+        expect.array(dmemory, f"{label} backward: dmemory", shape=memory.shape,
+                     dtype=np.float32)
+        if not isinstance(dparams, dict):
+            expect.fail("decoder_layer_backward should return (dx, dmemory, dparams).")
+        for key in sorted(dparams):
+            expect.array(dparams[key], f"{label} backward: d({key})", dtype=np.float32)
+        expect.close(dx, fx()[f"dec.{placement}.dx"], f"{label} backward: dx",
+                     rtol=1e-3, atol=1e-4)
+
+
+@check("3.7")
+def decoder_raises(impl):
+    """the documented errors: a wrong shape or key, a bad rate, a missing generator"""
+    x, memory, params, heads = _args()
+    layer = impl.decoder_layer
+    expect.raises(layer, ValueError, "3.7 decoder_layer with x of shape (T, C)",
+                  x[0], memory, params, heads)
+    expect.raises(layer, ValueError, "3.7 decoder_layer with memory of another batch size",
+                  x, memory[:1], params, heads)
+    expect.raises(layer, ValueError, "3.7 decoder_layer with an unexpected key 'ln_4.gamma' in "
+                  "params", x, memory, {**params, "ln_4.gamma": params["ln_3.gamma"]}, heads)
+    expect.raises(layer, ValueError, "3.7 decoder_layer(dropout_p=1.5)",
+                  x, memory, params, heads, dropout_p=1.5)
+    expect.raises(layer, TypeError, "3.7 decoder_layer(dropout_p=0.5, train=True) without rng",
+                  x, memory, params, heads, dropout_p=0.5, train=True)
+
+
+@check("3.7")
+def decoder_backward_upstream(impl):
+    """the backward scales with the dout it is given, and leaves dout unchanged"""
+    _gate(impl)
+
+    def run(dout):
+        _, cache = _decoder(impl, "pre")
+        result = expect.call_pure(impl.decoder_layer_backward, "decoder_layer_backward", dout,
+                                  cache)
+        if not (isinstance(result, tuple) and len(result) == 3 and isinstance(result[2], dict)):
+            expect.fail("decoder_layer_backward should return (dx, dmemory, dparams).")
+        return {"dx": result[0], "dmemory": result[1],
+                "d(ln_3.gamma)": result[2].get("ln_3.gamma")}
+
+    _upstream_probe(run, get("dec.dout"), "decoder_layer_backward", "3.7",
+                    {"dx": fx()["dec.pre.dx"], "dmemory": fx()["dec.pre.dmemory"],
+                     "d(ln_3.gamma)": fx()["dec.pre.grads.ln_3.gamma"]})
