@@ -57,6 +57,31 @@ MUTANTS = [
            ("cross_entropy_backward_values",), F32),
 ]
 
+# issue 15: defaults and options, the upstream gradient, the stated errors (appended code)
+CE_WRAP = ("_orig_cross_entropy = cross_entropy\n"
+           "def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0):\n")
+CE_CALL = "    return _orig_cross_entropy(logits, targets, ignore_index, label_smoothing)\n"
+MUTANTS += [
+    Mutant("ce_ignore_index_hardcoded", "3.8", CE, (), ("cross_entropy_ignore_index_option",),
+           "the ignore_index argument is not used",
+           append=CE_WRAP + CE_CALL.replace("targets, ignore_index,", "targets, -100,"),
+           diagnosis="the ignore_index argument is not used"),
+    Mutant("ce_smoothing_default_0.1", "3.8", CE, (), ("cross_entropy_values",),
+           "cross_entropy (plain case) is",
+           append=CE_WRAP.replace("label_smoothing=0.0", "label_smoothing=0.1") + CE_CALL),
+    Mutant("ce_ignore_index_default_-1", "3.8", CE, (), ("cross_entropy_values",),
+           "out of range", status="error",
+           append=CE_WRAP.replace("ignore_index=-100", "ignore_index=-1") + CE_CALL),
+    Mutant("ce_bwd_ignores_dloss", "3.8", CE, (), ("cross_entropy_backward_upstream",),
+           "multiplying the upstream gradient by 2.5 did not change",
+           append="_orig_backward = cross_entropy_backward\n"
+                  "def cross_entropy_backward(dloss, cache):\n"
+                  "    return _orig_backward(1.0, cache)\n",
+           diagnosis="the backward ignores the upstream gradient"),
+    Mutant("ce_no_input_checks", "3.8", CE, (), ("cross_entropy_raises",), "expected TypeError",
+           append="def _check_cross_entropy_inputs(*args):\n    return None\n"),
+]
+
 GAPS: dict[str, str] = {}
 
 # (mutant, check, phrase the message must contain, phrase it must not contain): bugs whose

@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import expect
 from .. import check
-from .common import fx, get
+from .common import _skipped_until, _upstream_probe, fx, get
 
 CE_CASES = ("plain", "ignored", "smoothed")
 
@@ -85,3 +85,86 @@ def cross_entropy_stable_and_all_ignored(impl):
         expect.fail(f"with every target ignored the loss should be 0 (no NaN), got {loss0!r}.")
     d0 = impl.cross_entropy_backward(1.0, cache0)
     expect.close(d0, np.zeros_like(get("ce.logits")), "dlogits with every target ignored")
+
+
+# --- issue 15: ignore_index as an option, the upstream gradient, the stated errors ----------------
+def _own_cross_entropy(logits, targets, ignore_index: int, eps: float):
+    """The loss and dlogits from the formula (float64)."""
+    k = logits.shape[-1]
+    z, t = logits.reshape(-1, k), targets.reshape(-1)
+    logp = z - z.max(axis=-1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(axis=-1, keepdims=True))
+    valid = t != ignore_index
+    q = np.zeros_like(z)
+    q[np.flatnonzero(valid), t[valid]] = 1.0 - eps
+    q[valid] += eps / k
+    n = max(int(valid.sum()), 1)
+    loss = -(q * logp).sum() / n
+    dlogits = np.where(valid[:, None], np.exp(logp) - q, 0.0) / n
+    return loss, dlogits.reshape(logits.shape)
+
+
+def _ce_gate(impl) -> None:
+    loss, _ = _ce(impl, "plain")
+    _skipped_until(np.asarray(loss)[None], fx()["ce.plain.loss"][None], "cross_entropy_values",
+                   "3.8")
+
+
+@check("3.8")
+def cross_entropy_ignore_index_option(impl):
+    """an ignore_index other than -100 (here a class id) leaves those positions out"""
+    _ce_gate(impl)
+    logits, targets = get("ce.logits"), get("ce.plain.targets")
+    ignored = int(targets.flat[0])  # a class id that occurs among the targets
+    for smoothing in (0.0, float(fx()["ce.smoothed.smoothing"])):
+        label = f"3.8 cross_entropy(ignore_index={ignored}, label_smoothing={smoothing:.4g})"
+        result = expect.call_pure(impl.cross_entropy, "cross_entropy", logits, targets,
+                                  ignore_index=ignored, label_smoothing=smoothing)
+        loss, cache = expect.pair(result, "cross_entropy")
+        expected, dexpected = _own_cross_entropy(logits, targets, ignored, smoothing)
+        if np.isclose(float(loss), _own_cross_entropy(logits, targets, -100, smoothing)[0],
+                      rtol=1e-9):
+            expect.fail(f"{label} is {float(loss):.10g}, the loss with nothing ignored; expected "
+                        f"{expected:.10g}. " + expect.cause(
+                            "the ignore_index argument is not used (-100 is hard-coded)"))
+        if not np.isclose(float(loss), expected, rtol=1e-9):
+            expect.fail(f"{label} is {float(loss):.10g}, expected {expected:.10g}: positions "
+                        f"whose target is {ignored} are left out of the mean.")
+        expect.close(impl.cross_entropy_backward(1.0, cache), dexpected, f"dlogits of {label}",
+                     hint=f"Rows whose target is ignore_index = {ignored} get 0.")
+
+
+@check("3.8")
+def cross_entropy_backward_upstream(impl):
+    """dlogits scales with the dloss it is given, and the cache is left unchanged"""
+    _ce_gate(impl)
+
+    def run(dloss):
+        _, cache = _ce(impl, "smoothed")
+        return {"dlogits": expect.call_pure(impl.cross_entropy_backward,
+                                            "cross_entropy_backward", dloss, cache)}
+
+    _upstream_probe(run, 1.0, "cross_entropy_backward", "3.8",
+                    {"dlogits": fx()["ce.smoothed.dlogits"]})
+
+
+@check("3.8")
+def cross_entropy_raises(impl):
+    """the documented errors: dtypes, shapes, a target out of range, a bad smoothing, dloss"""
+    logits, targets = get("ce.logits"), get("ce.plain.targets")
+    k = logits.shape[-1]
+    ce = impl.cross_entropy
+    expect.raises(ce, TypeError, "3.8 cross_entropy with integer logits",
+                  np.round(logits).astype(np.int64), targets)
+    expect.raises(ce, TypeError, "3.8 cross_entropy with float targets", logits,
+                  targets.astype(np.float64))
+    expect.raises(ce, ValueError, "3.8 cross_entropy with targets of another shape", logits,
+                  targets[:, :1])
+    bad = targets.copy()
+    bad.flat[1] = k
+    expect.raises(ce, ValueError, f"3.8 cross_entropy with a target {k} (K = {k})", logits, bad)
+    expect.raises(ce, ValueError, "3.8 cross_entropy(label_smoothing=1.5)", logits, targets,
+                  label_smoothing=1.5)
+    _, cache = expect.pair(ce(logits, targets), "cross_entropy")
+    expect.raises(impl.cross_entropy_backward, ValueError, "3.8 cross_entropy_backward with "
+                  "dloss of shape (2,)", np.ones(2), cache)
