@@ -78,6 +78,43 @@ MUTANTS = [
            ("schedules",), "cosine_schedule(1, max_lr="),
 ]
 
+# issue 15: eps where it matters, the stated errors (appended code: a whole AdamW.step)
+STEP = """
+def _step(self, params, grads, lr=None):
+    _check_arrays(params, grads, "AdamW.step")
+    lr = self.lr if lr is None else float(lr)
+    self.t += 1
+    beta1, beta2 = self.betas
+    c1, c2 = 1.0 - beta1**self.t, 1.0 - beta2**self.t
+    for name, p in params.items():
+        g = grads[name]
+        if name not in self.m:
+            self.m[name], self.v[name] = np.zeros_like(p), np.zeros_like(p)
+        m, v = self.m[name], self.v[name]
+        p *= 1.0 - lr * self.weight_decay
+        m *= beta1
+        m += (1.0 - beta1) * g
+        v *= beta2
+        v += (1.0 - beta2) * (g * g)
+        DENOM
+        p -= (lr / c1) * m / denom
+AdamW.step = _step
+"""
+MUTANTS += [
+    Mutant("adamw_eps_inside_sqrt", "3.10", OP, (), ("adamw_tiny_gradients", "adamw_steps"),
+           "eps is added inside the square root",
+           append=STEP.replace("DENOM", "denom = np.sqrt(v / c2 + self.eps)"),
+           diagnosis="eps is added inside the square root"),
+    Mutant("adamw_eps_before_correction", "3.10", OP, (),
+           ("adamw_tiny_gradients", "adamw_steps"),
+           "eps is added before the bias correction",
+           append=STEP.replace("DENOM", "denom = (np.sqrt(v) + self.eps) / math.sqrt(c2)"),
+           diagnosis="eps is added before the bias correction"),
+    Mutant("adamw_no_input_checks", "3.10", OP, (), ("optim_raises",), "expected ValueError",
+           append=STEP.replace("DENOM", "denom = np.sqrt(v / c2) + self.eps").replace(
+               '    _check_arrays(params, grads, "AdamW.step")\n', "")),
+]
+
 GAPS: dict[str, str] = {}
 
 # (mutant, check, phrase the message must contain, phrase it must not contain): bugs whose

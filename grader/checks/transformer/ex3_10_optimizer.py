@@ -9,6 +9,18 @@ from .. import check
 from .common import _matches, _params, fx
 
 
+def _eps_probe(value, step: int, key: str, label: str) -> None:
+    """Fail naming the slip when `value` is exactly what eps in the wrong place gives on the
+    fixture's three steps (its sizes make the difference small but far above rounding)."""
+    beta1, beta2 = (float(b) for b in fx()["adamw.betas"])
+    lrs = [float(fx()["adamw.lr"])] * 2 + [float(fx()["adamw.lr_step3"])]
+    args = (_params("adamw.params."), [_params(f"adamw.grads{s}.") for s in range(3)], lrs,
+            (beta1, beta2), float(fx()["adamw.eps"]), float(fx()["adamw.wd"]))
+    for where, why in EPS_SLIPS.items():
+        if np.allclose(value, _own_adamw(*args, where=where)[step][key], rtol=1e-12, atol=0):
+            expect.fail(f"{label} differs from the expected value. {expect.cause(why)}")
+
+
 @check("3.10", weight=3)
 def adamw_steps(impl):
     """PyTorch's AdamW: decoupled decay first, bias-corrected moments, an lr per step"""
@@ -43,6 +55,7 @@ def adamw_steps(impl):
             ):
                 if _matches(value, f"adamw.bug.{bug}.after{step}.{key}"):
                     expect.fail(f"after step {step + 1}, {key}: {message}")
+            _eps_probe(value, step, key, f"{key} after step {step + 1}")
             expect.close(value, expected, f"{key} after step {step + 1}",
                          hint="Update the arrays of `params` in place, keeping m, v and the "
                               "step count per parameter." + (
@@ -91,3 +104,79 @@ def schedules(impl):
             expect.fail(f"cosine_schedule({int(step)}, max_lr={max_lr:.6g}, "
                         f"min_lr={min_lr:.6g}, warmup={warmup}, total={total}) = "
                         f"{cosine:.6g}, expected {float(fx()['sched.cosine'][i]):.6g}.")
+
+
+# --- issue 15: eps where it matters (tiny gradients), the stated errors ---------------------------
+def _own_adamw(params: dict, grads_per_step: list, lr, betas, eps, wd, where: str = "right"):
+    """PyTorch's AdamW from the formula, float64 (`lr` a number or one per step); `where`
+    places eps as the docstring does
+    ("right") or as two known slips do ("inside_sqrt", "before_correction")."""
+    params = {k: v.copy() for k, v in params.items()}
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v2 = {k: np.zeros_like(v) for k, v in params.items()}
+    history = []
+    for t, grads in enumerate(grads_per_step, start=1):
+        c1, c2 = 1 - betas[0] ** t, 1 - betas[1] ** t
+        rate = lr[t - 1] if isinstance(lr, list) else lr
+        for k, p in params.items():
+            p *= 1 - rate * wd
+            m[k] = betas[0] * m[k] + (1 - betas[0]) * grads[k]
+            v2[k] = betas[1] * v2[k] + (1 - betas[1]) * grads[k] ** 2
+            denom = {"right": np.sqrt(v2[k] / c2) + eps,
+                     "inside_sqrt": np.sqrt(v2[k] / c2 + eps),
+                     "before_correction": (np.sqrt(v2[k]) + eps) / np.sqrt(c2)}[where]
+            p -= rate * (m[k] / c1) / denom
+        history.append({k: p.copy() for k, p in params.items()})
+    return history
+
+
+EPS_SLIPS = {"inside_sqrt": "eps is added inside the square root, sqrt(v_hat + eps); it is "
+                            "added after it: sqrt(v_hat) + eps",
+             "before_correction": "eps is added before the bias correction, (sqrt(v) + eps) / "
+                                  "sqrt(1 - beta2^t); it is added to sqrt(v_hat)"}
+
+
+@check("3.10")
+def adamw_tiny_gradients(impl):
+    """gradients of size 1e-8, where eps shows: p -= lr * m_hat / (sqrt(v_hat) + eps)"""
+    beta1, beta2 = (float(b) for b in fx()["adamw.betas"])
+    hyper = {"lr": float(fx()["adamw.lr"]), "betas": (beta1, beta2), "eps": 1e-8,
+             "weight_decay": float(fx()["adamw.wd"])}
+    params = _params("adamw.params.")
+    grads = [{k: 1e-8 * g for k, g in _params(f"adamw.grads{s}.").items()} for s in range(3)]
+    args = (params, grads, hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"])
+    expected = _own_adamw(*args)
+    slips = {where: _own_adamw(*args, where=where) for where in EPS_SLIPS}
+    opt = impl.AdamW(**hyper)
+    for step in range(3):
+        opt.step(params, grads[step])
+        for key, value in params.items():
+            label = f"3.10 AdamW(eps=1e-8): {key} after step {step + 1} of gradients ~1e-8"
+            if np.allclose(value, expected[step][key], rtol=1e-12, atol=0):
+                continue
+            for where, why in EPS_SLIPS.items():
+                if np.allclose(value, slips[where][step][key], rtol=1e-12, atol=0):
+                    expect.fail(f"{label} differs from the expected value. {expect.cause(why)}")
+            expect.close(value, expected[step][key], label, rtol=1e-12, atol=0,
+                         hint="With gradients this small sqrt(v_hat) is about eps: check where "
+                              "eps enters the update, p -= lr * m_hat / (sqrt(v_hat) + eps).")
+
+
+@check("3.10")
+def optim_raises(impl):
+    """the documented errors of AdamW.step, clip_grad_norm and the schedules"""
+    params, grads = _params("adamw.params."), _params("adamw.grads0.")
+    opt = impl.AdamW()
+    expect.raises(opt.step, ValueError, "3.10 AdamW.step with a gradient missing",
+                  params, {k: g for k, g in grads.items() if k != "b"})
+    expect.raises(opt.step, ValueError, "3.10 AdamW.step with a gradient of another shape",
+                  params, {**grads, "b": grads["b"][:1]})
+    expect.raises(opt.step, TypeError, "3.10 AdamW.step with an integer parameter",
+                  {**params, "b": np.zeros(params["b"].shape, dtype=np.int64)}, grads)
+    expect.raises(impl.clip_grad_norm, ValueError, "3.10 clip_grad_norm(grads, max_norm=0)",
+                  _params("clip.grads."), 0.0)
+    expect.raises(impl.noam_schedule, ValueError, "3.10 noam_schedule(step=0, ...)", 0, 16, 4)
+    expect.raises(impl.cosine_schedule, ValueError, "3.10 cosine_schedule(step=-1, ...)",
+                  -1, 1.0, 0.1, 2, 10)
+    expect.raises(impl.cosine_schedule, ValueError, "3.10 cosine_schedule(total < warmup)",
+                  3, 1.0, 0.1, 5, 4)
