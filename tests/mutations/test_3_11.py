@@ -91,7 +91,8 @@ MUTANTS = [
            ("gpt_loss_and_backward", "gpt_finite_differences"), "the targets were shifted again"),
     Mutant("gpt_backward_ignores_dlogits", "3.11", GP,  # the loss wins whenever there is one
            ((G_DLOGITS, "        if self._loss_cache is not None:\n"),),
-           ("gpt_backward_given_dlogits",), "it ignored the dlogits it was given"),
+           ("gpt_backward_given_dlogits",), "ignored the dlogits it was given",
+           diagnosis="backward(dlogits) ignored the dlogits it was given"),
     Mutant("gpt_wte_grad_without_head", "3.11", GP,
            ((G_WTE, G_WTE.replace(" + dW_head.T", "")),),
            ("gpt_loss_and_backward", "gpt_backward_given_dlogits", "gpt_finite_differences"),
@@ -111,6 +112,58 @@ MUTANTS = [
                                     'grads[h + "ln_2.bias"], grads[h + "ln_2.weight"]')),),
            ("gpt_loss_and_backward", "gpt_backward_given_dlogits"),
            "d(h.1.ln_2.weight) and d(h.1.ln_2.bias) are swapped"),
+]
+
+# issue 15: layer_norm_epsilon, float32, block_forward's attention, stated errors (appended)
+BLOCK_FIXED_EPS = """
+_orig_block_forward = GPT.block_forward
+def _block_forward(self, x, i, B, T, mask, attention=scaled_dot_product_attention):
+    eps, self.config.layer_norm_epsilon = self.config.layer_norm_epsilon, 1e-5
+    try:
+        return _orig_block_forward(self, x, i, B, T, mask, attention)
+    finally:
+        self.config.layer_norm_epsilon = eps
+GPT.block_forward = _block_forward
+"""
+FORWARD_FIXED_EPS = """
+_orig_forward = GPT.forward
+def _forward(self, idx, kv_cache=None):
+    eps, self.config.layer_norm_epsilon = self.config.layer_norm_epsilon, 1e-5
+    try:
+        return _orig_forward(self, idx, kv_cache)
+    finally:
+        self.config.layer_norm_epsilon = eps
+GPT.forward = _forward
+"""
+MUTANTS += [
+    Mutant("gpt_ignores_layer_norm_epsilon", "3.11", GP, (), ("gpt_layer_norm_epsilon",),
+           "config.layer_norm_epsilon is not used", append=FORWARD_FIXED_EPS,
+           diagnosis="config.layer_norm_epsilon is not used"),
+    Mutant("gpt_blocks_ignore_layer_norm_epsilon", "3.11", GP, (), ("gpt_layer_norm_epsilon",),
+           "GPT(GPTConfig(layer_norm_epsilon=0.25)).forward(idx) is wrong",
+           append=BLOCK_FIXED_EPS),
+    Mutant("gpt_float32_model_float64_logits", "3.11", GP, (), ("gpt_float32",),
+           "expected float32",
+           append="_orig_forward = GPT.forward\n"
+                  "def _forward(self, idx, kv_cache=None):\n"
+                  "    return _orig_forward(self, idx, kv_cache).astype(np.float64)\n"
+                  "GPT.forward = _forward\n"),
+    Mutant("gpt_block_ignores_attention", "3.11", GP, (), ("gpt_block_attention",),
+           "returned without calling the attention it was given",
+           append="_orig_block_forward = GPT.block_forward\n"
+                  "def _block_forward(self, x, i, B, T, mask, attention=None):\n"
+                  "    return _orig_block_forward(self, x, i, B, T, mask)\n"
+                  "GPT.block_forward = _block_forward\n",
+           diagnosis="block_forward ignores its `attention` argument"),
+    Mutant("gpt_backward_without_loss_is_zero", "3.11", GP, (), ("gpt_raises",),
+           "GPT.backward() after forward (no loss): expected RuntimeError",
+           append="_orig_backward = GPT.backward\n"
+                  "def _backward(self, dlogits=None):\n"
+                  "    if dlogits is None and self._loss_cache is None and self._cache:\n"
+                  "        dlogits = np.zeros((self._cache['B'], self._cache['T'], "
+                  "self.config.vocab_size))\n"
+                  "    return _orig_backward(self, dlogits)\n"
+                  "GPT.backward = _backward\n"),
 ]
 
 GAPS: dict[str, str] = {}

@@ -6,7 +6,17 @@ import numpy as np
 
 from ... import expect
 from .. import check
-from .common import _diagnose, _fail_with, _matches, fx, get
+from .common import (
+    _diagnose,
+    _fail_with,
+    _matches,
+    _own_ffn,
+    _own_layer_norm,
+    _own_softmax,
+    _skipped_until,
+    fx,
+    get,
+)
 
 # A tiny float64 GPT-2 of two blocks; its other sizes are drawn with the fixtures
 # (`gpt.config.*`, see `_gpt_config`).
@@ -211,9 +221,10 @@ def gpt_backward_given_dlogits(impl):
     if isinstance(grads, dict) and all(
             name in grads and _matches(grads[name], f"gpt.grads.{name}")
             for name in GPT_DLOGITS_GRADS):
-        expect.fail("3.11 GPT.backward(dlogits) after loss(...) returned the loss's gradients: "
-                    "it ignored the dlogits it was given. backward() differentiates the last "
-                    "loss; backward(dlogits) back-propagates the dL/dlogits you pass.")
+        expect.fail("3.11 GPT.backward(dlogits) after loss(...) returned the loss's gradients. "
+                    + expect.cause("backward(dlogits) ignored the dlogits it was given") + " "
+                    "backward() differentiates the last loss; backward(dlogits) back-propagates "
+                    "the dL/dlogits you pass.")
     _gpt_grads(grads, "gpt.dlogits.grads", "GPT.backward(dlogits)")
 
 
@@ -242,3 +253,153 @@ def gpt_finite_differences(impl):
         if not np.isclose(analytic, numeric, rtol=1e-5, atol=1e-7):
             expect.fail(f"d({name}) disagrees with finite differences of your loss along a "
                         f"random direction: {analytic:.8g} vs {numeric:.8g}.")
+
+
+# --- issue 15: layer_norm_epsilon, float32, block_forward's attention, kv_cache, errors -----------
+def _own_block(params: dict, x, i: int, B: int, T: int, n_head: int, eps: float, attention):
+    """Block i from the formula (float64), `attention(q, k, v, mask)` -> (heads, cache)."""
+    h, C = f"h.{i}.", x.shape[-1]
+    D = C // n_head
+    a = _own_layer_norm(x, params[h + "ln_1.weight"], params[h + "ln_1.bias"], eps)
+    qkv = (a @ params[h + "attn.c_attn.weight"] + params[h + "attn.c_attn.bias"]).reshape(
+        B, T, 3 * C)
+    q, k, v = (qkv[:, :, j * C:(j + 1) * C].reshape(B, T, n_head, D).transpose(0, 2, 1, 3)
+               for j in range(3))
+    heads, _ = attention(q, k, v, np.tril(np.ones((T, T), dtype=bool)))
+    merged = heads.transpose(0, 2, 1, 3).reshape(x.shape)
+    x = x + merged @ params[h + "attn.c_proj.weight"] + params[h + "attn.c_proj.bias"]
+    a = _own_layer_norm(x, params[h + "ln_2.weight"], params[h + "ln_2.bias"], eps)
+    mlp = {"W_1": params[h + "mlp.c_fc.weight"], "b_1": params[h + "mlp.c_fc.bias"],
+           "W_2": params[h + "mlp.c_proj.weight"], "b_2": params[h + "mlp.c_proj.bias"]}
+    return x + _own_ffn(a, mlp, "gelu")
+
+
+def _own_attention(q, k, v, mask):
+    scores = np.where(mask, q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1]), -np.inf)
+    return _own_softmax(scores) @ v, None
+
+
+def _own_gpt_logits(params: dict, idx, n_head: int, eps: float):
+    B, T = idx.shape
+    x = (params["wte.weight"][idx] + params["wpe.weight"][:T]).reshape(B * T, -1)
+    for i in range(GPT_CONFIG["n_layer"]):
+        x = _own_block(params, x, i, B, T, n_head, eps, _own_attention)
+    x = _own_layer_norm(x, params["ln_f.weight"], params["ln_f.bias"], eps)
+    return (x @ params["wte.weight"].T).reshape(B, T, -1)
+
+
+def _gpt_gate(impl):
+    model = _gpt(impl)
+    _skipped_until(model.forward(get("gpt.idx")), fx()["gpt.logits"], "gpt_forward_values",
+                   "3.11")
+    return model
+
+
+def _fixture_params(dtype=np.float64) -> dict:
+    return {str(n): get(f"gpt.params.{n}").astype(dtype) for n in fx()["gpt.names"]}
+
+
+@check("3.11")
+def gpt_layer_norm_epsilon(impl):
+    """config.layer_norm_epsilon reaches every LayerNorm (ln_1, ln_2, ln_f)"""
+    _gpt_gate(impl)
+    eps = 0.25  # large enough that every LayerNorm's eps shows in the logits
+    config = {**_gpt_config(), "layer_norm_epsilon": eps}
+    model = impl.GPT(impl.GPTConfig(**config), np.random.default_rng(0))
+    model.params = _fixture_params()
+    idx = get("gpt.idx")
+    logits = model.forward(idx)
+    label = f"3.11 GPT(GPTConfig(layer_norm_epsilon={eps})).forward(idx)"
+    expect.array(logits, label, shape=fx()["gpt.logits"].shape, dtype=np.float64)
+    if _matches(logits, "gpt.logits"):
+        expect.fail(f"{label} gave the logits of eps=1e-5. " + expect.cause(
+            "config.layer_norm_epsilon is not used: every LayerNorm kept eps=1e-5"))
+    expect.close(logits, _own_gpt_logits(model.params, idx, config["n_head"], eps), label,
+                 hint="Every LayerNorm (ln_1 and ln_2 of each block, ln_f) takes its eps from "
+                      "config.layer_norm_epsilon.")
+
+
+@check("3.11")
+def gpt_float32(impl):
+    """a float32 model: float32 logits, loss and gradients"""
+    _gpt_gate(impl)
+    model = impl.GPT(impl.GPTConfig(**{**_gpt_config(), "dtype": "float32"}),
+                     np.random.default_rng(int(fx()["gpt.init_seed"])))
+    if not isinstance(model.params, dict) or any(
+            getattr(p, "dtype", None) != np.float32 for p in model.params.values()):
+        expect.fail("3.11 GPT(GPTConfig(dtype='float32')).params should all be float32.")
+    model.params = _fixture_params(np.float32)
+    idx = get("gpt.idx")
+    logits = model.forward(idx)
+    label = "3.11 GPT.forward(idx) of a float32 model"
+    expect.array(logits, label, shape=fx()["gpt.logits"].shape, dtype=np.float32)
+    expect.close(logits, fx()["gpt.logits"], label, rtol=1e-3, atol=1e-4)
+    loss = model.loss(idx, get("gpt.targets"))
+    if np.asarray(loss).dtype != np.float32:
+        expect.fail(f"3.11 GPT.loss of a float32 model returned a {np.asarray(loss).dtype} "
+                    "loss; expected float32 (the parameters' dtype).")
+    grads = model.backward()
+    if not isinstance(grads, dict):
+        expect.fail("3.11 GPT.backward() should return a dict with the keys of params.")
+    for name, grad in grads.items():
+        expect.array(grad, f"3.11 GPT.backward() of a float32 model: d({name})",
+                     dtype=np.float32)
+    grads = model.backward(get("gpt.dlogits").astype(np.float32))
+    for name, grad in grads.items():
+        expect.array(grad, f"3.11 GPT.backward(dlogits) of a float32 model: d({name})",
+                     dtype=np.float32)
+
+
+@check("3.11")
+def gpt_block_attention(impl):
+    """block_forward: right with the default attention, and it calls the `attention` given"""
+    model = _gpt_gate(impl)
+    cfg, idx = _gpt_config(), get("gpt.idx")
+    B, T = idx.shape
+    params = _fixture_params()
+    x = (params["wte.weight"][idx] + params["wpe.weight"][:T]).reshape(B * T, -1)
+    mask = np.tril(np.ones((T, T), dtype=bool))
+    out, _ = expect.pair(expect.call_pure(model.block_forward, "GPT.block_forward", x, 1, B, T,
+                                          mask), "GPT.block_forward")
+    expect.close(out, _own_block(params, x, 1, B, T, cfg["n_head"], 1e-5, _own_attention),
+                 "3.11 GPT.block_forward(x, 1, B, T, causal mask)",
+                 hint="Block i: x + c_proj(attention of c_attn(ln_1(x))), then x + mlp(ln_2(x)).")
+    # The sandbox passes only the course's own functions: padding_mask (1.3) takes two
+    # arguments, so an attention(q, k, v, mask) call to it raises before any of its code runs.
+    label = "3.11 GPT.block_forward(..., attention=padding_mask)"
+    try:
+        model.block_forward(x, 1, B, T, mask, attention=impl.padding_mask)
+    except expect.CheckFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 — the error of the stand-in is the expected outcome
+        if "padding_mask" in str(getattr(exc, "message", exc)):
+            return
+        raise
+    expect.fail(f"{label} returned without calling the attention it was given. "
+                + expect.cause("block_forward ignores its `attention` argument: compute the "
+                               "heads with attention(q, k, v, mask) (4.5's KV cache passes its "
+                               "own)"))
+
+
+@check("3.11")
+def gpt_raises(impl):
+    """the documented errors of forward, loss and backward"""
+    model = _gpt(impl)
+    cfg, idx = _gpt_config(), get("gpt.idx")
+    expect.raises(model.backward, RuntimeError, "3.11 GPT.backward() before any forward")
+    expect.raises(model.forward, TypeError, "3.11 GPT.forward with float idx",
+                  idx.astype(np.float64))
+    expect.raises(model.forward, ValueError, "3.11 GPT.forward with idx of shape (T,)", idx[0])
+    expect.raises(model.forward, ValueError, "3.11 GPT.forward with T > block_size",
+                  np.zeros((1, cfg["block_size"] + 1), dtype=np.int64))
+    bad = idx.copy()
+    bad[0, 0] = cfg["vocab_size"]
+    expect.raises(model.forward, ValueError, "3.11 GPT.forward with an id = vocab_size", bad)
+    expect.raises(model.loss, TypeError, "3.11 GPT.loss with float idx", idx.astype(np.float64),
+                  get("gpt.targets"))
+    expect.raises(model.loss, ValueError, "3.11 GPT.loss with targets of another shape", idx,
+                  get("gpt.targets")[:, :-1])
+    model.forward(idx)
+    expect.raises(model.backward, RuntimeError, "3.11 GPT.backward() after forward (no loss)")
+    expect.raises(model.backward, ValueError, "3.11 GPT.backward(dlogits) of a wrong shape",
+                  get("gpt.dlogits")[:, :-1])
