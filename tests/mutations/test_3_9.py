@@ -108,6 +108,74 @@ MUTANTS = [
            ("seq2seq_greedy_decode",), "BOS is not part"),
 ]
 
+# issue 15: defaults and options, config fields, float32, dlogits, stated errors (appended code)
+def appended(id, catches, phrase, append, diagnosis=""):
+    return Mutant(id, "3.9", FILE, (), catches, phrase, append=append, diagnosis=diagnosis)
+
+
+def fixed_config(field, value):
+    """forward runs with config.<field> = value, whatever the config says."""
+    return (f"_orig_forward = Transformer.forward\n"
+            f"def _forward(self, src, tgt, train=False, rng=None):\n"
+            f"    kept, self.config.{field} = self.config.{field}, {value!r}\n"
+            f"    try:\n"
+            f"        return _orig_forward(self, src, tgt, train, rng)\n"
+            f"    finally:\n"
+            f"        self.config.{field} = kept\n"
+            f"Transformer.forward = _forward\n")
+
+
+MUTANTS += [
+    appended("config_eps_ignored", ("seq2seq_config_options",), "config.eps is not used",
+             fixed_config("eps", 1e-5), diagnosis="config.eps is not used"),
+    appended("config_activation_ignored", ("seq2seq_config_options",),
+             "config.activation is not used", fixed_config("activation", "relu"),
+             diagnosis="config.activation is not used"),
+    appended("init_rng_none_fixed_seed", ("seq2seq_defaults_and_dropout",),
+             "without rng built the same weights twice",
+             "_orig_init = Transformer.__init__\n"
+             "def _init(self, config, rng=None):\n"
+             "    _orig_init(self, config, np.random.default_rng(0) if rng is None else rng)\n"
+             "Transformer.__init__ = _init\n"),
+    appended("no_embedding_dropout", ("seq2seq_defaults_and_dropout",),
+             "drew a different amount of random numbers",
+             "_orig_embed = Transformer._embed\n"
+             "def _embed(self, ids, table_name, train, rng):\n"
+             "    return _orig_embed(self, ids, table_name, False, rng)\n"
+             "Transformer._embed = _embed\n"),
+    appended("loss_ignores_train", ("seq2seq_defaults_and_dropout",), "pass train and rng on",
+             "_orig_loss = Transformer.loss\n"
+             "def _loss(self, src, tgt, labels, label_smoothing=0.0, train=False, rng=None):\n"
+             "    return _orig_loss(self, src, tgt, labels, label_smoothing)\n"
+             "Transformer.loss = _loss\n"),
+    appended("loss_default_smoothing_0.1", ("seq2seq_loss_default_smoothing",),
+             "without label_smoothing the loss is the plain cross-entropy",
+             "_orig_loss = Transformer.loss\n"
+             "def _loss(self, src, tgt, labels, label_smoothing=0.1, train=False, rng=None):\n"
+             "    return _orig_loss(self, src, tgt, labels, label_smoothing, train, rng)\n"
+             "Transformer.loss = _loss\n"),
+    appended("backward_ignores_dlogits", ("seq2seq_backward_dlogits",),
+             "returned the loss's gradients",
+             "_orig_backward = Transformer.backward\n"
+             "def _backward(self, dlogits=None):\n"
+             "    return _orig_backward(self, None if self._loss_cache else dlogits)\n"
+             "Transformer.backward = _backward\n",
+             diagnosis="backward(dlogits) ignored the dlogits it was given"),
+    appended("float32_model_float64_logits", ("seq2seq_float32",), "expected float32",
+             "_orig_forward = Transformer.forward\n"
+             "def _forward(self, src, tgt, train=False, rng=None):\n"
+             "    return _orig_forward(self, src, tgt, train, rng).astype(np.float64)\n"
+             "Transformer.forward = _forward\n"),
+    appended("backward_without_loss_is_zero", ("seq2seq_raises",),
+             "backward() after forward (no loss): expected RuntimeError",
+             "_orig_backward = Transformer.backward\n"
+             "def _backward(self, dlogits=None):\n"
+             "    if dlogits is None and self._loss_cache is None and self._cache:\n"
+             "        dlogits = np.zeros((*self._cache['shape'], self.config.tgt_vocab_size))\n"
+             "    return _orig_backward(self, dlogits)\n"
+             "Transformer.backward = _backward\n"),
+]
+
 GAPS: dict[str, str] = {}
 
 

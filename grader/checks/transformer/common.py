@@ -319,7 +319,7 @@ def _own_sub(params: dict, prefix: str) -> dict:
 
 
 def _own_layer(layer: str, x, params: dict, n_heads: int, norm_first: bool, eps: float,
-               masks: tuple, memory=None):
+               masks: tuple, memory=None, activation: str = "relu"):
     """The encoder ("enc": masks = (mask,)) or decoder ("dec": masks = (self_mask,
     memory_mask), self_mask already causal) layer in evaluation, in float64."""
     def ln(name, y):
@@ -331,7 +331,7 @@ def _own_layer(layer: str, x, params: dict, n_heads: int, norm_first: bool, eps:
 
         def run(y, sub=sub, mask=mask):
             if sub == "ffn":
-                return _own_ffn(y, _own_sub(params, "ffn"))
+                return _own_ffn(y, _own_sub(params, "ffn"), activation)
             kv = memory if sub == "cross_attn" else y
             return _own_mha(y, kv, _own_sub(params, sub), n_heads, mask)
 
@@ -387,3 +387,19 @@ def _same_out(actual, key: str, label: str, hint: str, bugs: dict[str, str] = ()
 
 def _float32_tree(value: dict) -> dict:
     return {k: np.asarray(v, dtype=np.float32) for k, v in value.items()}
+
+
+def _own_cross_entropy(logits, targets, ignore_index: int, eps: float):
+    """The loss and dlogits of 3.8 from the formula (float64)."""
+    k = logits.shape[-1]
+    z, t = np.asarray(logits, dtype=np.float64).reshape(-1, k), targets.reshape(-1)
+    logp = z - z.max(axis=-1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(axis=-1, keepdims=True))
+    valid = t != ignore_index
+    q = np.zeros_like(z)
+    q[np.flatnonzero(valid), t[valid]] = 1.0 - eps
+    q[valid] += eps / k
+    n = max(int(valid.sum()), 1)
+    loss = -(q * logp).sum() / n
+    dlogits = np.where(valid[:, None], np.exp(logp) - q, 0.0) / n
+    return loss, dlogits.reshape(np.shape(logits))

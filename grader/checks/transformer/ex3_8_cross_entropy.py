@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import expect
 from .. import check
-from .common import _skipped_until, _upstream_probe, fx, get
+from .common import _own_cross_entropy, _skipped_until, _upstream_probe, fx, get
 
 CE_CASES = ("plain", "ignored", "smoothed")
 
@@ -88,22 +88,6 @@ def cross_entropy_stable_and_all_ignored(impl):
 
 
 # --- issue 15: ignore_index as an option, the upstream gradient, the stated errors ----------------
-def _own_cross_entropy(logits, targets, ignore_index: int, eps: float):
-    """The loss and dlogits from the formula (float64)."""
-    k = logits.shape[-1]
-    z, t = logits.reshape(-1, k), targets.reshape(-1)
-    logp = z - z.max(axis=-1, keepdims=True)
-    logp = logp - np.log(np.exp(logp).sum(axis=-1, keepdims=True))
-    valid = t != ignore_index
-    q = np.zeros_like(z)
-    q[np.flatnonzero(valid), t[valid]] = 1.0 - eps
-    q[valid] += eps / k
-    n = max(int(valid.sum()), 1)
-    loss = -(q * logp).sum() / n
-    dlogits = np.where(valid[:, None], np.exp(logp) - q, 0.0) / n
-    return loss, dlogits.reshape(logits.shape)
-
-
 def _ce_gate(impl) -> None:
     loss, _ = _ce(impl, "plain")
     _skipped_until(np.asarray(loss)[None], fx()["ce.plain.loss"][None], "cross_entropy_values",

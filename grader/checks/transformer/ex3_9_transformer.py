@@ -6,7 +6,19 @@ import numpy as np
 
 from ... import expect
 from .. import check
-from .common import DECODER_KEYS, ENCODER_KEYS, _matches, _params, fx, get
+from .common import (
+    DECODER_KEYS,
+    ENCODER_KEYS,
+    _matches,
+    _own_cross_entropy,
+    _own_layer,
+    _own_layer_norm,
+    _own_sub,
+    _params,
+    _skipped_until,
+    fx,
+    get,
+)
 
 # Two tiny float64 models with distinct sizes, drawn with the fixtures (`s2s.<name>.config.*`,
 # see `_s2s_config`); what each case is about is fixed:
@@ -269,3 +281,233 @@ def seq2seq_greedy_decode(impl):
             expect.fail(f"{label} returned {out.tolist()}, expected {expected.tolist()}. Each "
                         "step appends the argmax of the last position's logits; after a row's "
                         "EOS its positions hold pad_id.")
+
+
+# --- issue 15: defaults and options, config fields, float32, dlogits, stated errors ---------------
+def _own_seq2seq_logits(params: dict, config: dict, src, tgt, eps: float, activation: str):
+    """The model in evaluation from the formulas of the module docstring (float64)."""
+    C, H = config["d_model"], config["n_heads"]
+
+    def embed(ids, table):
+        n = ids.shape[1]
+        angles = np.arange(n)[:, None] * 10000.0 ** (-np.arange(0, C, 2) / C)
+        pe = np.empty((n, C))
+        pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles[:, :C // 2])
+        return np.sqrt(C) * params[table][ids] + pe
+
+    pad = config["pad_id"]
+    key_mask = None if pad is None else (src != pad)[:, None, None, :]
+    T = tgt.shape[1]
+    self_mask = np.tril(np.ones((T, T), dtype=bool))
+    if pad is not None:
+        self_mask = self_mask & (tgt != pad)[:, None, None, :]
+    norm_first = config["norm_first"]
+    x = embed(src, "tgt_embed" if config["share_embeddings"] else "src_embed")
+    for i in range(config["n_layers"]):
+        x = _own_layer("enc", x, _own_sub(params, f"encoder.{i}"), H, norm_first, eps,
+                       (key_mask,), activation=activation)
+    if norm_first:
+        x = _own_layer_norm(x, params["encoder.ln.gamma"], params["encoder.ln.beta"], eps)
+    y = embed(tgt, "tgt_embed")
+    for i in range(config["n_layers"]):
+        y = _own_layer("dec", y, _own_sub(params, f"decoder.{i}"), H, norm_first, eps,
+                       (self_mask, key_mask), memory=x, activation=activation)
+    if norm_first:
+        y = _own_layer_norm(y, params["decoder.ln.gamma"], params["decoder.ln.beta"], eps)
+    if config["tie_head"]:
+        return y @ params["tgt_embed"].T
+    return y @ params["head.W"] + params["head.b"]
+
+
+def _s2s_inputs(name: str) -> tuple:
+    return get(f"s2s.{name}.src"), get(f"s2s.{name}.tgt")
+
+
+def _s2s_gate(impl, name: str):
+    model = _seq2seq(impl, name)
+    _skipped_until(model.forward(*_s2s_inputs(name)), fx()[f"s2s.{name}.logits"],
+                   "seq2seq_forward_values", "3.9")
+    return model
+
+
+@check("3.9")
+def seq2seq_config_options(impl):
+    """config.eps reaches every LayerNorm, config.activation every FFN"""
+    for name in SEQ2SEQ_CASES:
+        _s2s_gate(impl, name)
+        for options in ({"eps": 0.25}, {"activation": "gelu"}):
+            config = {**_s2s_config(name), **options}
+            model = impl.Transformer(impl.TransformerConfig(**config),
+                                     np.random.default_rng(int(fx()["s2s.init_seed"])))
+            model.params = {k: get(f"s2s.{name}.params.{k}") for k in _seq2seq_names(config)}
+            src, tgt = _s2s_inputs(name)
+            logits = model.forward(src, tgt)
+            field, value = next(iter(options.items()))
+            label = (f"3.9 Transformer(TransformerConfig({field}={value!r}, "
+                     f"norm_first={config['norm_first']})).forward")
+            expect.array(logits, label, shape=fx()[f"s2s.{name}.logits"].shape,
+                         dtype=np.float64)
+            if _matches(logits, f"s2s.{name}.logits"):
+                expect.fail(f"{label} gave the logits of the default {field}. " + expect.cause(
+                    f"config.{field} is not used: pass it to every encoder_layer and "
+                    "decoder_layer" + (" and the final LayerNorms" if field == "eps" else "")))
+            want = _own_seq2seq_logits(model.params, config, src, tgt,
+                                       config.get("eps", 1e-5), config.get("activation", "relu"))
+            expect.close(logits, want, label, hint=f"config.{field} reaches every layer "
+                         "(and, for eps, the final LayerNorms encoder.ln and decoder.ln).")
+
+
+@check("3.9")
+def seq2seq_defaults_and_dropout(impl):
+    """rng=None draws fresh weights; train=True draws every dropout mask from rng, else none"""
+    config = _s2s_config("post")
+    a, b = (impl.Transformer(impl.TransformerConfig(**config)) for _ in range(2))
+    _check_seq2seq_names(a.params, config)
+    if np.array_equal(a.params["tgt_embed"], b.params["tgt_embed"]):
+        expect.fail("3.9 Transformer(config) without rng built the same weights twice: rng=None "
+                    "means np.random.default_rng() (fresh entropy).")
+    model = _s2s_gate(impl, "post")
+    src, tgt = _s2s_inputs("post")
+    labels = get("s2s.post.labels")
+    plain = model.forward(src, tgt)
+    seed = int(fx()["s2s.fd_seed"])
+    rng = np.random.default_rng(seed)
+    state = rng.bit_generator.state
+    same = model.forward(src, tgt, rng=rng)
+    if rng.bit_generator.state != state or not np.array_equal(same, plain):
+        expect.fail("3.9 Transformer.forward(src, tgt, rng=...) without train should be the "
+                    "evaluation forward: no dropout, the generator untouched.")
+    rng = np.random.default_rng(seed)
+    first = model.forward(src, tgt, train=True, rng=rng)
+    label = "3.9 Transformer.forward(src, tgt, train=True, rng=...)"
+    expect.array(first, label, shape=plain.shape, dtype=np.float64)
+    if np.allclose(first, plain, **expect.F64):
+        expect.fail(f"{label} gave the evaluation logits: with train=True and config.dropout = "
+                    f"{config.get('dropout', 0.1)} dropout acts (3.5), drawing from rng.")
+    B, S = src.shape
+    C, T, L = config["d_model"], tgt.shape[1], config["n_layers"]
+    reference = np.random.default_rng(seed)
+    for shape in [(B, S, C)] * (1 + 2 * L) + [(B, T, C)] * (1 + 3 * L):
+        reference.random(shape)  # the documented draws: embeddings, then each sub-layer
+    if rng.bit_generator.state != reference.bit_generator.state:
+        expect.fail(f"{label} drew a different amount of random numbers than documented: one "
+                    "rng.random(shape) after each embedding (B, S, C) / (B, T, C) and one per "
+                    "sub-layer output (two per encoder layer, three per decoder layer).")
+    again = model.forward(src, tgt, train=True, rng=np.random.default_rng(seed))
+    if not np.array_equal(again, first):
+        expect.fail(f"{label} differs between two generators of the same seed: draw every "
+                    "dropout mask from the rng given.")
+    loss = model.loss(src, tgt, labels, train=True, rng=np.random.default_rng(seed))
+    want = _own_cross_entropy(first, labels, -100, 0.0)[0]
+    if not np.isclose(float(loss), want, rtol=1e-9):
+        expect.fail(f"3.9 Transformer.loss(..., train=True, rng=...) is {float(loss):.10g}, "
+                    f"expected {want:.10g}: the cross-entropy of forward(src, tgt, train=True, "
+                    "rng) (pass train and rng on to forward).")
+
+
+@check("3.9")
+def seq2seq_loss_default_smoothing(impl):
+    """loss without label_smoothing is the plain cross-entropy"""
+    for name in SEQ2SEQ_CASES:
+        model = _s2s_gate(impl, name)
+        labels = get(f"s2s.{name}.labels")
+        loss = model.loss(*_s2s_inputs(name), labels)
+        want = _own_cross_entropy(fx()[f"s2s.{name}.logits"], labels, -100, 0.0)[0]
+        if not np.isclose(float(loss), want, rtol=1e-9):
+            expect.fail(f"3.9 Transformer.loss(src, tgt, labels) is {float(loss):.10g}, expected "
+                        f"{want:.10g}: without label_smoothing the loss is the plain "
+                        "cross-entropy (label_smoothing=0.0), ignoring the -100 labels.")
+
+
+@check("3.9")
+def seq2seq_backward_dlogits(impl):
+    """backward(dlogits) back-propagates the dlogits given, scaled, also after a loss"""
+    for name in SEQ2SEQ_CASES:
+        model = _s2s_gate(impl, name)
+        src, tgt = _s2s_inputs(name)
+        labels, smoothing = get(f"s2s.{name}.labels"), _s2s_smoothing()
+        names = _seq2seq_names(_s2s_config(name))
+        dlogits = _own_cross_entropy(fx()[f"s2s.{name}.logits"], labels, -100, smoothing)[1]
+        model.loss(src, tgt, labels, label_smoothing=smoothing)
+        grads = model.backward()
+        if not (isinstance(grads, dict) and all(
+                k in grads and _matches(grads[k], f"s2s.{name}.grads.{k}") for k in names)):
+            expect.fail("3.9: skipped until seq2seq_backward_values passes (this check needs a "
+                        "right backward() first, and gives its points only then).")
+        model.loss(src, tgt, labels, label_smoothing=smoothing)
+        grads = model.backward(2.5 * dlogits)
+        what = f"3.9 Transformer.backward(2.5 * dlogits) after loss (norm_first=" \
+               f"{SEQ2SEQ_CASES[name]['norm_first']})"
+        if not isinstance(grads, dict) or sorted(grads) != sorted(names):
+            expect.fail(f"{what} should return a dict with the keys of params.")
+        if all(_matches(grads[k], f"s2s.{name}.grads.{k}") for k in names):
+            expect.fail(f"{what} returned the loss's gradients. " + expect.cause(
+                "backward(dlogits) ignored the dlogits it was given"))
+        for key in reversed(names):
+            expect.close(grads[key], 2.5 * fx()[f"s2s.{name}.grads.{key}"], f"{what}: d({key})",
+                         hint="backward(dlogits) back-propagates the given dL/dlogits, exactly "
+                              "as backward() does the loss's (a backward is linear in it).")
+        model.forward(src, tgt)
+        grads = model.backward(dlogits)
+        for key in reversed(names):
+            expect.close(grads[key], fx()[f"s2s.{name}.grads.{key}"],
+                         f"3.9 Transformer.backward(dlogits) after forward: d({key})")
+
+
+@check("3.9")
+def seq2seq_float32(impl):
+    """a float32 model: float32 logits, loss and gradients"""
+    for name in SEQ2SEQ_CASES:
+        _s2s_gate(impl, name)
+        config = {**_s2s_config(name), "dtype": "float32"}
+        model = impl.Transformer(impl.TransformerConfig(**config),
+                                 np.random.default_rng(int(fx()["s2s.init_seed"])))
+        model.params = {k: get(f"s2s.{name}.params.{k}").astype(np.float32)
+                        for k in _seq2seq_names(config)}
+        src, tgt = _s2s_inputs(name)
+        label = f"3.9 Transformer.forward of a float32 model (norm_first={config['norm_first']})"
+        logits = model.forward(src, tgt)
+        expect.array(logits, label, shape=fx()[f"s2s.{name}.logits"].shape, dtype=np.float32)
+        expect.close(logits, fx()[f"s2s.{name}.logits"], label, rtol=1e-3, atol=1e-4)
+        loss = model.loss(src, tgt, get(f"s2s.{name}.labels"), label_smoothing=_s2s_smoothing())
+        if np.asarray(loss).dtype != np.float32:
+            expect.fail(f"3.9 Transformer.loss of a float32 model returned a "
+                        f"{np.asarray(loss).dtype} loss; expected float32 (the parameters').")
+        grads = model.backward()
+        if not isinstance(grads, dict):
+            expect.fail("3.9 Transformer.backward() should return a dict with the keys of params.")
+        for key, grad in grads.items():
+            expect.array(grad, f"3.9 Transformer.backward() of a float32 model: d({key})",
+                         dtype=np.float32)
+
+
+@check("3.9")
+def seq2seq_raises(impl):
+    """the documented errors of forward, loss and backward"""
+    model = _seq2seq(impl, "post")
+    config = _s2s_config("post")
+    src, tgt = _s2s_inputs("post")
+    labels = get("s2s.post.labels")
+    expect.raises(model.backward, RuntimeError, "3.9 Transformer.backward() before any forward")
+    cases = [
+        (TypeError, "float src", (src.astype(np.float64), tgt), {}),
+        (ValueError, "src of shape (S,)", (src[0], tgt), {}),
+        (ValueError, "src longer than max_len",
+         (np.ones((src.shape[0], config["max_len"] + 1), dtype=np.int64), tgt), {}),
+        (ValueError, "a tgt id = tgt_vocab_size",
+         (src, np.where(tgt == tgt[0, 0], config["tgt_vocab_size"], tgt)), {}),
+        (ValueError, "a source row of padding only (pad_id 0)",
+         (np.where(np.arange(src.shape[0])[:, None] == 0, 0, src), tgt), {}),
+        (ValueError, "src and tgt of different batch sizes", (src[:1], tgt), {}),
+        (TypeError, "train=True without rng (config.dropout > 0)", (src, tgt), {"train": True}),
+    ]
+    for error, what, args, kwargs in cases:
+        expect.raises(model.forward, error, f"3.9 Transformer.forward with {what}", *args,
+                      **kwargs)
+    expect.raises(model.loss, ValueError, "3.9 Transformer.loss with labels of another shape",
+                  src, tgt, labels[:, :-1])
+    model.forward(src, tgt)
+    expect.raises(model.backward, RuntimeError, "3.9 Transformer.backward() after forward (no "
+                  "loss)")
+    expect.raises(model.backward, ValueError, "3.9 Transformer.backward(dlogits) of a wrong "
+                  "shape", np.zeros((1, 1, config["tgt_vocab_size"])))
