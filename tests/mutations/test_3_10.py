@@ -5,6 +5,8 @@ a plausible student bug, and its message names the bug.  The harness and its con
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mutation import (
     Mutant,
     standard_tests,
@@ -114,6 +116,15 @@ MUTANTS += [
            append=STEP.replace("DENOM", "denom = np.sqrt(v / c2) + self.eps").replace(
                '    _check_arrays(params, grads, "AdamW.step")\n', "")),
 ]
+
+# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# is stated with expect.cause).
+DIAGNOSES = {
+    "adamw_l2_in_gradient": "weight decay was added to the gradient (L2)",
+    "adamw_no_bias_correction": "not bias-corrected",
+    "adamw_decay_after_update": "applied after the Adam update",
+}
+MUTANTS = [replace(m, diagnosis=DIAGNOSES.get(m.id, m.diagnosis)) for m in MUTANTS]
 
 GAPS: dict[str, str] = {}
 

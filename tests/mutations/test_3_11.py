@@ -5,6 +5,8 @@ conventions: `tests/mutation.py`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mutation import (
     Mutant,
     standard_tests,
@@ -165,6 +167,26 @@ MUTANTS += [
                   "    return _orig_backward(self, dlogits)\n"
                   "GPT.backward = _backward\n"),
 ]
+
+# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# is stated with expect.cause).
+DIAGNOSES = {
+    "gpt_no_position_embedding": "the position embedding is missing",
+    "gpt_no_final_layer_norm": "the final LayerNorm is missing",
+    "gpt_qkv_columns_swapped": "c_attn's output columns were read as k | q | v",
+    "gpt_no_attn_c_proj": "the attention's output projection is missing",
+    "gpt_c_proj_transposed": "attn.c_proj.weight is used transposed",
+    "gpt_residual_from_ln": "the residual adds the normalised input",
+    "gpt_attention_unscaled": "the attention scores are not scaled",
+    "gpt_no_causal_mask": "the attention is not causal",
+    "gpt_gelu_exact": "the MLP uses the exact (erf) GELU",
+    "gpt_loss_counts_ignored": "the ignored targets (-100) were counted",
+    "gpt_loss_shifted_again": "the targets were shifted again",
+    "gpt_wte_grad_without_head": "the tied head's gradient is not added",
+    "gpt_wpe_grad_averaged": "the batch was averaged",
+    "gpt_bwd_ln_grads_swapped": "d(h.1.ln_2.weight) and d(h.1.ln_2.bias) are swapped",
+}
+MUTANTS = [replace(m, diagnosis=DIAGNOSES.get(m.id, m.diagnosis)) for m in MUTANTS]
 
 GAPS: dict[str, str] = {}
 

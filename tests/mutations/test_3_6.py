@@ -5,6 +5,8 @@ conventions: `tests/mutation.py`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mutation import (
     Mutant,
     standard_tests,
@@ -144,6 +146,30 @@ MUTANTS += [
     Mutant("enc_no_input_checks", "3.6", EN, (), ("encoder_raises",), "expected ValueError",
            append="def _check_encoder_inputs(*args):\n    return None\n"),
 ]
+
+# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# is stated with expect.cause).
+DIAGNOSES = {
+    "enc_norm_placement_swapped": "your layer computed the pre-norm layer",
+    "enc_pre_no_ffn_residual":
+        "the residual connection around the feed-forward sub-layer is missing",
+    "enc_post_no_attn_residual":
+        "the residual connection around the self-attention sub-layer is missing",
+    "enc_pre_residual_from_ln": "the residuals add the normalised input",
+    "enc_post_mask_dropped": "the padding mask is not applied",
+    "enc_activation_not_passed": "ran with GELU: pass `activation` on",
+    "enc_dropout_draw_order": "the dropout masks are drawn in the wrong order",
+    "enc_dropout_same_mask": "one dropout mask is reused for several sub-layers",
+    "enc_dropout_after_residual": "dropout acts after the residual addition",
+    "enc_dropout_ignores_train": "dropout ran in evaluation",
+    "enc_bwd_post_no_identity_x":
+        "the residual's gradient is missing around the self-attention sub-layer",
+    "enc_bwd_pre_no_identity_h":
+        "the residual's gradient is missing around the feed-forward sub-layer",
+    "enc_bwd_post_no_dx_kv": "its gradient adds dx_q and dx_kv",
+    "enc_bwd_skips_ffn_dropout": "skips the feed-forward sub-layer's dropout",
+}
+MUTANTS = [replace(m, diagnosis=DIAGNOSES.get(m.id, m.diagnosis)) for m in MUTANTS]
 
 GAPS: dict[str, str] = {}
 

@@ -5,6 +5,8 @@ conventions: `tests/mutation.py`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mutation import (
     Mutant,
     standard_tests,
@@ -126,6 +128,25 @@ MUTANTS += [
     Mutant("dec_no_input_checks", "3.7", DE, (), ("decoder_raises",), "expected ValueError",
            append="def _check_decoder_inputs(*args):\n    return None\n"),
 ]
+
+# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# is stated with expect.cause).
+DIAGNOSES = {
+    "dec_norm_placement_swapped": "your layer computed the pre-norm layer",
+    "dec_no_causal_mask_by_default": "the self-attention is not causal",
+    "dec_self_mask_ignored": "the self_mask you were given is ignored",
+    "dec_memory_mask_ignored": "memory_mask is ignored",
+    "dec_pre_memory_normalised": "the memory went through ln_2",
+    "dec_pre_no_cross_residual":
+        "the residual connection around the cross-attention sub-layer is missing",
+    "dec_dropout_ignores_train": "dropout ran in evaluation",
+    "dec_dropout_draw_order": "the dropout masks are drawn in the wrong order",
+    "dec_bwd_post_no_identity_h1":
+        "the residual's gradient is missing around the cross-attention sub-layer",
+    "dec_bwd_dmemory_misses_ffn_branch": "the feed-forward sub-layer's gradient does not reach h_2",
+    "dec_bwd_skips_cross_dropout": "skips the cross-attention sub-layer's dropout",
+}
+MUTANTS = [replace(m, diagnosis=DIAGNOSES.get(m.id, m.diagnosis)) for m in MUTANTS]
 
 GAPS: dict[str, str] = {}
 

@@ -5,6 +5,8 @@ conventions: `tests/mutation.py`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mutation import (
     Mutant,
     standard_tests,
@@ -175,6 +177,16 @@ MUTANTS += [
              "    return _orig_backward(self, dlogits)\n"
              "Transformer.backward = _backward\n"),
 ]
+
+# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# is stated with expect.cause).
+DIAGNOSES = {
+    "no_sqrt_c_scale": "sqrt(d_model)",
+    "no_padding_masks_at_all": "source padding (pad_id) must be hidden",
+    "tied_head_gradient_dropped": "misses the head's",
+    "shared_table_misses_the_source": "misses the source lookup's",
+}
+MUTANTS = [replace(m, diagnosis=DIAGNOSES.get(m.id, m.diagnosis)) for m in MUTANTS]
 
 GAPS: dict[str, str] = {}
 

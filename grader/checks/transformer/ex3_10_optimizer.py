@@ -54,7 +54,9 @@ def adamw_steps(impl):
                                 "first, using the parameter before this step's update."),
             ):
                 if _matches(value, f"adamw.bug.{bug}.after{step}.{key}"):
-                    expect.fail(f"after step {step + 1}, {key}: {message}")
+                    cause, _, advice = message.partition(". ")
+                    expect.fail(f"after step {step + 1}, {key} differs from the expected value. "
+                                f"{expect.cause(cause)} {advice}")
             _eps_probe(value, step, key, f"{key} after step {step + 1}")
             expect.close(value, expected, f"{key} after step {step + 1}",
                          hint="Update the arrays of `params` in place, keeping m, v and the "

@@ -98,8 +98,8 @@ def _gpt_grad_hint(name: str, n_layer: int) -> str:
         "ln_2": "ln_2 receives the MLP's input gradient (feed_forward_backward's dx).",
         "attn.c_proj": f"block {i}'s attention sub-layer receives dx + ln_2's backward of the "
                        "MLP branch: the residual x = x + mlp(ln_2(x)) passes dx on unchanged "
-                       "and the branch adds its part (a dropped identity term is the usual "
-                       "cause).",
+                       "and the branch adds its part (check that the identity term is "
+                       "added).",
         "attn.c_attn": "c_attn's output gradient is [dq | dk | dv] in the forward's column "
                        "order (0:C, C:2C, 2C:3C), each head merged back (B, H, T, D) -> "
                        "(B, T, C), from the attention backward (1.5) of c_proj's input "
@@ -119,8 +119,9 @@ def _gpt_grads(grads, expected: str, what: str) -> None:
         if (f"{expected}.{name}" in fx() and f"{expected}.{bias}" in fx()
                 and _matches(grads[name], f"{expected}.{bias}")
                 and _matches(grads[bias], f"{expected}.{name}")):
-            expect.fail(f"3.11 {what}: d({name}) and d({bias}) are swapped: the LayerNorm's "
-                        "weight (gamma) gets sum(dout * xhat), its bias (beta) sum(dout).")
+            expect.fail(f"3.11 {what}: d({name}) and d({bias}) are exchanged. " + expect.cause(
+                f"d({name}) and d({bias}) are swapped") + " The LayerNorm's weight (gamma) "
+                "gets sum(dout * xhat), its bias (beta) sum(dout).")
     n_layer = GPT_CONFIG["n_layer"]
     for name in reversed(names):  # backward order: the first mismatch is nearest the bug
         key = f"{expected}.{name}"
@@ -198,7 +199,7 @@ def gpt_loss_and_backward(impl):
                                  "targets[:, t]."}
         for name, why in bugs.items():
             if np.isclose(float(loss), float(fx()[f"gpt.bug.loss.{name}"]), rtol=1e-9):
-                expect.fail(f"{message} Likely mistake: {why}")
+                expect.fail(f"{message} {expect.cause(why)}")
         expect.fail(message)
     _gpt_grads(model.backward(), "gpt.grads", "GPT.backward()")
 

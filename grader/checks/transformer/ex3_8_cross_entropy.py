@@ -35,12 +35,16 @@ def cross_entropy_values(impl):
         if np.isclose(loss, expected, rtol=1e-9):
             continue
         if f"ce.{name}.bug.over_all" in fx() and np.isclose(loss, fx()[f"ce.{name}.bug.over_all"]):
-            expect.fail("cross_entropy averages over every position; ignored targets "
-                        "(ignore_index) must be left out of the mean, not counted as 0.")
+            expect.fail(f"cross_entropy ({name} case) is {float(loss):.10g}, expected "
+                        f"{float(expected):.10g}. " + expect.cause(
+                            "cross_entropy averages over every position, ignored ones counted "
+                            "as 0") + " Leave the ignored targets (ignore_index) out of the mean.")
         if f"ce.{name}.bug.k_minus_1" in fx() and np.isclose(
                 loss, fx()[f"ce.{name}.bug.k_minus_1"]):
-            expect.fail("label smoothing spreads eps over the K - 1 wrong classes; PyTorch "
-                        "spreads eps/K over all K classes, the target included.")
+            expect.fail(f"cross_entropy ({name} case) is {float(loss):.10g}, expected "
+                        f"{float(expected):.10g}. " + expect.cause(
+                            "label smoothing spreads eps over the K - 1 wrong classes") + " "
+                        "PyTorch spreads eps/K over all K classes, the target included.")
         expect.fail(f"cross_entropy ({name} case) is {float(loss):.10g}, expected "
                     f"{float(expected):.10g}.")
 

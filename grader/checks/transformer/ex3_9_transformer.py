@@ -158,7 +158,7 @@ def seq2seq_forward_values(impl):
         }
         for bug, message in diagnoses.items():
             if f"s2s.{name}.bug.{bug}" in fx() and _matches(logits, f"s2s.{name}.bug.{bug}"):
-                expect.fail(f"{label}: {message}")
+                expect.fail(f"{label} differs from the expected logits. {expect.cause(message)}")
         expect.close(logits, expected, label,
                      hint="X_0 = sqrt(C)·E[src] + PE, the encoder layers (3.6) [+ encoder.ln]; "
                           "Y_0 likewise from tgt, the decoder layers (3.7) reading that memory "
@@ -209,8 +209,9 @@ def seq2seq_backward_values(impl):
             for part, message in (("head", "the head's dlogitsᵀ h (tied head)"),
                                   ("src", "the source lookup's scatter-add (shared table)")):
                 if _matches(grads["tgt_embed"], f"s2s.pre.bug.tgt_embed_without_{part}"):
-                    expect.fail(f"d(tgt_embed) misses {message}: a table used several times "
-                                "gets the sum of every use's gradient.")
+                    expect.fail("d(tgt_embed) differs from the expected gradient. " + expect.cause(
+                        f"d(tgt_embed) misses {message}") + " A table used several times gets "
+                        "the sum of every use's gradient.")
         for key in reversed(names):  # backward order: the first mismatch is nearest the bug
             expect.close(grads[key], fx()[f"s2s.{name}.grads.{key}"],
                          f"d({key}) (norm_first={config['norm_first']})",
