@@ -186,8 +186,7 @@ def gpt_loss_and_backward(impl):
     loss = model.loss(idx, targets)
     expected = float(fx()["gpt.loss"])
     if not np.isclose(float(loss), expected, rtol=1e-9):
-        expect.require_correct(model.forward(idx), fx()["gpt.logits"], "GPT.forward (the "
-                               "logits)", "3.11")
+        _skipped_until(model.forward(idx), fx()["gpt.logits"], "gpt_forward_values", "3.11")
         message = (f"3.11 GPT.loss is {float(loss):.10g}, expected {expected:.10g} (the mean "
                    "cross-entropy over the non-ignored targets; the targets are already "
                    "shifted).")
@@ -209,15 +208,14 @@ def gpt_backward_given_dlogits(impl):
     """backward(dlogits) back-propagates the dlogits it is given, also right after a loss"""
     model = _gpt(impl)
     idx = get("gpt.idx")
-    expect.require_correct(model.forward(idx), fx()["gpt.logits"], "GPT.forward (the logits)",
-                           "3.11")
+    _skipped_until(model.forward(idx), fx()["gpt.logits"], "gpt_forward_values", "3.11")
     model.loss(idx, get("gpt.targets"))
     grads = model.backward()
     if not (isinstance(grads, dict) and all(
             name in grads and _matches(grads[name], f"gpt.grads.{name}")
             for name in (str(n) for n in fx()["gpt.names"]))):
-        expect.fail("3.11 GPT.backward() is not right yet (see gpt_loss_and_backward); this "
-                    "check gives its points only to a correct backward.")
+        expect.fail("3.11: skipped until gpt_loss_and_backward passes (this check needs a right "
+                    "backward() there first, and gives its points only then).")
     grads = model.backward(get("gpt.dlogits"))
     if isinstance(grads, dict) and all(
             name in grads and _matches(grads[name], f"gpt.grads.{name}")
@@ -236,7 +234,8 @@ def gpt_finite_differences(impl):
     idx, targets = get("gpt.idx"), get("gpt.targets")
     loss = model.loss(idx, targets)
     if not np.isclose(float(loss), float(fx()["gpt.loss"]), rtol=1e-9):
-        expect.fail("GPT.loss is not right yet (see the other checks of 3.11).")
+        expect.fail("3.11: skipped until gpt_loss_and_backward passes (this check needs a right "
+                    "loss there first, and gives its points only then).")
     grads = model.backward()
     params = {name: get(f"gpt.params.{name}") for name in (str(n) for n in fx()["gpt.names"])}
     rng = np.random.default_rng(int(fx()["gpt.fd_seed"]))

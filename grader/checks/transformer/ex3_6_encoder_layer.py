@@ -55,7 +55,7 @@ def encoder_backward_values(impl):
     """dx and every parameter gradient of both placements"""
     for placement, norm_first in PLACEMENTS:
         out, cache = _encoder(impl, placement)
-        expect.require_correct(out, fx()[f"enc.{placement}.out"], "encoder_layer", "3.6")
+        _skipped_until(out, fx()[f"enc.{placement}.out"], "encoder_values", "3.6")
         result = impl.encoder_layer_backward(get("enc.dout"), cache)
         if not (isinstance(result, tuple) and len(result) == 2):
             expect.fail("encoder_layer_backward should return (dx, dparams).")
@@ -91,7 +91,7 @@ def encoder_finite_differences(impl):
     """the backward agrees with finite differences of your own forward"""
     x, dout = get("enc.x"), get("enc.dout")
     out, cache = _encoder(impl, "pre", x)
-    expect.require_correct(out, fx()["enc.pre.out"], "encoder_layer", "3.6")
+    _skipped_until(out, fx()["enc.pre.out"], "encoder_values", "3.6")
     dx, dparams = impl.encoder_layer_backward(dout, cache)
     params = _params("enc.params.")
 
@@ -218,4 +218,4 @@ def encoder_backward_upstream(impl):
 
     _upstream_probe(run, get("enc.dout"), "encoder_layer_backward", "3.6",
                     {"dx": fx()["enc.pre.dx"], "d(ln_2.gamma)": fx()["enc.pre.grads.ln_2.gamma"],
-                     "d(attn.W_q)": fx()["enc.pre.grads.attn.W_q"]})
+                     "d(attn.W_q)": fx()["enc.pre.grads.attn.W_q"]}, "encoder_backward_values")

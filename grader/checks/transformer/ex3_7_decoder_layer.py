@@ -111,7 +111,7 @@ def decoder_causality(impl):
         expect.fail(f"3.7: changing the last target token moved earlier outputs by {leak:.3g}: "
                     "the decoder's self-attention must be causal (self_mask=None means "
                     "causal_mask(T)).")
-    expect.require_correct(out, fx()["dec.pre.out"], "decoder_layer", "3.7")
+    _skipped_until(out, fx()["dec.pre.out"], "decoder_values", "3.7")
 
 
 def _decoder_backward(impl, dout, cache):
@@ -140,7 +140,7 @@ def decoder_backward_values(impl):
     """dx, dmemory (from the cross-attention) and every parameter gradient"""
     for placement, norm_first in PLACEMENTS:
         out, cache = _decoder(impl, placement)
-        expect.require_correct(out, fx()[f"dec.{placement}.out"], "decoder_layer", "3.7")
+        _skipped_until(out, fx()[f"dec.{placement}.out"], "decoder_values", "3.7")
         dx, dmemory, dparams = _decoder_backward(impl, get("dec.dout"), cache)
         what = f"3.7 decoder_layer_backward (norm_first={norm_first})"
         _check_backward("dec", placement, what, dparams, {"dx": dx, "dmemory": dmemory},
@@ -279,4 +279,4 @@ def decoder_backward_upstream(impl):
 
     _upstream_probe(run, get("dec.dout"), "decoder_layer_backward", "3.7",
                     {"dx": fx()["dec.pre.dx"], "dmemory": fx()["dec.pre.dmemory"],
-                     "d(ln_3.gamma)": fx()["dec.pre.grads.ln_3.gamma"]})
+                     "d(ln_3.gamma)": fx()["dec.pre.grads.ln_3.gamma"]}, "decoder_backward_values")

@@ -185,7 +185,7 @@ def seq2seq_masks(impl):
         expect.fail(f"appending 3 padding tokens (pad_id 0) to every source moved the logits by "
                     f"{moved:.3g}: padded source positions must be masked as keys in the "
                     "encoder's self-attention and in every cross-attention.")
-    expect.require_correct(logits, fx()["s2s.post.logits"], "Transformer.forward", "3.9")
+    _skipped_until(logits, fx()["s2s.post.logits"], "seq2seq_forward_values", "3.9")
 
 
 @check("3.9", weight=3)
@@ -247,7 +247,8 @@ def seq2seq_finite_differences(impl):
         args = (get(f"s2s.{name}.src"), get(f"s2s.{name}.tgt"), get(f"s2s.{name}.labels"))
         loss = model.loss(*args, label_smoothing=_s2s_smoothing())
         if not np.isclose(float(loss), float(fx()[f"s2s.{name}.loss"]), rtol=1e-9):
-            expect.fail("Transformer.loss is not right yet (see the other checks of 3.9).")
+            expect.fail("3.9: skipped until seq2seq_backward_values passes (this check needs a "
+                        "right loss there first, and gives its points only then).")
         grads = model.backward()
         for key, analytic, numeric in _s2s_directional(model, args, _s2s_smoothing(), grads,
                                                        int(fx()["s2s.fd_seed"])):
@@ -262,8 +263,8 @@ def seq2seq_greedy_decode(impl):
     """greedy decoding: argmax of the last position, EOS ends a row, padding after it"""
     model = _seq2seq(impl, "post")
     src = get("s2s.post.src")
-    expect.require_correct(model.forward(src, get("s2s.post.tgt")), fx()["s2s.post.logits"],
-                           "Transformer.forward", "3.9")
+    _skipped_until(model.forward(src, get("s2s.post.tgt")), fx()["s2s.post.logits"],
+                   "seq2seq_forward_values", "3.9")
     model.params = _params("s2s.greedy.params.")
     max_new, bos = int(fx()["s2s.greedy.max_new"]), int(fx()["s2s.greedy.bos"])
     for case in ("mixed", "early"):
