@@ -22,9 +22,11 @@ CONTRACT = {
     "encoder_layer: raises TypeError": ("encoder_raises",),
     "encoder_layer: dtype": ("encoder_float32",),
     "encoder_layer: inputs unchanged": ("encoder_values",),
-    "encoder_layer_backward: result": ("encoder_backward_values", "encoder_finite_differences"),
+    "encoder_layer_backward: result": ("encoder_backward_values", "encoder_backward_dx",
+                                       "encoder_finite_differences"),
     "encoder_layer_backward: upstream gradient": ("encoder_backward_upstream",
-                                                  "encoder_backward_values"),
+                                                  "encoder_backward_values",
+                                                  "encoder_backward_dx"),
     "encoder_layer_backward: dtype": ("encoder_float32",),
     "encoder_layer_backward: inputs unchanged": ("encoder_backward_upstream",),
 }

@@ -24,9 +24,11 @@ CONTRACT = {
     "decoder_layer: raises TypeError": ("decoder_raises",),
     "decoder_layer: dtype": ("decoder_float32",),
     "decoder_layer: inputs unchanged": ("decoder_values",),
-    "decoder_layer_backward: result": ("decoder_backward_values",),
+    "decoder_layer_backward: result": ("decoder_backward_values", "decoder_backward_dmemory",
+                                       "decoder_backward_dx"),
     "decoder_layer_backward: upstream gradient": ("decoder_backward_upstream",
-                                                  "decoder_backward_values"),
+                                                  "decoder_backward_values",
+                                                  "decoder_backward_dx"),
     "decoder_layer_backward: dtype": ("decoder_float32",),
     "decoder_layer_backward: inputs unchanged": ("decoder_backward_upstream",),
 }

@@ -415,3 +415,17 @@ def _fail_with(actual, expected, label: str, why: str) -> None:  # noqa: F811
     except expect.CheckFailed as exc:
         expect.fail(f"{exc} {expect.cause(why)}")
     expect.fail(f"{label}: {expect.cause(why)}")
+
+
+def _check_layer_input_grad(layer: str, placement: str, what: str, name: str, value,
+                            hint: str = "") -> None:
+    """One input gradient of a layer's backward (`name`: "dx" or "dmemory"), on its own for
+    partial credit per gradient: against its fixture, naming a known bug whose stored
+    gradient it equals."""
+    key = f"{layer}.{placement}.{name}"
+    expect.array(value, f"{what}: {name}", shape=fx()[key].shape, dtype=np.float64)
+    base = f"{layer}.{placement}.bug."
+    _diagnose(value, key, f"{what}: {name}",
+              {f"{prefix}.{name}": why for prefix, why in
+               _backward_bugs(layer, placement, base).items() if f"{prefix}.{name}" in fx()})
+    expect.close(value, fx()[key], f"{what}: {name}", hint=hint)
