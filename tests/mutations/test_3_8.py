@@ -80,6 +80,11 @@ MUTANTS += [
                   "def cross_entropy_backward(dloss, cache):\n"
                   "    return _orig_backward(1.0, cache)\n",
            diagnosis="the backward ignores the upstream gradient"),
+    Mutant("ce_bwd_no_mean", "3.8", CE, (), ("cross_entropy_backward_values",),
+           "dlogits is exactly 14 times the right gradient",
+           append="_orig_backward = cross_entropy_backward\n"
+                  "def cross_entropy_backward(dloss, cache):  # forgets the mean's 1/N\n"
+                  "    return _orig_backward(dloss * max(cache['n'], 1), cache)\n"),
     Mutant("ce_no_input_checks", "3.8", CE, (), ("cross_entropy_raises",), "expected TypeError",
            append="def _check_cross_entropy_inputs(*args):\n    return None\n"),
 ]
@@ -89,6 +94,8 @@ MUTANTS += [
 DIAGNOSES = {
     "ce_smoothing_k_minus_1": "K - 1 wrong classes",
     "ce_ignored_in_mean": "cross_entropy averages over every position, ignored ones counted as 0",
+    "ce_bwd_divides_by_all_positions": "dlogits is exactly 13/14 times the right gradient",
+    "ce_bwd_no_mean": "dlogits is exactly 14 times the right gradient",
 }
 MUTANTS = [replace(m, diagnosis=DIAGNOSES.get(m.id, m.diagnosis)) for m in MUTANTS]
 

@@ -181,6 +181,8 @@ MUTANTS += [
 # The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
 # is stated with expect.cause).
 DIAGNOSES = {
+    "embedding_gradient_without_sqrt_c":
+        "d(tgt_embed) is exactly 1/sqrt(12) times the right gradient",
     "no_sqrt_c_scale": "sqrt(d_model)",
     "no_padding_masks_at_all": "source padding (pad_id) must be hidden",
     "tied_head_gradient_dropped": "misses the head's",

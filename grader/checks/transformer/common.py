@@ -428,4 +428,46 @@ def _check_layer_input_grad(layer: str, placement: str, what: str, name: str, va
     _diagnose(value, key, f"{what}: {name}",
               {f"{prefix}.{name}": why for prefix, why in
                _backward_bugs(layer, placement, base).items() if f"{prefix}.{name}" in fx()})
-    expect.close(value, fx()[key], f"{what}: {name}", hint=hint)
+    _close_grad(value, fx()[key], f"{what}: {name}", hint=hint, name=name)
+
+
+def _slip_cause(actual, expected, name: str) -> str:
+    """The usual backward slips, read off the returned array itself (the probe): exactly a
+    constant times the right gradient, or the right gradient transposed.  "" when neither."""
+    a, e = np.asarray(actual), np.asarray(expected)
+    if a.dtype.kind not in "fc" or not np.all(np.isfinite(a)) or not np.any(e):
+        return ""
+    if a.shape == e.shape:
+        c = float(np.vdot(a, e) / np.vdot(e, e))
+        if abs(c - 1) > 1e-6 and np.any(a) and np.allclose(a, c * e, rtol=1e-6, atol=1e-12):
+            if abs(c + 1) < 1e-6:
+                return f"{name} has the wrong sign: it is exactly -1 times the right gradient"
+            return (f"{name} is exactly {_factor_text(c)} times the right gradient: a constant "
+                    "factor is wrong or missing (a 1/N, a scale such as sqrt(d), a 2, or the "
+                    "upstream gradient applied twice)")
+    if a.ndim == 2 and a.shape == e.shape[::-1] and np.allclose(a, e.T, **expect.F64):
+        return f"{name} is the right gradient transposed: it has the shape of its parameter"
+    return ""
+
+
+def _factor_text(c: float) -> str:
+    """c as a student recognises it: 13/14, 1/sqrt(12), sqrt(8), or 0.928571."""
+    from fractions import Fraction
+
+    for value, form in ((c, "{}"), (c * c, "sqrt({})")):
+        f = Fraction(value).limit_denominator(64)
+        if f and abs(float(f) - value) <= 1e-6 * abs(value):
+            text = str(f) if form == "{}" else (
+                f"1/sqrt({f.denominator})" if f.numerator == 1 else form.format(f))
+            return f"-{text}" if c < 0 and form != "{}" else text
+    return f"{c:.6g}"
+
+
+def _close_grad(actual, expected, label: str, hint: str = "", name: str = "",
+                **tolerance) -> None:
+    """expect.close for a gradient (`name` in messages), naming a confirmed constant factor
+    or transposition (the returned array itself is the probe)."""
+    why = _slip_cause(actual, expected, name or "the gradient")
+    if why:
+        _fail_with(actual, np.asarray(expected), label, why + (f". {hint}" if hint else ""))
+    expect.close(actual, expected, label, hint=hint, **tolerance)

@@ -7,6 +7,7 @@ import numpy as np
 from ... import expect
 from .. import check
 from .common import (
+    _close_grad,
     _diagnose,
     _fail_with,
     _matches,
@@ -143,13 +144,14 @@ def _gpt_grads(grads, expected: str, what: str) -> None:
                 _fail_with(grads[name], expected_wpe, label, "the batch was averaged: every "
                            "sequence adds its dx[:, t] to row t, so sum over the batch.")
         if expected != "gpt.grads":  # a few gradients only: no claim about the others
-            expect.close(grads[name], fx()[key], label, hint="Back-propagate the given "
-                         "dlogits exactly as backward() does the loss's.")
+            _close_grad(grads[name], fx()[key], label, name=f"d({name})",
+                        hint="Back-propagate the given dlogits exactly as backward() does the "
+                             "loss's.")
         hint = _gpt_grad_hint(name, n_layer)
         if name != names[-1]:
             hint = ("The gradients your backward computes before it are right, so the error "
                     f"enters here: {hint}")
-        expect.close(grads[name], fx()[key], label, hint=hint)
+        _close_grad(grads[name], fx()[key], label, hint=hint, name=f"d({name})")
 
 
 @check("3.11", weight=4)

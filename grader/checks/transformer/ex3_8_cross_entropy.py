@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import expect
 from .. import check
-from .common import _own_cross_entropy, _skipped_until, _upstream_probe, fx, get
+from .common import _close_grad, _own_cross_entropy, _skipped_until, _upstream_probe, fx, get
 
 CE_CASES = ("plain", "ignored", "smoothed")
 
@@ -62,7 +62,8 @@ def cross_entropy_backward_values(impl):
                 "ignored": "Divide by the number of non-ignored targets; ignored rows get 0.",
                 "smoothed": "With label smoothing the target distribution is q = (1 - eps) "
                             "onehot + eps / K, so dlogits = (softmax - q) / N."}[name]
-        expect.close(dlogits, fx()[f"ce.{name}.dlogits"], f"dlogits ({name} case)", hint=hint)
+        _close_grad(dlogits, fx()[f"ce.{name}.dlogits"], f"dlogits ({name} case)", hint=hint,
+                    name="dlogits")
     logits32 = get("ce.logits").astype(np.float32)
     loss32, cache32 = expect.pair(impl.cross_entropy(
         logits32, get("ce.smoothed.targets"),

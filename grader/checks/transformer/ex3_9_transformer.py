@@ -9,6 +9,7 @@ from .. import check
 from .common import (
     DECODER_KEYS,
     ENCODER_KEYS,
+    _close_grad,
     _matches,
     _own_cross_entropy,
     _own_layer,
@@ -213,9 +214,9 @@ def seq2seq_backward_values(impl):
                         f"d(tgt_embed) misses {message}") + " A table used several times gets "
                         "the sum of every use's gradient.")
         for key in reversed(names):  # backward order: the first mismatch is nearest the bug
-            expect.close(grads[key], fx()[f"s2s.{name}.grads.{key}"],
-                         f"d({key}) (norm_first={config['norm_first']})",
-                         hint=SEQ2SEQ_GRAD_HINTS.get(key.split(".")[0], ""))
+            _close_grad(grads[key], fx()[f"s2s.{name}.grads.{key}"],
+                        f"d({key}) (norm_first={config['norm_first']})", name=f"d({key})",
+                        hint=SEQ2SEQ_GRAD_HINTS.get(key.split(".")[0], ""))
 
 
 SEQ2SEQ_FD_KEYS = ("tgt_embed", "encoder.0.attn.W_k", "decoder.0.cross_attn.W_v",
