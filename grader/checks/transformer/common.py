@@ -275,10 +275,10 @@ def _layer_dropout(impl, layer: str, call, backward) -> None:
 
 # --- Probe-confirmed diagnoses of backward slips, and gates of dependent checks (3.1-3.5) ---
 
-def skipped_until(check: str, why: str) -> None:
+def skipped_until(check: str, why: str, what: str = "") -> None:
     """Fail without a diagnosis: this check depends on `check` of the same exercise."""
-    expect.fail(f"skipped until {check} passes: {why} This check gives its points once that "
-                "one passes and this result is right.")
+    expect.fail(f"{what + ': ' if what else ''}skipped until {check} passes: {why} This check "
+                "gives its points once that one passes and this result is right.")
 
 
 def slip(actual, expected, name: str, candidates=(), factors=None) -> str:
@@ -326,7 +326,7 @@ def close_or_slip(actual, expected, name: str, label: str, hint: str = "", candi
     expect.array(actual, label, shape=np.shape(expected), finite=False)
     if gate is not None and not found and not gate[0] and not matches(actual, expected, **tol):
         skipped_until(gate[1], "your forward gives a wrong output on this input, and the "
-                      "backward works from its cache.")
+                      "backward works from its cache.", label)
     expect.close(actual, expected, label, hint=found or hint, **tol)
 
 
