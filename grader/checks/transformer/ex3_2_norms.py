@@ -114,13 +114,13 @@ def layer_norm_values(impl):
         expect.fail("3.2 layer_norm(x, gamma, beta, eps) is wrong. " + expect.cause(
             "layer_norm uses the unbiased variance (divides by n - 1). LayerNorm uses the "
             "biased one: mean of squared deviations, divided by n"))
-    expect.close(out, fx()["ln.out"], "layer_norm(x, gamma, beta)",
+    expect.close(out, fx()["ln.out"], "3.2 layer_norm(x, gamma, beta)",
                  hint="Normalise over the last axis only (keepdims=True), then scale and "
                       "shift.")
     out32, _ = expect.pair(impl.layer_norm(x.astype(np.float32), gamma.astype(np.float32),
                                            beta.astype(np.float32), eps=eps), "layer_norm")
-    expect.array(out32, "layer_norm of float32 inputs", shape=x.shape, dtype=np.float32)
-    expect.close(out32, fx()["ln.out"], "layer_norm of float32 inputs", **expect.F32)
+    expect.array(out32, "3.2 layer_norm of float32 inputs", shape=x.shape, dtype=np.float32)
+    expect.close(out32, fx()["ln.out"], "3.2 layer_norm of float32 inputs", **expect.F32)
 
 
 @check("3.2")
@@ -231,8 +231,8 @@ def rms_norm_values(impl):
     expect.close(out, fx()["rms.out"], "3.2 rms_norm(x, gamma) without eps", hint=hint)
     out32, _ = expect.pair(impl.rms_norm(x.astype(np.float32), gamma.astype(np.float32)),
                            "rms_norm")
-    expect.array(out32, "rms_norm of float32 inputs", shape=x.shape, dtype=np.float32)
-    expect.close(out32, fx()["rms.out"], "rms_norm of float32 inputs", **expect.F32)
+    expect.array(out32, "3.2 rms_norm of float32 inputs", shape=x.shape, dtype=np.float32)
+    expect.close(out32, fx()["rms.out"], "3.2 rms_norm of float32 inputs", **expect.F32)
 
 
 def _rms_backward(impl, which: int):
@@ -291,13 +291,13 @@ def norm_backward_float32(impl):
     for grad, ref, name in zip(_grads(impl.layer_norm_backward(dout, cache), 3,
                                       "layer_norm_backward"), (x, gamma, beta),
                                ("dx", "dgamma", "dbeta")):
-        expect.array(grad, f"LayerNorm {name} of float32 inputs", shape=ref.shape,
+        expect.array(grad, f"3.2 LayerNorm {name} of float32 inputs", shape=ref.shape,
                      dtype=np.float32)
     x, gamma, dout = (get(k).astype(np.float32) for k in ("rms.x", "rms.gamma", "rms.dout"))
     _, cache = expect.pair(impl.rms_norm(x, gamma), "rms_norm")
     for grad, ref, name in zip(_grads(impl.rms_norm_backward(dout, cache), 2,
                                       "rms_norm_backward"), (x, gamma), ("dx", "dgamma")):
-        expect.array(grad, f"RMSNorm {name} of float32 inputs", shape=ref.shape,
+        expect.array(grad, f"3.2 RMSNorm {name} of float32 inputs", shape=ref.shape,
                      dtype=np.float32)
 
 
@@ -312,6 +312,11 @@ def layer_norm_finite_differences(impl):
         out, grads = _ln_backward(impl, xs, gamma, beta, douts, eps)
         expected = _fd(lambda *a: _ln(*a, eps)[0], (xs, gamma, beta), douts)
         right = matches(out, _ln(xs, gamma, beta, eps)[0])
+        n = xs.size // c
         for grad, want, name in zip(grads, expected, ("dx", "dgamma", "dbeta")):
+            slips = _ln_dx_slips(xs, gamma, beta, douts, eps) if name == "dx" else ()
+            factors = ({"C": c, "1/C": 1 / c} if name == "dx" else
+                       {"1/N (a mean over the N rows instead of a sum)": 1 / n})
             close_or_slip(grad, want, name, f"3.2 layer_norm_backward on x of shape {shape}: "
-                          f"{name}", gate=(right, "layer_norm_values"), **expect.GRAD)
+                          f"{name}", candidates=slips, factors=factors,
+                          gate=(right, "layer_norm_values"), **expect.GRAD)
