@@ -40,10 +40,12 @@ def _slips(which: int, x, W, b, dout, expected):
 
 def _backward(impl, which: int, pure: bool = False):
     x, W, b, dout = _case()
-    out, cache = expect.pair(impl.linear(x, W, b), "linear")
+    # The student gets copies (except in the purity probe): an array modified in place
+    # must not change the grader's expected values.
+    out, cache = expect.pair(impl.linear(x.copy(), W.copy(), b.copy()), "linear")
     call = (lambda *a: expect.call_pure(impl.linear_backward, "linear_backward", *a)
             ) if pure else impl.linear_backward
-    grads = _grads(call(dout, cache), 3, "linear_backward")
+    grads = _grads(call(dout if pure else dout.copy(), cache), 3, "linear_backward")
     expected = _math(x, W, b, dout)
     grad, name = grads[which], NAMES[which]
     if which == 1 and isinstance(grad, np.ndarray) and grad.shape == x.shape[:-2] + W.shape:
@@ -103,7 +105,7 @@ def linear_backward_db(impl):
     """db = Σ dY over batch and time; None without a bias"""
     impl, x, W, dout = _backward(impl, 2)
     _, cache_nb = expect.pair(impl.linear(x, W), "linear")
-    grads = _grads(impl.linear_backward(dout, cache_nb), 3, "linear_backward")
+    grads = _grads(impl.linear_backward(dout.copy(), cache_nb), 3, "linear_backward")
     if grads[2] is not None:
         expect.fail("3.1 linear_backward should return db = None when the layer has no bias.")
 
@@ -126,9 +128,9 @@ def linear_finite_differences(impl):
     for shape in ((n_in,), (x.size // n_in, n_in)):
         xs = x.reshape(-1, n_in)[0] if len(shape) == 1 else x.reshape(shape)
         ds = dout.reshape(-1, n_out)[0] if len(shape) == 1 else dout.reshape(-1, n_out)
-        out, cache = expect.pair(impl.linear(xs, W, b), "linear")
+        out, cache = expect.pair(impl.linear(xs.copy(), W.copy(), b.copy()), "linear")
         expect.close(out, xs @ W + b, f"3.1 linear on x of shape {shape}")
-        grads = _grads(impl.linear_backward(ds, cache), 3, "linear_backward")
+        grads = _grads(impl.linear_backward(ds.copy(), cache), 3, "linear_backward")
         arrays = [a.copy() for a in (xs, W, b)]
         expected = _math(xs, W, b, ds)
         for which, (grad, arr, name) in enumerate(zip(grads, arrays, NAMES)):

@@ -54,10 +54,13 @@ def _ln_case():
 
 def _ln_backward(impl, x, gamma, beta, dout, eps, pure=False):
     """Run the student's forward then backward: (their forward output, (dx, dgamma, dbeta))."""
-    out, cache = expect.pair(impl.layer_norm(x, gamma, beta, eps=eps), "layer_norm")
+    # The student gets copies (except in the purity probe): an array modified in place
+    # must not change the grader's expected values.
+    out, cache = expect.pair(impl.layer_norm(x.copy(), gamma.copy(), beta.copy(), eps=eps),
+                             "layer_norm")
     call = (lambda *a: expect.call_pure(impl.layer_norm_backward, "layer_norm_backward", *a)
             ) if pure else impl.layer_norm_backward
-    return out, _grads(call(dout, cache), 3, "layer_norm_backward")
+    return out, _grads(call(dout if pure else dout.copy(), cache), 3, "layer_norm_backward")
 
 
 def _swapped(grads, expected) -> bool:
@@ -237,10 +240,10 @@ def rms_norm_values(impl):
 
 def _rms_backward(impl, which: int):
     x, gamma, dout = get("rms.x"), get("rms.gamma"), get("rms.dout")
-    out, cache = expect.pair(impl.rms_norm(x, gamma, eps=RMS_EPS), "rms_norm")
+    out, cache = expect.pair(impl.rms_norm(x.copy(), gamma.copy(), eps=RMS_EPS), "rms_norm")
     call = impl.rms_norm_backward if which else (
         lambda *a: expect.call_pure(impl.rms_norm_backward, "rms_norm_backward", *a))
-    grads = _grads(call(dout, cache), 2, "rms_norm_backward")
+    grads = _grads(call(dout.copy() if which else dout, cache), 2, "rms_norm_backward")
     expected = _fd(lambda *a: _rms(*a, RMS_EPS)[0], (x, gamma), dout)
     right_out, xhat, rrms = _rms(x, gamma, RMS_EPS)
     name = ("dx", "dgamma")[which]

@@ -84,10 +84,12 @@ def _swiglu_slips(x, p, dout):
 def _backward(impl, fn: str, params, right_out, pure=False):
     """The student's forward output and (dx, dparams) of `fn` on the 3.4 inputs."""
     x, dout = get("ffn.x"), get("ffn.dout")
-    out, cache = expect.pair(getattr(impl, fn)(x, params), fn)
+    # Copies (except in the purity probe): in-place changes must not reach our inputs.
+    out, cache = expect.pair(getattr(impl, fn)(x.copy(), {k: v.copy() for k, v in
+                                                          params.items()}), fn)
     back = getattr(impl, f"{fn}_backward")
     result = (expect.call_pure(back, f"{fn}_backward", dout, cache) if pure
-              else back(dout, cache))
+              else back(dout.copy(), cache))
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
         expect.fail(f"3.4 {fn}_backward should return (dx, dparams), dparams a dict keyed "
                     "like params.")
