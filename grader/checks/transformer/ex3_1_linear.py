@@ -82,6 +82,7 @@ def linear_values(impl):
 def linear_shape_errors(impl):
     """ValueError when x, W and b do not fit, even where NumPy would broadcast"""
     x, W, b = get("linear.x"), get("linear.W"), get("linear.b")
+    expect.pair(impl.linear(x, W, b), "linear")  # points only for a linear that works
     expect.raises(impl.linear, ValueError, "3.1 linear with b of shape (1,)", x, W, b[:1])
     expect.raises(impl.linear, ValueError, "3.1 linear with a 1-D W", x, W[:, 0], None)
     expect.raises(impl.linear, ValueError, "3.1 linear with x's last axis not W.shape[0]",

@@ -149,6 +149,8 @@ def norm_errors(impl):
     """ValueError for a gamma or beta that is not (C,), and for eps < 0"""
     x, gamma, beta = get("ln.x"), get("ln.gamma"), get("ln.beta")
     one = gamma[:1]  # (1,) broadcasts silently: only the stated check rejects it
+    expect.pair(impl.layer_norm(x, gamma, beta), "layer_norm")  # points only for working
+    expect.pair(impl.rms_norm(x, gamma), "rms_norm")  # functions
     expect.raises(impl.layer_norm, ValueError, "3.2 layer_norm with gamma of shape (1,)",
                   x, one, beta)
     expect.raises(impl.layer_norm, ValueError, "3.2 layer_norm with beta of shape (1,)",

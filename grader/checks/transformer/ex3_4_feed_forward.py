@@ -137,12 +137,14 @@ def feed_forward_values(impl):
 def feed_forward_errors(impl):
     """ValueError for an unknown activation, a missing or a mis-shaped parameter"""
     x, params = get("ffn.x"), _params("ffn.params.")
+    sw = _params("swiglu.params.")
+    expect.pair(impl.feed_forward(x, params), "feed_forward")  # points only for working
+    expect.pair(impl.swiglu(x, sw), "swiglu")  # functions
     expect.raises(impl.feed_forward, ValueError, "3.4 feed_forward(..., activation='tanh')",
                   x, params, activation="tanh")
     missing = {k: v for k, v in params.items() if k != "b_2"}
     expect.raises(impl.feed_forward, ValueError, "3.4 feed_forward with params lacking 'b_2'",
                   x, missing)
-    sw = _params("swiglu.params.")
     narrow = {**sw, "W_up": sw["W_up"][:, :1]}  # (C, 1) broadcasts against (..., F)
     expect.raises(impl.swiglu, ValueError, "3.4 swiglu with W_up of shape (C, 1)", x, narrow)
 

@@ -49,6 +49,7 @@ def dropout_values(impl):
 def dropout_errors(impl):
     """ValueError for p outside [0, 1], TypeError for a missing generator when one is drawn"""
     x = get("dropout.x")
+    expect.pair(impl.dropout(x, 0.5, np.random.default_rng(0)), "dropout")  # it works first
     for p in (1.5, -0.1):
         expect.raises(impl.dropout, ValueError, f"3.5 dropout(x, p={p}, rng)", x, p,
                       np.random.default_rng(0))
