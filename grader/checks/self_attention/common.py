@@ -151,3 +151,22 @@ def gradient_slip(name: str, got, want: np.ndarray, others: dict, alternatives: 
         if matches(got, value):
             return cause
     return ""
+
+
+def _linear(x, w, b):
+    """x @ w + b where w (..., C, C) and b (..., C) may carry a leading axis of their own."""
+    return x @ w[..., None, :, :] + b[..., None, None, :]
+
+
+def mha_math(x_q, x_k, x_v, params, n_heads, mask=None, scale=None):
+    """Multi-head attention written out (keys and values may read different inputs, so that
+    each path's gradient can be taken alone); leading axes broadcast."""
+    def split(a):  # (..., T, C) -> (..., H, T, D)
+        return np.swapaxes(a.reshape(*a.shape[:-1], n_heads, -1), -3, -2)
+
+    q = split(_linear(x_q, params["W_q"], params["b_q"]))
+    k = split(_linear(x_k, params["W_k"], params["b_k"]))
+    v = split(_linear(x_v, params["W_v"], params["b_v"]))
+    heads = np.swapaxes(attention_math(q, k, v, mask, scale), -3, -2)  # (..., T_q, H, D)
+    merged = heads.reshape(*heads.shape[:-2], -1)
+    return _linear(merged, params["W_o"], params["b_o"])
