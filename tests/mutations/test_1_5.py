@@ -63,7 +63,8 @@ MUTANTS = [
            ("attention_backward_float32",), F32),
     # The example: the backward without its 1/sqrt(d_k) costs dq and dk only.
     Mutant("attn_bwd_no_scale", "1.5", A, (), ("attention_backward_dq", "attention_backward_dk"),
-           "2 times the true gradient with d_k = 4", append=_BWD.replace("    dscores *= scale\n", ""),
+           "2 times the true gradient with d_k = 4",
+           append=_BWD.replace("    dscores *= scale\n", ""),
            diagnosis="the 1/sqrt(d_k) scale is missing"),
     Mutant("attn_bwd_scale_twice", "1.5", A, (), ("attention_backward_dq",),
            "extra factor 1/sqrt(d_k)", append=_BWD.replace("dq = dscores @ k",

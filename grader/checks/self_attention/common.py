@@ -69,9 +69,9 @@ def _mha(impl, case, x_q=None, x_kv=None):
 # student's forward), so a wrong forward never hides or excuses a backward bug.
 
 
-def skipped_until(what: str) -> None:
+def skipped_until(what: str, verb: str = "passes") -> None:
     """A check that builds on another clause of the same exercise earns nothing before it."""
-    expect.fail(f"skipped until {what} passes: this check builds on it.")
+    expect.fail(f"skipped until {what} {verb}: this check builds on it.")
 
 
 def softmax_math(s: np.ndarray) -> np.ndarray:
