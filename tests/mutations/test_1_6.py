@@ -22,12 +22,15 @@ MERGE = "    return x.transpose(0, 2, 1, 3).reshape(B, T, H * D)  # (B, T, H, D)
 MUTANTS = [
     Mutant("split_interleaved", "1.6", HD,
            ((SPLIT, "    return x.reshape(B, T, C // n_heads, n_heads).transpose(0, 3, 1, 2)\n"),),
-           ("split_heads_layout",), "contiguous block of columns"),
+           ("split_heads_layout",), "contiguous block of columns",
+           diagnosis="head h takes every 3rd column"),
     Mutant("split_no_transpose", "1.6", HD,
            ((SPLIT, "    return x.reshape(B, T, n_heads, C // n_heads)\n"),),
-           ("split_heads_layout",), "transpose axes 1 and 2"),
+           ("split_heads_layout",), "transpose axes 1 and 2",
+           diagnosis="the transpose is missing"),
     Mutant("merge_no_transpose", "1.6", HD, ((MERGE, "    return x.reshape(B, T, H * D)\n"),),
-           ("merge_heads_inverse",), "Transpose back"),
+           ("merge_heads_inverse",), "without transposing back",
+           diagnosis="the heads are reshaped without transposing back"),
     Mutant("split_float64", "1.6", HD, (), ("split_heads_layout",), "expected float32",
            append="import numpy as np\n_split = split_heads\n"
                   "def split_heads(x, n_heads):\n"

@@ -31,11 +31,15 @@ def causal_mask_alignment(impl):
         if np.array_equal(mask, expected):
             continue
         if np.array_equal(mask, ~expected):
-            expect.fail(f"{label} is inverted: the course's masks say True = may attend.")
+            expect.fail(f"{label} is the expected mask with every entry flipped. "
+                        + expect.cause("the mask is inverted: the course's masks say True = "
+                                       "may attend"))
         if np.array_equal(mask, np.tri(*expected.shape, dtype=bool)):
-            expect.fail(f"{label} is top-left aligned. With fewer queries than keys (decoding "
-                        "with a KV cache) query i sits at position i + t_k - t_q, so it may "
-                        f"attend to keys j <= i + t_k - t_q. Expected\n{expected.astype(int)}")
+            expect.fail(f"{label} is\n{mask.astype(int)}\nexpected\n{expected.astype(int)}\n"
+                        + expect.cause("the mask is top-left aligned (np.tri). With fewer "
+                                       "queries than keys (decoding with a KV cache) query i "
+                                       "sits at position i + t_k - t_q, so it may attend to "
+                                       "keys j <= i + t_k - t_q"))
         expect.fail(f"{label} is\n{mask.astype(int)}\nexpected\n{expected.astype(int)}\n"
                     "(1 = may attend; keys at or before the query's position).")
 

@@ -16,12 +16,16 @@ def split_heads_layout(impl):
     out = expect.call_pure(impl.split_heads, "split_heads", x, 3)
     expected = fx()["heads.split"]
     if isinstance(out, np.ndarray) and out.shape == (2, 5, 3, 4):
-        expect.fail("split_heads returned (B, T, H, D); the course wants (B, H, T, D): "
-                    "transpose axes 1 and 2 after the reshape.")
+        confirmed = np.array_equal(out, x.reshape(2, 5, 3, 4))
+        expect.fail("split_heads(x, 3) has shape (2, 5, 3, 4) = (B, T, H, D); the course wants "
+                    "(B, H, T, D). " + (expect.cause("the transpose is missing: transpose axes "
+                                                     "1 and 2 after the reshape") if confirmed
+                                        else "Check the order of the axes."))
     expect.array(out, "split_heads(x, 3)", shape=expected.shape)
     if np.array_equal(out, x.reshape(2, 5, 4, 3).transpose(0, 3, 1, 2)):
-        expect.fail("split_heads gives head h every 3rd column; a head must take the "
-                    "contiguous block of columns h*D:(h+1)*D (reshape to (B, T, H, D)).")
+        expect.fail("split_heads(x, 3) is wrong. " + expect.cause(
+            "head h takes every 3rd column (an interleaved split); a head must take the "
+            "contiguous block of columns h*D:(h+1)*D (reshape to (B, T, H, D))"))
     expect.close(out, expected, "split_heads(x, 3)")
     out32 = impl.split_heads(x.astype(np.float32), 3)
     expect.array(out32, "split_heads(float32 x, 3)", shape=expected.shape, dtype=np.float32)
@@ -33,8 +37,12 @@ def merge_heads_inverse(impl):
     split = get("heads.split")
     merged = expect.call_pure(impl.merge_heads, "merge_heads", split)
     expect.array(merged, "merge_heads", shape=(2, 5, 12))
+    no_transpose = np.array_equal(merged, split.reshape(2, 5, 12))
     expect.close(merged, fx()["heads.x"], "merge_heads(split_heads(x))",
-                 hint="Transpose back to (B, T, H, D) before reshaping to (B, T, C).")
+                 hint=expect.cause("the heads are reshaped without transposing back: "
+                                   "transpose to (B, T, H, D) before reshaping to (B, T, C)")
+                 if no_transpose else "Transpose back to (B, T, H, D) before reshaping to "
+                                      "(B, T, C).")
     merged32 = impl.merge_heads(split.astype(np.float32))
     expect.array(merged32, "merge_heads(float32)", shape=(2, 5, 12), dtype=np.float32)
 
