@@ -6,7 +6,7 @@ _GRADIENTS = ("attention_backward_dq", "attention_backward_dk", "attention_backw
 
 CONTRACT = {
     "scaled_dot_product_attention_backward: result": _GRADIENTS
-    + ("attention_backward_masked_rows",),
+    + ("attention_backward_finite_differences", "attention_backward_masked_rows"),
     # dout is random normal (the slip 'dout ignored' is named).
     "scaled_dot_product_attention_backward: upstream gradient": _GRADIENTS,
     "scaled_dot_product_attention_backward: dtype": ("attention_backward_float32",),

@@ -171,11 +171,24 @@ def mha_backward_dx_kv(impl):
                  "dx_kv collects both paths: dk @ W_k^T + dv @ W_v^T.")
 
 
-@check("1.8", weight=3)
+@check("1.8", weight=2)
 def mha_backward_dparams(impl):
     """every parameter gradient (W_o, b_o, W_v, b_v, W_k, b_k, W_q, b_q) is the true one"""
-    for name in CASES:
-        case = _mha_case(name)
+    _check_dparams(impl, {name: _mha_case(name) for name in CASES})
+
+
+@check("1.8", weight=2, hidden=True)
+def mha_backward_finite_differences(impl):
+    """every gradient agrees with finite differences on inputs of other sizes (C=10, H=2)"""
+    name, probe = "B=3, T_q=4, T_k=2, C=10, H=2", _probe_case()
+    dx_q, dx_kv, _ = _backward(impl, probe)
+    _compare(impl, probe, name, "x_q", dx_q, "dx_q = dq @ W_q^T.")
+    _compare(impl, probe, name, "x_kv", dx_kv, "dx_kv = dk @ W_k^T + dv @ W_v^T.")
+    _check_dparams(impl, {name: probe})
+
+
+def _check_dparams(impl, cases):
+    for name, case in cases.items():
         dparams = _backward(impl, case)[2]
         for p in BACKWARD_ORDER:  # so that the first mismatch is where the bug is
             advice = ("Bias gradients sum dY over batch and time." if p.startswith("b") else
@@ -219,7 +232,7 @@ def mha_backward_float32(impl):
         expect.close(got, want, f"{label} of float32 inputs", **expect.F32)
 
 
-@check("1.8", weight=2)
+@check("1.8")
 def mha_backward_self_attention(impl):
     """for self-attention (x_kv is x_q), dx_q + dx_kv is the gradient of x"""
     right = _right_gradients(impl)
