@@ -109,11 +109,13 @@ def vjp(jac: np.ndarray, dout: np.ndarray, shape) -> np.ndarray:
 
 def ratio(got, want) -> float | None:
     """The constant c with got == c * want (c != 1), if there is one."""
-    if not (isinstance(got, np.ndarray) and got.shape == want.shape) or not np.any(want):
+    if not (isinstance(got, np.ndarray) and got.shape == want.shape and got.dtype.kind == "f"
+            and np.any(want) and np.all(np.isfinite(got))):
         return None
     got = got.astype(np.float64)
     c = float(np.vdot(want, got) / np.vdot(want, want))
-    if abs(c - 1) < 1e-6 or not np.allclose(got, c * want, rtol=1e-6, atol=1e-9):
+    if abs(c - 1) < 1e-6 or abs(c) < 1e-6 or not np.allclose(got, c * want, rtol=1e-6,
+                                                             atol=1e-9):
         return None
     return c
 
