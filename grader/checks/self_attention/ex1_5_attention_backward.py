@@ -97,7 +97,7 @@ def _alternatives(case, n):
     return {cause.format(n=n): value for cause, value in found.items()}
 
 
-def _diagnose(impl, case, n, got, grads):
+def _diagnose(impl, case, n, got):
     """A cause confirmed on the student's arrays, or ""."""
     others = {f"{m} (d{m})": _truth(case, m) for m in NAMES if m != n}
     cause = gradient_slip(f"d{n}", got, _truth(case, n), others, _alternatives(case, n))
@@ -131,7 +131,7 @@ def _check_gradient(impl, n, cases=None):
         if matches(got, want):
             continue
         label = f"d{n} ({name} case)"
-        cause = _diagnose(impl, case, n, got, grads)
+        cause = _diagnose(impl, case, n, got)
         hint = expect.cause(cause) if cause else FORMULAS[n]
         if isinstance(got, np.ndarray) and got.shape != want.shape:
             expect.fail(f"{label} has shape {got.shape}, expected {want.shape} (the shape of "
