@@ -135,7 +135,8 @@ _sample_next_token = sample_next_token
 def sample_next_token(logits, rng, temperature=1.0, top_k=None, top_p=None):
     return _sample_next_token(logits, rng, temperature, top_k, None)
 """),
-    Mutant("generate_samples_at_temperature_1", "4.5", KV, (), (OPTIONS,), "does not pass temperature",
+    Mutant("generate_samples_at_temperature_1", "4.5", KV, (), (OPTIONS,),
+           "does not pass temperature",
            diagnosis="generate does not pass temperature on to sample_next_token", append="""
 _sample_next_token = sample_next_token
 def sample_next_token(logits, rng, temperature=1.0, top_k=None, top_p=None):
