@@ -38,10 +38,12 @@ SPLIT = "bpe_decode_split_characters_and_surrogates"
 MUTANTS = [
     Mutant("ties_to_largest", "4.1", BPE,
            ((BEST, "        best = max(counts, key=lambda p: (counts[p], p))\n"),),
-           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"), "You took the largest pair"),
+           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"), "the tie went to the largest pair",
+           diagnosis="the tie went to the largest pair"),
     Mutant("ties_to_first_seen", "4.1", BPE,
            ((BEST, "        best = max(counts, key=counts.get)\n"),),
-           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"), "You took the first pair seen"),
+           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"),
+           "the tie went to the first pair seen", diagnosis="the tie went to the first pair seen"),
     Mutant("no_pretokenization", "4.1", BPE,
            ((PRETOK, "        for word in [piece]:\n"
                      "            key = tuple(to_bytes(word))\n"),),

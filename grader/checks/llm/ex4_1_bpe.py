@@ -135,9 +135,12 @@ def bpe_tie_breaking(impl):
     """ties go to the smallest pair of ids: 'cdab' merges (a,b), then (c,d), then both"""
     vocab, merges = _train(impl, "cdab", 259)
     _expect_merges(vocab, merges, [(97, 98), (99, 100), (257, 256)], "train_bpe('cdab')", {
-        (0, (99, 100)): "You took the first pair seen; all three pairs occur once, and ties "
-                        "go to the smallest (a, b) — compare a first, then b.",
-        (0, (100, 97)): "You took the largest pair; ties go to the smallest (a, b).",
+        # (the merge returned is the probe: only that rule picks it among three tied pairs)
+        (0, (99, 100)): "All three pairs occur once, and ties go to the smallest (a, b) — "
+                        "compare a first, then b. " + expect.cause(
+                            "the tie went to the first pair seen"),
+        (0, (100, 97)): "Ties go to the smallest (a, b). " + expect.cause(
+            "the tie went to the largest pair"),
     })
 
 

@@ -33,15 +33,17 @@ N_LAYER, H, D, V = 2, 4, 5, 29
 SCHEDULES = {"prefill": (9,), "decode": (3, 1, 1, 1, 1, 1, 1), "chunked": (3, 2, 4)}
 
 
-BUGS = {  # fixture kv.bug.<schedule>.<name> -> likely mistake
-    "no_offset": "the new tokens got the position embeddings of positions 0..T-1: they sit at "
-                 "positions L..L+T-1 (L = kv_cache.length), so add wpe.weight[L:L+T].",
-    "mask_top_left": "the causal mask is aligned top-left (e.g. np.tril(ones(T, L+T))): the T "
-                     "queries are the LAST T positions, so query i sees keys j <= L + i "
-                     "(causal_mask(T, L + T) is bottom-right aligned); with T = 1 it sees "
-                     "every key.",
-    "no_mask": "the T new queries attend to each other without a causal mask (a leak of the "
-               "future): with T > 1 new tokens, query i may see keys j <= L + i only.",
+BUGS = {  # fixture kv.bug.<schedule>.<name> -> (the mistake, what to do); the fixture's
+    # logits of that wrong decoder are the probe
+    "no_offset": ("the new tokens got the position embeddings of positions 0..T-1",
+                  "They sit at positions L..L+T-1 (L = kv_cache.length), so add "
+                  "wpe.weight[L:L+T]."),
+    "mask_top_left": ("the causal mask is aligned top-left (as np.tril(ones(T, L+T)))",
+                      "The T queries are the LAST T positions, so query i sees keys j <= L + i "
+                      "(causal_mask(T, L + T) is bottom-right aligned); with T = 1 it sees "
+                      "every key."),
+    "no_mask": ("the T new queries attend to each other without a causal mask, a leak of the "
+                "future", "With T > 1 new tokens, query i may see keys j <= L + i only."),
 }
 
 
@@ -172,10 +174,11 @@ def _run(impl, model, cache, schedule: str, max_len: int = MAX_LEN) -> None:
         _length(cache, end, start, t_new, label)
         want = full[:, start:end]
         if not np.allclose(logits, want, **expect.F64):
-            for bug, why in BUGS.items():
+            for bug, (cause, advice) in BUGS.items():
                 key = f"kv.bug.{schedule}.{bug}"
                 if key in fx() and np.allclose(logits, fx()[key][:, start:end], **expect.F64):
-                    expect.fail(f"4.5 {label}: the logits are those of a known mistake: {why}")
+                    expect.fail(f"4.5 {label}: the logits are those of a known mistake. "
+                                f"{advice} " + expect.cause(cause))
             if start > 0 and np.allclose(logits, _without_the_past(impl, idx, start, end),
                                          **expect.F64):
                 expect.fail(f"4.5 {label}: the logits are those of the new tokens without the "
