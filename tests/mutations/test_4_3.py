@@ -97,7 +97,7 @@ MUTANTS = [
     Mutant("resume_restarts_the_batches", "4.3", PRE,
            ((TRAIN_DRAW, "        x, y = get_batch(train_data, batch_size, block_size, "
                          "batch_rng(seed, s - start_step))\n"),),
-           ("resume_equals_uninterrupted",), "update 2 is not the one"),
+           ("resume_equals_uninterrupted",), "update 2 itself differs"),
     Mutant("params_saved_as_float32", "4.3", PRE,
            ((SAVE_PARAMS, '    arrays.update({f"param.{name}": p.astype(np.float32) '
                           "for name, p in model.params.items()})\n"),),

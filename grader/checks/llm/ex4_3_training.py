@@ -400,18 +400,26 @@ def resume_equals_uninterrupted(impl):
         path = os.path.join(tmp, "resume.npz")
         impl.save_checkpoint(path, first, opt, step=2)
         resumed, opt2, step, _ = impl.load_checkpoint(path)
+    # The probe: did the checkpoint bring back the weights and AdamW's state as saved?
+    restored = opt2 is not None and not _differs(resumed.params, first.params) and \
+        opt2.t == opt.t and set(opt2.m) == set(opt.m) and not _differs(opt2.m, opt.m) and \
+        not _differs(opt2.v, opt.v)
     part2 = impl.train(resumed, opt2, data, 2, 2, 6, start_step=step, **kwargs)
     want, got = [float(v) for v in whole.losses], [float(v) for v in
                                                    list(part1.losses) + list(part2.losses)]
     a, b = straight.params, resumed.params
     if got == want and all(a[k].tobytes() == b[k].tobytes() for k in a):
         return
-    hint = ("the AdamW state (m, v and t: without t the bias corrections restart) or the "
-            "weights did not survive the checkpoint")
-    if got[:3] != want[:3]:
-        hint = ("the batch or the learning rate of update 2 is not the one of the uninterrupted "
-                "run: with start_step=2, draw from batch_rng(seed, s) and use cosine_schedule(s, "
-                "...) for the global s = 2, 3")
+    if not restored:
+        hint = ("the loaded weights or AdamW state (m, v and t: without t the bias corrections "
+                "restart) differ from the saved ones; see checkpoint_round_trip_is_exact")
+    elif got[:3] != want[:3]:
+        hint = ("the checkpoint restored weights and AdamW state, so update 2 itself differs: "
+                "with start_step=2, draw from batch_rng(seed, s) and use cosine_schedule(s, ...) "
+                "for the global s = 2, 3")
+    else:
+        hint = ("the checkpoint restored weights and AdamW state; check that train steps the "
+                "optimizer it is given, with the schedule of the global step s")
     expect.fail(f"resuming from a checkpoint of step 2 gives losses {got} and the uninterrupted "
                 f"run {want}{'' if got != want else ' (the weights differ)'}: {hint}.")
 

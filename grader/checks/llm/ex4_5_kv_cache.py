@@ -10,6 +10,11 @@ Expected logits, buffers and greedy tokens are fixtures from the reference
 (`grader/data/llm.npz`, keys `4.5/kv.*`), with the logits of known wrong decoders to name a bug.
 The buffers' layout and the absence of a per-step copy are checked directly (shapes, where
 the keys land, the peak memory of one decoding step against a 16,384-position cache).
+The same model in float32 must decode in float32; generate's options (temperature, top_k,
+top_p, rng) are compared with a replay of its documented loop that calls the student's own
+sample_next_token (4.4), so a wrong sampler is 4.4's and an option lost on the way is
+named by replaying without it; that generate uses the cache by default shows in its peak
+memory (no (B, t, V) logits of a full forward per step).
 """
 
 from __future__ import annotations
