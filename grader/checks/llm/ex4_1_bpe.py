@@ -260,8 +260,8 @@ def bpe_special_tokens_stay_whole(impl):
 
 # "€" is E2 82 AC in UTF-8: ids that stop inside it (or start inside it) split a character.
 SPLIT = ((b"\xe2\x82",), (b"a", b"\xe2"), (b"\x82\xac", b"b"), (b"x", b"\xe2\x82", b"y"))
-# (not a high surrogate followed by a low one: UTF-8 with surrogatepass reads that pair back
-# as the one character it encodes, in the reference too)
+# (never a high surrogate followed by a low one: the sandbox carries strings as JSON, whose
+# decoder joins such a pair into the one character it spells before the student's code runs)
 SURROGATES = ("\ud800", "a\udfffb", "x\ud83d", "\udc80\udcff", "\ude00\ud83d")
 
 
