@@ -188,7 +188,7 @@ def names_to_files() -> dict[str, str]:
     """`{"softmax": "self_attention.softmax", ...}`: where the sandbox finds each name."""
     out = {}
     for ex in EXERCISES:
-        for name in ex.names:
+        for name in ex.names + ex.also:
             out[name] = f"{ex.module.package}.{ex.file.removesuffix('.py')}"
     return out
 

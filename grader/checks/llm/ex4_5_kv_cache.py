@@ -517,3 +517,25 @@ def generate_uses_the_cache_by_default(impl):
                     f"of the whole sequence need ({full / 2**20:.1f} MiB of logits at the last "
                     "step). use_cache=True is the default: prefill the prompt into a KVCache, "
                     "then one forward per new token on that token alone.")
+
+
+@check("4.5")
+def cached_attention_attends_to_the_past(impl):
+    """cached_attention(cache, layer): new keys added, queries see the past, q k v unchanged"""
+    rng = np.random.default_rng(11)
+    past_k, past_v = rng.standard_normal((2, B, H, 2, D))
+    q, k, v = rng.standard_normal((3, B, H, 1, D))
+    cache = impl.KVCache(N_LAYER, B, H, 6, D, dtype=np.float64)
+    cache.update(1, past_k, past_v)
+    cache.advance(2)
+    attention = impl.cached_attention(cache, 1)
+    label = "4.5 cached_attention(cache, 1)(q, k, v) with 2 cached positions"
+    result = expect.call_pure(attention, "the attention cached_attention returns", q, k, v)
+    out, _ = expect.pair(result, "the attention cached_attention returns")
+    keys, values = np.concatenate([past_k, k], axis=2), np.concatenate([past_v, v], axis=2)
+    scores = q @ np.swapaxes(keys, -1, -2) / np.sqrt(D)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    expect.close(out, weights @ values, label,
+                 hint="Add k, v with kv_cache.update(layer, k, v) and attend to the keys and "
+                      "values it returns (the cached past and the new ones), not to k, v alone.")
