@@ -59,8 +59,13 @@ def call_unchanged(fn, fn_name: str, *args, **kwargs):
     import copy
 
     named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
-    before = [(label, copy.deepcopy(value)) for label, value in named
-              if isinstance(value, (list, tuple, dict))]
+    before = []
+    for label, value in named:
+        if isinstance(value, (list, tuple, dict)):
+            try:
+                before.append((label, copy.deepcopy(value)))
+            except Exception:  # noqa: BLE001 — e.g. a cache holding objects of the sandbox
+                pass
     result = expect.call_pure(fn, fn_name, *args, **kwargs)
     now = dict(named)
     for label, old in before:
