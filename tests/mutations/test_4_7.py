@@ -121,7 +121,8 @@ MUTANTS = [
            ("quantized_linear_int8",), "expected float32"),
     # int4 quantize / pack
     Mutant("int4_scale_over_8", "4.7", Q, ((SCALE4, SCALE4.replace("INT4_MAX", "8")),),
-           ("int4_packing_by_hand", "int4_groups_run_down_columns"), "absmax / 8", diagnosis="the scale is absmax / 8"),
+           ("int4_packing_by_hand", "int4_groups_run_down_columns"), "absmax / 8",
+           diagnosis="the scale is absmax / 8"),
     Mutant("int4_floor", "4.7", Q, ((ROUND4, ROUND4.replace("np.round", "np.floor")),),
            ("int4_packing_by_hand", "int4_roundtrip_error_bound"), "floor (np.floor)",
            diagnosis="q was rounded by floor"),
