@@ -139,7 +139,8 @@ def chain_of_thought_prompt_instruction_and_zero_shot(impl):
     got = _call(impl, "chain_of_thought_prompt", [], "4+8")
     _expect_prompt(got, "Q: 4+8\nA:", "chain_of_thought_prompt",
                    "chain_of_thought_prompt([], '4+8') (zero-shot)", "4+8")
-    got = _call(impl, "chain_of_thought_prompt", COT_EXAMPLES[1:], "9+9", instruction="Add the numbers.")
+    got = _call(impl, "chain_of_thought_prompt", COT_EXAMPLES[1:], "9+9",
+                instruction="Add the numbers.")
     expected = ("Add the numbers.\n\nQ: 5+5\nA: 5+5 is 10, write 0 carry 1; the carry is 1. "
                 "The answer is 10.\n\nQ: 9+9\nA:")
     _expect_prompt(got, expected, "chain_of_thought_prompt",
