@@ -111,7 +111,7 @@ MUTANTS = [
     Mutant("only_last_assistant_turn", EXERCISE, SFT,
            ((ROLE, '        is_assistant = m is [x for x in messages '
                    'if x["role"] == "assistant"][-1]\n'),),
-           (EVERY_TURN,), "only the last assistant turn is trained"),
+           (EVERY_TURN,), "is only the last one trained?"),
     Mutant("content_encoded_letter_by_letter", EXERCISE, SFT,
            ((ENCODE, "            piece = [int(i) for c in ([text] if text in SPECIAL_TOKENS "
                      "else text) for i in tokenizer.encode(c)]\n"),),

@@ -291,10 +291,13 @@ def quantized_linear_int8(impl):
     y = impl.quantized_linear(xi, qi, scale)
     expect.array(y, call, shape=(2, 4))
     if not np.allclose(y, expected(xi, qi, scale), rtol=1e-6):
+        wrapped = (xi @ qi).astype(np.float64) * scale.astype(np.float64)  # NumPy's int8 matmul
+        cause = (" " + expect.cause("x @ q is computed in int8, which wraps around")
+                 if np.allclose(y, wrapped, rtol=1e-6) else "")
         expect.fail(f"{call} gave {_fmt(y)}, expected {_fmt(expected(xi, qi, scale))} "
                     "(each dot product is 5 * 100 * 127 = 63500). x @ q of two int8 arrays is "
                     "computed in int8 and wraps around: cast to float first "
-                    "(np.result_type(x.dtype, np.float32)).")
+                    f"(np.result_type(x.dtype, np.float32)).{cause}")
     if y.dtype != np.float32:
         expect.fail(f"{call} has dtype {y.dtype}, expected float32 = "
                     "np.result_type(int8, float32).")

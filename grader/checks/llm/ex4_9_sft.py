@@ -192,8 +192,9 @@ def _expect_mask(impl, messages, what, first_special=256, merges=()):
         hint = ("the end-of-turn token is not trained: the model must learn to close its "
                 "answer with <|end|>, or it never stops at inference.")
     elif targets[t] == IGNORE and any(r == "assistant" and k > turn for _, r, k in labels):
-        hint = ("only the last assistant turn is trained: every assistant turn of the "
-                "conversation is an answer to learn.")
+        hint = ("this assistant turn is not trained, and a later one follows: every "
+                "assistant turn of the conversation is an answer to learn (is only the last "
+                "one trained?).")
     else:
         hint = ("tokenize the content with tokenizer.encode and train every token it gives "
                 "(the number of tokens is not the number of characters).")
