@@ -57,6 +57,13 @@ def few_shot_prompt(examples, query, instruction=None):  # the given checks drop
     return "\\n\\n".join(blocks)
 """
 
+FS_DEFAULT_INSTRUCTION = """
+def few_shot_prompt(examples, query, instruction=""):  # "" instead of None: an empty block
+    blocks = [instruction] + [f"Q: {x}\\nA: {y}" for x, y in examples]
+    blocks.append(f"Q: {query}\\nA:")
+    return "\\n\\n".join(blocks)
+"""
+
 MUTANTS = [
     # few_shot_prompt
     Mutant("fs_single_newline", "4.13", P,
@@ -178,6 +185,9 @@ MUTANTS = [
            append=SC_REMOVES_NONE),
     Mutant("fs_no_validation", "4.13", P, (), ("prompts_refuse_bad_input",),
            "expected TypeError", append=FS_NO_VALIDATION),
+    Mutant("fs_default_instruction_empty", "4.13", P, (),
+           ("few_shot_prompt_exact_format", "few_shot_prompt_instruction_and_zero_shot"),
+           "returned", append=FS_DEFAULT_INSTRUCTION),
 ]
 
 GAPS: dict[str, str] = {}

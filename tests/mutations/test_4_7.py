@@ -59,6 +59,13 @@ def dequantize_int4(packed, scales, group_size):  # no check that the scales fit
     return (groups * scales[:, None, :].astype(np.float32)).reshape(n_in, n_out)
 """
 
+LINEAR_DEFAULT_GROUP = """
+_quantized_linear = quantized_linear
+
+def quantized_linear(x, q, scale, bias=None, group_size=32):  # int4's usual group as default
+    return _quantized_linear(x, q, scale, bias, group_size)
+"""
+
 MUTANTS = [
     # int8 quantize
     Mutant("int8_scale_over_128", "4.7", Q,
@@ -176,6 +183,8 @@ MUTANTS = [
            "axis=2): expected ValueError", append=INT8_AXIS_WRAPS),
     Mutant("dequantize_int4_no_shape_check", "4.7", Q, (), ("quantization_refuses_bad_input",),
            "make 2 groups: expected ValueError", append=DEQ4_NO_CHECK),
+    Mutant("linear_default_group_size_32", "4.7", Q, (), ("quantized_linear_int8",),
+           "group_size", status="error", append=LINEAR_DEFAULT_GROUP),
 ]
 
 GAPS: dict[str, str] = {}

@@ -56,6 +56,13 @@ def flops_per_token(config, seq_len):  # seq_len taken as it comes
     return int(3 * (2 * N + 2 * L * seq_len * C))
 """
 
+CHINCHILLA_DEFAULT_10 = """
+_chinchilla_optimal = chinchilla_optimal
+
+def chinchilla_optimal(compute, tokens_per_param=10):
+    return _chinchilla_optimal(compute, tokens_per_param)
+"""
+
 MUTANTS = [
     Mutant("params_tied_head_twice", "4.8", SCALING,
            ((EMBEDDINGS, "        n += 2 * V * C + T * C\n"),),
@@ -133,6 +140,8 @@ MUTANTS = [
            diagnosis="the default include_embeddings is False", append=PARAMS_DEFAULT_FALSE),
     Mutant("flops_no_seq_len_check", "4.8", SCALING, (), ("scaling_refuses_bad_input",),
            "seq_len=0): expected ValueError", append=FLOPS_NO_CHECK),
+    Mutant("chinchilla_default_ratio_10", "4.8", SCALING, (), ("chinchilla_optimal_split",),
+           "N = sqrt(C / (6 * tokens_per_param))", append=CHINCHILLA_DEFAULT_10),
 ]
 
 GAPS: dict[str, str] = {}

@@ -57,6 +57,13 @@ def sft_loss_mask(messages, tokenizer):  # no assistant turn: every target ignor
     return _sft_loss_mask(messages, tokenizer)
 """
 
+GENERATION_PROMPT_DEFAULT = """
+_apply = apply_chat_template
+
+def apply_chat_template(messages, add_generation_prompt=True):  # "always ready to generate"
+    return _apply(messages, add_generation_prompt)
+"""
+
 MUTANTS = [
     # the template
     Mutant("header_without_newline", EXERCISE, SFT,
@@ -126,6 +133,8 @@ MUTANTS = [
     Mutant("mask_without_assistant_check", EXERCISE, SFT, (),
            ("chat_template_refuses_bad_conversations",), "without an assistant turn",
            append=MASK_NO_ASSISTANT_CHECK),
+    Mutant("generation_prompt_by_default", EXERCISE, SFT, (), (TEXT, GEN_PROMPT),
+           "differs from the template", append=GENERATION_PROMPT_DEFAULT),
 ]
 
 GAPS: dict[str, str] = {}
