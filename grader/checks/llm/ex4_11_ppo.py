@@ -539,13 +539,14 @@ def ppo_clip_loss_default_arguments(impl):
 
 @check(EX)
 def ppo_clip_loss_other_clip_eps(impl):
-    """clip_eps = 0.1 and 0.6 clip at 1 -+ eps: the loss and where the gradient is 0 move"""
+    """clip_eps = 0.15 and 0.6 clip at 1 -+ eps: the loss and where the gradient is 0 move"""
     new = HAND_OLD + np.log(HAND_RATIO)
     loss, _, _ = _call_ppo(impl, new, HAND_OLD, HAND_ADV, 0.2)
     if abs(loss - HAND_LOSS) > 1e-9:
         _skipped_until("ppo_clip_loss_hand_computed", "other values of clip_eps")
-    for eps in (0.1, 0.6):
-        # eps = 0.1: token 4 (rho 1.1, A 3) sits on the edge; eps = 0.6: nothing is clipped
+    for eps in (0.15, 0.6):
+        # eps = 0.15: token 2 (rho 0.5, A < 0) is clipped at 0.85, not 0.8, and no ratio sits
+        # on an edge (no kink); eps = 0.6: nothing is clipped
         un, cl = _ppo_terms(HAND_RATIO, HAND_ADV, eps)
         want = float(-np.mean(np.minimum(un, cl)))
         want_grad = -np.where(un <= cl, un, 0.0) / len(HAND_ADV)
