@@ -290,11 +290,12 @@ def dpo_refuses_bad_input(impl):
                (np.array([[1, 5, 2], [0, 3, 3]]), MASK, "the id 5 with V = 5"),
                (np.array([[1, -1, 2], [0, 3, 3]]), MASK, "the id -1"),
                (TOKENS, np.array([[0, 2, 1], [1, 1, 0]]), "a mask holding 2"))
+    # copies: a call that is not pure writes in-place changes back into the grader's arrays
     for tokens, mask, what in bad_seq:
         expect.raises(impl.sequence_logprob, ValueError, f"4.12: sequence_logprob with {what}",
-                      logits, tokens, mask)
+                      logits, tokens.copy(), mask.copy())
     expect.raises(impl.dpo_loss, ValueError, "4.12: dpo_loss with arrays of 3 and 2 pairs",
-                  PC, PR[:2], RC, RR, BETA)
+                  PC.copy(), PR[:2].copy(), RC.copy(), RR.copy(), BETA)
     for beta in (0.0, -0.5):
         expect.raises(impl.dpo_loss, ValueError, f"4.12: dpo_loss with beta = {beta}",
-                      PC, PR, RC, RR, beta)
+                      PC.copy(), PR.copy(), RC.copy(), RR.copy(), beta)

@@ -95,7 +95,7 @@ def count_parameters_exact(impl):
             expect.fail(f"{what} = {got:,}, expected {want:,}. " + (_slip(hint) if hint else
                         "Count wte (the head is tied: once), wpe, per block ln_1, c_attn, "
                         "attn.c_proj, ln_2, c_fc, mlp.c_proj (weights and biases), and ln_f."))
-    got = _int(impl.count_parameters(TINY), "count_parameters(TINY)")
+    got = _int(impl.count_parameters(dict(TINY)), "count_parameters(TINY)")
     if got == 14_496:  # the count without embeddings, right above
         expect.fail(f"count_parameters(config) = {got:,} with the default include_embeddings, "
                     "expected 15,768: the default counts every parameter. "
