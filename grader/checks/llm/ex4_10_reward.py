@@ -175,6 +175,9 @@ def bradley_terry_keeps_float32(impl):
 @check("4.10")
 def bradley_terry_refuses_bad_input(impl):
     """ValueError for rewards that are not both (N,) with N >= 1; TypeError for non-numbers"""
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.bradley_terry_loss(np.zeros(2), np.ones(2))
     for a, b, what in ((np.zeros(3), np.zeros(2), "shapes (3,) and (2,)"),
                        (np.zeros(3), np.zeros(1), "shapes (3,) and (1,) (which broadcast)"),
                        (np.zeros((2, 3)), np.zeros((2, 3)), "shapes (2, 3): not (N,)"),

@@ -567,6 +567,11 @@ def ppo_refuses_bad_input(impl):
     """ValueError: misfit shapes, gamma or lam outside [0, 1], clip_eps <= 0, an empty mask,
     an unknown kind"""
     r, v = np.zeros(3), np.zeros(3)
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.gae(r, v, 0.9, 0.8)
+    impl.ppo_clip_loss(np.zeros(3), np.zeros(3), np.ones(3))
+    impl.kl_penalty(np.zeros(3), np.ones(3))
     for args, what in (((r, np.zeros(4), 0.9, 0.8), "rewards (3,) and values (4,)"),
                        ((np.zeros(0), np.zeros(0), 0.9, 0.8), "T = 0 steps"),
                        ((r, v, 1.5, 0.8), "gamma = 1.5"), ((r, v, 0.9, -0.1), "lam = -0.1")):

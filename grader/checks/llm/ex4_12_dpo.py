@@ -286,6 +286,10 @@ def dpo_keeps_float32(impl):
 def dpo_refuses_bad_input(impl):
     """ValueError: misfit shapes, ids outside [0, V), a mask not 0/1, beta <= 0"""
     logits = _logits()
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.sequence_logprob(logits, TOKENS.copy(), MASK.copy())
+    impl.dpo_loss(PC.copy(), PR.copy(), RC.copy(), RR.copy(), BETA)
     bad_seq = ((np.zeros((2, 4), np.int64), MASK, "tokens (2, 4) for logits (2, 3, 5)"),
                (np.array([[1, 5, 2], [0, 3, 3]]), MASK, "the id 5 with V = 5"),
                (np.array([[1, -1, 2], [0, 3, 3]]), MASK, "the id -1"),

@@ -235,6 +235,10 @@ def self_consistency_ties_first_occurrence(impl):
 def prompts_refuse_bad_input(impl):
     """TypeError: examples not a list, a query or instruction not a str; ValueError: an
     example that is not a pair (few-shot) or a triple (chain of thought) of strings"""
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.few_shot_prompt([("2+2", "4")], "1+6")
+    impl.chain_of_thought_prompt([("2+2", "2 and 2.", "4")], "1+6")
     for fn_name, good, bad in (("few_shot_prompt", [("2+2", "4")], [("2+2", 4)]),
                                ("chain_of_thought_prompt", [("2+2", "2 and 2.", "4")],
                                 [("2+2", "2 and 2.", 4)])):

@@ -218,6 +218,9 @@ def _skipped_until(check_name: str, what: str) -> None:
 def repeat_kv_refuses_bad_input(impl):
     """repeat_kv: ValueError for an x that is not 4-D or an n_rep that is not an int >= 1"""
     x = np.zeros((2, 3, 4, 5))
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.repeat_kv(x, 2)
     for args, what in (((np.zeros((3, 4, 5)), 2), "x of shape (3, 4, 5), not 4-D"),
                        ((x, 0), "n_rep=0"), ((x, 2.0), "n_rep=2.0, not an int")):
         expect.raises(impl.repeat_kv, ValueError, f"4.6: repeat_kv with {what}", *args)

@@ -234,6 +234,11 @@ def fit_power_law_in_log_space(impl):
 @check("4.8")
 def scaling_refuses_bad_input(impl):
     """ValueError: a size missing or not a positive int, seq_len < 1, a budget or ratio <= 0"""
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.count_parameters(dict(TINY))
+    impl.flops_per_token(dict(TINY), 5)
+    impl.chinchilla_optimal(1e20)
     for config, what in (({k: v for k, v in TINY.items() if k != "vocab_size"},
                           "a config without vocab_size"),
                          ({**TINY, "n_layer": 0}, "n_layer = 0"),
