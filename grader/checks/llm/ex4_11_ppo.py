@@ -459,7 +459,7 @@ def kl_k3_accurate_near_r_1(impl):
     if not np.allclose(got, want, rtol=1e-5, atol=1e-12):  # wrong, not just imprecise
         _skipped_until("kl_penalty_hand_computed", f"{call} at log r ~ 1e-9")
     naive = (np.exp(x) - 1) - x
-    message = (f"{call} at log r = {_fmt(x)} gave {_fmt(got)}, expected {_fmt(want)} (k3 ~ "
+    message = (f"4.11: {call} at log r = {_fmt(x)} gave {_fmt(got)}, expected {_fmt(want)} (k3 ~ "
                "(log r)^2 / 2, to a relative 1e-5): exp(log r) - 1 subtracts two numbers near "
                "1 and keeps only ~16 - 9 digits of r - 1, then - log r cancels what is left. "
                "np.expm1(log r) computes r - 1 to full precision.")
