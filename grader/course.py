@@ -168,12 +168,27 @@ EXERCISES = (
 
 BY_ID = {ex.id: ex for ex in EXERCISES}
 
+# The exercises whose functions an exercise's code or its checks call (tests/test_course.py
+# recomputes this from the reference and the checks).  When one of them fails, the report of
+# every exercise built on it says so first; when one hangs or crashes, their checks are not
+# run (`grader.dependencies`).
+USES = {
+    "1.4": ("1.1",), "1.5": ("1.2", "1.4"), "1.7": ("1.4", "1.6"), "1.8": ("1.5", "1.6", "1.7"),
+    "2.3": ("2.6",), "2.6": ("2.3",),
+    "3.4": ("3.1", "3.3"), "3.6": ("1.7", "1.8", "3.2", "3.4", "3.5"),
+    "3.7": ("1.3", "1.7", "1.8", "3.2", "3.4", "3.5"),
+    "3.9": ("1.3", "2.1", "2.2", "3.1", "3.2", "3.5", "3.6", "3.7", "3.8"),
+    "3.11": ("1.3", "1.4", "1.5", "1.6", "2.2", "3.1", "3.2", "3.4", "3.8"),
+    "4.3": ("3.10", "3.11", "4.2"), "4.5": ("1.3", "1.4", "3.2", "3.11", "4.4"),
+    "4.6": ("1.4",), "4.9": ("4.1",),
+}
+
 
 def names_to_files() -> dict[str, str]:
     """`{"softmax": "self_attention.softmax", ...}`: where the sandbox finds each name."""
     out = {}
     for ex in EXERCISES:
-        for name in ex.names:
+        for name in ex.names + ex.also:
             out[name] = f"{ex.module.package}.{ex.file.removesuffix('.py')}"
     return out
 

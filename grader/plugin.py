@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from . import checks as check_registry
+from . import dependencies
 from .course import Exercise
 from .expect import CheckFailed
 from .results import (
@@ -46,6 +47,8 @@ class GradingPlugin:
         self._current: str | None = None
         self._started = 0.0
         self._timed_out: set[str] = set()
+        self._crashed: set[str] = set()
+        self._states: dict[str, str | None] = {}  # graded exercise -> how it is broken
 
     # -- collection: one parametrised item per check ----------------------------------------
     def pytest_generate_tests(self, metafunc):
@@ -66,7 +69,12 @@ class GradingPlugin:
         if check.exercise_id != self._current:
             self._finish_exercise()
             self._current, self._started = check.exercise_id, time.monotonic()
-            self._impl = RemoteImplementation(self.pool)
+            result = self.results[check.exercise_id]
+            result.note, result.blocked = dependencies.note(
+                check.exercise_id, dependencies.roots(check.exercise_id, self._states))
+            self._impl = None if result.blocked else RemoteImplementation(self.pool)
+        if self.results[check.exercise_id].blocked:
+            raise dependencies.DependencyBroken("not run (see above)")
         if check.exercise_id in self._timed_out:
             raise StudentTimeout("Timeout", "not run: an earlier check of this exercise "
                                  "timed out")
@@ -89,6 +97,9 @@ class GradingPlugin:
         status, message = classify(call.excinfo, check.exercise_id)
         if status == TIMEOUT:
             self._timed_out.add(check.exercise_id)
+        if call.excinfo is not None and isinstance(call.excinfo.value, StudentCrash) \
+                and not check.hidden:
+            self._crashed.add(check.exercise_id)
         output = self._impl.take_output() if self._impl is not None else ""
         self.results[check.exercise_id].checks.append(CheckResult(
             check.exercise_id, check.name, check.description, check.weight, status,
@@ -108,6 +119,8 @@ class GradingPlugin:
         if self._current is None:
             return
         result = self.results[self._current]
+        self._states[self._current] = dependencies.state(result,
+                                                         self._current in self._crashed)
         if self._impl is not None:
             self._impl.close()
         result.seconds = time.monotonic() - self._started
@@ -121,6 +134,8 @@ def classify(excinfo, exercise_id: str) -> tuple[str, str]:
     if excinfo is None:
         return PASSED, ""
     exc = excinfo.value
+    if isinstance(exc, dependencies.DependencyBroken):
+        return FAILED, str(exc)
     if isinstance(exc, StudentNotImplemented) or isinstance(exc, NotImplementedError):
         text = getattr(exc, "message", str(exc)) or "not implemented yet"
         needs = text.startswith("Exercise ") and not text.startswith(f"Exercise {exercise_id} ")

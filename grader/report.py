@@ -78,8 +78,9 @@ def gradescope(results: list[ExerciseResult], seconds: float, split_hidden: bool
                 "score": round(max_score * earned / weight, 2),
                 "max_score": int(max_score) if float(max_score).is_integer() else max_score,
                 "status": "passed" if earned == weight else "failed",
-                "output": (f"Status: {status_of(checks)}\n{describe_checks(checks)}\n"
-                           f"Lecture: {ex.lecture_link}"),
+                "output": (f"Status: {status_of(checks)}\n"
+                           + (r.note + "\n" if r.note and not suffix else "")
+                           + f"{describe_checks(checks)}\nLecture: {ex.lecture_link}"),
                 "visibility": visibility,
             })
     head = preamble.strip() + "\n\n" if preamble.strip() else ""

@@ -35,6 +35,10 @@ class ExerciseResult:
     exercise: Exercise
     checks: list[CheckResult] = field(default_factory=list)
     seconds: float = 0.0
+    # Said first when an exercise it builds on is broken (`grader.dependencies`); `blocked`
+    # is how that one is broken ("hangs" / "crashes") when this one's checks were not run.
+    note: str = ""
+    blocked: str = ""
 
     @property
     def output(self) -> str:
@@ -59,6 +63,8 @@ class ExerciseResult:
         failing = [c for c in self.checks if c.status != PASSED]
         if not failing:
             return ""
+        if self.note:
+            return self.note
         first = failing[0]
         line = (first.message.strip().splitlines() or [first.status])[0]
         passed = len(self.checks) - len(failing)
@@ -68,8 +74,9 @@ class ExerciseResult:
 
     @property
     def details(self) -> str:
-        """Every check with its verdict, and the full message of each failure."""
-        return describe_checks(self.checks)
+        """The dependency note, then every check with its verdict and the full message of
+        each failure."""
+        return (self.note + "\n" if self.note else "") + describe_checks(self.checks)
 
 
 def status_of(checks: list[CheckResult]) -> str:

@@ -199,3 +199,69 @@ def test_stubs_hold_no_solution_code():
         text = path.read_text()
         found = [line for line in leaks if line in text]
         assert not found, f"{path.relative_to(REPO)} contains solution code: {found[:3]}"
+
+
+def _solution_uses(ex: course.Exercise, owner: dict) -> set[str]:
+    """Exercises whose names the reference's code of `ex` calls (imported into its file or
+    defined there)."""
+    tree = ast.parse((REPO / "reference" / ex.path).read_text())
+    bound = {a.asname or a.name for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and node.level for a in node.names}
+    bound |= {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    used = {name.id for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in ex.names + ex.also
+            for name in ast.walk(node) if isinstance(name, ast.Name)}
+    return {owner[n] for n in used & bound if owner.get(n, ex.id) != ex.id}
+
+
+def _check_uses(ex: course.Exercise, owner: dict) -> set[str]:
+    """Exercises whose names the checks of `ex` call as `impl.<name>`, directly or through
+    the helpers of the module's common.py."""
+    folder = REPO / "grader" / "checks" / ex.module.package
+    common = ast.parse((folder / "common.py").read_text())
+    helpers = {n.name: n for n in common.body if isinstance(n, ast.FunctionDef)}
+
+    def impl_names(tree):
+        return {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                and isinstance(n.value, ast.Name) and n.value.id == "impl"}
+
+    def helpers_called(tree):
+        return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & set(helpers)
+
+    used = set()
+    for path in folder.glob(f"ex{ex.id.replace('.', '_')}_*.py"):
+        tree = ast.parse(path.read_text())
+        used |= impl_names(tree)
+        todo, seen = list(helpers_called(tree)), set()
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                used |= impl_names(helpers[name])
+                todo += list(helpers_called(helpers[name]))
+    return {owner[n] for n in used if owner.get(n, ex.id) != ex.id}
+
+
+def _written_by_students() -> dict[str, str]:
+    """{name: exercise id} of the names whose stub asks for code (given classes such as
+    GPTConfig do not: using one depends on no student's work)."""
+    owner = {}
+    for ex in reversed(course.EXERCISES):
+        tree = ast.parse((REPO / "exercises" / ex.path).read_text())
+        for node in tree.body:
+            if getattr(node, "name", None) in ex.names + ex.also and \
+                    "NotImplementedError" in ast.unparse(node):
+                owner[node.name] = ex.id
+    return owner
+
+
+def test_uses_lists_the_exercises_each_exercise_calls():
+    """course.USES, which the dependency notes rely on, is what the reference's code and
+    the checks of each exercise call of what students write."""
+    owner = _written_by_students()
+    found = {}
+    for ex in course.EXERCISES:
+        deps = _solution_uses(ex, owner) | _check_uses(ex, owner)
+        if deps:
+            found[ex.id] = tuple(sorted(deps, key=lambda i: course.BY_ID[i].sort_key))
+    assert found == course.USES

@@ -125,7 +125,7 @@ def test_hidden_checks_are_in_no_notebook_only_in_the_autograder(course_dir):
     checks_1_5 = "grader/checks/self_attention/ex1_5_attention_backward.py"
     helper = helper_package.visible_source((REPO / checks_1_5).read_text())
     assert "def attention_backward_finite_differences" not in helper
-    assert "def attention_backward_values" in helper
+    assert "def attention_backward_dq" in helper
     private = (course_dir / "autograder" / checks_1_5).read_text()
     assert "def attention_backward_finite_differences" in private
 

@@ -24,6 +24,14 @@ def test_values_roundtrip_with_dtypes_and_identity():
     assert np.isnan(back[7])
 
 
+def test_strings_keep_every_code_point():
+    """A high and a low surrogate stay two code points (JSON alone would join them into one
+    character): BPE's round trip of lone surrogates is graded through the sandbox."""
+    text = "a\ud83d\ude00b\udc00 \u00e9\U0001f600"
+    back = roundtrip([text, ("x",)])
+    assert back[0] == text and len(back[0]) == len(text) and back[1] == ("x",)
+
+
 def test_bytes_travel_as_data():
     """A BPE vocabulary maps ids to bytes; empty and non-UTF-8 bytes survive."""
     vocab = {0: b"", 1: b"\xff\x00", 2: "é".encode()}

@@ -12,11 +12,13 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import struct
 
 import numpy as np
 
 # Array dtypes allowed across the boundary: bool, signed/unsigned int, float, complex.
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone halves of UTF-16 pairs
 _SAFE_KINDS = set("biufc")
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024
 
@@ -58,14 +60,18 @@ class Encoder:
             return {"float": repr(obj)}
         if kind is int:
             return {"int": str(obj)}
-        if kind is str or kind is bool or obj is None:
+        if kind is str:
+            return obj if obj.isascii() or not _SURROGATE.search(obj) else self._surrogates(obj)
+        if kind is bool or obj is None:
             return obj
         # bool before int: bool is a subclass of int.
         # NumPy scalars first: np.float64 is a subclass of float, and must keep its dtype.
         if isinstance(obj, np.generic) and obj.dtype.kind in _SAFE_KINDS:
             return self._array(np.asarray(obj), "s")
-        if obj is None or isinstance(obj, (bool, str)):
-            return str(obj) if isinstance(obj, str) else obj
+        if isinstance(obj, str):
+            return self.node(str(obj))
+        if obj is None or isinstance(obj, bool):
+            return obj
         if isinstance(obj, bytes):  # immutable data (a BPE vocabulary's tokens)
             self.buffers.append(bytes(obj))
             return {"b": len(self.buffers) - 1}
@@ -108,6 +114,12 @@ class Encoder:
         if self._on_other is None:
             raise WireError(f"cannot send a {type(obj).__name__} across the sandbox")
         return self._on_other(obj)
+
+    def _surrogates(self, text: str):
+        # JSON would join a high and a low surrogate into one character on the way back:
+        # send the code points as they are, one by one.
+        self.buffers.append(text.encode("utf-8", "surrogatepass"))
+        return {"u": len(self.buffers) - 1}
 
     def _array(self, arr: np.ndarray, tag: str):
         self.buffers.append(np.ascontiguousarray(arr).tobytes())
@@ -159,6 +171,8 @@ class Decoder:
             return self._array(node)[()]
         if "b" in node:
             return bytes(self.buffers[int(node["b"])])
+        if "u" in node:
+            return bytes(self.buffers[int(node["u"])]).decode("utf-8", "surrogatepass")
         if "t" in node:
             return tuple(self.node(x) for x in node["t"])
         if "sctype" in node or "dtype_obj" in node:

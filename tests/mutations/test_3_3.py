@@ -27,13 +27,43 @@ GELU_EXACT_BWD = '    return dout * (cache["cdf"] + x * pdf)\n'
 SILU_SIG = "    sigmoid = np.where(x >= 0, 1.0, e) / (1.0 + e)\n"
 SILU_BWD = "    return dout * (s * (1.0 + x * (1.0 - s)))\n"
 
+IGNORES_DOUT = "ignores the upstream gradient dout"
+
+# Code appended to activations.py (issue 15): each wraps or replaces one function.
+GELU_DEFAULT_EXACT = """
+_gelu = gelu
+def gelu(x, approximate="none"):  # PyTorch's default, not GPT-2's
+    return _gelu(x, approximate)
+"""
+GELU_NO_FORM_CHECK = """
+_gelu = gelu
+def gelu(x, approximate="tanh"):  # anything but "tanh" taken as the exact form
+    return _gelu(x, "tanh" if approximate == "tanh" else "none")
+"""
+RELU_BWD_IGNORES_DOUT = """
+def relu_backward(dout, cache):
+    return cache["positive"].astype(dout.dtype)
+"""
+GELU_BWD_IGNORES_DOUT = """
+_gelu_backward = gelu_backward
+def gelu_backward(dout, cache):
+    return _gelu_backward(np.ones_like(dout), cache)
+"""
+RELU_BWD_IN_PLACE = """
+def relu_backward(dout, cache):  # zeroes dout itself
+    dout[~cache["positive"]] = 0
+    return dout
+"""
+
 MUTANTS = [
     Mutant("gelu_forms_swapped", "3.3", AC,
            ((GELU_BRANCH, GELU_BRANCH.replace('"tanh"', '"none"')),),
-           ("activation_values",), "computes the other GELU"),
+           ("activation_values",), "computes the other GELU",
+           diagnosis="computes the other GELU"),
     Mutant("relu_grad_one_at_zero", "3.3", AC,
            ((RELU_CACHE, '    return out, {"positive": x >= 0}\n'),),
-           ("activation_backward_values",), "0 at x = 0"),
+           ("activation_backward_values",), "passes the gradient at x == 0",
+           diagnosis="relu_backward passes the gradient at x == 0"),
     Mutant("relu_bwd_float_mask", "3.3", AC,  # mask.astype(float) promotes float32
            ((RELU_BWD, '    return dout * cache["positive"].astype(float)\n'),),
            ("activation_float32",), "relu_backward of float32 input has dtype float64"),
@@ -42,7 +72,8 @@ MUTANTS = [
            ("activation_backward_values",), "gelu_tanh_backward is wrong"),
     Mutant("gelu_exact_bwd_missing_pdf", "3.3", AC,
            ((GELU_EXACT_BWD, '    return dout * cache["cdf"]\n'),),
-           ("activation_backward_values",), "gelu_none_backward is wrong"),
+           ("activation_backward_values",), "lacks the term x * phi(x)",
+           diagnosis="gelu_backward (exact form) lacks the term x * phi(x)"),
     Mutant("gelu_buffers_float64", "3.3", AC,  # np.empty without a dtype is float64
            ((GELU_BUFFERS, "        t, out = np.empty(np.shape(x)), np.empty(np.shape(x))\n"),),
            ("activation_float32",), "gelu of float32 input has dtype float64"),
@@ -51,10 +82,26 @@ MUTANTS = [
            ("activation_float32",), "overflow"),
     Mutant("silu_bwd_missing_term", "3.3", AC,  # only the sigmoid, not x * sigmoid'
            ((SILU_BWD, "    return dout * s\n"),),
-           ("activation_backward_values",), "sigmoid(x) * (1 + x * (1 - sigmoid(x)))"),
+           ("activation_backward_values",), "silu_backward lacks the term x * sigmoid'(x)",
+           diagnosis="silu_backward lacks the term x * sigmoid'(x)"),
     Mutant("silu_bwd_sigmoid_derivative_only", "3.3", AC,
            ((SILU_BWD, "    return dout * (x * s * (1.0 - s))\n"),),
-           ("activation_backward_values",), "silu_backward is wrong"),
+           ("activation_backward_values",), "silu_backward lacks the term sigmoid(x)",
+           diagnosis="silu_backward lacks the term sigmoid(x)"),
+    # issue 15: defaults, stated errors, upstream gradient, purity
+    Mutant("gelu_default_exact", "3.3", AC, (), ("gelu_default_form",),
+           "the default must be approximate='tanh'", append=GELU_DEFAULT_EXACT,
+           diagnosis="gelu's default is the exact form"),
+    Mutant("gelu_no_form_check", "3.3", AC, (), ("gelu_unknown_form",),
+           "approximate='exact'): expected ValueError", append=GELU_NO_FORM_CHECK),
+    Mutant("relu_bwd_ignores_dout", "3.3", AC, (), ("activation_backward_values",),
+           "relu_backward ignores the upstream gradient dout", append=RELU_BWD_IGNORES_DOUT,
+           diagnosis=IGNORES_DOUT),
+    Mutant("gelu_bwd_ignores_dout", "3.3", AC, (), ("activation_backward_values",),
+           "gelu_backward ignores the upstream gradient dout", append=GELU_BWD_IGNORES_DOUT,
+           diagnosis=IGNORES_DOUT),
+    Mutant("relu_bwd_in_place", "3.3", AC, (), ("activation_backward_values",),
+           "relu_backward modified one of its inputs in place", append=RELU_BWD_IN_PLACE),
 ]
 
 GAPS: dict[str, str] = {}

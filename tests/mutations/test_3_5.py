@@ -21,9 +21,34 @@ DO_MASK = "    mask = rng.random(x.shape) >= p  # True = keep, probability 1 - p
 DO_RET = '    return x * mask * scale, {"mask": mask, "scale": scale}\n'
 DO_BWD = '    return dout * cache["mask"] * cache["scale"]\n'
 
+# Code appended to dropout.py (issue 15): each wraps or replaces one function.
+DEFAULT_EVAL = """
+_dropout = dropout
+def dropout(x, p, rng, train=False):  # "safe" default: the layers never drop
+    return _dropout(x, p, rng, train)
+"""
+NO_INPUT_CHECK = """
+def _check_dropout_inputs(p, rng, train):  # the given check deleted
+    pass
+"""
+BWD_IGNORES_DOUT = """
+def dropout_backward(dout, cache):
+    if cache["mask"] is None:
+        return np.ones_like(dout)
+    return cache["mask"] * cache["scale"]
+"""
+BWD_IN_PLACE = """
+def dropout_backward(dout, cache):  # scales dout itself
+    if cache["mask"] is not None:
+        dout *= cache["mask"]
+        dout *= cache["scale"]
+    return dout
+"""
+
 MUTANTS = [
     Mutant("dropout_no_rescale", "3.5", DO, ((DO_RET, DO_RET.replace(" * scale,", ",")),),
-           ("dropout_values",), "does not rescale"),
+           ("dropout_values",), "does not rescale",
+           diagnosis="dropout does not rescale the kept units"),
     Mutant("dropout_mask_below_keep_prob", "3.5", DO,  # same law, another mask
            ((DO_MASK, "    mask = rng.random(x.shape) < 1 - p\n"),),
            ("dropout_values",), "rng.random(x.shape) >= p"),
@@ -42,11 +67,23 @@ MUTANTS = [
            ("dropout_backward_values",), "with the forward's mask"),
     Mutant("dropout_bwd_no_rescale", "3.5", DO,
            ((DO_BWD, '    return dout * cache["mask"]\n'),),
-           ("dropout_backward_values",), "dx = dout * mask / (1 - p)"),
+           ("dropout_backward_values",), "does not scale the kept gradients by 1 / (1 - p)",
+           diagnosis="dropout_backward does not scale the kept gradients"),
     Mutant("dropout_scaled_mask_float64", "3.5", DO,  # a float64 mask promotes float32 x
            ((DO_MASK, "    mask = (rng.random(x.shape) >= p) / (1.0 - p)\n"),
             (DO_RET, '    return x * mask, {"mask": mask, "scale": 1.0}\n')),
-           ("dropout_backward_values",), F32),
+           ("dropout_float32",), F32),
+    # issue 15: defaults, stated errors, upstream gradient, purity
+    Mutant("dropout_default_eval", "3.5", DO, (), ("dropout_values",),
+           "default is train=False", append=DEFAULT_EVAL,
+           diagnosis="dropout's default is train=False"),
+    Mutant("dropout_no_input_check", "3.5", DO, (), ("dropout_errors",),
+           "p=1.5, rng): expected ValueError", append=NO_INPUT_CHECK),
+    Mutant("dropout_bwd_ignores_dout", "3.5", DO, (), ("dropout_backward_values",),
+           "ignores the upstream gradient dout", append=BWD_IGNORES_DOUT,
+           diagnosis="dropout_backward ignores the upstream gradient dout"),
+    Mutant("dropout_bwd_in_place", "3.5", DO, (), ("dropout_backward_values",),
+           "modified one of its inputs in place", append=BWD_IN_PLACE),
 ]
 
 GAPS: dict[str, str] = {}

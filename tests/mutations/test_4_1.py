@@ -33,13 +33,17 @@ DECODE = '            return data.decode("utf-8", errors="surrogatepass")\n'
 JOIN = '        data = b"".join(self.vocab[int(i)] for i in ids)\n'
 ENC_SPECIAL = "        for piece, is_special in split_special(text, list(self.special_ids)):\n"
 
+SPLIT = "bpe_decode_split_characters_and_surrogates"
+
 MUTANTS = [
     Mutant("ties_to_largest", "4.1", BPE,
            ((BEST, "        best = max(counts, key=lambda p: (counts[p], p))\n"),),
-           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"), "You took the largest pair"),
+           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"), "the tie went to the largest pair",
+           diagnosis="the tie went to the largest pair"),
     Mutant("ties_to_first_seen", "4.1", BPE,
            ((BEST, "        best = max(counts, key=counts.get)\n"),),
-           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"), "You took the first pair seen"),
+           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"),
+           "the tie went to the first pair seen", diagnosis="the tie went to the first pair seen"),
     Mutant("no_pretokenization", "4.1", BPE,
            ((PRETOK, "        for word in [piece]:\n"
                      "            key = tuple(to_bytes(word))\n"),),
@@ -69,6 +73,40 @@ MUTANTS = [
     Mutant("encode_splits_specials", "4.1", BPE,
            ((ENC_SPECIAL, "        for piece, is_special in split_special(text, []):\n"),),
            ("bpe_special_tokens_stay_whole",), "Split the text around"),
+    # issue 15: a wrong default, and the text edge cases of decode / encode
+    Mutant("default_special_token", "4.1", BPE, (), ("bpe_merges_on_tiny_texts",),
+           "2 merges, expected 3", append="""
+_train_bpe = train_bpe
+def train_bpe(text, vocab_size, special_tokens=("<|endoftext|>",)):
+    return _train_bpe(text, vocab_size, special_tokens)
+"""),
+    Mutant("decode_strict", "4.1", BPE, (), (SPLIT,), "raised UnicodeDecodeError", append="""
+def _decode_strict(self, ids):
+    return b"".join(self.vocab[int(i)] for i in ids).decode("utf-8", errors="surrogatepass")
+BPETokenizer.decode = _decode_strict
+"""),
+    Mutant("decode_replace_only", "4.1", BPE, (), (SPLIT,), "lone surrogates", append="""
+def _decode_replace(self, ids):
+    return b"".join(self.vocab[int(i)] for i in ids).decode("utf-8", errors="replace")
+BPETokenizer.decode = _decode_replace
+"""),
+    Mutant("decode_ignores_bad_bytes", "4.1", BPE, (), (SPLIT,), "U+FFFD", append="""
+def _decode_ignore(self, ids):
+    data = b"".join(self.vocab[int(i)] for i in ids)
+    try:
+        return data.decode("utf-8", errors="surrogatepass")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="ignore")
+BPETokenizer.decode = _decode_ignore
+"""),
+    Mutant("encode_without_surrogatepass", "4.1", BPE, (), (SPLIT,), "raised UnicodeEncodeError",
+           append="""
+_encode_word = BPETokenizer._encode_word
+def _encode_word_strict(self, word):
+    word.encode("utf-8")  # a student's own encoding: lone surrogates raise
+    return _encode_word(self, word)
+BPETokenizer._encode_word = _encode_word_strict
+"""),
 ]
 
 GAPS: dict[str, str] = {}

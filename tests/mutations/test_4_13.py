@@ -31,6 +31,39 @@ EMPTY = "    if not votes:\n        return None, 0\n"
 TOP = "    answer, count = votes.most_common(1)[0]  # ties keep first-seen order\n"
 RETURN = "    return answer, count\n"
 
+FS_QUERY_IN_PLACE = """
+def few_shot_prompt(examples, query, instruction=None):
+    _check_examples(examples, 2, "few_shot_prompt", "(input, output)")
+    examples.append((query, ""))  # the query as a last, unanswered example
+    blocks = [] if instruction is None else [instruction]
+    blocks += [f"Q: {x}\\nA: {y}".rstrip() for x, y in examples]
+    return "\\n\\n".join(blocks)
+"""
+
+SC_REMOVES_NONE = """
+_self_consistency = self_consistency
+
+def self_consistency(answers):
+    while None in answers:  # drops the unparseable answers from the caller's list
+        answers.remove(None)
+    return _self_consistency(answers)
+"""
+
+FS_NO_VALIDATION = """
+def few_shot_prompt(examples, query, instruction=None):  # the given checks dropped
+    blocks = [] if instruction is None else [instruction]
+    blocks += [f"Q: {x}\\nA: {y}" for x, y in examples]
+    blocks.append(f"Q: {query}\\nA:")
+    return "\\n\\n".join(blocks)
+"""
+
+FS_DEFAULT_INSTRUCTION = """
+def few_shot_prompt(examples, query, instruction=""):  # "" instead of None: an empty block
+    blocks = [instruction] + [f"Q: {x}\\nA: {y}" for x, y in examples]
+    blocks.append(f"Q: {query}\\nA:")
+    return "\\n\\n".join(blocks)
+"""
+
 MUTANTS = [
     # few_shot_prompt
     Mutant("fs_single_newline", "4.13", P,
@@ -40,21 +73,24 @@ MUTANTS = [
     Mutant("fs_reversed", "4.13", P,
            ((FS_EXAMPLES, FS_EXAMPLES.replace("in examples", "in reversed(examples)")),),
            ("few_shot_prompt_exact_format", "few_shot_prompt_instruction_and_zero_shot"),
-           "wrong order"),
+           "wrong order", diagnosis="the blocks are reordered"),
     Mutant("fs_trailing_space", "4.13", P,
            ((FS_QUERY, FS_QUERY.replace('A:"', 'A: "')),),
            ("few_shot_prompt_exact_format", "few_shot_prompt_instruction_and_zero_shot"),
-           "not even a space"),
+           "not even a space",
+           diagnosis="whitespace after the final 'A:'"),
     Mutant("fs_leaked_answer", "4.13", P,
            ((FS_EXAMPLES, "    for x, y in examples:\n"
                           "        blocks.append(f\"Q: {x}\\nA: {y}\")\n"),
             (FS_QUERY, '    blocks.append(f"Q: {query}\\nA: {y}")\n')),
-           ("few_shot_prompt_exact_format",), "answer leaked"),
+           ("few_shot_prompt_exact_format",), "after the final 'A:'",
+           diagnosis="an answer leaked"),
     Mutant("fs_leaked_answer_given_examples", "4.13", P,
            ((FS_EXAMPLES, "    y = ''\n    for x, y in examples:\n"
                           "        blocks.append(f\"Q: {x}\\nA: {y}\")\n"),
             (FS_QUERY, '    blocks.append(f"Q: {query}\\nA: {y}".rstrip())\n')),
-           ("few_shot_prompt_exact_format",), "answer leaked"),
+           ("few_shot_prompt_exact_format",), "after the final 'A:'",
+           diagnosis="an answer leaked"),
     Mutant("fs_instruction_ignored", "4.13", P,
            ((FS_INSTR, FS_INSTR.replace("[] if instruction is None else [instruction]", "[]")),),
            ("few_shot_prompt_instruction_and_zero_shot",), "The instruction is the first block"),
@@ -88,11 +124,13 @@ MUTANTS = [
            ((COT_QUERY, '    blocks.append(f"Q: {query}\\nA: {examples[-1][1]}" if examples '
                         'else f"Q: {query}\\nA:")\n'),),
            ("chain_of_thought_prompt_exact_format",
-            "chain_of_thought_prompt_instruction_and_zero_shot"), "leaked"),
+            "chain_of_thought_prompt_instruction_and_zero_shot"), "leaked",
+           diagnosis="an answer leaked"),
     Mutant("cot_trailing_space", "4.13", P,
            ((COT_QUERY, COT_QUERY.replace('A:"', 'A: "')),),
            ("chain_of_thought_prompt_exact_format",
-            "chain_of_thought_prompt_instruction_and_zero_shot"), "not even a space"),
+            "chain_of_thought_prompt_instruction_and_zero_shot"), "not even a space",
+           diagnosis="whitespace after the final 'A:'"),
     Mutant("cot_single_newline", "4.13", P,
            ((COT_JOIN, COT_JOIN.replace('"\\n\\n"', '"\\n"')),),
            ("chain_of_thought_prompt_exact_format",
@@ -139,6 +177,17 @@ MUTANTS = [
                   "    answer = random.choice([a for a, c in votes.items() if c == top])\n"
                   "    count = top\n"),),
            ("self_consistency_ties_first_occurrence",), ""),
+    # issue 15: appended bugs (inputs changed in place, stated errors)
+    Mutant("fs_query_appended_to_examples", "4.13", P, (), ("few_shot_prompt_exact_format",),
+           "changed its argument 1 in place", append=FS_QUERY_IN_PLACE),
+    Mutant("sc_removes_none_in_place", "4.13", P, (),
+           ("self_consistency_majority_ignores_none",), "changed its argument 1 in place",
+           append=SC_REMOVES_NONE),
+    Mutant("fs_no_validation", "4.13", P, (), ("prompts_refuse_bad_input",),
+           "expected TypeError", append=FS_NO_VALIDATION),
+    Mutant("fs_default_instruction_empty", "4.13", P, (),
+           ("few_shot_prompt_exact_format", "few_shot_prompt_instruction_and_zero_shot"),
+           "returned", append=FS_DEFAULT_INSTRUCTION),
 ]
 
 GAPS: dict[str, str] = {}

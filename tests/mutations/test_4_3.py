@@ -43,6 +43,11 @@ NPZ_CHECK = ("    if not isinstance(archive, np.lib.npyio.NpzFile):  # a single 
              '        raise ValueError(f"load_checkpoint: {path} is not a checkpoint (not an '
              '.npz archive)")\n')
 
+DEFAULTS = "train_defaults_are_the_documented_ones"
+EVAL_OPTIONS = "train_evaluation_and_progress_options"
+CKPT_EVERY = "train_saves_every_checkpoint_every"
+BAD_ARGS = "train_evaluate_and_save_reject_bad_arguments"
+
 MUTANTS = [
     Mutant("perplexity_in_bits", "4.3", PRE,
            ((EVAL_PPL, '    return {"loss": loss, "perplexity": 2.0**loss}\n'),),
@@ -62,17 +67,21 @@ MUTANTS = [
            ("evaluate_is_the_mean_loss_over_the_batches",), "generator given was not used"),
     Mutant("train_no_clipping", "4.3", PRE,
            ((STEP, "        optimizer_step(optimizer, model.params, grads, lr_s, None)\n"),),
-           ("train_does_the_documented_updates",), "not clipped"),
+           ("train_does_the_documented_updates",), "not clipped",
+           diagnosis="the gradients were not clipped"),
     Mutant("train_constant_lr", "4.3", PRE,
            ((LR, "        lr_s = lr\n"),),
-           ("train_does_the_documented_updates",), "learning rate was constant"),
+           ("train_does_the_documented_updates",), "learning rate was constant",
+           diagnosis="the learning rate was constant"),
     Mutant("train_schedule_one_ahead", "4.3", PRE,
            ((LR, "        lr_s = cosine_schedule(s + 1, lr, min_lr, warmup, total_steps)\n"),),
-           ("train_does_the_documented_updates",), "one step ahead"),
+           ("train_does_the_documented_updates",), "one step ahead",
+           diagnosis="the schedule is one step ahead"),
     Mutant("train_same_batch", "4.3", PRE,
            ((TRAIN_DRAW, "        x, y = get_batch(train_data, batch_size, block_size, "
                          "batch_rng(seed, 0))\n"),),
-           ("train_does_the_documented_updates",), "batch of update 0"),
+           ("train_does_the_documented_updates",), "batch of update 0",
+           diagnosis="every update used the batch of update 0"),
     Mutant("train_never_steps", "4.3", PRE, ((STEP, "        pass\n"),),
            ("train_memorises_a_short_sequence", "train_does_the_documented_updates"),
            "Is the optimiser stepping"),
@@ -88,7 +97,7 @@ MUTANTS = [
     Mutant("resume_restarts_the_batches", "4.3", PRE,
            ((TRAIN_DRAW, "        x, y = get_batch(train_data, batch_size, block_size, "
                          "batch_rng(seed, s - start_step))\n"),),
-           ("resume_equals_uninterrupted",), "update 2 is not the one"),
+           ("resume_equals_uninterrupted",), "update 2 itself differs"),
     Mutant("params_saved_as_float32", "4.3", PRE,
            ((SAVE_PARAMS, '    arrays.update({f"param.{name}": p.astype(np.float32) '
                           "for name, p in model.params.items()})\n"),),
@@ -107,6 +116,106 @@ MUTANTS = [
            ("checkpoint_errors_name_the_problem",), "expected ValueError"),
     Mutant("npy_file_not_refused", "4.3", PRE, ((NPZ_CHECK, ""),),
            ("checkpoint_errors_name_the_problem",), "expected ValueError"),
+    # issue 15: defaults and options of train, stated errors, inputs changed in place
+    Mutant("default_min_lr_zero", "4.3", PRE, (), (DEFAULTS,), "min_lr defaults to lr / 10",
+           diagnosis="min_lr defaults to lr / 10", append='''
+_train = train
+def train(model, optimizer, train_data, steps, batch_size, block_size, *,
+          min_lr=0.0, **kwargs):
+    return _train(model, optimizer, train_data, steps, batch_size, block_size,
+                  min_lr=min_lr, **kwargs)
+'''),
+    Mutant("default_no_clipping", "4.3", PRE, (), (DEFAULTS,), "max_norm defaults to 1.0",
+           diagnosis="max_norm defaults to 1.0", append='''
+_train = train
+def train(model, optimizer, train_data, steps, batch_size, block_size, *,
+          max_norm=None, **kwargs):
+    return _train(model, optimizer, train_data, steps, batch_size, block_size,
+                  max_norm=max_norm, **kwargs)
+'''),
+    Mutant("default_seed_42", "4.3", PRE, (), (DEFAULTS,), "with the defaults", append='''
+_train = train
+def train(model, optimizer, train_data, steps, batch_size, block_size, *,
+          seed=42, **kwargs):
+    return _train(model, optimizer, train_data, steps, batch_size, block_size,
+                  seed=seed, **kwargs)
+'''),
+    Mutant("default_progress_every_update", "4.3", PRE, (), (DEFAULTS,),
+           "printed a line for every update", append='''
+_train = train
+def train(model, optimizer, train_data, steps, batch_size, block_size, *,
+          progress_every=0.0, **kwargs):
+    return _train(model, optimizer, train_data, steps, batch_size, block_size,
+                  progress_every=progress_every, **kwargs)
+'''),
+    Mutant("default_total_steps_ignores_start", "4.3", PRE, (), (DEFAULTS,),
+           "did not do update 2", diagnosis="total_steps defaulted to steps", append='''
+_train = train
+def train(model, optimizer, train_data, steps, batch_size, block_size, *,
+          total_steps=None, **kwargs):
+    return _train(model, optimizer, train_data, steps, batch_size, block_size,
+                  total_steps=steps if total_steps is None else total_steps, **kwargs)
+'''),
+    Mutant("default_eval_every_update", "4.3", PRE, (), (EVAL_OPTIONS,), "expected [0, 3]",
+           append='''
+_train = train
+def train(model, optimizer, train_data, steps, batch_size, block_size, *,
+          eval_every=1, **kwargs):
+    return _train(model, optimizer, train_data, steps, batch_size, block_size,
+                  eval_every=eval_every, **kwargs)
+'''),
+    Mutant("default_one_eval_batch", "4.3", PRE, (), (EVAL_OPTIONS,), "over 1 batches",
+           append='''
+_train = train
+def train(model, optimizer, train_data, steps, batch_size, block_size, *,
+          eval_batches=1, **kwargs):
+    return _train(model, optimizer, train_data, steps, batch_size, block_size,
+                  eval_batches=eval_batches, **kwargs)
+'''),
+    Mutant("progress_every_not_passed_on", "4.3", PRE, (), (EVAL_OPTIONS,),
+           "progress_every=0 printed no line", append='''
+_Progress = Progress
+class Progress(_Progress):
+    def __init__(self, total_steps, every=2.0, out=None):
+        super().__init__(total_steps, 2.0, out)
+'''),
+    Mutant("checkpoint_only_at_the_end", "4.3", PRE, (), (CKPT_EVERY,),
+           "saved no checkpoint before update 3", append='''
+_train = train
+def train(*args, checkpoint_every=None, **kwargs):
+    return _train(*args, checkpoint_every=None, **kwargs)
+'''),
+    Mutant("default_checkpoint_every_update", "4.3", PRE, (), (CKPT_EVERY,),
+           "saved a checkpoint before its last update", append='''
+_train = train
+def train(model, optimizer, train_data, steps, batch_size, block_size, *,
+          checkpoint_every=1, **kwargs):
+    return _train(model, optimizer, train_data, steps, batch_size, block_size,
+                  checkpoint_every=checkpoint_every, **kwargs)
+'''),
+    Mutant("nan_loss_swallowed", "4.3", PRE, (), (BAD_ARGS,), "expected FloatingPointError",
+           append='''
+_train = train
+def train(*args, **kwargs):
+    try:
+        return _train(*args, **kwargs)
+    except FloatingPointError:
+        return TrainingLog()
+'''),
+    Mutant("dict_extra_saved_as_json", "4.3", PRE, (), (BAD_ARGS,), "expected TypeError",
+           append='''
+_save_checkpoint = save_checkpoint
+def save_checkpoint(path, model, optimizer=None, step=0, **extra):
+    extra = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in extra.items()}
+    return _save_checkpoint(path, model, optimizer, step, **extra)
+'''),
+    Mutant("train_data_clipped_in_place", "4.3", PRE, (), ("train_does_the_documented_updates",),
+           "in place", append='''
+_train = train
+def train(model, optimizer, train_data, *args, **kwargs):
+    np.clip(train_data, 0, model.config.vocab_size - 1, out=train_data)  # "safe ids"
+    return _train(model, optimizer, train_data, *args, **kwargs)
+'''),
 ]
 
 GAPS: dict[str, str] = {}

@@ -90,7 +90,7 @@ MUTANTS = [
     Mutant("top_k_exactly_k", EXERCISE, SAMPLING,
            ((TOP_K_MASK, "    order = np.argsort(-logits, axis=-1, kind='stable')\n"
                          "    np.put_along_axis(out, order[..., k:], -np.inf, axis=-1)\n"),),
-           (TOP_K_TIES,), "top-k broke a tie"),
+           (TOP_K_TIES,), "top-k broke a tie", diagnosis="top-k broke a tie"),
     Mutant("top_k_kth_smallest", EXERCISE, SAMPLING,
            ((TOP_K_MASK, TOP_K_MASK.replace("V - k, axis=-1)[..., V - k,", "k - 1, axis=-1)"
                                                                           "[..., k - 1,")),),
@@ -103,19 +103,22 @@ MUTANTS = [
     # top-p
     Mutant("top_p_descending_ties_broken", EXERCISE, SAMPLING,
            ((TOP_P_BODY, descending_top_p("before < p")),),
-           (TOP_P_TIES,), "top-p broke a tie at the boundary"),
+           (TOP_P_TIES,), "top-p broke a tie at the boundary",
+           diagnosis="top-p broke a tie at the boundary"),
     Mutant("top_p_descending_drops_crossing", EXERCISE, SAMPLING,
            ((TOP_P_BODY, descending_top_p("np.cumsum(probs, axis=-1) < p")),),
-           (TOP_P_VALUES, TOP_P_ONE), "top-p dropped the token that crosses p"),
+           (TOP_P_VALUES, TOP_P_ONE), "top-p dropped the token that crosses p",
+           diagnosis="top-p dropped the token that crosses p"),
     Mutant("top_p_not_mapped_back", EXERCISE, SAMPLING,
            ((TOP_P_BODY, descending_top_p("before < p", scatter=False)),),
-           (TOP_P_VALUES,), "map the decision back"),
+           (TOP_P_VALUES,), "mapped back to the original token positions"),
     Mutant("top_p_ascending_drops_crossing", EXERCISE, SAMPLING,
            ((TOP_P_REMOVE, "    remove = c - probs < 1 - p\n"),),
-           (TOP_P_VALUES, TOP_P_ONE), "top-p dropped the token that crosses p"),
+           (TOP_P_VALUES, TOP_P_ONE), "top-p dropped the token that crosses p",
+           diagnosis="top-p dropped the token that crosses p"),
     Mutant("top_p_one_too_many", EXERCISE, SAMPLING,
            ((TOP_P_REMOVE, "    remove = c < 1 - p - probs\n"),),
-           (TOP_P_VALUES,), "kept too many tokens"),
+           (TOP_P_VALUES,), "kept too many tokens", diagnosis="top-p kept too many tokens"),
     Mutant("top_p_no_guard", EXERCISE, SAMPLING, ((TOP_P_GUARD, ""),),
            (TOP_P_ONE,), "", status="error"),
     Mutant("top_p_probabilities_are_logits", EXERCISE, SAMPLING,
@@ -124,14 +127,16 @@ MUTANTS = [
            (TOP_P_VALUES,), "softmax"),
     Mutant("top_p_exp_overflows", EXERCISE, SAMPLING,
            ((TOP_P_EXP, "    e = np.exp(z)\n"),),
-           (OVERFLOW,), "subtract the row's max before exp"),
+           (OVERFLOW,), "subtract the row's max before exp",
+           diagnosis="exp overflowed on large logits"),
     Mutant("top_p_in_place", EXERCISE, SAMPLING,
            ((TOP_P_COPY, "    out = logits\n    if p == 1:\n"),),
            (TOP_P_VALUES, TOP_P_ONE, TOP_P_TIES), "in place"),
     # sampling
     Mutant("temperature_after_filters", EXERCISE, SAMPLING,
            ((TEMPERATURE, ""), (TOP_P_CALL, TOP_P_CALL + "    logits = logits / temperature\n")),
-           (ORDER, EXACT), "temperature applied after filtering"),
+           (ORDER, EXACT), "temperature applied after filtering",
+           diagnosis="temperature applied after filtering"),
     Mutant("temperature_multiplies", EXERCISE, SAMPLING,
            ((TEMPERATURE, "    logits = logits * temperature\n"),),
            (DISTRIBUTION, ORDER), "Divide the logits by the temperature"),
@@ -140,13 +145,16 @@ MUTANTS = [
            (DISTRIBUTION, ORDER), "in place"),
     Mutant("samples_unfiltered_top_k", EXERCISE, SAMPLING,
            ((TOP_K_CALL, "        filtered = top_k_filter(logits, top_k)\n"),),
-           (DISTRIBUTION, EXACT), "sampled from the unfiltered distribution"),
+           (DISTRIBUTION, EXACT), "sampled from the unfiltered distribution",
+           diagnosis="it sampled from the unfiltered distribution"),
     Mutant("samples_unfiltered_top_p", EXERCISE, SAMPLING,
            ((TOP_P_CALL, "        filtered = top_p_filter(logits, top_p)\n"),),
-           (DISTRIBUTION, ORDER), "sampled from the unfiltered distribution"),
+           (DISTRIBUTION, ORDER), "sampled from the unfiltered distribution",
+           diagnosis="it sampled from the unfiltered distribution"),
     Mutant("sample_softmax_overflows", EXERCISE, SAMPLING,
            ((SOFTMAX, "    e = np.exp(logits)\n"),),
-           (OVERFLOW,), "subtract the row's max before exp"),
+           (OVERFLOW,), "subtract the row's max before exp",
+           diagnosis="exp overflowed on large logits"),
     Mutant("global_rng", EXERCISE, SAMPLING,
            ((DRAW_U, "    u = np.random.random(logits.shape[:-1])\n"),),
            (EXACT,), "did not use `rng`"),
@@ -159,13 +167,27 @@ MUTANTS = [
     Mutant("temperature_zero_samples", EXERCISE, SAMPLING,
            ((GREEDY_T0, "    if temperature == 0:\n        temperature = 1e-6\n"),),
            (ORDER,), "sample_next_token(temperature=0)"),
+    # issue 15: a wrong default, and a float32 row promoted to float64
+    Mutant("default_temperature_not_1", EXERCISE, SAMPLING, (), (DISTRIBUTION,),
+           "With no filter and temperature 1", append="""
+_sample_next_token = sample_next_token
+def sample_next_token(logits, rng, temperature=0.7, top_k=None, top_p=None):
+    return _sample_next_token(logits, rng, temperature, top_k, top_p)
+"""),
+    Mutant("top_k_promotes_float32", EXERCISE, SAMPLING, (), (TOP_K_VALUES,),
+           "expected float32", append="""
+_top_k_filter = top_k_filter
+def top_k_filter(logits, k):
+    return _top_k_filter(np.asarray(logits, dtype=np.float64), k)
+"""),
 ]
 
 GAPS: dict[str, str] = {}
 
 DIAGNOSED = [
-    ("top_p_descending_drops_crossing", TOP_P_ONE, "top-p returned no token", "too many"),
-    ("top_k_removes_kth", TOP_K_TIES, "top_k_filter of the rows", "broke a tie"),
+    ("top_p_descending_drops_crossing", TOP_P_ONE, "skipped until top_p_filter_values passes",
+     "too many"),
+    ("top_k_removes_kth", TOP_K_TIES, "skipped until top_k_filter_values passes", "broke a tie"),
     ("temperature_after_filters", ORDER, "FIRST", "unfiltered distribution"),
 ]
 
@@ -190,6 +212,17 @@ def test_other_checks_pass(mutant_id, graded):
     assert failed == ONLY[mutant_id]
 
 
+# Issue 15: a top-p that drops the crossing token made the overflow and temperature-order
+# checks blame code that was right; they now wait for the filter checks (or a probe).
+NOT_BLAMED = [
+    ("top_p_descending_drops_crossing", OVERFLOW, "subtract the row's max"),
+    ("top_p_descending_drops_crossing", ORDER, "FIRST"),
+    ("top_p_ascending_drops_crossing", OVERFLOW, "subtract the row's max"),
+    ("top_p_ascending_drops_crossing", ORDER, "FIRST"),
+    ("temperature_multiplies", OVERFLOW, "Likely cause"),
+    ("one_u_for_all_rows", OVERFLOW, "Likely cause"),
+]
+
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
 globals().update(standard_tests(PACKAGE, ["4.4"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
-                                diagnosis_gaps=DIAGNOSIS_GAPS))
+                                diagnosis_gaps=DIAGNOSIS_GAPS, not_blamed=NOT_BLAMED))

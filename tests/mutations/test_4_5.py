@@ -44,6 +44,11 @@ PICK = "            ids[:, t] = greedy(last)\n"
 RESULT = "    return ids\n    ### END SOLUTION\n"
 ATTEND = "        return scaled_dot_product_attention(q, keys, values, mask)\n"
 
+OPTIONS = "generate_passes_the_sampling_options"
+FLOAT32 = "cached_forward_keeps_float32"
+BY_DEFAULT = "generate_uses_the_cache_by_default"
+BAD_ARGS = "generate_and_cache_reject_bad_arguments"
+
 MUTANTS = [
     Mutant("written_at_the_start", "4.5", KV,
            ((WRITE, "        self.k[layer, :, :, :end - start] = k_new\n"
@@ -84,22 +89,27 @@ MUTANTS = [
     Mutant("positions_not_offset", "4.5", KV,
            ((POSITIONS, '    x = (p["wte.weight"][idx] + p["wpe.weight"][:T]).reshape(rows)\n'),),
            ("decode_one_token_per_step_matches_full_forward",
-            "chunked_prefill_offsets_the_causal_mask"), "add wpe.weight[L:L+T]"),
+            "chunked_prefill_offsets_the_causal_mask"), "add wpe.weight[L:L+T]",
+           diagnosis="the new tokens got the position embeddings"),
     Mutant("mask_top_left", "4.5", KV,
            ((MASK, "    mask = np.tril(np.ones((T, L + T), dtype=bool))\n"),),
            ("chunked_prefill_offsets_the_causal_mask",
-            "decode_one_token_per_step_matches_full_forward"), "aligned top-left"),
+            "decode_one_token_per_step_matches_full_forward"), "aligned top-left",
+           diagnosis="the causal mask is aligned top-left"),
     Mutant("mask_top_left_prefill_only", "4.5", KV,
            ((MASK, "    mask = None if T == 1 else np.tril(np.ones((T, L + T), dtype=bool))\n"),),
-           ("chunked_prefill_offsets_the_causal_mask",), "query i sees keys j <= L + i"),
+           ("chunked_prefill_offsets_the_causal_mask",), "query i sees keys j <= L + i",
+           diagnosis="the causal mask is aligned top-left"),
     Mutant("no_mask_at_prefill", "4.5", KV, ((MASK, "    mask = None\n"),),
            ("cached_prefill_matches_full_forward", "chunked_prefill_offsets_the_causal_mask",
-            "decode_one_token_per_step_matches_full_forward"), "a leak of the future"),
+            "decode_one_token_per_step_matches_full_forward"), "a leak of the future",
+           diagnosis="a leak of the future"),
     Mutant("cached_attention_without_the_past", "4.5", KV,
            ((ATTEND, "        return scaled_dot_product_attention(q, k, v, mask)\n"),),
            # (the chunked prefill raises in the student's code: a mask of L+T keys for T)
            ("decode_one_token_per_step_matches_full_forward",
-            "generate_greedy_with_and_without_cache"), "keys of position 3"),
+            "generate_greedy_with_and_without_cache"), "without the cached positions",
+           diagnosis="the new queries attend to the new keys/values alone"),
     Mutant("prompt_dropped", "4.5", KV, ((RESULT, "    return ids[:, T0:]\n    ### END "
                                                   "SOLUTION\n"),),
            ("generate_greedy_with_and_without_cache",), "starts with the prompt"),
@@ -116,6 +126,47 @@ MUTANTS = [
            ("kv_cache_overflow_is_detected",), "advance(2)"),
     Mutant("update_without_overflow_check", "4.5", KV, ((UPDATE_OVERFLOW, ""),),
            ("kv_cache_overflow_is_detected",), "overflow"),
+    # issue 15: options lost on the way to the sampler, dtype, defaults, stated errors
+    Mutant("generate_drops_top_k", "4.5", KV, (), (OPTIONS,), "top_k=2",
+           diagnosis="generate does not pass top_k on to sample_next_token", append="""
+_sample_next_token = sample_next_token
+def sample_next_token(logits, rng, temperature=1.0, top_k=None, top_p=None):
+    return _sample_next_token(logits, rng, temperature, None, top_p)
+"""),
+    Mutant("generate_drops_top_p", "4.5", KV, (), (OPTIONS,), "top_p=0.3",
+           diagnosis="generate does not pass top_p on to sample_next_token", append="""
+_sample_next_token = sample_next_token
+def sample_next_token(logits, rng, temperature=1.0, top_k=None, top_p=None):
+    return _sample_next_token(logits, rng, temperature, top_k, None)
+"""),
+    Mutant("generate_samples_at_temperature_1", "4.5", KV, (), (OPTIONS,),
+           "does not pass temperature",
+           diagnosis="generate does not pass temperature on to sample_next_token", append="""
+_sample_next_token = sample_next_token
+def sample_next_token(logits, rng, temperature=1.0, top_k=None, top_p=None):
+    return _sample_next_token(logits, rng, 1.0, top_k, top_p)
+"""),
+    Mutant("float32_cached_forward_returns_float64", "4.5", KV, (), (FLOAT32,),
+           "expected float32", append="""
+_forward_with_cache = forward_with_cache
+def forward_with_cache(model, idx, kv_cache):
+    return _forward_with_cache(model, idx, kv_cache).astype(np.float64)
+"""),
+    Mutant("generate_without_cache_by_default", "4.5", KV, (), (BY_DEFAULT,),
+           "use_cache=True is the default", append="""
+_generate = generate
+def generate(model, prompt, max_new_tokens, *, temperature=0.0, top_k=None, top_p=None,
+             rng=None, use_cache=False):
+    return _generate(model, prompt, max_new_tokens, temperature=temperature, top_k=top_k,
+                     top_p=top_p, rng=rng, use_cache=use_cache)
+"""),
+    Mutant("update_wraps_the_layer_index", "4.5", KV, (), (BAD_ARGS,), "update(layer=2)",
+           append="""
+_update = KVCache.update
+def _update_any_layer(self, layer, k_new, v_new):
+    return _update(self, layer % self.n_layer, k_new, v_new)
+KVCache.update = _update_any_layer
+"""),
 ]
 
 GAPS: dict[str, str] = {}
@@ -136,11 +187,7 @@ DIAGNOSED += [
      "attend", "update(layer, k_new, v_new) writes"),
 ]
 
-DIAGNOSIS_GAPS: dict[str, str] = {
-    "cached_attention_without_the_past-decode_one_token_per_step_matches_full_forward":
-        "the queries attend to the new keys only; the check sees the later layers' cached "
-        "keys differ and blames update() instead of naming the missing past",
-}
+DIAGNOSIS_GAPS: dict[str, str] = {}
 
 
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...

@@ -36,3 +36,41 @@ def _draw(data, batch_size, block_size, rng):
     """The documented draw of get_batch (4.2), on the grader's side."""
     starts = rng.integers(0, len(data) - block_size, size=batch_size)
     return _windows(data, starts, block_size)
+
+
+# -- appended for issue 15 (4.6-4.13): inputs that are lists, dicts or configs --------------
+
+
+def _same_value(a, b) -> bool:
+    """Deep equality of call arguments: arrays by value and dtype, containers by content."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
+                and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same_value, a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def call_unchanged(fn, fn_name: str, *args, **kwargs):
+    """`expect.call_pure`, and also fail if a list, dict or tuple argument (a conversation, a
+    config dict, a list of answers) was changed in place: callers reuse them."""
+    import copy
+
+    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    before = []
+    for label, value in named:
+        if isinstance(value, (list, tuple, dict)):
+            try:
+                before.append((label, copy.deepcopy(value)))
+            except Exception:  # noqa: BLE001 — e.g. a cache holding objects of the sandbox
+                pass
+    result = expect.call_pure(fn, fn_name, *args, **kwargs)
+    now = dict(named)
+    for label, old in before:
+        if not _same_value(old, now[label]):
+            expect.fail(f"{fn_name} changed its {label} in place: it was {old!r:.120}, and is "
+                        f"{now[label]!r:.120} after the call. Work on a copy (callers reuse "
+                        "their lists and dicts).")
+    return result

@@ -68,36 +68,40 @@ def _diagnose_gae(adv, want, r, v, gamma, lam, dones, last, call):
     """Fail naming the mistake whose advantages match `adv`."""
     if np.allclose(adv, want, **expect.F64):
         return
-    mistakes = {
-        "you ran the recursion forwards in time; A_t needs A_{t+1}, so loop t = T-1 down to "
-        "0 (for t in reversed(range(T)))": dict(forward=True),
-        "gamma and lam are swapped: the TD residual discounts V_{t+1} by gamma, the "
-        "recursion multiplies A_{t+1} by gamma * lam": dict(delta_gamma=lam),
-        "the TD residual is missing gamma: delta_t = r_t + gamma V_{t+1} (1 - done_t) - V_t":
-            dict(delta_gamma=1.0),
-        "the recursion is missing gamma: A_t = delta_t + gamma * lam * (1 - done_t) * "
-        "A_{t+1}": dict(rec_gamma=1.0),
-        "last_value was ignored: the value after the last step, V_T = last_value, "
-        "bootstraps delta_{T-1} when the last step is not done": dict(last=0.0),
-        "you bootstrapped across an episode end: where done_t = 1 the next state is "
-        "terminal, so delta_t = r_t - V_t and A_t = delta_t (multiply by (1 - done_t) in "
-        "both the TD residual and the recursion)": dict(cut_delta=False, cut_rec=False),
-        "the TD residual stops at the episode end, but the recursion still adds A_{t+1} "
-        "from the next episode: A_t = delta_t + gamma lam (1 - done_t) A_{t+1}":
-            dict(cut_rec=False),
-        "the recursion stops at the episode end, but the TD residual still bootstraps "
-        "V_{t+1} from the next episode: delta_t = r_t + gamma V_{t+1} (1 - done_t) - V_t":
-            dict(cut_delta=False),
-        "done_t is read one step off: done_t = 1 means the episode ends AFTER step t, so "
-        "step t itself does not bootstrap (use (1 - done_t), not (1 - done_{t+1}))":
-            dict(shift_done=True),
-    }
-    for why, switches in mistakes.items():
+    # (cause, advice, switches of _gae_1d that make the slip): the student's advantages
+    # matching the slip's, and not the right ones, is the probe
+    mistakes = [
+        ("the recursion runs forwards in time", "A_t needs A_{t+1}, so loop t = T-1 down to "
+         "0 (for t in reversed(range(T)))", dict(forward=True)),
+        ("gamma and lam are swapped", "the TD residual discounts V_{t+1} by gamma, the "
+         "recursion multiplies A_{t+1} by gamma * lam", dict(delta_gamma=lam)),
+        ("the TD residual is missing gamma", "delta_t = r_t + gamma V_{t+1} (1 - done_t) - "
+         "V_t", dict(delta_gamma=1.0)),
+        ("the recursion is missing gamma", "A_t = delta_t + gamma * lam * (1 - done_t) * "
+         "A_{t+1}", dict(rec_gamma=1.0)),
+        ("last_value was ignored", "the value after the last step, V_T = last_value, "
+         "bootstraps delta_{T-1} when the last step is not done", dict(last=0.0)),
+        ("both the TD residual and the recursion run across an episode end", "where "
+         "done_t = 1 the next state is terminal, so delta_t = r_t - V_t and A_t = delta_t "
+         "(multiply by (1 - done_t) in both the TD residual and the recursion)",
+         dict(cut_delta=False, cut_rec=False)),
+        ("the recursion runs across an episode end", "the TD residual stops at the episode "
+         "end, but the recursion still adds A_{t+1} from the next episode: A_t = delta_t + "
+         "gamma lam (1 - done_t) A_{t+1}", dict(cut_rec=False)),
+        ("the TD residual runs across an episode end", "the recursion stops at the episode "
+         "end, but the TD residual still bootstraps V_{t+1} from the next episode: delta_t = "
+         "r_t + gamma V_{t+1} (1 - done_t) - V_t", dict(cut_delta=False)),
+        ("done_t is read one step late", "done_t = 1 means the episode ends AFTER step t, so "
+         "step t itself does not bootstrap (use (1 - done_t), not (1 - done_{t+1}))",
+         dict(shift_done=True)),
+    ]
+    for cause, advice, switches in mistakes:
         kwargs = dict(dones=dones, last=last)
         kwargs.update(switches)
         wrong = _gae_1d(r, v, gamma, lam, **kwargs)
         if not np.allclose(wrong, want) and np.allclose(adv, wrong, **expect.F64):
-            expect.fail(f"advantages of {call} = {_fmt(adv)}, expected {_fmt(want)}: {why}.")
+            expect.fail(f"advantages of {call} = {_fmt(adv)}, expected {_fmt(want)}: {advice}. "
+                        + expect.cause(cause))
     expect.close(adv, want, f"advantages of {call}",
                  "A_t = delta_t + gamma lam (1 - done_t) A_{t+1}, computed backwards, with "
                  "delta_t = r_t + gamma V_{t+1} (1 - done_t) - V_t and V_T = last_value.")
@@ -106,7 +110,8 @@ def _diagnose_gae(adv, want, r, v, gamma, lam, dones, last, call):
 def _expect_returns(ret, adv, v, call):
     if np.allclose(ret, adv, **expect.F64) and not np.allclose(v, 0):
         expect.fail(f"returns of {call} equal the advantages: the value targets are returns "
-                    "= A + V (the advantage measures the return relative to V).")
+                    "= A + V (the advantage measures the return relative to V). "
+                    + expect.cause("the returns are the advantages, without + V"))
     expect.close(ret, adv + v, f"returns of {call}", "returns = advantages + values.")
 
 
@@ -253,31 +258,33 @@ def ppo_clip_loss_hand_computed(impl):
     un, cl = _ppo_terms(HAND_RATIO, HAND_ADV, eps)
     n = len(HAND_ADV)
     logr = np.log(HAND_RATIO)
-    mistakes = {
-        "the sign is flipped: the loss is MINUS the surrogate (gradient descent on the loss "
-        "is ascent on the objective)": np.mean(np.minimum(un, cl)),
-        "np.maximum instead of np.minimum: the objective is pessimistic, min(rho A, clip(rho) "
-        "A), so a clipped term can only lower it": -np.mean(np.maximum(un, cl)),
-        "you used only the clipped term clip(rho) A, without the min: the objective is "
-        "pessimistic, and for a negative advantage with rho > 1 + eps (or a positive one "
-        "with rho < 1 - eps) the min keeps the unclipped, lower term": -np.mean(cl),
-        "you used only the unclipped term rho A: clip the ratio to [1 - eps, 1 + eps] and "
-        "take the min": -np.mean(un),
-        "you clipped the product rho * A instead of the ratio: min(rho A, clip(rho, 1 - eps, "
-        "1 + eps) A)": -np.mean(np.minimum(un, np.clip(un, 1 - eps, 1 + eps))),
-        "the ratio is missing its exp: rho = exp(logp_new - logp_old), a ratio of "
-        "probabilities, not a difference of log-probabilities":
-            -np.mean(np.minimum(logr * HAND_ADV, np.clip(logr, 1 - eps, 1 + eps) * HAND_ADV)),
-        "the ratio is inverted: rho = pi_new / pi_old = exp(logp_new - logp_old)":
-            -np.mean(np.minimum(HAND_ADV / HAND_RATIO,
-                                np.clip(1 / HAND_RATIO, 1 - eps, 1 + eps) * HAND_ADV)),
-        "you summed over the tokens: the loss is the MEAN over (unmasked) tokens":
-            -np.sum(np.minimum(un, cl)),
-    }
-    for why, wrong in mistakes.items():
+    # (cause, advice, the loss with that slip): matching one of them is the probe
+    mistakes = [
+        ("the sign of the loss is flipped", "the loss is MINUS the surrogate (gradient descent "
+         "on the loss is ascent on the objective)", np.mean(np.minimum(un, cl))),
+        ("np.maximum instead of np.minimum", "the objective is pessimistic, min(rho A, "
+         "clip(rho) A), so a clipped term can only lower it", -np.mean(np.maximum(un, cl))),
+        ("only the clipped term clip(rho) A is used, without the min", "the objective is "
+         "pessimistic, and for a negative advantage with rho > 1 + eps (or a positive one "
+         "with rho < 1 - eps) the min keeps the unclipped, lower term", -np.mean(cl)),
+        ("only the unclipped term rho A is used", "clip the ratio to [1 - eps, 1 + eps] and "
+         "take the min", -np.mean(un)),
+        ("the product rho * A is clipped instead of the ratio", "min(rho A, clip(rho, "
+         "1 - eps, 1 + eps) A)", -np.mean(np.minimum(un, np.clip(un, 1 - eps, 1 + eps)))),
+        ("the ratio is missing its exp", "rho = exp(logp_new - logp_old), a ratio of "
+         "probabilities, not a difference of log-probabilities",
+         -np.mean(np.minimum(logr * HAND_ADV, np.clip(logr, 1 - eps, 1 + eps) * HAND_ADV))),
+        ("the ratio is inverted", "rho = pi_new / pi_old = exp(logp_new - logp_old)",
+         -np.mean(np.minimum(HAND_ADV / HAND_RATIO,
+                             np.clip(1 / HAND_RATIO, 1 - eps, 1 + eps) * HAND_ADV))),
+        ("the loss sums over the tokens", "the loss is the MEAN over (unmasked) tokens",
+         -np.sum(np.minimum(un, cl))),
+    ]
+    for cause, advice, wrong in mistakes:
         if abs(loss - wrong) <= 1e-9:
             expect.fail(f"{call} = {loss:.6g}, expected {HAND_LOSS} on the five tokens rho = "
-                        f"{HAND_RATIO.tolist()}, A = {HAND_ADV.tolist()}: {why}.")
+                        f"{HAND_RATIO.tolist()}, A = {HAND_ADV.tolist()}: {advice}. "
+                        + expect.cause(cause))
     expect.fail(f"{call} = {loss:.6g}, expected {HAND_LOSS} on rho = {HAND_RATIO.tolist()}, "
                 f"A = {HAND_ADV.tolist()} (n = {n}): loss = -mean(min(rho A, clip(rho, 0.8, "
                 "1.2) A)) with rho = exp(logp_new - logp_old).")
@@ -296,17 +303,20 @@ def ppo_clip_loss_gradient(impl):
         if np.all(grad[clipped] != 0) and np.allclose(grad[~clipped], HAND_GRAD[~clipped]):
             expect.fail(f"dlogp_new of {call} = {_fmt(grad)}, expected {_fmt(HAND_GRAD)}: the "
                         "gradient must be exactly 0 where the min picks the clipped term "
-                        "(tokens 0 and 2: clip(rho) A does not depend on logp_new there).")
+                        "(tokens 0 and 2: clip(rho) A does not depend on logp_new there). "
+                        + expect.cause("the gradient flows through the clipped tokens"))
         if np.allclose(grad, -HAND_GRAD):
             expect.fail(f"dlogp_new of {call} = {_fmt(grad)}, expected {_fmt(HAND_GRAD)}: the "
-                        "sign is flipped; the loss is -min(...), so dloss = -rho A / N.")
+                        "loss is -min(...), so dloss = -rho A / N. "
+                        + expect.cause("the sign of the gradient is flipped"))
         if np.allclose(grad, np.where(clipped, 0.0, -HAND_ADV / n)):
-            expect.fail(f"dlogp_new of {call} = {_fmt(grad)}, expected {_fmt(HAND_GRAD)}: the "
-                        "factor rho is missing; d rho / d logp_new = rho (rho = exp(logp_new "
-                        "- logp_old)).")
+            expect.fail(f"dlogp_new of {call} = {_fmt(grad)}, expected {_fmt(HAND_GRAD)}: "
+                        "d rho / d logp_new = rho (rho = exp(logp_new - logp_old)). "
+                        + expect.cause("the factor rho of the gradient is missing"))
         if np.allclose(grad, HAND_GRAD * n):
             expect.fail(f"dlogp_new of {call} = {_fmt(grad)}, expected {_fmt(HAND_GRAD)}: "
-                        "divide by N, the number of tokens the loss averages over.")
+                        "divide by N, the number of tokens the loss averages over. "
+                        + expect.cause("the gradient is not divided by N"))
         expect.close(grad, HAND_GRAD, f"dlogp_new of {call}",
                      "dloss/dlogp_new_t = -rho_t A_t / N where unclipped, 0 where clipped.")
     # Central finite differences of the student's own loss on random tokens, away from kinks.
@@ -347,15 +357,17 @@ def ppo_clip_loss_mask(impl):
     if abs(loss - want) > 1e-9:
         terms = np.minimum(*_ppo_terms(np.exp(new - old), adv, eps))
         if abs(loss - (-np.sum(mask * terms) / mask.size)) <= 1e-9:
-            expect.fail(f"{call} = {loss:.6g}, expected {want:.6g}: you divided by all "
+            expect.fail(f"{call} = {loss:.6g}, expected {want:.6g}, the sum divided by all "
                         f"{mask.size} positions; the mean is over the N = {int(mask.sum())} "
-                        "unmasked tokens (divide by mask.sum()).")
+                        "unmasked tokens (divide by mask.sum()). "
+                        + expect.cause("the mean runs over all positions, padding included"))
         expect.fail(f"{call} = {loss:.6g}, expected {want:.6g} (the mean over the 5 tokens "
                     "with mask 1): multiply each token's term by its mask and divide by "
                     "mask.sum(); padding must not count.")
     if np.any(grad[~keep] != 0):
         expect.fail(f"dlogp_new of {call} is nonzero on padding ({_fmt(grad[~keep])}): "
-                    "multiply the gradient by the mask.")
+                    "multiply the gradient by the mask. "
+                    + expect.cause("the gradient is not masked"))
     # At the start of each PPO epoch logp_new == logp_old: rho = 1, nothing is clipped, and
     # the loss is -mean(A) with gradient -A / N: the plain policy gradient.
     loss, grad, call = _call_ppo(impl, old, old, adv, eps, mask)
@@ -385,16 +397,18 @@ def kl_penalty_hand_computed(impl):
         if np.allclose(expected, 0):
             continue
         if kind == "k1" and np.allclose(got, log_ratio):
-            expect.fail(f"{call} = {_fmt(got)}, expected {_fmt(expected)}: the sign is "
-                        "flipped; k1 = log pi - log pi_ref = logp - logp_ref (positive where "
-                        "the policy likes a token more than the reference does).")
+            expect.fail(f"{call} = {_fmt(got)}, expected {_fmt(expected)}: k1 = log pi - "
+                        "log pi_ref = logp - logp_ref (positive where the policy likes a token "
+                        "more than the reference does). "
+                        + expect.cause("the sign of k1 is flipped"))
         if kind == "k2" and np.allclose(got, log_ratio ** 2):
             expect.fail(f"{call} = {_fmt(got)}, expected {_fmt(expected)}: k2 = (log r)^2 / 2 "
-                        "(the half is part of it).")
+                        "(the half is part of it). " + expect.cause("k2 is missing the half"))
         if kind == "k3" and np.allclose(got, np.exp(-log_ratio) - 1 + log_ratio):
-            expect.fail(f"{call} = {_fmt(got)}, expected {_fmt(expected)}: the ratio is "
-                        "inverted; with tokens sampled from pi, k3 uses r = pi_ref / pi = "
-                        "exp(logp_ref - logp): k3 = (r - 1) - log r.")
+            expect.fail(f"{call} = {_fmt(got)}, expected {_fmt(expected)}: with tokens "
+                        "sampled from pi, k3 uses r = pi_ref / pi = exp(logp_ref - logp): "
+                        "k3 = (r - 1) - log r. "
+                        + expect.cause("k3 uses the inverted ratio pi / pi_ref"))
         expect.close(got, expected, call, {
             "k1": "k1 = logp - logp_ref.", "k2": "k2 = (logp_ref - logp)^2 / 2.",
             "k3": "k3 = (r - 1) - log r with r = exp(logp_ref - logp)."}[kind])
@@ -425,3 +439,151 @@ def kl_estimators_are_unbiased(impl):
         if np.any(got < -1e-12):
             expect.fail(f"{call} has negative entries {_fmt(got)}: {kind} is >= 0 for every "
                         "token (for k3, r - 1 >= log r).")
+
+
+def _skipped_until(check_name: str, what: str) -> None:
+    expect.fail(f"4.11: {what}: skipped until {check_name} passes (this check only compares "
+                "against a right answer).")
+
+
+@check(EX)
+def kl_k3_accurate_near_r_1(impl):
+    """k3 keeps its digits where r is near 1 (log r ~ 1e-9): (r - 1) via np.expm1"""
+    # k3 = x^2/2 + x^3/6 + x^4/24 + ... with x = log r; the series is exact to 1e-20 here
+    x = np.array([1e-9, -1e-9, 3e-8, -2e-7, 1e-6, -1e-5])
+    logp, logp_ref = np.zeros_like(x), x.copy()  # logp_ref - logp is exactly x
+    want = x ** 2 / 2 + x ** 3 / 6 + x ** 4 / 24
+    got, call = _call_kl(impl, logp, logp_ref, "k3")
+    if np.allclose(got, want, rtol=1e-5, atol=0):
+        return
+    if not np.allclose(got, want, rtol=1e-5, atol=1e-12):  # wrong, not just imprecise
+        _skipped_until("kl_penalty_hand_computed", f"{call} at log r ~ 1e-9")
+    naive = (np.exp(x) - 1) - x
+    message = (f"4.11: {call} at log r = {_fmt(x)} gave {_fmt(got)}, expected {_fmt(want)} (k3 ~ "
+               "(log r)^2 / 2, to a relative 1e-5): exp(log r) - 1 subtracts two numbers near "
+               "1 and keeps only ~16 - 9 digits of r - 1, then - log r cancels what is left. "
+               "np.expm1(log r) computes r - 1 to full precision.")
+    if np.allclose(got, naive, rtol=1e-9, atol=0):
+        message += " " + expect.cause("r - 1 is computed as np.exp(log r) - 1, not np.expm1")
+    expect.fail(message)
+
+
+@check(EX)
+def kl_penalty_default_is_k1(impl):
+    """kl_penalty(logp, logp_ref) without kind is k1 = logp - logp_ref"""
+    logp = np.array([[-1.0, -2.0, -0.5], [-0.25, -3.0, -1.0]])
+    logp_ref = np.array([[-1.5, -1.0, -0.5], [-0.75, -2.0, -1.5]])
+    want = logp - logp_ref
+    explicit, _ = _call_kl(impl, logp, logp_ref, "k1")
+    if not np.allclose(explicit, want, **expect.F64):
+        _skipped_until("kl_penalty_hand_computed", "the default kind")
+    call = "kl_penalty(logp (2, 3), logp_ref), called without kind"
+    got = expect.array(expect.call_pure(impl.kl_penalty, "kl_penalty", logp, logp_ref), call,
+                       shape=logp.shape)
+    log_r = logp_ref - logp
+    for kind, other in (("k2", 0.5 * log_r ** 2), ("k3", np.expm1(log_r) - log_r)):
+        if np.allclose(got, other, **expect.F64):
+            expect.fail(f"{call} gave {kind}: the default kind is \"k1\" (InstructGPT's "
+                        "per-token penalty). " + expect.cause(f"the default kind is {kind}"))
+    expect.close(got, want, call, "The default kind is \"k1\": logp - logp_ref.")
+
+
+@check(EX)
+def gae_default_arguments(impl):
+    """gae(rewards, values, gamma, lam) without dones and last_value: no end, V_T = 0"""
+    r, v = np.array([1.0, 0.0, 2.0]), np.array([0.5, 1.0, -0.5])
+    want = _gae_1d(r, v, 0.9, 0.8)  # no episode end inside, V_T = 0
+    adv, _, _ = _call_gae(impl, r, v, 0.9, 0.8, None, 0.0)
+    if not np.allclose(adv, want, **expect.F64):
+        _skipped_until("gae_hand_computed", "gae's defaults")
+    call = "gae(rewards (3,), values (3,), gamma=0.9, lam=0.8), called without dones and " \
+           "last_value"
+    result = expect.call_pure(impl.gae, "gae", r, v, 0.9, 0.8)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        expect.fail(f"{call} should return a pair (advantages, returns).")
+    adv = expect.array(result[0], f"advantages of {call}", shape=r.shape)
+    if np.allclose(adv, _gae_1d(r, v, 0.9, 0.8, last=v[-1]), **expect.F64):
+        expect.fail(f"advantages of {call} = {_fmt(adv)}, expected {_fmt(want)}: the default "
+                    "last_value is 0 (the episode ended). "
+                    + expect.cause("the default last_value is values[..., -1], not 0"))
+    expect.close(adv, want, f"advantages of {call}", "Without dones there is no episode end "
+                 "inside the window; without last_value, V_T = 0.")
+
+
+def _hand_loss(eps):
+    un, cl = _ppo_terms(HAND_RATIO, HAND_ADV, eps)
+    return float(-np.mean(np.minimum(un, cl)))
+
+
+@check(EX)
+def ppo_clip_loss_default_arguments(impl):
+    """ppo_clip_loss(logp_new, logp_old, advantages): clip_eps = 0.2, every token counts"""
+    new = HAND_OLD + np.log(HAND_RATIO)
+    loss, _, _ = _call_ppo(impl, new, HAND_OLD, HAND_ADV, 0.2)
+    if abs(loss - HAND_LOSS) > 1e-9:
+        _skipped_until("ppo_clip_loss_hand_computed", "ppo_clip_loss's defaults")
+    call = "ppo_clip_loss(logp_new, logp_old, advantages), called without clip_eps and mask"
+    result = expect.call_pure(impl.ppo_clip_loss, "ppo_clip_loss", new, HAND_OLD, HAND_ADV)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        expect.fail(f"{call} should return a pair (loss, dlogp_new).")
+    got = float(np.asarray(result[0]))
+    if abs(got - HAND_LOSS) <= 1e-9:
+        return
+    for eps in (0.1, 0.3, 0.25, 0.15):
+        if abs(got - _hand_loss(eps)) <= 1e-9:
+            expect.fail(f"{call} = {got:.6g}, expected {HAND_LOSS}: the default clip_eps is 0.2 "
+                        "(PPO's). " + expect.cause(f"the default clip_eps is {eps}"))
+    expect.fail(f"{call} = {got:.6g}, expected {HAND_LOSS} (as with clip_eps=0.2 and every "
+                "token counted): check the defaults, clip_eps=0.2 and mask=None (all tokens).")
+
+
+@check(EX)
+def ppo_clip_loss_other_clip_eps(impl):
+    """clip_eps = 0.15 and 0.6 clip at 1 -+ eps: the loss and where the gradient is 0 move"""
+    new = HAND_OLD + np.log(HAND_RATIO)
+    loss, _, _ = _call_ppo(impl, new, HAND_OLD, HAND_ADV, 0.2)
+    if abs(loss - HAND_LOSS) > 1e-9:
+        _skipped_until("ppo_clip_loss_hand_computed", "other values of clip_eps")
+    for eps in (0.15, 0.6):
+        # eps = 0.15: token 2 (rho 0.5, A < 0) is clipped at 0.85, not 0.8, and no ratio sits
+        # on an edge (no kink); eps = 0.6: nothing is clipped
+        un, cl = _ppo_terms(HAND_RATIO, HAND_ADV, eps)
+        want = float(-np.mean(np.minimum(un, cl)))
+        want_grad = -np.where(un <= cl, un, 0.0) / len(HAND_ADV)
+        loss, grad, call = _call_ppo(impl, new, HAND_OLD, HAND_ADV, eps)
+        if abs(loss - want) > 1e-9:
+            hint = (" That is the loss with clip_eps = 0.2: pass clip_eps on to the clip "
+                    "(np.clip(rho, 1 - clip_eps, 1 + clip_eps))." if abs(loss - HAND_LOSS)
+                    <= 1e-9 else "")
+            expect.fail(f"{call} = {loss:.6g}, expected {want:.6g} (the ratio clipped to "
+                        f"[{1 - eps:g}, {1 + eps:g}]).{hint}")
+        expect.close(grad, want_grad, f"dlogp_new of {call}",
+                     "-rho A / N where the min picks the unclipped term, 0 where it picks the "
+                     "clipped one, with the clip at 1 -+ clip_eps.")
+
+
+@check(EX)
+def ppo_refuses_bad_input(impl):
+    """ValueError: misfit shapes, gamma or lam outside [0, 1], clip_eps <= 0, an empty mask,
+    an unknown kind"""
+    r, v = np.zeros(3), np.zeros(3)
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.gae(r, v, 0.9, 0.8)
+    impl.ppo_clip_loss(np.zeros(3), np.zeros(3), np.ones(3))
+    impl.kl_penalty(np.zeros(3), np.ones(3))
+    for args, what in (((r, np.zeros(4), 0.9, 0.8), "rewards (3,) and values (4,)"),
+                       ((np.zeros(0), np.zeros(0), 0.9, 0.8), "T = 0 steps"),
+                       ((r, v, 1.5, 0.8), "gamma = 1.5"), ((r, v, 0.9, -0.1), "lam = -0.1")):
+        expect.raises(impl.gae, ValueError, f"4.11: gae with {what}", *args)
+    a = np.zeros((2, 3))
+    expect.raises(impl.ppo_clip_loss, ValueError, "4.11: ppo_clip_loss with logp_new (2, 3) and "
+                  "logp_old (3,)", a, np.zeros(3), a)
+    expect.raises(impl.ppo_clip_loss, ValueError, "4.11: ppo_clip_loss with clip_eps = 0",
+                  a, a, a, 0.0)
+    expect.raises(impl.ppo_clip_loss, ValueError, "4.11: ppo_clip_loss with a mask of zeros",
+                  a, a, np.ones((2, 3)), 0.2, np.zeros((2, 3)))
+    expect.raises(impl.kl_penalty, ValueError, "4.11: kl_penalty with kind='k4'", a, a,
+                  kind="k4")
+    expect.raises(impl.kl_penalty, ValueError, "4.11: kl_penalty with logp (2, 3) and logp_ref "
+                  "(3,)", a, np.zeros(3))

@@ -17,6 +17,7 @@ import numpy as np
 from ... import expect
 from ...gradcheck import numerical_gradient
 from .. import check
+from .common import call_unchanged
 
 # sequence_logprob: B=2 sequences, T=3 positions, V=5 tokens; the first position of row 0
 # and the last of row 1 are masked out (prompt, padding).
@@ -92,7 +93,7 @@ def _dpo_loss(impl, pc, pr, rc, rr, beta):
 
 
 def _dpo_grads(impl, dloss, cache, n: int, dtype=np.float64):
-    result = impl.dpo_loss_backward(dloss, cache)
+    result = call_unchanged(impl.dpo_loss_backward, "dpo_loss_backward", dloss, cache)
     if not (isinstance(result, tuple) and len(result) == 2):
         expect.fail("4.12: dpo_loss_backward should return a pair (d_policy_chosen, "
                     "d_policy_rejected): the reference log-probabilities are constants.")
@@ -116,25 +117,26 @@ def sequence_logprob_values(impl):
         return
     shifted = (_picked(log_probs[:, :-1], TOKENS[:, 1:]) * MASK[:, 1:]).sum(axis=1)
     shifted_other = (_picked(log_probs[:, 1:], TOKENS[:, :-1]) * MASK[:, :-1]).sum(axis=1)
-    wrong = {
-        "the mask is ignored: sum only the positions where mask == 1 (the completion)":
-            per_token.sum(axis=1),
-        "the logits and tokens are shifted by one: the tokens are already the targets "
-        "aligned with the logits (logits[b, t] scores tokens[b, t]); do not shift again":
-            shifted,
-        "the logits and tokens are shifted by one (the other way): logits[b, t] scores "
-        "tokens[b, t]; do not shift": shifted_other,
-        "these are sums of probabilities: take the LOG-softmax, log p summed over tokens":
-            (np.exp(per_token) * MASK).sum(axis=1),
-        "this is a mean over the masked positions: the log-probability of a sequence is the "
-        "SUM of its tokens' log-probabilities": want / MASK.sum(axis=1),
-        "the log-probabilities are not normalised: subtract log sum exp of the row (log "
-        "softmax), not just pick the raw logit": (_picked(logits, TOKENS) * MASK).sum(axis=1),
-    }
-    for mistake, value in wrong.items():
+    # each known slip, computed here: the student's output matching one is the probe
+    wrong = [
+        ("the mask is ignored", "sum only the positions where mask == 1 (the completion)",
+         per_token.sum(axis=1)),
+        ("the logits and tokens are shifted by one", "the tokens are already the targets "
+         "aligned with the logits (logits[b, t] scores tokens[b, t]); do not shift again",
+         shifted),
+        ("the logits and tokens are shifted by one (the other way)", "logits[b, t] scores "
+         "tokens[b, t]; do not shift", shifted_other),
+        ("these are sums of probabilities", "take the LOG-softmax, log p summed over tokens",
+         (np.exp(per_token) * MASK).sum(axis=1)),
+        ("this is a mean over the masked positions", "the log-probability of a sequence is the "
+         "SUM of its tokens' log-probabilities", want / MASK.sum(axis=1)),
+        ("the log-probabilities are not normalised", "subtract log sum exp of the row (log "
+         "softmax), not just pick the raw logit", (_picked(logits, TOKENS) * MASK).sum(axis=1)),
+    ]
+    for cause, advice, value in wrong:
         if np.allclose(got, value, **expect.F64):
             expect.fail(f"4.12: sequence_logprob = {np.round(got, 6).tolist()}, expected "
-                        f"{np.round(want, 6).tolist()}: {mistake}.")
+                        f"{np.round(want, 6).tolist()}: {advice}. " + expect.cause(cause))
     expect.close(got, want, "4.12: sequence_logprob",
                  hint="out[b] = sum_t mask[b, t] * log softmax(logits[b, t])[tokens[b, t]].")
 
@@ -162,28 +164,30 @@ def dpo_loss_values(impl):
     want = _dpo(PC, PR, RC, RR, BETA)
     if not np.isclose(got, want, **expect.F64):
         margin = _dpo_z(PC, PR, RC, RR, 1.0)  # the unscaled margin [0.7, -1.5, 3]
-        wrong = {
-            "the margin has the wrong sign: chosen and rejected are swapped, or the policy "
-            "and the reference are (the implicit reward is beta (log pi - log pi_ref))":
-                _dpo(PR, PC, RR, RC, BETA),
+        # (cause, advice, the loss with that slip): the student's loss matching one is the probe
+        wrong = [
+            ("the margin has the wrong sign", "chosen and rejected are swapped, or the policy "
+             "and the reference are (the implicit reward is beta (log pi - log pi_ref))",
+             _dpo(PR, PC, RR, RC, BETA)),
             # (pc + rc) - (pr + rr) = (pc - rr) - (pr - rc): both bugs give the same loss
-            "the reference log-probs are ADDED, or paired crosswise: the implicit rewards are "
-            "beta (policy_chosen - ref_chosen) and beta (policy_rejected - ref_rejected)":
-                _dpo(PC, PR, -RC, -RR, BETA),
-            "beta is outside the sigmoid: the loss is -log sigma(beta * margin)":
-                BETA * float(np.logaddexp(0.0, -margin).mean()),
-            "beta divides the margin: multiply, -log sigma(beta * margin)":
-                float(np.logaddexp(0.0, -margin / BETA).mean()),
-            "beta is missing: -log sigma(beta * margin)":
-                float(np.logaddexp(0.0, -margin).mean()),
-            "this is the SUM over the pairs: take the mean": 3 * want,
-            "the reference model is ignored: the margin is beta [(log pi(y_w) - log "
-            "pi_ref(y_w)) - (log pi(y_l) - log pi_ref(y_l))]": _dpo(PC, PR, 0 * RC, 0 * RR, BETA),
-        }
-        for mistake, value in wrong.items():
+            ("the reference log-probs are ADDED, or paired crosswise", "the implicit rewards "
+             "are beta (policy_chosen - ref_chosen) and beta (policy_rejected - ref_rejected)",
+             _dpo(PC, PR, -RC, -RR, BETA)),
+            ("beta is outside the sigmoid", "the loss is -log sigma(beta * margin)",
+             BETA * float(np.logaddexp(0.0, -margin).mean())),
+            ("beta divides the margin", "multiply, -log sigma(beta * margin)",
+             float(np.logaddexp(0.0, -margin / BETA).mean())),
+            ("beta is missing", "-log sigma(beta * margin)",
+             float(np.logaddexp(0.0, -margin).mean())),
+            ("this is the SUM over the pairs", "take the mean", 3 * want),
+            ("the reference model is ignored", "the margin is beta [(log pi(y_w) - log "
+             "pi_ref(y_w)) - (log pi(y_l) - log pi_ref(y_l))]", _dpo(PC, PR, 0 * RC, 0 * RR,
+                                                                      BETA)),
+        ]
+        for cause, advice, value in wrong:
             if np.isclose(got, value, **expect.F64):
                 expect.fail(f"4.12: dpo_loss of the worked example (lecture 4, section 15) = "
-                            f"{got:.6f}, expected {want:.6f}: {mistake}.")
+                            f"{got:.6f}, expected {want:.6f}: {advice}. " + expect.cause(cause))
         expect.fail(f"4.12: dpo_loss of the worked example (lecture 4, section 15) = {got:.6f}, "
                     f"expected {want:.6f} = mean of log(1 + exp(-z)), z = beta [(pc - rc) - "
                     f"(pr - rr)] = {np.round(_dpo_z(PC, PR, RC, RR, BETA), 6).tolist()}.")
@@ -217,38 +221,85 @@ def dpo_loss_large_margins_stable(impl):
                  hint="d_policy_chosen = -beta * sigma(-z) / N.")
 
 
-@check("4.12", weight=2)
-def dpo_backward_finite_differences(impl):
-    """d_policy_chosen = -dloss beta sigma(-z) / N = -d_policy_rejected (finite differences)"""
+def _expect_dpo_gradient(impl, name: str) -> None:
+    """One returned gradient against finite differences of the check's own DPO loss (dloss =
+    0.7, beta = 0.3); a slip that scales it by a known factor (the probe: the ratio to the
+    right answer) is named."""
     rng = np.random.default_rng(4012)
     pc, pr, rc, rr = (rng.normal(size=4) * 3 - 20 for _ in range(4))
-    beta, dloss = 0.3, 0.7
+    beta, dloss = 0.3, 0.7  # dloss not 1: the upstream gradient must multiply the result
     _, cache = _dpo_loss(impl, pc, pr, rc, rr, beta)
-    d_chosen, d_rejected = _dpo_grads(impl, dloss, cache, 4)
+    grads = dict(zip(("d_policy_chosen", "d_policy_rejected"), _dpo_grads(impl, dloss, cache,
+                                                                         4)))
+    grad = grads[name]
+    num = numerical_gradient(lambda: dloss * _dpo(pc, pr, rc, rr, beta),
+                             pc if name == "d_policy_chosen" else pr)
+    if np.allclose(grad, num, **expect.GRAD):
+        return
+    slips = (
+        (-num, "has the wrong sign", "raising log pi(y_w) lowers the loss, so "
+         "d_policy_chosen = -beta sigma(-z) / N < 0 and d_policy_rejected = -d_policy_chosen"),
+        (num / beta, "is missing the factor beta", "z = beta * (...), so dz/dlog pi = beta"),
+        (num * beta, "has beta twice", "dz/dlog pi = beta, once"),
+        (num * 4, "is missing the 1/N of the mean", "it is 4 times too large: the loss is the "
+         "mean over the N = 4 pairs"),
+        (num / dloss, "ignores the upstream gradient dloss", f"it is the gradient for dloss = "
+         f"1: multiply by the upstream gradient (dloss = {dloss})"),
+    )
+    for value, cause, advice in slips:
+        if np.allclose(grad, value, **expect.GRAD):
+            expect.fail(f"4.12: {name} = {np.round(grad, 6).tolist()}, expected "
+                        f"{np.round(num, 6).tolist()} (finite differences): {advice}. "
+                        + expect.cause(f"{name} {cause}"))
+    expect.close(grad, num, f"4.12: {name} (finite differences of the DPO loss)",
+                 hint="d_policy_chosen = -dloss * beta * sigma(-z) / N, "
+                      "d_policy_rejected = -d_policy_chosen.", **expect.GRAD)
 
-    def f():
-        return dloss * _dpo(pc, pr, rc, rr, beta)
 
-    for grad, x, name in ((d_chosen, pc, "d_policy_chosen"), (d_rejected, pr,
-                                                               "d_policy_rejected")):
-        num = numerical_gradient(f, x)
-        diagnoses = (
-            (-num, "has the wrong sign: raising log pi(y_w) lowers the loss, so "
-                   "d_policy_chosen = -beta sigma(-z) / N < 0"),
-            (num / beta, "is missing the factor beta: z = beta * (...), so dz/dlog pi = beta"),
-            (num * beta, "has beta twice (or beta^2): dz/dlog pi = beta, once"),
-            (num * 4, "is 4 times too large: the loss is the mean over the N = 4 pairs"),
-            (num / dloss, f"ignores dloss: multiply by the upstream gradient (dloss = {dloss})"),
-        )
-        for value, mistake in diagnoses:
-            if np.allclose(grad, value, **expect.GRAD):
-                expect.fail(f"4.12: {name} {mistake}.")
-        expect.close(grad, num, f"4.12: {name} (finite differences of the DPO loss)",
-                     hint="d_policy_chosen = -dloss * beta * sigma(-z) / N, "
-                          "d_policy_rejected = -d_policy_chosen.", **expect.GRAD)
-    f32 = [a.astype(np.float32) for a in (pc, pr, rc, rr)]
-    loss32, cache32 = expect.pair(impl.dpo_loss(*f32, beta), "dpo_loss")
+@check("4.12")
+def dpo_backward_d_policy_chosen(impl):
+    """d_policy_chosen = -dloss beta sigma(-z) / N (finite differences, dloss = 0.7)"""
+    _expect_dpo_gradient(impl, "d_policy_chosen")
+
+
+@check("4.12")
+def dpo_backward_d_policy_rejected(impl):
+    """d_policy_rejected = dloss beta sigma(-z) / N = -d_policy_chosen (finite differences)"""
+    _expect_dpo_gradient(impl, "d_policy_rejected")
+
+
+@check("4.12")
+def dpo_keeps_float32(impl):
+    """float32 log-probs give a float32 loss and float32 gradients (a float beta keeps it)"""
+    rng = np.random.default_rng(4013)
+    f32 = [(rng.normal(size=4) * 3 - 20).astype(np.float32) for _ in range(4)]
+    loss32, cache32 = expect.pair(impl.dpo_loss(*f32, 0.3), "dpo_loss")
     if np.asarray(loss32).dtype != np.float32:
         expect.fail(f"4.12: dpo_loss of float32 log-probs returned {np.asarray(loss32).dtype}: "
                     "keep the inputs' dtype (a Python float beta does not promote float32).")
+    expect.close(np.asarray(loss32), np.array(_dpo(*(a.astype(np.float64) for a in f32), 0.3)),
+                 "4.12: dpo_loss of float32 log-probs", **expect.F32)
     _dpo_grads(impl, np.float32(1.0), cache32, 4, dtype=np.float32)
+
+
+@check("4.12")
+def dpo_refuses_bad_input(impl):
+    """ValueError: misfit shapes, ids outside [0, V), a mask not 0/1, beta <= 0"""
+    logits = _logits()
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.sequence_logprob(logits, TOKENS.copy(), MASK.copy())
+    impl.dpo_loss(PC.copy(), PR.copy(), RC.copy(), RR.copy(), BETA)
+    bad_seq = ((np.zeros((2, 4), np.int64), MASK, "tokens (2, 4) for logits (2, 3, 5)"),
+               (np.array([[1, 5, 2], [0, 3, 3]]), MASK, "the id 5 with V = 5"),
+               (np.array([[1, -1, 2], [0, 3, 3]]), MASK, "the id -1"),
+               (TOKENS, np.array([[0, 2, 1], [1, 1, 0]]), "a mask holding 2"))
+    # copies: a call that is not pure writes in-place changes back into the grader's arrays
+    for tokens, mask, what in bad_seq:
+        expect.raises(impl.sequence_logprob, ValueError, f"4.12: sequence_logprob with {what}",
+                      logits, tokens.copy(), mask.copy())
+    expect.raises(impl.dpo_loss, ValueError, "4.12: dpo_loss with arrays of 3 and 2 pairs",
+                  PC.copy(), PR[:2].copy(), RC.copy(), RR.copy(), BETA)
+    for beta in (0.0, -0.5):
+        expect.raises(impl.dpo_loss, ValueError, f"4.12: dpo_loss with beta = {beta}",
+                      PC.copy(), PR.copy(), RC.copy(), RR.copy(), beta)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ... import expect
 from .. import check
+from .common import call_unchanged
 
 EXAMPLES = [("2+2", "4"), ("3+5", "8"), ("7+1", "8!")]
 
@@ -51,10 +52,11 @@ def _expect_prompt(got, expected: str, fn_name: str, call: str, query: str,
         if not extra.strip():
             expect.fail(head + f"It ends with {extra!r} after the final 'A:': nothing comes after "
                         "the colon, not even a space (the model writes ' answer' itself; a "
-                        "trailing space changes how the answer is tokenized).")
-        expect.fail(head + f"It has {extra!r} after the final 'A:': the query's answer leaked "
-                    "into the prompt. The prompt ends with 'A:'; the model writes the answer "
-                    "(a loop variable left over from the examples?).")
+                        "trailing space changes how the answer is tokenized). "
+                        + expect.cause("whitespace after the final 'A:'"))
+        expect.fail(head + f"It has {extra!r} after the final 'A:'. The prompt ends with "
+                    "'A:'; the model writes the answer (a loop variable left over from the "
+                    "examples?). " + expect.cause("an answer leaked into the query's block"))
     if instruction is not None and not got.startswith(instruction + "\n\n"):
         expect.fail(head + "The instruction is the first block of the prompt, followed by a "
                     "blank line ('\\n\\n'), then the examples and the query.")
@@ -74,8 +76,8 @@ def _expect_prompt(got, expected: str, fn_name: str, call: str, query: str,
                     "'\\n\\n' (missing separators run the examples together).")
     if sorted(got_blocks) == sorted(want_blocks):
         expect.fail(head + "The blocks are right but in the wrong order: the examples come in "
-                    "the order given (the instruction first, the query last); did you reverse "
-                    "or sort them?")
+                    "the order given (the instruction first, the query last). "
+                    + expect.cause("the blocks are reordered (reversed or sorted)"))
     i = next(i for i, (g, w) in enumerate(zip(got_blocks, want_blocks)) if g != w)
     expect.fail(head + f"Block {i} is {got_blocks[i]!r}, expected {want_blocks[i]!r}: the "
                 "format is exact, character for character (see the docstring).")
@@ -84,10 +86,10 @@ def _expect_prompt(got, expected: str, fn_name: str, call: str, query: str,
 @check("4.13")
 def few_shot_prompt_exact_format(impl):
     """few_shot_prompt: 'Q: x\\nA: y' blocks in order, '\\n\\n' between, ends with 'Q: q\\nA:'"""
-    got = impl.few_shot_prompt(EXAMPLES, "1+6")
+    got = _call(impl, "few_shot_prompt", EXAMPLES, "1+6")
     _expect_prompt(got, FEW_SHOT, "few_shot_prompt", "few_shot_prompt(examples, '1+6')", "1+6")
     # the query may repeat an example's input: still one more block, still no answer
-    got = impl.few_shot_prompt([("hi", "bonjour")], "hi")
+    got = _call(impl, "few_shot_prompt", [("hi", "bonjour")], "hi")
     _expect_prompt(got, "Q: hi\nA: bonjour\n\nQ: hi\nA:", "few_shot_prompt",
                    "few_shot_prompt([('hi', 'bonjour')], 'hi')", "hi")
 
@@ -95,17 +97,17 @@ def few_shot_prompt_exact_format(impl):
 @check("4.13")
 def few_shot_prompt_instruction_and_zero_shot(impl):
     """few_shot_prompt: the instruction is the first block; no examples gives 'Q: q\\nA:'"""
-    got = impl.few_shot_prompt([], "capital of France?")
+    got = _call(impl, "few_shot_prompt", [], "capital of France?")
     _expect_prompt(got, "Q: capital of France?\nA:", "few_shot_prompt",
                    "few_shot_prompt([], 'capital of France?') (zero-shot)", "capital of France?")
     instruction = "Translate English to French."
-    got = impl.few_shot_prompt([("cheese", "fromage"), ("dog", "chien")], "cat",
+    got = _call(impl, "few_shot_prompt", [("cheese", "fromage"), ("dog", "chien")], "cat",
                                instruction=instruction)
     expected = ("Translate English to French.\n\nQ: cheese\nA: fromage\n\nQ: dog\nA: chien\n\n"
                 "Q: cat\nA:")
     _expect_prompt(got, expected, "few_shot_prompt", "few_shot_prompt(..., instruction=...)",
                    "cat", instruction)
-    got = impl.few_shot_prompt([], "cat", instruction=instruction)
+    got = _call(impl, "few_shot_prompt", [], "cat", instruction=instruction)
     _expect_prompt(got, "Translate English to French.\n\nQ: cat\nA:", "few_shot_prompt",
                    "few_shot_prompt([], 'cat', instruction=...)", "cat", instruction)
 
@@ -113,7 +115,7 @@ def few_shot_prompt_instruction_and_zero_shot(impl):
 @check("4.13")
 def chain_of_thought_prompt_exact_format(impl):
     """chain_of_thought_prompt: 'A: {reasoning} The answer is {answer}.' per example"""
-    got = impl.chain_of_thought_prompt(COT_EXAMPLES, "4+8")
+    got = _call(impl, "chain_of_thought_prompt", COT_EXAMPLES, "4+8")
     got = _prompt(got, "chain_of_thought_prompt")
     if got != COT and "The answer is 21." not in got:
         expect.fail(f"4.13: chain_of_thought_prompt(examples, '4+8') returned\n  {got!r}\n"
@@ -134,10 +136,11 @@ def chain_of_thought_prompt_exact_format(impl):
 @check("4.13")
 def chain_of_thought_prompt_instruction_and_zero_shot(impl):
     """chain_of_thought_prompt: instruction first, '\\n\\n'; no examples gives 'Q: q\\nA:'"""
-    got = impl.chain_of_thought_prompt([], "4+8")
+    got = _call(impl, "chain_of_thought_prompt", [], "4+8")
     _expect_prompt(got, "Q: 4+8\nA:", "chain_of_thought_prompt",
                    "chain_of_thought_prompt([], '4+8') (zero-shot)", "4+8")
-    got = impl.chain_of_thought_prompt(COT_EXAMPLES[1:], "9+9", instruction="Add the numbers.")
+    got = _call(impl, "chain_of_thought_prompt", COT_EXAMPLES[1:], "9+9",
+                instruction="Add the numbers.")
     expected = ("Add the numbers.\n\nQ: 5+5\nA: 5+5 is 10, write 0 carry 1; the carry is 1. "
                 "The answer is 10.\n\nQ: 9+9\nA:")
     _expect_prompt(got, expected, "chain_of_thought_prompt",
@@ -145,9 +148,14 @@ def chain_of_thought_prompt_instruction_and_zero_shot(impl):
                    "9+9", "Add the numbers.")
 
 
+def _call(impl, fn_name: str, examples, *args, **kwargs):
+    """A prompt function on a copy of `examples`, which it must leave unchanged."""
+    return call_unchanged(getattr(impl, fn_name), fn_name, list(examples), *args, **kwargs)
+
+
 def _vote(impl, answers: list, what: str = ""):
     call = f"self_consistency({answers!r})"
-    result = expect.call_pure(impl.self_consistency, "self_consistency", list(answers))
+    result = call_unchanged(impl.self_consistency, "self_consistency", list(answers))
     if not (isinstance(result, tuple) and len(result) == 2):
         expect.fail(f"4.13: {call} returned {result!r}; it should return the pair (answer, "
                     "votes): the winning answer and its number of votes.")
@@ -221,3 +229,26 @@ def self_consistency_ties_first_occurrence(impl):
             if got[0] != want:
                 expect.fail(f"4.13: self_consistency({answers!r}) returned {got!r}: the answers "
                             f"are tied and {want!r} occurs first, so it wins. {rule}")
+
+
+@check("4.13")
+def prompts_refuse_bad_input(impl):
+    """TypeError: examples not a list, a query or instruction not a str; ValueError: an
+    example that is not a pair (few-shot) or a triple (chain of thought) of strings"""
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.few_shot_prompt([("2+2", "4")], "1+6")
+    impl.chain_of_thought_prompt([("2+2", "2 and 2.", "4")], "1+6")
+    for fn_name, good, bad in (("few_shot_prompt", [("2+2", "4")], [("2+2", 4)]),
+                               ("chain_of_thought_prompt", [("2+2", "2 and 2.", "4")],
+                                [("2+2", "2 and 2.", 4)])):
+        fn = getattr(impl, fn_name)
+        expect.raises(fn, TypeError, f"4.13: {fn_name} with examples given as one str",
+                      "Q: 2+2\nA: 4", "1+6")
+        expect.raises(fn, TypeError, f"4.13: {fn_name} with the query 42 (not a str)", good, 42)
+        expect.raises(fn, TypeError, f"4.13: {fn_name} with an instruction that is a list",
+                      good, "1+6", instruction=["Add."])
+        expect.raises(fn, ValueError, f"4.13: {fn_name} with the example {bad[0]!r} (the "
+                      "answer is an int)", bad, "1+6")
+    expect.raises(impl.few_shot_prompt, ValueError, "4.13: few_shot_prompt with a triple as "
+                  "an example", [("2+2", "2 and 2.", "4")], "1+6")

@@ -33,8 +33,13 @@ def fx() -> dict[str, np.ndarray]:
     return fixtures.by_name("llm")
 
 
-def _train(impl, text, vocab_size, special_tokens=()):
-    result = impl.train_bpe(text, vocab_size, special_tokens)
+def _train(impl, text, vocab_size, special_tokens=None):
+    """train_bpe's result, checked for its types; without special_tokens the call leaves the
+    argument out, so that its default (no special tokens) is what gets graded."""
+    if special_tokens is None:
+        result = impl.train_bpe(text, vocab_size)
+    else:
+        result = impl.train_bpe(text, vocab_size, special_tokens)
     if not (isinstance(result, tuple) and len(result) == 2):
         expect.fail("train_bpe should return a pair (vocab, merges).")
     vocab, merges = result
@@ -130,9 +135,12 @@ def bpe_tie_breaking(impl):
     """ties go to the smallest pair of ids: 'cdab' merges (a,b), then (c,d), then both"""
     vocab, merges = _train(impl, "cdab", 259)
     _expect_merges(vocab, merges, [(97, 98), (99, 100), (257, 256)], "train_bpe('cdab')", {
-        (0, (99, 100)): "You took the first pair seen; all three pairs occur once, and ties "
-                        "go to the smallest (a, b) — compare a first, then b.",
-        (0, (100, 97)): "You took the largest pair; ties go to the smallest (a, b).",
+        # (the merge returned is the probe: only that rule picks it among three tied pairs)
+        (0, (99, 100)): "All three pairs occur once, and ties go to the smallest (a, b) — "
+                        "compare a first, then b. " + expect.cause(
+                            "the tie went to the first pair seen"),
+        (0, (100, 97)): "Ties go to the smallest (a, b). " + expect.cause(
+            "the tie went to the largest pair"),
     })
 
 
@@ -225,7 +233,11 @@ def bpe_roundtrips_any_unicode(impl):
 @check("4.1")
 def bpe_special_tokens_stay_whole(impl):
     """special tokens are one id each, never merged in training nor split in encoding"""
-    vocab, merges = _train(impl, "<|endoftext|>ab" * 20, 300, ["<|endoftext|>"])
+    specials = ["<|endoftext|>"]
+    vocab, merges = _train(impl, "<|endoftext|>ab" * 20, 300, specials)
+    if specials != ["<|endoftext|>"]:  # (seen when the code runs in this process)
+        expect.fail(f"train_bpe changed the list of special tokens it was given into "
+                    f"{specials!r}: work on a copy (list(special_tokens)).")
     if merges != [(97, 98)]:
         expect.fail(f"training on '<|endoftext|>ab' * 20 learnt {len(merges)} merges, starting "
                     f"{_show(vocab, merges[0]) if merges else '[]'}; expected only (97, 98). "
@@ -244,3 +256,51 @@ def bpe_special_tokens_stay_whole(impl):
                         "the special tokens before pre-tokenizing.")
         if tok.decode(ids) != text:
             expect.fail(f"decode(encode({text!r})) = {tok.decode(ids)!r}.")
+
+
+# "€" is E2 82 AC in UTF-8: ids that stop inside it (or start inside it) split a character.
+SPLIT = ((b"\xe2\x82",), (b"a", b"\xe2"), (b"\x82\xac", b"b"), (b"x", b"\xe2\x82", b"y"))
+# (never a high surrogate followed by a low one: the sandbox carries strings as JSON, whose
+# decoder joins such a pair into the one character it spells before the student's code runs)
+SURROGATES = ("\ud800", "a\udfffb", "x\ud83d", "\udc80\udcff", "\ude00\ud83d")
+
+
+@check("4.1")
+def bpe_decode_split_characters_and_surrogates(impl):
+    """ids that split a character decode to U+FFFD; lone surrogates round-trip"""
+    tok, vocab = _tokenizer(impl)
+    for pieces in SPLIT:
+        ids = [b for piece in pieces for b in piece]  # ids 0..255 are the single bytes
+        data = bytes(ids)
+        want = data.decode("utf-8", errors="replace")
+        try:
+            got = tok.decode(ids)
+        except Exception as exc:  # noqa: BLE001 — explained below
+            if getattr(exc, "type_name", type(exc).__name__) == "NotImplementedError":
+                raise
+            expect.fail(f"decode({ids}) (the bytes {data!r}, which cut a character in half) "
+                        f"raised {getattr(exc, 'type_name', type(exc).__name__)}. The "
+                        "docstring asks for U+FFFD there: decode with errors='replace' when "
+                        "the bytes are not valid UTF-8.")
+        if got != want:
+            expect.fail(f"decode({ids}) (the bytes {data!r}, which cut a character in half) = "
+                        f"{got!r}, expected {want!r}: the replacement character U+FFFD where "
+                        "the bytes are not valid UTF-8 (bytes.decode('utf-8', "
+                        "errors='replace')), the rest kept.")
+    for text in SURROGATES:
+        try:
+            ids = _encode(tok, text, vocab)
+            back = tok.decode(ids)
+        except Exception as exc:  # noqa: BLE001 — explained below
+            if getattr(exc, "type_name", type(exc).__name__) == "NotImplementedError":
+                raise
+            expect.fail(f"the round trip of {text!r}, a str with lone surrogates, raised "
+                        f"{getattr(exc, 'type_name', type(exc).__name__)}: "
+                        f"{getattr(exc, 'message', exc)!s:.100}. Any str round-trips: encode "
+                        "with to_bytes (errors='surrogatepass'), and decode with "
+                        "errors='surrogatepass' first.")
+        if back != text:
+            expect.fail(f"decode(encode({text!r})) = {back!r}: a str with lone surrogates "
+                        "must come back unchanged. Encode with to_bytes (errors="
+                        "'surrogatepass') and decode with errors='surrogatepass' first, "
+                        "'replace' only when that fails.")

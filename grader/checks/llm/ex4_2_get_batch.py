@@ -124,3 +124,7 @@ def batch_dtypes_and_errors(impl):
                   np.arange(20), 2, 4, 0)
     expect.raises(impl.get_batch, ValueError, "get_batch on 2-D data",
                   np.arange(20).reshape(4, 5), 2, 2, g)
+    expect.raises(impl.get_batch, ValueError, "get_batch with batch_size=0",
+                  np.arange(20), 0, 4, g)
+    expect.raises(impl.get_batch, ValueError, "get_batch with block_size=0",
+                  np.arange(20), 2, 0, g)

@@ -10,6 +10,11 @@ Expected logits, buffers and greedy tokens are fixtures from the reference
 (`grader/data/llm.npz`, keys `4.5/kv.*`), with the logits of known wrong decoders to name a bug.
 The buffers' layout and the absence of a per-step copy are checked directly (shapes, where
 the keys land, the peak memory of one decoding step against a 16,384-position cache).
+The same model in float32 must decode in float32; generate's options (temperature, top_k,
+top_p, rng) are compared with a replay of its documented loop that calls the student's own
+sample_next_token (4.4), so a wrong sampler is 4.4's and an option lost on the way is
+named by replaying without it; that generate uses the cache by default shows in its peak
+memory (no (B, t, V) logits of a full forward per step).
 """
 
 from __future__ import annotations
@@ -33,15 +38,17 @@ N_LAYER, H, D, V = 2, 4, 5, 29
 SCHEDULES = {"prefill": (9,), "decode": (3, 1, 1, 1, 1, 1, 1), "chunked": (3, 2, 4)}
 
 
-BUGS = {  # fixture kv.bug.<schedule>.<name> -> likely mistake
-    "no_offset": "the new tokens got the position embeddings of positions 0..T-1: they sit at "
-                 "positions L..L+T-1 (L = kv_cache.length), so add wpe.weight[L:L+T].",
-    "mask_top_left": "the causal mask is aligned top-left (e.g. np.tril(ones(T, L+T))): the T "
-                     "queries are the LAST T positions, so query i sees keys j <= L + i "
-                     "(causal_mask(T, L + T) is bottom-right aligned); with T = 1 it sees "
-                     "every key.",
-    "no_mask": "the T new queries attend to each other without a causal mask (a leak of the "
-               "future): with T > 1 new tokens, query i may see keys j <= L + i only.",
+BUGS = {  # fixture kv.bug.<schedule>.<name> -> (the mistake, what to do); the fixture's
+    # logits of that wrong decoder are the probe
+    "no_offset": ("the new tokens got the position embeddings of positions 0..T-1",
+                  "They sit at positions L..L+T-1 (L = kv_cache.length), so add "
+                  "wpe.weight[L:L+T]."),
+    "mask_top_left": ("the causal mask is aligned top-left (as np.tril(ones(T, L+T)))",
+                      "The T queries are the LAST T positions, so query i sees keys j <= L + i "
+                      "(causal_mask(T, L + T) is bottom-right aligned); with T = 1 it sees "
+                      "every key."),
+    "no_mask": ("the T new queries attend to each other without a causal mask, a leak of the "
+                "future", "With T > 1 new tokens, query i may see keys j <= L + i only."),
 }
 
 
@@ -131,6 +138,20 @@ def _expect_keys(buf, name: str, start: int, upto: int, label: str) -> None:
                 "filled: write the new keys/values at [length, length + T_new), nowhere else.")
 
 
+PAST_ONLY = ("the new queries attend to the new keys/values alone, not to the cached past "
+             "that kv_cache.update returns")
+
+
+def _without_the_past(impl, idx, start: int, end: int) -> np.ndarray:
+    """The probe: the logits of tokens [start, end) that see no earlier position, i.e. the
+    full forward (3.11) of these tokens alone with wpe rows start..end-1 moved to 0.."""
+    model = _model(impl)
+    params = model.params
+    params["wpe.weight"][:end - start] = params["wpe.weight"][start:end].copy()
+    model.params = params
+    return model.forward(idx[:, start:end])
+
+
 def _run(impl, model, cache, schedule: str, max_len: int = MAX_LEN) -> None:
     """Feed the fixture tokens chunk by chunk; after each forward, check the cache and the
     logits (naming a known bug when the logits are one's)."""
@@ -158,10 +179,17 @@ def _run(impl, model, cache, schedule: str, max_len: int = MAX_LEN) -> None:
         _length(cache, end, start, t_new, label)
         want = full[:, start:end]
         if not np.allclose(logits, want, **expect.F64):
-            for bug, why in BUGS.items():
+            for bug, (cause, advice) in BUGS.items():
                 key = f"kv.bug.{schedule}.{bug}"
                 if key in fx() and np.allclose(logits, fx()[key][:, start:end], **expect.F64):
-                    expect.fail(f"4.5 {label}: the logits are those of a known mistake: {why}")
+                    expect.fail(f"4.5 {label}: the logits are those of a known mistake. "
+                                f"{advice} " + expect.cause(cause))
+            if start > 0 and np.allclose(logits, _without_the_past(impl, idx, start, end),
+                                         **expect.F64):
+                expect.fail(f"4.5 {label}: the logits are those of the new tokens without the "
+                            "cached positions (the full forward of these tokens alone). Each "
+                            "block's attention must use the keys/values [0, L+T) returned by "
+                            "kv_cache.update. " + expect.cause(PAST_ONLY))
             _expect_keys(k, "k", start, end, label)
             _expect_keys(v, "v", start, end, label)
             hint = ("The cached forward must equal GPT.forward on the whole sequence at these "
@@ -355,3 +383,159 @@ def kv_cache_overflow_is_detected(impl):
     if raised is None or raised[0] != "ValueError":
         expect.fail("4.5 GPT.forward(2 tokens, kv_cache) with 3 of max_len = 4 positions "
                     f"cached should raise ValueError (overflow), got {raised}.")
+
+
+def _float32_model(impl):
+    model = impl.GPT(impl.GPTConfig(**{**KV_CONFIG, "dtype": "float32"}),
+                     np.random.default_rng(0))
+    model.params = {str(n): get(f"kv.params.{n}").astype(np.float32) for n in fx()["kv.names"]}
+    return model
+
+
+@check("4.5")
+def cached_forward_keeps_float32(impl):
+    """a float32 model: float32 buffers and logits, close to float64; idx untouched"""
+    model = _float32_model(impl)
+    cache = impl.KVCache.for_model(model, B, MAX_LEN)
+    idx = get("kv.idx")
+    full = fx()["kv.logits"]
+    scale = float(np.abs(full).max())
+    start = 0
+    for t_new in (3, 1):
+        label = f"4.5 forward_with_cache of a float32 model, positions [{start}, {start + t_new})"
+        # cache.forward is the given KVCache.forward: forward_with_cache(model, idx, cache)
+        logits = expect.call_pure(cache.forward, "forward_with_cache", model,
+                                  idx[:, start:start + t_new])
+        expect.array(logits, f"{label}: logits", shape=(B, t_new, V), dtype=np.float32)
+        expect.close(logits, full[:, start:start + t_new], f"{label}: logits",
+                     rtol=1e-3, atol=1e-4 * scale,
+                     hint="float32 should stay close to the float64 logits (only rounding "
+                          "differs).")
+        _buffers(cache, label, MAX_LEN, dtype=np.float32)
+        start += t_new
+
+
+def _replay(impl, model, prompt, new: int, seed: int, **options):
+    """generate's documented loop with the student's own sampler: full forward, last logits,
+    sample_next_token(last, rng, temperature, top_k, top_p) once per step."""
+    rng = np.random.default_rng(seed)
+    ids = np.array(prompt, dtype=np.int64)
+    for _ in range(new):
+        last = model.forward(ids)[:, -1]
+        token = impl.sample_next_token(last, rng, options.get("temperature", 0.0),
+                                       options.get("top_k"), options.get("top_p"))
+        ids = np.concatenate([ids, np.asarray(token, dtype=np.int64)[:, None]], axis=1)
+    return ids
+
+
+@check("4.5")
+def generate_passes_the_sampling_options(impl):
+    """generate(temperature=, top_k=, top_p=, rng=) reaches sample_next_token as given"""
+    model = _model(impl)
+    prompt = get("kv.idx")[:, :3]
+    new = 6
+    # 4.4 first: top_k=1 must leave only the argmax (else this check cannot tell).
+    x = np.random.default_rng(1).standard_normal((B, V))
+    if not np.array_equal(np.asarray(impl.sample_next_token(x, np.random.default_rng(0), 3.0,
+                                                            1, None)), x.argmax(axis=-1)):
+        expect.fail("4.5 skipped until sample_next_token (4.4) passes: with top_k=1 it should "
+                    "return the argmax.")
+    cases = ((dict(temperature=3.0, top_k=2), 1), (dict(temperature=3.0, top_p=0.3), 2),
+             (dict(temperature=0.3), 3))
+    for options, seed in cases:
+        shown = ", ".join(f"{k}={v}" for k, v in options.items())
+        label = f"4.5 generate(model, prompt, {new}, {shown}, rng=default_rng({seed}))"
+        out = expect.call_pure(impl.generate, "generate", model, prompt, new,
+                               rng=np.random.default_rng(seed), **options)
+        expect.array(out, label, shape=(B, 3 + new), dtype=np.int64)
+        want = _replay(impl, model, prompt, new, seed, **options)
+        if np.array_equal(out, want):
+            continue
+        found = (f"{label} gave {np.asarray(out).tolist()}; one sample_next_token(logits of "
+                 f"the last position, rng, {shown}) per step gives {want.tolist()}.")
+        for name, default in (("top_k", None), ("top_p", None), ("temperature", 1.0)):
+            if name in options and np.array_equal(out, _replay(
+                    impl, model, prompt, new, seed, **{**options, name: default})):
+                expect.fail(f"{found} " + expect.cause(
+                    f"generate does not pass {name} on to sample_next_token"))
+        expect.fail(f"{found} Pass temperature, top_k, top_p and rng to sample_next_token "
+                    "(4.4) at every step.")
+    out = impl.generate(model, prompt, 2, temperature=1.0)  # rng=None: a fresh generator
+    expect.array(out, "4.5 generate(model, prompt, 2, temperature=1.0) without rng",
+                 shape=(B, 5), dtype=np.int64)
+    if not (np.array_equal(out[:, :3], prompt) and out.min() >= 0 and out.max() < V):
+        expect.fail("4.5 generate(..., temperature=1.0) without rng should sample from a fresh "
+                    f"generator, got {out.tolist()}.")
+
+
+@check("4.5")
+def generate_and_cache_reject_bad_arguments(impl):
+    """the documented TypeError / ValueErrors of generate, KVCache and forward_with_cache"""
+    model = _model(impl)
+    prompt = get("kv.idx")[:, :3]
+    expect.raises(impl.generate, TypeError, "generate with a model that is not a GPT",
+                  "gpt2", prompt, 1)
+    for what, args, kwargs in (("a 1-D prompt", (model, prompt[0], 1), {}),
+                               ("max_new_tokens = -1", (model, prompt, -1), {}),
+                               ("temperature = -1", (model, prompt, 1), {"temperature": -1.0}),
+                               ("T0 + max_new_tokens > block_size", (model, prompt, 9), {})):
+        expect.raises(impl.generate, ValueError, f"generate with {what}", *args, **kwargs)
+    for what, args, kwargs in (("n_layer = 0", (0, B, H, 4, D), {}),
+                               ("an integer dtype", (N_LAYER, B, H, 4, D), {"dtype": np.int32})):
+        expect.raises(impl.KVCache, ValueError, f"KVCache with {what}", *args, **kwargs)
+    cache = impl.KVCache(N_LAYER, B, H, 4, D, dtype=np.float64)
+    k = np.zeros((B, H, 1, D))
+    expect.raises(cache.update, ValueError, "update(layer=2) on a 2-layer cache", 2, k, k)
+    expect.raises(cache.update, ValueError, "update with k_new of the wrong head_dim", 0,
+                  np.zeros((B, H, 1, D + 1)), np.zeros((B, H, 1, D + 1)))
+    expect.raises(cache.advance, ValueError, "advance(-1)", -1)
+    wrong = impl.KVCache(N_LAYER, B + 1, H, 4, D, dtype=np.float64)
+    expect.raises(wrong.forward, ValueError, "forward_with_cache with a cache for another "
+                  "batch size", model, prompt)
+
+
+@check("4.5")
+def generate_uses_the_cache_by_default(impl):
+    """generate without use_cache decodes with the cache: no full forward per step"""
+    V_BIG, NEW = 2048, 100
+    cfg = {"vocab_size": V_BIG, "block_size": 128, "n_layer": 1, "n_head": 1, "n_embd": 8,
+           "dtype": "float64"}
+    model = impl.GPT(impl.GPTConfig(**cfg), np.random.default_rng(0))
+    out, info = instrumented_call(impl.generate, model, np.array([[1]]), NEW)
+    expect.array(out, f"4.5 generate(model, prompt (1, 1), {NEW})", shape=(1, 1 + NEW),
+                 dtype=np.int64)
+    # With the cache a step computes (1, 1, V) logits; a full forward of the last step alone
+    # computes (1, NEW, V) of them, 1.6 MB, and the cache itself takes 13 KB. The run with
+    # use_cache=False is the yardstick: a cached run that keeps every step's logits stays
+    # far below it.
+    full = NEW * V_BIG * 8
+    _, baseline = instrumented_call(impl.generate, model, np.array([[1]]), NEW,
+                                    use_cache=False)
+    if info.peak_bytes > full / 3 and info.peak_bytes >= baseline.peak_bytes / 2:
+        expect.fail(f"4.5 generate(model, prompt, {NEW}) without use_cache allocated "
+                    f"{info.peak_bytes / 2**20:.1f} MiB at its peak, about what full forwards "
+                    f"of the whole sequence need ({full / 2**20:.1f} MiB of logits at the last "
+                    "step). use_cache=True is the default: prefill the prompt into a KVCache, "
+                    "then one forward per new token on that token alone.")
+
+
+@check("4.5")
+def cached_attention_attends_to_the_past(impl):
+    """cached_attention(cache, layer): new keys added, queries see the past, q k v unchanged"""
+    rng = np.random.default_rng(11)
+    past_k, past_v = rng.standard_normal((2, B, H, 2, D))
+    q, k, v = rng.standard_normal((3, B, H, 1, D))
+    cache = impl.KVCache(N_LAYER, B, H, 6, D, dtype=np.float64)
+    cache.update(1, past_k, past_v)
+    cache.advance(2)
+    attention = impl.cached_attention(cache, 1)
+    label = "4.5 cached_attention(cache, 1)(q, k, v) with 2 cached positions"
+    result = expect.call_pure(attention, "the attention cached_attention returns", q, k, v)
+    out, _ = expect.pair(result, "the attention cached_attention returns")
+    keys, values = np.concatenate([past_k, k], axis=2), np.concatenate([past_v, v], axis=2)
+    scores = q @ np.swapaxes(keys, -1, -2) / np.sqrt(D)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    expect.close(out, weights @ values, label,
+                 hint="Add k, v with kv_cache.update(layer, k, v) and attend to the keys and "
+                      "values it returns (the cached past and the new ones), not to k, v alone.")

@@ -79,8 +79,10 @@ def _expect_q(q, w, scale, call, qmax=127):
     if np.any(q == -qmax - 1):
         expect.fail(f"{call} produced {-qmax - 1}: the range is symmetric, [-{qmax}, {qmax}] "
                     f"with scale = absmax / {qmax} (-{qmax + 1} has no positive partner, and "
-                    "zero point 0 needs a range symmetric about 0).")
+                    "zero point 0 needs a range symmetric about 0). "
+                    + expect.cause(f"the range is not symmetric: {-qmax - 1} is used"))
     idx = tuple(int(i) for i in np.argwhere(q != want)[0])
+    # every q equal to another rounding rule's is the probe
     got_as = {"truncation toward 0 (np.trunc, or .astype(int) of the float)": np.trunc(r),
               "floor (np.floor)": np.floor(r),
               "round half up (np.floor(r + 0.5))": np.floor(r + 0.5),
@@ -88,8 +90,9 @@ def _expect_q(q, w, scale, call, qmax=127):
     for rule, candidate in got_as.items():
         if np.array_equal(q, np.clip(candidate, -qmax, qmax)):
             expect.fail(f"{call}: q{list(idx)} = {q[idx]} for w / scale = {r[idx]:g}, expected "
-                        f"{int(want[idx])}. You used {rule}; round to the nearest integer, "
-                        "ties to even: np.round (2.5 -> 2, -2.5 -> -2, 1.5 -> 2, 3.7 -> 4).")
+                        f"{int(want[idx])}. Round to the nearest integer, ties to even: "
+                        "np.round (2.5 -> 2, -2.5 -> -2, 1.5 -> 2, 3.7 -> 4). "
+                        + expect.cause(f"q was rounded by {rule}"))
     expect.fail(f"{call}: q{list(idx)} = {q[idx]}, expected {int(want[idx])} = "
                 f"round(w / scale) = round({r[idx]:g}) ({int((q != want).sum())} of {q.size} "
                 f"entries differ). q = clip(np.round(w / scale), -{qmax}, {qmax}).")
@@ -110,7 +113,9 @@ def _expect_scale_values(scale, want, call, qmax=127):
     for divisor, why in wrong.items():
         if np.allclose(got, absmax / divisor, rtol=1e-6, atol=0):
             expect.fail(f"scale of {call} is {_fmt(got)}, expected {_fmt(want)} = absmax / "
-                        f"{qmax}. You computed {why}; the largest |w| must map to ±{qmax}.")
+                        f"{qmax}: {why}; the largest |w| must map to ±{qmax}. "
+                        + expect.cause("the scale is absmax itself" if divisor == 1 else
+                                       f"the scale is absmax / {divisor}"))
     expect.fail(f"scale of {call} is {_fmt(got)}, expected {_fmt(want)} = absmax / {qmax} "
                 "(absmax = the largest |w| of the tensor, channel or group).")
 
@@ -153,7 +158,9 @@ def int8_per_channel_scales(impl):
             expect.fail(f"scale of {call} has shape {scale.shape}, expected {absmax.shape}: "
                         f"axis={axis} asks for one scale per index of axis {axis} ({what}; "
                         "axis=1 = one per output channel of an (in, out) weight). Take the "
-                        f"absmax over the OTHER axes, keeping axis {axis}.")
+                        f"absmax over the OTHER axes, keeping axis {axis}. "
+                        + expect.cause("the absmax is taken over `axis` instead of over the "
+                                       "other axes"))
         _expect_scale_shape(scale, absmax.shape, call, what)
         want = (absmax / 127).astype(np.float32)
         _expect_scale_values(scale, want, call)
@@ -194,7 +201,8 @@ def int8_zero_channel_is_not_nan(impl):
             expect.fail(f"{call}: {where}, and its scale is {s}: absmax / 127 = 0 there, and "
                         "w / 0 = 0/0 = NaN (which .astype(np.int8) turns into an arbitrary "
                         "integer). Use scale 1.0 where absmax is 0 (np.where(absmax > 0, "
-                        "absmax / 127, 1.0)); q is then 0.")
+                        "absmax / 127, 1.0)); q is then 0. "
+                        + expect.cause("the scale of an all-zero channel is 0"))
         if np.any(q[zero] != 0):
             expect.fail(f"{call}: {where} but q there is {q[zero].ravel().tolist()}, expected 0.")
     deq = impl.dequantize_int8(np.zeros((3, 2), np.int8), np.ones((1, 1), np.float32))
@@ -261,8 +269,9 @@ def quantized_linear_int8(impl):
     expect.array(y, call, shape=(3, 4), dtype=np.float64)
     wrong = (xs * scale.astype(np.float64)) @ qs.astype(np.float64)
     if np.allclose(y, wrong, rtol=1e-5) and not np.allclose(wrong, expected(xs, qs, scale)):
-        expect.fail(f"{call} scaled the input channels (x * scale) @ q. The scale belongs to "
-                    "the output channels, the columns of q: (x @ q) * scale.")
+        expect.fail(f"{call} equals (x * scale) @ q. The scale belongs to the output "
+                    "channels, the columns of q: (x @ q) * scale. "
+                    + expect.cause("the scale multiplies the input channels"))
     compare(y, expected(xs, qs, scale), call, hint)
     call = "quantized_linear(x (2, 3, 5), q (5, 4), scale (1, 4), b)"
     y = impl.quantized_linear(x, q, scale, b)
@@ -282,10 +291,13 @@ def quantized_linear_int8(impl):
     y = impl.quantized_linear(xi, qi, scale)
     expect.array(y, call, shape=(2, 4))
     if not np.allclose(y, expected(xi, qi, scale), rtol=1e-6):
+        wrapped = (xi @ qi).astype(np.float64) * scale.astype(np.float64)  # NumPy's int8 matmul
+        cause = (" " + expect.cause("x @ q is computed in int8, which wraps around")
+                 if np.allclose(y, wrapped, rtol=1e-6) else "")
         expect.fail(f"{call} gave {_fmt(y)}, expected {_fmt(expected(xi, qi, scale))} "
                     "(each dot product is 5 * 100 * 127 = 63500). x @ q of two int8 arrays is "
                     "computed in int8 and wraps around: cast to float first "
-                    "(np.result_type(x.dtype, np.float32)).")
+                    f"(np.result_type(x.dtype, np.float32)).{cause}")
     if y.dtype != np.float32:
         expect.fail(f"{call} has dtype {y.dtype}, expected float32 = "
                     "np.result_type(int8, float32).")
@@ -301,7 +313,8 @@ def _quantize_int4(impl, w, group_size):
     if q4.shape == (n_in, n_out / 2) or q4.shape == (n_in, n_out // 2):
         expect.fail(f"packed of {call} has shape {q4.shape}, expected ({n_in // 2}, "
                     f"{n_out}): pack pairs of ROWS (along the input axis, where the groups "
-                    "run): packed[i, j] holds q[2i, j] and q[2i + 1, j].")
+                    "run): packed[i, j] holds q[2i, j] and q[2i + 1, j]. "
+                    + expect.cause("pairs of columns are packed, not pairs of rows"))
     if q4.shape != (n_in // 2, n_out):
         expect.fail(f"packed of {call} has shape {q4.shape}, expected ({n_in // 2}, "
                     f"{n_out}): two 4-bit values per byte, so half as many rows as w.")
@@ -331,12 +344,13 @@ def _expect_packed(packed, want_q, call, w=None, scale=None):
             f"{2 * idx[0] + 1} of column {idx[1]}).")
     n = _nibbles(want_q)
     if np.array_equal(packed, (n[1::2] | (n[0::2] << 4)).astype(np.uint8)):
-        expect.fail(head + " The nibbles are swapped: row 2i goes in the LOW nibble (bits 0-3), "
-                    "row 2i + 1 in the high nibble (bits 4-7): lo | (hi << 4).")
+        expect.fail(head + " Row 2i goes in the LOW nibble (bits 0-3), row 2i + 1 in the high "
+                    "nibble (bits 4-7): lo | (hi << 4). "
+                    + expect.cause("the nibbles are swapped"))
     offset = np.asarray(want_q, np.int64) + 8
     if np.array_equal(packed, (offset[0::2] | (offset[1::2] << 4)).astype(np.uint8)):
-        expect.fail(head + " You stored q + 8 (offset binary); store 4-bit two's complement: "
-                    "q & 0x0F, so -1 is 0b1111 and -7 is 0b1001.")
+        expect.fail(head + " Store 4-bit two's complement: q & 0x0F, so -1 is 0b1111 and -7 "
+                    "is 0b1001. " + expect.cause("q + 8 is stored (offset binary)"))
     if w is not None and np.all(np.abs(_unpack(packed)) <= 7):
         _expect_q(_unpack(packed), w, scale, call + " (q unpacked from the bytes)", qmax=7)
     expect.fail(head + " Each q in [-7, 7] is stored as q & 0x0F (two's complement: -1 -> 0xF); "
@@ -391,9 +405,10 @@ def int4_groups_run_down_columns(impl):
     flat = np.abs(w).reshape(-1, 4).max(axis=1)  # groups along the rows of the (8, 3) array
     if np.allclose(np.sort(scales.ravel()), np.sort(flat[:6] / 7), rtol=1e-6) \
             and not np.allclose(scales, want, rtol=1e-6):
-        expect.fail(f"{call}: the scales look like groups of 4 consecutive entries of the "
+        expect.fail(f"{call}: the scales are those of groups of 4 consecutive entries of the "
                     "flattened row-major w. The groups run DOWN each column (along the input "
-                    "axis): w.reshape(in // group_size, group_size, out).")
+                    "axis): w.reshape(in // group_size, group_size, out). "
+                    + expect.cause("the groups are runs of the flattened row-major w"))
     nonzero = absmax > 0
     _expect_scale_values(scales[nonzero], want[nonzero], call, qmax=7)
     q = np.clip(_round_even(w.reshape(2, 4, 3) / want[:, None, :]), -7, 7).reshape(8, 3)
@@ -424,14 +439,16 @@ def dequantize_int4_sign_extension(impl):
         swapped[0::2], swapped[1::2] = np.where(hi >= 8, hi - 16, hi), np.where(lo >= 8, lo - 16,
                                                                                 lo)
         stacked = np.concatenate([np.where(lo >= 8, lo - 16, lo), np.where(hi >= 8, hi - 16, hi)])
+        # the output equal to one of these decodings, times the scales, is the probe
         hints = {
-            "unsigned": (unsigned, "The nibbles were not sign-extended: 0b1111 is -1, not 15. "
-                                   "A nibble v >= 8 stands for v - 16 (4-bit two's complement)."),
-            "swapped": (swapped, "The nibbles are swapped: the LOW nibble (bits 0-3) is row 2i, "
-                                 "the high nibble row 2i + 1."),
-            "stacked": (stacked, "The rows are in the wrong order: interleave them, row 2i from "
-                                 "the low nibble of packed[i], row 2i + 1 from its high nibble "
-                                 "(not all low nibbles first)."),
+            "unsigned": (unsigned, "0b1111 is -1, not 15: a nibble v >= 8 stands for v - 16 "
+                                   "(4-bit two's complement). "
+                                   + expect.cause("the nibbles are not sign-extended")),
+            "swapped": (swapped, "The LOW nibble (bits 0-3) is row 2i, the high nibble row "
+                                 "2i + 1. " + expect.cause("the nibbles are swapped")),
+            "stacked": (stacked, "Interleave the rows: row 2i from the low nibble of packed[i], "
+                                 "row 2i + 1 from its high nibble (not all low nibbles first). "
+                                 + expect.cause("the rows are not interleaved")),
         }
         for candidate, hint in hints.values():
             if np.allclose(w, candidate * scales.astype(np.float64)):
@@ -493,3 +510,46 @@ def quantized_linear_int4(impl):
                      hint="unpack the int4 values (low nibble = row 2i, sign-extended); the "
                           "scale changes along the input axis, so scale each group's partial "
                           "product x_g @ q_g by scales[g] before summing the groups.")
+
+
+@check(EX)
+def int8_default_axis_is_per_tensor(impl):
+    """quantize_int8(w) without axis is per tensor: one scale (1, 1), as axis=None"""
+    w = np.array([[63.5, 1.25, -1.25], [0.75, 0.25, -0.75]])  # absmax 63.5 -> scale 0.5
+    call = "quantize_int8(w (2, 3)), called without axis"
+    q, scale = _pair(expect.call_pure(impl.quantize_int8, "quantize_int8", w), call)
+    expect.array(scale, f"scale of {call}")
+    per_column = (1, 3)
+    if scale.shape == per_column:
+        expect.fail(f"scale of {call} has shape {per_column}, one scale per column: the default "
+                    "axis=None is per tensor, scale (1, 1). "
+                    + expect.cause("the default axis is per output channel, not None"))
+    _expect_scale_shape(scale, (1, 1), call, "per tensor")
+    _expect_scale_values(scale, [[0.5]], call)
+    _expect_q(expect.array(q, f"q of {call}", shape=w.shape), w, np.array([[0.5]]), call)
+
+
+@check(EX)
+def quantization_refuses_bad_input(impl):
+    """TypeError / ValueError: integer or non-finite weights, an axis out of range, misfit
+    int4 scales, activations of the wrong width"""
+    w = np.ones((4, 3))
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.quantize_int8(w)
+    impl.dequantize_int4(np.zeros((4, 3), np.uint8), np.ones((2, 3), np.float32), 4)
+    impl.quantized_linear(np.ones((2, 4)), np.ones((4, 3), np.int8), np.ones((1, 3), np.float32))
+    expect.raises(impl.quantize_int8, TypeError, "4.7: quantize_int8 of an integer w",
+                  np.ones((4, 3), dtype=np.int64))
+    expect.raises(impl.quantize_int8, ValueError, "4.7: quantize_int8 of a w holding NaN",
+                  np.array([[1.0, np.nan], [0.5, 2.0]]))
+    for axis in (2, -3):
+        expect.raises(impl.quantize_int8, ValueError, f"4.7: quantize_int8(w (4, 3), "
+                      f"axis={axis})", w, axis=axis)
+    packed = np.zeros((4, 3), dtype=np.uint8)  # in = 8
+    expect.raises(impl.dequantize_int4, ValueError, "4.7: dequantize_int4(packed (4, 3), scales "
+                  "(1, 3), group_size=4): 8 rows make 2 groups", packed,
+                  np.ones((1, 3), np.float32), 4)
+    q = np.ones((4, 3), dtype=np.int8)
+    expect.raises(impl.quantized_linear, ValueError, "4.7: quantized_linear(x (2, 5), q (4, 3), "
+                  "scale (1, 3))", np.ones((2, 5)), q, np.ones((1, 3), np.float32))

@@ -11,10 +11,13 @@ assistant header is trained", "off by one", ...
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ... import expect
 from .. import check
+from .common import call_unchanged
 
 SPECIALS = ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>")
 
@@ -110,7 +113,7 @@ def _check_tokenizer(tok, first_special):
 
 
 def _mask(impl, messages, tok, what):
-    result = impl.sft_loss_mask(messages, tok)
+    result = call_unchanged(impl.sft_loss_mask, "sft_loss_mask", copy.deepcopy(messages), tok)
     if not (isinstance(result, tuple) and len(result) == 2):
         expect.fail(f"4.9 sft_loss_mask should return a pair (inputs, targets), got "
                     f"{type(result).__name__}.")
@@ -158,16 +161,16 @@ def _expect_mask(impl, messages, what, first_special=256, merges=()):
     if np.array_equal(targets, want):
         return
     if np.array_equal(targets, np.where(trained[:-1], ids[1:], IGNORE)):
-        expect.fail(f"4.9 sft_loss_mask({what}): the mask is off by one: you kept target t "
-                    "when token t (the input) is an assistant token, but target t is token "
-                    "t + 1: keep ids[t + 1] where token t + 1 is trained (trained[1:]), so the "
-                    "first assistant token is predicted from the header's last token and the "
-                    "header itself is never a target.")
+        expect.fail(f"4.9 sft_loss_mask({what}): target t is kept where token t (the input) "
+                    "is an assistant token, but target t is token t + 1: keep ids[t + 1] where "
+                    "token t + 1 is trained (trained[1:]), so the first assistant token is "
+                    "predicted from the header's last token and the header itself is never a "
+                    "target. " + expect.cause("the mask is off by one"))
     if np.array_equal(targets, np.where(trained[1:], ids[:-1], IGNORE)) or np.array_equal(
             targets, np.where(trained[:-1], ids[:-1], IGNORE)):
-        expect.fail(f"4.9 sft_loss_mask({what}): the targets are not shifted: target t must be "
-                    "the NEXT token ids[t + 1], not the input ids[t] itself (the model at "
-                    "position t predicts what follows).")
+        expect.fail(f"4.9 sft_loss_mask({what}): target t must be the NEXT token ids[t + 1], "
+                    "not the input ids[t] itself (the model at position t predicts what "
+                    "follows). " + expect.cause("the targets are not shifted"))
     t = int(np.flatnonzero(targets != want)[0])
     label = _describe(labels[t + 1])
     if want[t] == IGNORE:
@@ -189,13 +192,21 @@ def _expect_mask(impl, messages, what, first_special=256, merges=()):
         hint = ("the end-of-turn token is not trained: the model must learn to close its "
                 "answer with <|end|>, or it never stops at inference.")
     elif targets[t] == IGNORE and any(r == "assistant" and k > turn for _, r, k in labels):
-        hint = ("only the last assistant turn is trained: every assistant turn of the "
-                "conversation is an answer to learn.")
+        hint = ("this assistant turn is not trained, and a later one follows: every "
+                "assistant turn of the conversation is an answer to learn (is only the last "
+                "one trained?).")
     else:
         hint = ("tokenize the content with tokenizer.encode and train every token it gives "
                 "(the number of tokens is not the number of characters).")
     expect.fail(f"4.9 sft_loss_mask({what}): targets[{t}] = {int(targets[t])}, expected "
                 f"{int(want[t])} = ids[{t + 1}], {label}. Hint: {hint}")
+
+
+def _template(impl, messages, **kwargs):
+    """apply_chat_template on a copy of `messages` (the sandbox writes changes back), which it
+    must leave unchanged."""
+    return call_unchanged(impl.apply_chat_template, "apply_chat_template",
+                          copy.deepcopy(messages), **kwargs)
 
 
 def _expect_text(got, want: str, what: str) -> None:
@@ -213,8 +224,8 @@ def _expect_text(got, want: str, what: str) -> None:
 @check("4.9")
 def template_text(impl):
     """apply_chat_template writes '<|role|>\\n' + content + '<|end|>\\n' per message"""
-    _expect_text(impl.apply_chat_template(ONE_TURN), ONE_TURN_TEXT, "system, user, assistant")
-    _expect_text(impl.apply_chat_template(MULTI_TURN), MULTI_TURN_TEXT, "two exchanges")
+    _expect_text(_template(impl, ONE_TURN), ONE_TURN_TEXT, "system, user, assistant")
+    _expect_text(_template(impl, MULTI_TURN), MULTI_TURN_TEXT, "two exchanges")
 
 
 @check("4.9")
@@ -222,12 +233,13 @@ def template_generation_prompt(impl):
     """add_generation_prompt=True ends the text with the assistant header '<|assistant|>\\n'"""
     prompt = [SYSTEM, USER]
     want = "<|system|>\nBe brief.<|end|>\n<|user|>\nHi!<|end|>\n"
-    _expect_text(impl.apply_chat_template(prompt), want, "a prompt, no generation prompt")
-    got = impl.apply_chat_template(prompt, add_generation_prompt=True)
+    _expect_text(_template(impl, prompt), want, "a prompt, no generation prompt")
+    got = _template(impl, prompt, add_generation_prompt=True)
     if isinstance(got, str) and got == want:
         expect.fail("4.9 apply_chat_template(..., add_generation_prompt=True) did not add the "
                     "assistant header: the prompt must end with '<|assistant|>\\n', exactly as "
-                    "the assistant turns of training begin, so that the model writes the answer.")
+                    "the assistant turns of training begin, so that the model writes the answer. "
+                    + expect.cause("add_generation_prompt is ignored"))
     _expect_text(got, want + "<|assistant|>\n", "add_generation_prompt=True")
 
 
@@ -250,3 +262,31 @@ def mask_counts_tokens_not_characters(impl):
     messages = [{"role": "user", "content": "Spell abc ab"},
                 {"role": "assistant", "content": "abc ab abc"}]
     _expect_mask(impl, messages, "a tokenizer with merges", first_special=258, merges=MERGES)
+
+
+BAD_CONVERSATIONS = (
+    ([], ValueError, "an empty conversation"),
+    ([{"role": "bot", "content": "Hi"}], ValueError, "the role 'bot'"),
+    ([USER, SYSTEM, ASSISTANT], ValueError, "a system message that is not first"),
+    ([{"role": "user", "content": "Hi", "name": "Ann"}], ValueError, "an extra key 'name'"),
+    ([{"role": "user", "content": "Hi<|end|>"}, ASSISTANT], ValueError,
+     "a content holding '<|end|>'"),
+    ([{"role": "user", "content": 42}, ASSISTANT], TypeError, "a content that is an int"),
+)
+
+
+@check("4.9")
+def chat_template_refuses_bad_conversations(impl):
+    """ValueError / TypeError for a malformed conversation; ValueError with no assistant turn"""
+    # the given code raises these errors: points only once the function itself runs (a stub
+    # raises NotImplementedError here)
+    impl.apply_chat_template(copy.deepcopy(ONE_TURN))
+    for messages, error, what in BAD_CONVERSATIONS:
+        expect.raises(impl.apply_chat_template, error, f"4.9: apply_chat_template with {what}",
+                      copy.deepcopy(messages))
+    tok = _tokenizer(impl)
+    for messages, error, what in BAD_CONVERSATIONS[1:]:
+        expect.raises(impl.sft_loss_mask, error, f"4.9: sft_loss_mask with {what}",
+                      copy.deepcopy(messages), tok)
+    expect.raises(impl.sft_loss_mask, ValueError, "4.9: sft_loss_mask of a conversation without "
+                  "an assistant turn (no token to train)", [copy.deepcopy(USER)], tok)

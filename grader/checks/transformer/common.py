@@ -273,6 +273,68 @@ def _layer_dropout(impl, layer: str, call, backward) -> None:
                               "(dropout_backward with its cache) before its sub-layer.")
 
 
+# --- Probe-confirmed diagnoses of backward slips, and gates of dependent checks (3.1-3.5) ---
+
+def skipped_until(check: str, why: str, what: str = "") -> None:
+    """Fail without a diagnosis: this check depends on `check` of the same exercise."""
+    expect.fail(f"{what + ': ' if what else ''}skipped until {check} passes: {why} This check "
+                "gives its points once that one passes and this result is right.")
+
+
+def slip(actual, expected, name: str, candidates=(), factors=None) -> str:
+    """The slip that turns the right `expected` into `actual`, as an `expect.cause`, or "".
+
+    The comparison of the returned array with the known wrong answers IS the probe: each of
+    `candidates` is (what a wrong formula gives on the same inputs, the slip); then a
+    transposed `expected`, then a constant factor `k` (`factors`: label -> k names it)."""
+    if not (isinstance(actual, np.ndarray) and actual.dtype.kind == "f"):
+        return ""
+    a, e = actual.astype(np.float64), np.asarray(expected, dtype=np.float64)
+    tol = expect.GRAD
+    for wrong, why in candidates:
+        wrong = np.asarray(wrong, dtype=np.float64)
+        if (a.shape == wrong.shape == e.shape and np.allclose(a, wrong, **tol)
+                and not np.allclose(wrong, e, **tol)):
+            return expect.cause(why)
+    if (e.ndim == 2 and a.shape == e.shape[::-1] and np.allclose(a.T, e, **tol)
+            and not (a.shape == e.shape and np.allclose(a, e, **tol))):
+        return expect.cause(f"{name} is transposed: it should be {e.shape}, the shape of what "
+                            "it is the gradient of")
+    if a.shape == e.shape and np.vdot(e, e) > 0:
+        k = float(np.vdot(a, e) / np.vdot(e, e))
+        if abs(k) > 1e-9 and not np.isclose(k, 1.0, rtol=1e-6) and np.allclose(a, k * e, **tol):
+            named = {"-1 (a sign error)": -1.0, "2": 2.0, "1/2": 0.5, **(factors or {})}
+            label = next((lab for lab, v in named.items() if np.isclose(k, v, rtol=1e-6)),
+                         f"{k:.6g}")
+            return expect.cause(f"{name} is off by a constant factor: it is {label} times the "
+                                "right gradient")
+    return ""
+
+
+def close_or_slip(actual, expected, name: str, label: str, hint: str = "", candidates=(),
+                  factors=None, gate: tuple[bool, str] | None = None, **tol) -> None:
+    """`expect.close`, whose message names the slip when `slip` confirms one (else `hint`).
+
+    `gate` = (the student's forward is right on these inputs, the name of its check): a wrong
+    result that no slip explains is skipped while that forward is wrong (the backward works
+    from the forward's cache); a confirmed slip is reported whatever the forward did."""
+    tol = tol or expect.F64
+    found = slip(actual, expected, name, candidates, factors)
+    if found and np.shape(actual) != np.shape(expected):
+        expect.fail(f"{label} has shape {np.shape(actual)}, expected {np.shape(expected)}. "
+                    f"{found}")
+    expect.array(actual, label, shape=np.shape(expected), finite=False)
+    if gate is not None and not found and not gate[0] and not matches(actual, expected, **tol):
+        skipped_until(gate[1], "your forward gives a wrong output on this input, and the "
+                      "backward works from its cache.", label)
+    expect.close(actual, expected, label, hint=found or hint, **tol)
+
+
+def matches(actual, expected, **tol) -> bool:
+    """Is `actual` an array of `expected`'s shape, close to it (float64 tolerance)?"""
+    return (isinstance(actual, np.ndarray) and actual.shape == np.shape(expected)
+            and bool(np.allclose(actual, expected, **(tol or expect.F64))))
+
 # --- the grader's own forwards (issue 15, 3.6-3.11): expected values from the math, for
 # options the fixtures do not cover (eps, float32, a given attention) ---------------------------
 def _own_layer_norm(x, gamma, beta, eps):
