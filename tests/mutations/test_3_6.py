@@ -117,7 +117,7 @@ MUTANTS += [
     Mutant("enc_train_default_true", "3.6", EN, (), ("encoder_defaults",), "Without train",
            append=ENC_WRAP.replace("train=False", "train=True") + ENC_CALL),
     Mutant("enc_mask_none_as_causal", "3.6", EN, (), ("encoder_defaults",),
-           "encoder_layer(x, params, n_heads) is wrong",
+           "mask=None is not treated as no mask", diagnosis="mask=None is not treated as no mask",
            append=ENC_WRAP + "    if mask is None:\n"
                              "        mask = np.tril(np.ones((x.shape[1],) * 2, dtype=bool))\n"
                   + ENC_CALL),

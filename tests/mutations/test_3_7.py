@@ -95,7 +95,8 @@ DEC_BWD = ("_orig_backward = decoder_layer_backward\n"
            "def decoder_layer_backward(dout, cache):\n")
 MUTANTS += [
     Mutant("dec_memory_mask_none_as_causal", "3.7", DE, (), ("decoder_defaults",),
-           "decoder_layer(x, memory, params, n_heads) is wrong",
+           "memory_mask=None is not treated as no mask",
+           diagnosis="memory_mask=None is not treated as no mask",
            append=DEC_WRAP + "    if memory_mask is None:\n"
                              "        memory_mask = np.tril(np.ones((x.shape[1], "
                              "memory.shape[1]), dtype=bool))\n" + DEC_CALL),

@@ -132,6 +132,13 @@ def encoder_defaults(impl):
     _gate(impl)
     x, params, heads = get("enc.x"), _params("enc.params."), _heads("enc")
     out, _ = _call(impl, x, params, heads)
+    if not _matches(out, "enc.post.bug.no_mask"):  # probe: the same layer, every key visible
+        visible = np.ones((x.shape[0], 1, 1, x.shape[1]), dtype=bool)
+        if _matches(_call(impl, x, params, heads, mask=visible)[0], "enc.post.bug.no_mask"):
+            expect.fail("3.6 encoder_layer(x, params, n_heads) differs from the same call with "
+                        "an all-True mask. " + expect.cause(
+                            "mask=None is not treated as no mask: with mask=None every source "
+                            "position is visible"))
     _same_out(out, "enc.post.bug.no_mask", "3.6 encoder_layer(x, params, n_heads)",
               "Called without options it is the post-norm layer without a mask, in evaluation "
               "(no dropout), with the ReLU FFN and eps=1e-5: check each default against the "

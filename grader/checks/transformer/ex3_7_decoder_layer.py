@@ -196,6 +196,14 @@ def decoder_defaults(impl):
     """called without its options: causal, no memory mask, post-norm, no dropout, ReLU"""
     _gate(impl)
     out, _ = _call(impl, *_args())
+    if not _matches(out, "dec.post.bug.no_memory_mask"):  # probe: every memory key visible
+        x, memory = get("dec.x"), get("dec.memory")
+        visible = np.ones((x.shape[0], 1, 1, memory.shape[1]), dtype=bool)
+        if _matches(_call(impl, *_args(), memory_mask=visible)[0], "dec.post.bug.no_memory_mask"):
+            expect.fail("3.7 decoder_layer(x, memory, params, n_heads) differs from the same "
+                        "call with an all-True memory_mask. " + expect.cause(
+                            "memory_mask=None is not treated as no mask: with memory_mask=None "
+                            "every memory position is visible (no causal mask there)"))
     _same_out(out, "dec.post.bug.no_memory_mask", "3.7 decoder_layer(x, memory, params, n_heads)",
               "Called without options it is the post-norm layer in evaluation, the "
               "self-attention causal (self_mask=None), the cross-attention without a mask "
