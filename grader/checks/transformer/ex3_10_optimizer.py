@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import expect
 from .. import check
-from .common import _matches, _params, fx
+from .common import _matches, _params, _skipped_until, fx
 
 
 def _eps_probe(value, step: int, key: str, label: str) -> None:
@@ -168,6 +168,23 @@ def adamw_tiny_gradients(impl):
 def optim_raises(impl):
     """the documented errors of AdamW.step, clip_grad_norm and the schedules"""
     params, grads = _params("adamw.params."), _params("adamw.grads0.")
+    # The checks of the arguments are given code: points only once the functions work.
+    beta1, beta2 = (float(b) for b in fx()["adamw.betas"])
+    first = _params("adamw.params.")
+    impl.AdamW(lr=float(fx()["adamw.lr"]), betas=(beta1, beta2), eps=float(fx()["adamw.eps"]),
+               weight_decay=float(fx()["adamw.wd"])).step(first, grads)
+    for key, value in first.items():
+        _skipped_until(value, fx()[f"adamw.after0.{key}"], "adamw_steps", "3.10")
+    total = impl.clip_grad_norm(_params("clip.grads."), float(fx()["clip.max_norm"]))
+    _skipped_until(np.asarray([float(total)]), fx()["clip.total"][None],
+                   "clip_grad_norm_values", "3.10")
+    step = int(fx()["sched.steps"][0])
+    for got, key in ((impl.noam_schedule(step, int(fx()["sched.d_model"]),
+                                         int(fx()["sched.warmup"])), "sched.noam"),
+                     (impl.cosine_schedule(step, float(fx()["sched.max_lr"]),
+                                           float(fx()["sched.min_lr"]), int(fx()["sched.warmup"]),
+                                           int(fx()["sched.total"])), "sched.cosine")):
+        _skipped_until(np.asarray([float(got)]), fx()[key][:1], "schedules", "3.10")
     opt = impl.AdamW()
     expect.raises(opt.step, ValueError, "3.10 AdamW.step with a gradient missing",
                   params, {k: g for k, g in grads.items() if k != "b"})

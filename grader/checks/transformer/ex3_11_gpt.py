@@ -386,6 +386,7 @@ def gpt_block_attention(impl):
 @check("3.11")
 def gpt_raises(impl):
     """the documented errors of forward, loss and backward"""
+    _gpt_gate(impl)  # the checks are given code: points only for a working model
     model = _gpt(impl)
     cfg, idx = _gpt_config(), get("gpt.idx")
     expect.raises(model.backward, RuntimeError, "3.11 GPT.backward() before any forward")

@@ -207,6 +207,7 @@ def encoder_float32(impl):
 @check("3.6")
 def encoder_raises(impl):
     """the documented errors: a wrong shape or key, a bad rate, a missing generator"""
+    _gate(impl)  # the checks of the inputs are given code: points only for a working layer
     x, params, heads = get("enc.x"), _params("enc.params."), _heads("enc")
     expect.raises(impl.encoder_layer, ValueError, "3.6 encoder_layer with x of shape (S, C)",
                   x[0], params, heads)

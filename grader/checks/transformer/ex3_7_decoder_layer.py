@@ -277,6 +277,7 @@ def decoder_float32(impl):
 @check("3.7")
 def decoder_raises(impl):
     """the documented errors: a wrong shape or key, a bad rate, a missing generator"""
+    _gate(impl)  # the checks of the inputs are given code: points only for a working layer
     x, memory, params, heads = _args()
     layer = impl.decoder_layer
     expect.raises(layer, ValueError, "3.7 decoder_layer with x of shape (T, C)",
