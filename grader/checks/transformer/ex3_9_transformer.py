@@ -11,10 +11,6 @@ from .common import (
     ENCODER_KEYS,
     _close_grad,
     _matches,
-    _own_cross_entropy,
-    _own_layer,
-    _own_layer_norm,
-    _own_sub,
     _params,
     _skipped_until,
     fx,
@@ -287,41 +283,6 @@ def seq2seq_greedy_decode(impl):
 
 
 # --- issue 15: defaults and options, config fields, float32, dlogits, stated errors ---------------
-def _own_seq2seq_logits(params: dict, config: dict, src, tgt, eps: float, activation: str):
-    """The model in evaluation from the formulas of the module docstring (float64)."""
-    C, H = config["d_model"], config["n_heads"]
-
-    def embed(ids, table):
-        n = ids.shape[1]
-        angles = np.arange(n)[:, None] * 10000.0 ** (-np.arange(0, C, 2) / C)
-        pe = np.empty((n, C))
-        pe[:, 0::2], pe[:, 1::2] = np.sin(angles), np.cos(angles[:, :C // 2])
-        return np.sqrt(C) * params[table][ids] + pe
-
-    pad = config["pad_id"]
-    key_mask = None if pad is None else (src != pad)[:, None, None, :]
-    T = tgt.shape[1]
-    self_mask = np.tril(np.ones((T, T), dtype=bool))
-    if pad is not None:
-        self_mask = self_mask & (tgt != pad)[:, None, None, :]
-    norm_first = config["norm_first"]
-    x = embed(src, "tgt_embed" if config["share_embeddings"] else "src_embed")
-    for i in range(config["n_layers"]):
-        x = _own_layer("enc", x, _own_sub(params, f"encoder.{i}"), H, norm_first, eps,
-                       (key_mask,), activation=activation)
-    if norm_first:
-        x = _own_layer_norm(x, params["encoder.ln.gamma"], params["encoder.ln.beta"], eps)
-    y = embed(tgt, "tgt_embed")
-    for i in range(config["n_layers"]):
-        y = _own_layer("dec", y, _own_sub(params, f"decoder.{i}"), H, norm_first, eps,
-                       (self_mask, key_mask), memory=x, activation=activation)
-    if norm_first:
-        y = _own_layer_norm(y, params["decoder.ln.gamma"], params["decoder.ln.beta"], eps)
-    if config["tie_head"]:
-        return y @ params["tgt_embed"].T
-    return y @ params["head.W"] + params["head.b"]
-
-
 def _s2s_inputs(name: str) -> tuple:
     return get(f"s2s.{name}.src"), get(f"s2s.{name}.tgt")
 
@@ -333,31 +294,50 @@ def _s2s_gate(impl, name: str):
     return model
 
 
+def _s2s_model(impl, name: str, options: dict, params: dict | None = None):
+    """The fixtures' model `name` with config `options` (and `params` if given)."""
+    config = {**_s2s_config(name), **options}
+    model = impl.Transformer(impl.TransformerConfig(**config),
+                             np.random.default_rng(int(fx()["s2s.init_seed"])))
+    model.params = params or {k: get(f"s2s.{name}.params.{k}") for k in _seq2seq_names(config)}
+    return model
+
+
 @check("3.9")
 def seq2seq_config_options(impl):
     """config.eps reaches every LayerNorm, config.activation every FFN"""
     for name in SEQ2SEQ_CASES:
         _s2s_gate(impl, name)
-        for options in ({"eps": 0.25}, {"activation": "gelu"}):
-            config = {**_s2s_config(name), **options}
-            model = impl.Transformer(impl.TransformerConfig(**config),
-                                     np.random.default_rng(int(fx()["s2s.init_seed"])))
-            model.params = {k: get(f"s2s.{name}.params.{k}") for k in _seq2seq_names(config)}
-            src, tgt = _s2s_inputs(name)
-            logits = model.forward(src, tgt)
-            field, value = next(iter(options.items()))
+        src, tgt = _s2s_inputs(name)
+        for field, value in (("eps", 0.25), ("activation", "gelu")):
+            logits = _s2s_model(impl, name, {field: value}).forward(src, tgt)
             label = (f"3.9 Transformer(TransformerConfig({field}={value!r}, "
-                     f"norm_first={config['norm_first']})).forward")
+                     f"norm_first={SEQ2SEQ_CASES[name]['norm_first']})).forward")
             expect.array(logits, label, shape=fx()[f"s2s.{name}.logits"].shape,
                          dtype=np.float64)
             if _matches(logits, f"s2s.{name}.logits"):
                 expect.fail(f"{label} gave the logits of the default {field}. " + expect.cause(
                     f"config.{field} is not used: pass it to every encoder_layer and "
                     "decoder_layer" + (" and the final LayerNorms" if field == "eps" else "")))
-            want = _own_seq2seq_logits(model.params, config, src, tgt,
-                                       config.get("eps", 1e-5), config.get("activation", "relu"))
-            expect.close(logits, want, label, hint=f"config.{field} reaches every layer "
-                         "(and, for eps, the final LayerNorms encoder.ln and decoder.ln).")
+    # eps exactly: with every decoder sub-layer's output projection zeroed, a post-norm decoder
+    # layer is its three LayerNorms, so the logits follow from layer_norm (3.2) alone.
+    config, eps = _s2s_config("post"), 0.25
+    params = {k: get(f"s2s.post.params.{k}") for k in _seq2seq_names(config)}
+    for i in range(config["n_layers"]):
+        for key in ("self_attn.W_o", "self_attn.b_o", "cross_attn.W_o", "cross_attn.b_o",
+                    "ffn.W_2", "ffn.b_2"):
+            params[f"decoder.{i}.{key}"] = np.zeros_like(params[f"decoder.{i}.{key}"])
+    src, tgt = _s2s_inputs("post")
+    logits = _s2s_model(impl, "post", {"eps": eps}, params).forward(src, tgt)
+    C, T = config["d_model"], tgt.shape[1]
+    y = np.sqrt(C) * params["tgt_embed"][tgt] + impl.sinusoidal_positional_encoding(T, C)
+    for i in range(config["n_layers"]):
+        for ln in ("ln_1", "ln_2", "ln_3"):
+            y, _ = impl.layer_norm(y, params[f"decoder.{i}.{ln}.gamma"],
+                                   params[f"decoder.{i}.{ln}.beta"], eps)
+    expect.close(logits, y @ params["head.W"] + params["head.b"],
+                 f"3.9 Transformer(TransformerConfig(eps={eps})).forward, decoder sub-layers "
+                 "zeroed", hint="config.eps reaches every LayerNorm of every layer.")
 
 
 @check("3.9")
@@ -400,26 +380,27 @@ def seq2seq_defaults_and_dropout(impl):
     if not np.array_equal(again, first):
         expect.fail(f"{label} differs between two generators of the same seed: draw every "
                     "dropout mask from the rng given.")
-    loss = model.loss(src, tgt, labels, train=True, rng=np.random.default_rng(seed))
-    want = _own_cross_entropy(first, labels, -100, 0.0)[0]
-    if not np.isclose(float(loss), want, rtol=1e-9):
-        expect.fail(f"3.9 Transformer.loss(..., train=True, rng=...) is {float(loss):.10g}, "
-                    f"expected {want:.10g}: the cross-entropy of forward(src, tgt, train=True, "
-                    "rng) (pass train and rng on to forward).")
+    rng = np.random.default_rng(seed)
+    loss = model.loss(src, tgt, labels, train=True, rng=rng)
+    if (rng.bit_generator.state != reference.bit_generator.state
+            or np.isclose(float(loss), float(model.loss(src, tgt, labels)), rtol=1e-12)):
+        expect.fail("3.9 Transformer.loss(..., train=True, rng=...) should be the loss of "
+                    "forward(src, tgt, train=True, rng) (pass train and rng on to forward): "
+                    "it drew other random numbers, or none.")
 
 
 @check("3.9")
 def seq2seq_loss_default_smoothing(impl):
-    """loss without label_smoothing is the plain cross-entropy"""
+    """loss without label_smoothing is the one with label_smoothing=0.0"""
     for name in SEQ2SEQ_CASES:
         model = _s2s_gate(impl, name)
         labels = get(f"s2s.{name}.labels")
-        loss = model.loss(*_s2s_inputs(name), labels)
-        want = _own_cross_entropy(fx()[f"s2s.{name}.logits"], labels, -100, 0.0)[0]
-        if not np.isclose(float(loss), want, rtol=1e-9):
-            expect.fail(f"3.9 Transformer.loss(src, tgt, labels) is {float(loss):.10g}, expected "
-                        f"{want:.10g}: without label_smoothing the loss is the plain "
-                        "cross-entropy (label_smoothing=0.0), ignoring the -100 labels.")
+        loss = float(model.loss(*_s2s_inputs(name), labels))
+        want = float(model.loss(*_s2s_inputs(name), labels, label_smoothing=0.0))
+        if not np.isclose(loss, want, rtol=1e-12):
+            expect.fail(f"3.9 Transformer.loss(src, tgt, labels) is {loss:.10g}, but with "
+                        f"label_smoothing=0.0 it is {want:.10g}: without label_smoothing the "
+                        "loss is the plain cross-entropy (label_smoothing=0.0).")
 
 
 @check("3.9")
@@ -430,31 +411,45 @@ def seq2seq_backward_dlogits(impl):
         src, tgt = _s2s_inputs(name)
         labels, smoothing = get(f"s2s.{name}.labels"), _s2s_smoothing()
         names = _seq2seq_names(_s2s_config(name))
-        dlogits = _own_cross_entropy(fx()[f"s2s.{name}.logits"], labels, -100, smoothing)[1]
         model.loss(src, tgt, labels, label_smoothing=smoothing)
         grads = model.backward()
         if not (isinstance(grads, dict) and all(
                 k in grads and _matches(grads[k], f"s2s.{name}.grads.{k}") for k in names)):
             expect.fail("3.9: skipped until seq2seq_backward_values passes (this check needs a "
                         "right backward() first, and gives its points only then).")
+        rng = np.random.default_rng(int(fx()["s2s.fd_seed"]))
+        dlogits = rng.standard_normal(fx()[f"s2s.{name}.logits"].shape)
+        what = (f"3.9 Transformer.backward(dlogits) (norm_first="
+                f"{SEQ2SEQ_CASES[name]['norm_first']})")
         model.loss(src, tgt, labels, label_smoothing=smoothing)
-        grads = model.backward(2.5 * dlogits)
-        what = f"3.9 Transformer.backward(2.5 * dlogits) after loss (norm_first=" \
-               f"{SEQ2SEQ_CASES[name]['norm_first']})"
-        if not isinstance(grads, dict) or sorted(grads) != sorted(names):
+        after_loss = model.backward(2.5 * dlogits)
+        if not isinstance(after_loss, dict) or sorted(after_loss) != sorted(names):
             expect.fail(f"{what} should return a dict with the keys of params.")
-        if all(_matches(grads[k], f"s2s.{name}.grads.{k}") for k in names):
-            expect.fail(f"{what} returned the loss's gradients. " + expect.cause(
+        if all(_matches(after_loss[k], f"s2s.{name}.grads.{k}") for k in names):
+            expect.fail(f"{what} after loss(...) returned the loss's gradients. " + expect.cause(
                 "backward(dlogits) ignored the dlogits it was given"))
-        for key in reversed(names):
-            expect.close(grads[key], 2.5 * fx()[f"s2s.{name}.grads.{key}"], f"{what}: d({key})",
-                         hint="backward(dlogits) back-propagates the given dL/dlogits, exactly "
-                              "as backward() does the loss's (a backward is linear in it).")
         model.forward(src, tgt)
         grads = model.backward(dlogits)
         for key in reversed(names):
-            expect.close(grads[key], fx()[f"s2s.{name}.grads.{key}"],
-                         f"3.9 Transformer.backward(dlogits) after forward: d({key})")
+            expect.close(after_loss[key], 2.5 * grads[key], f"{what}: d({key}) of 2.5 * dlogits "
+                         "after loss, against 2.5 times that of dlogits after forward",
+                         hint="backward(dlogits) back-propagates the given dL/dlogits, after a "
+                              "loss as after a forward (a backward is linear in it).")
+        # d(sum(dlogits * logits)) along random directions, by central differences of your
+        # own (right) forward: the gradient of the dlogits given.
+        params = dict(model.params)
+        for key in SEQ2SEQ_FD_KEYS[:3]:
+            direction = rng.standard_normal(params[key].shape)
+            values = []
+            for sign in (1, -1):
+                model.params = {**params, key: params[key] + sign * 1e-5 * direction}
+                values.append(float(np.sum(dlogits * model.forward(src, tgt))))
+            numeric, analytic = (values[0] - values[1]) / 2e-5, float(np.sum(grads[key] *
+                                                                             direction))
+            if not np.isclose(analytic, numeric, rtol=1e-5, atol=1e-7):
+                expect.fail(f"{what}: d({key}) along a random direction is {analytic:.8g}, but "
+                            f"finite differences of sum(dlogits * forward) give {numeric:.8g}.")
+        model.params = params
 
 
 @check("3.9")
