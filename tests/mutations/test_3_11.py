@@ -142,7 +142,7 @@ MUTANTS += [
            "config.layer_norm_epsilon is not used", append=FORWARD_FIXED_EPS,
            diagnosis="config.layer_norm_epsilon is not used"),
     Mutant("gpt_blocks_ignore_layer_norm_epsilon", "3.11", GP, (), ("gpt_layer_norm_epsilon",),
-           "GPT(GPTConfig(layer_norm_epsilon=0.25)).forward(idx) is wrong",
+           "on a reduced model (q = k = 0, MLPs the identity) is wrong",
            append=BLOCK_FIXED_EPS),
     Mutant("gpt_float32_model_float64_logits", "3.11", GP, (), ("gpt_float32",),
            "expected float32",

@@ -18,7 +18,8 @@ from .common import (
     _heads,
     _layer_dropout,
     _matches,
-    _own_layer,
+    _norms_only,
+    _norms_only_out,
     _params,
     _same_out,
     _skipped_until,
@@ -177,8 +178,12 @@ def encoder_eps_and_activation(impl):
         if _matches(out, f"enc.{placement}.out"):
             expect.fail(f"{label} is the output of eps=1e-5. " + expect.cause(
                 "eps is not passed on to the LayerNorms: layer_norm(..., eps)"))
-        expect.close(out, _own_layer("enc", x, params, heads, norm_first, eps,
-                                     (get("enc.mask"),)), label,
+        # exactly, on a layer reduced to its LayerNorms (see _norms_only)
+        reduced = _norms_only("enc", params, placement)
+        out, _ = _call(impl, x, reduced, heads, mask=get("enc.mask"), norm_first=norm_first,
+                       eps=eps)
+        expect.close(out, _norms_only_out(impl, "enc", reduced, placement, x, eps),
+                     f"{label}, sub-layer outputs zeroed",
                      hint="eps is every LayerNorm's: pass it to both (ln_1 and ln_2).")
 
 

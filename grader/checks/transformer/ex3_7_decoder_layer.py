@@ -17,7 +17,8 @@ from .common import (
     _heads,
     _layer_dropout,
     _matches,
-    _own_layer,
+    _norms_only,
+    _norms_only_out,
     _params,
     _same_out,
     _skipped_until,
@@ -186,11 +187,6 @@ def _gate(impl) -> None:
     _skipped_until(out, fx()["dec.post.out"], "decoder_values", "3.7")
 
 
-def _causal() -> np.ndarray:
-    t = get("dec.x").shape[1]
-    return np.tril(np.ones((t, t), dtype=bool))
-
-
 @check("3.7")
 def decoder_defaults(impl):
     """called without its options: causal, no memory mask, post-norm, no dropout, ReLU"""
@@ -245,9 +241,13 @@ def decoder_eps_and_activation(impl):
         if _matches(out, f"dec.{placement}.out"):
             expect.fail(f"{label} is the output of eps=1e-5. " + expect.cause(
                 "eps is not passed on to the LayerNorms: layer_norm(..., eps)"))
-        expect.close(out, _own_layer("dec", x, params, heads, norm_first, eps,
-                                     (_causal(), get("dec.memory_mask")), memory=memory),
-                     label, hint="eps is every LayerNorm's: pass it to ln_1, ln_2 and ln_3.")
+        # exactly, on a layer reduced to its LayerNorms (see _norms_only)
+        reduced = _norms_only("dec", params, placement)
+        out, _ = _call(impl, x, memory, reduced, heads, memory_mask=get("dec.memory_mask"),
+                       norm_first=norm_first, eps=eps)
+        expect.close(out, _norms_only_out(impl, "dec", reduced, placement, x, eps),
+                     f"{label}, sub-layer outputs zeroed",
+                     hint="eps is every LayerNorm's: pass it to ln_1, ln_2 and ln_3.")
 
 
 @check("3.7")
