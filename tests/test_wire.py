@@ -76,3 +76,21 @@ def test_object_dtype_in_a_message_is_rejected():
     forged = data.replace(b'"<f8"', b'"|O8"')
     with pytest.raises(wire.WireError):
         wire.decode(forged)
+
+
+def test_an_in_place_edit_of_a_checks_constant_fails_the_check():
+    """Student code that edits a list or dict it was given changes the caller's object (as
+    in-place contracts such as AdamW.step need), but never a constant of the checks: that
+    would change what later checks compare against."""
+    import grader.checks  # noqa: F401  (protects the checks' constants)
+    from grader.checks.llm import ex4_13_prompting
+    from grader.expect import CheckFailed
+    from grader.sandbox import remote
+
+    constant = ex4_13_prompting.EXAMPLES
+    with pytest.raises(CheckFailed, match="changed one of its inputs in place"):
+        remote._copy_back(constant, [*constant, ("forged", "example")])
+    assert ("forged", "example") not in constant
+    fresh = [1, 2]
+    remote._copy_back(fresh, [1, 2, 3])
+    assert fresh == [1, 2, 3]

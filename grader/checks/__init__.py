@@ -19,8 +19,11 @@ import importlib
 import importlib.util
 import pkgutil
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from ..sandbox.remote import protect
 
 DEFAULT_TIMEOUT = 10.0  # seconds for one check, student code included
 
@@ -73,6 +76,12 @@ for _package in CHECK_MODULES:
     if importlib.util.find_spec(f"{__name__}.{_package}") is not None:
         for _name in exercise_files(_package):
             importlib.import_module(f"{__name__}.{_package}.{_name}")
+
+# A check may hand student code a module-level constant (a list of examples, a config dict):
+# an in-place edit made by that code must fail the check, not change what later checks see.
+protect(vars(module)[name] for key, module in list(sys.modules.items())
+        if key.startswith(f"{__name__}.") and module is not None for name in vars(module)
+        if not name.startswith("__"))
 
 
 def checks_for(exercise_id: str) -> list[Check]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..expect import CheckFailed
 from . import wire
 from .process import StudentCrash, StudentError, StudentNotImplemented, WorkerPool
 
@@ -143,8 +144,31 @@ def _refuse(obj):
     raise wire.WireError(f"the grader cannot pass a {type(obj).__name__} to the sandbox")
 
 
+# Objects the checks hold as constants (module-level lists, dicts and arrays, with what they
+# contain): student code must not change them through an in-place edit of its input.
+_CONSTANTS: dict[int, object] = {}
+
+
+def protect(values) -> None:
+    """Refuse in-place changes to `values` and everything they contain."""
+    todo = list(values)
+    while todo:
+        value = todo.pop()
+        if isinstance(value, (list, dict, np.ndarray)) and id(value) not in _CONSTANTS:
+            _CONSTANTS[id(value)] = value  # kept alive: the id stays this object's
+            if isinstance(value, dict):
+                todo.extend(value.values())
+            elif isinstance(value, list):
+                todo.extend(value)
+        elif isinstance(value, tuple):
+            todo.extend(value)
+
+
 def _copy_back(original, new) -> None:
     """Reflect an in-place change made in the worker onto the caller's object."""
+    if _CONSTANTS.get(id(original)) is original:
+        raise CheckFailed("your code changed one of its inputs in place (a list, dict or "
+                          "array it was given); leave inputs as they are: work on a copy.")
     if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
         if original.shape == new.shape and original.flags.writeable:
             np.copyto(original, new, casting="unsafe")
