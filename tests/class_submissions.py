@@ -13,6 +13,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import checks, course
+
 REPO = Path(__file__).resolve().parent.parent
 MODULE_1 = REPO / "reference" / "self_attention"
 TOTAL = 60
@@ -23,20 +25,28 @@ class Bug:
     file: str
     old: str  # a line of the reference solution, quoted exactly
     new: str
-    check: str  # "<exercise> <check>" that catches it
-    score: float  # what an upload with this bug alone earns
+    check: str  # "<exercise> <check>": the only check that catches it
+
+    @property
+    def score(self) -> float:
+        """What an upload with this bug alone earns: all but that check's share."""
+        exercise_id, name = self.check.split()
+        found = checks.checks_for(exercise_id)
+        weight = next(c.weight for c in found if c.name == name)
+        share = weight / sum(c.weight for c in found)
+        return TOTAL - course.BY_ID[exercise_id].points * share
 
 
 PLANTED = {
-    # Top-left aligned causal mask: wrong when t_q != t_k (1.3: one of two checks, weight 2).
+    # Top-left aligned causal mask: wrong when t_q != t_k.
     "causal_top_left": Bug("masks.py", "    return j <= i + (t_k - t_q)\n",
                            "    return np.tril(np.ones((t_q, t_k), dtype=bool))\n",
-                           "1.3 causal_mask_alignment", TOTAL - 4 * 2 / 3),
-    # Softmax without subtracting the maximum: overflows on large inputs (1.1, weight 1 of 4).
+                           "1.3 causal_mask_alignment"),
+    # Softmax without subtracting the maximum: overflows on large inputs.
     "softmax_no_max": Bug("softmax.py",
                           "    e = x - x_max  # a new array (x is not modified), exponentiated "
                           "in place\n    np.exp(e, out=e)\n",
-                          "    e = np.exp(x)\n", "1.1 softmax_stable_and_masked", TOTAL - 1),
+                          "    e = np.exp(x)\n", "1.1 softmax_stable_and_masked"),
 }
 LAYOUTS = ("self_attention", "exercises/self_attention", ".")
 

@@ -149,6 +149,8 @@ def kl_penalty(logp, logp_ref, kind="k1"):
 
     k1 and k3 have expectation exactly KL(pi || pi_ref) under ``a ~ pi``; one k1 sample can
     be negative, k2 and k3 never are. The RLHF reward subtracts ``beta * k1`` at every token.
+    k3 keeps full relative precision for r near 1, where ``exp(log r) - 1 - log r`` loses
+    every digit: compute ``r - 1`` as ``np.expm1(log r)``.
 
     Args:
         logp: ``(...)`` log pi(a_t|s_t) of the sampled tokens under the policy.

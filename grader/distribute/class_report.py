@@ -28,6 +28,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..expect import CAUSE
+
 PASSED, NOT_IMPLEMENTED = "passed", "not implemented"
 # A number on its own (not inside a name such as float32 or d_k): 3, -1.5, 1e-05, .5, inf.
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?!\w)")
@@ -37,8 +39,12 @@ FILES = ("checks.csv", "exercises.csv", "failures.png")
 
 
 def diagnosis(message: str, status: str) -> str:
-    """The first line of the message, numbers made `#`; the status if there is no message."""
-    lines = [line for line in (message or "").strip().splitlines() if line.strip()]
+    """The cause the message states ("Likely cause: ..."), else its first line; numbers made
+    `#`; the status if there is no message."""
+    message = message or ""
+    if CAUSE in message:
+        message = CAUSE + message.split(CAUSE, 1)[1].split(". ")[0].split(".\n")[0]
+    lines = [line for line in message.strip().splitlines() if line.strip()]
     if not lines:
         return status
     text = " ".join(NUMBER.sub("#", lines[0]).split())

@@ -108,7 +108,8 @@ MUTANTS = [
            ((ATTEND, "        return scaled_dot_product_attention(q, k, v, mask)\n"),),
            # (the chunked prefill raises in the student's code: a mask of L+T keys for T)
            ("decode_one_token_per_step_matches_full_forward",
-            "generate_greedy_with_and_without_cache"), "without the cached positions",
+            "generate_greedy_with_and_without_cache", "cached_attention_attends_to_the_past"),
+           "without the cached positions",
            diagnosis="the new queries attend to the new keys/values alone"),
     Mutant("prompt_dropped", "4.5", KV, ((RESULT, "    return ids[:, T0:]\n    ### END "
                                                   "SOLUTION\n"),),

@@ -123,10 +123,10 @@ def flops_per_token_kaplan(impl):
     for config, seq_len, n, want, name in cases:
         what = f"flops_per_token({name})"
         if impl.count_parameters(dict(config), include_embeddings=False) != n:
-            # 6N counts N = count_parameters(config, include_embeddings=False): a wrong count
+            # 6N counts N, the non-embedding count_parameters: a wrong count
             # is count_parameters' slip, not this one's
             expect.fail(f"4.8: {what}: skipped until count_parameters_exact passes (the "
-                        "FLOPs count N = count_parameters(config, include_embeddings=False)).")
+                        "FLOPs count N is count_parameters(config, include_embeddings=False)).")
         got = _int(call_unchanged(impl.flops_per_token, "flops_per_token", dict(config),
                                   seq_len), what)
         if got == want:
@@ -152,7 +152,7 @@ def flops_per_token_kaplan(impl):
         if got in slips:
             expect.fail(f"{what} = {got:,}, expected {want:,}. {_slip(slips[got])}")
         expect.fail(f"{what} = {got:,}, expected {want:,}: 6N + 6 n_layer seq_len n_embd, "
-                    "N = count_parameters(config, include_embeddings=False) (is "
+                    "N being count_parameters(config, include_embeddings=False) (is "
                     "count_parameters right?).")
 
 
