@@ -79,15 +79,6 @@ LAYER_FORMULAS = {
 LAYER_IDS = {"enc": ("3.6", "encoder_layer"), "dec": ("3.7", "decoder_layer")}
 
 
-def _fail_with(actual, expected, label: str, why: str) -> None:
-    """Fail with where `actual` and `expected` differ, then the likely mistake `why`."""
-    try:
-        expect.close(actual, expected, label)
-    except expect.CheckFailed as exc:
-        expect.fail(f"{exc} Likely mistake: {why}")
-    expect.fail(f"{label}: {why}")
-
-
 def _diagnose(actual, expected_key: str, label: str, bugs: dict[str, str]) -> None:
     """If `actual` is not the fixture `expected_key` but equals a known wrong formula's
     fixture (`bugs`: fixture key -> likely mistake), fail naming that mistake."""
@@ -389,7 +380,7 @@ def _float32_tree(value: dict) -> dict:
 
 # Issue 15: a known wrong formula's output, matched exactly, is a probe-confirmed diagnosis: it
 # is stated as one (expect.cause).  Replaces the definition above (3.6, 3.7 and 3.11 use it).
-def _fail_with(actual, expected, label: str, why: str) -> None:  # noqa: F811
+def _fail_with(actual, expected, label: str, why: str) -> None:
     """Fail with where `actual` and `expected` differ, then the confirmed cause `why`."""
     try:
         expect.close(actual, expected, label)
@@ -458,7 +449,8 @@ def _norms_only(layer: str, params: dict, placement: str) -> dict:
     """`params` with every sub-layer's output projection zeroed (W_o, b_o, W_2, b_2), so that a
     post-norm layer is its LayerNorms in a row; in pre-norm the FFN is made the identity of
     its input instead (W_1 = W_2 = [I 0], b_1 = 20 = -b_2: ReLU's positive side), so that
-    out = x + ln_last(x).  The expected value then needs layer_norm (3.2) alone."""
+    out = x + ln_last(x) (features from d_ff on, if d_ff < C, pass 0).  The expected value
+    then needs layer_norm (3.2) alone."""
     p = dict(params)
     for sub, *_ in SUBLAYERS[layer]:
         for name in (("W_2", "b_2") if sub == "ffn" else ("W_o", "b_o")):
@@ -466,7 +458,8 @@ def _norms_only(layer: str, params: dict, placement: str) -> dict:
     if placement == "pre":
         C, F = p["ffn.W_1"].shape
         p["ffn.W_1"], p["ffn.W_2"] = np.eye(C, F), np.eye(F, C)
-        p["ffn.b_1"], p["ffn.b_2"] = np.full(F, 20.0), np.full(C, -20.0)
+        # With F < C the features from F on have no hidden unit: their output is b_2 = 0.
+        p["ffn.b_1"], p["ffn.b_2"] = np.full(F, 20.0), np.where(np.arange(C) < F, -20.0, 0.0)
     return p
 
 
@@ -478,7 +471,9 @@ def _norms_only_out(impl, layer: str, params: dict, placement: str, x, eps: floa
         return impl.layer_norm(y, params[f"{name}.gamma"], params[f"{name}.beta"], eps)[0]
 
     if placement == "pre":
-        return x + ln(norms[-1], x)
+        y = ln(norms[-1], x)
+        y[..., params["ffn.W_1"].shape[1]:] = 0.0  # features without a hidden unit
+        return x + y
     for name in norms:
         x = ln(name, x)
     return x

@@ -105,11 +105,12 @@ def _ce_gate(impl) -> None:
 
 @check("3.8")
 def cross_entropy_ignore_index_option(impl):
-    """an ignore_index other than -100 (here a class id) leaves those positions out"""
+    """an ignore_index other than -100 (a class id no target uses) leaves those positions out"""
     _ce_gate(impl)
     logits, targets = get("ce.logits"), get("ce.ignored.targets")
     kept = targets[targets != -100]
-    ignored = int(min(set(range(logits.shape[-1])) - set(kept.tolist())))  # an unused class
+    unused = set(range(logits.shape[-1])) - set(kept.tolist())
+    ignored = int(min(unused)) if unused else -1  # an unused class, or else no class at all
     relabelled = np.where(targets == -100, ignored, targets)
     for smoothing in (0.0, float(fx()["ce.smoothed.smoothing"])):
         label = f"3.8 cross_entropy(ignore_index={ignored}, label_smoothing={smoothing:.4g})"
