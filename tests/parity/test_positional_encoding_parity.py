@@ -15,6 +15,8 @@ Inputs are scaled up (std 3) and dimensions differ (B=2, H=3, H_kv=2, T, head_di
 so that a transposed axis or a swapped layout fails loudly.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -27,9 +29,14 @@ from transformers.models.llama.modeling_llama import (
     rotate_half,
 )
 
-import reference.positional_encoding as ref
+from reference.positional_encoding import alibi, embedding, rope, rope_interleaved, rope_scaling
 from reference.self_attention.masks import causal_mask
 from reference.self_attention.softmax import softmax
+
+# The functions under test, from the files that hold them (the packages import nothing).
+FILES = (alibi, embedding, rope, rope_interleaved, rope_scaling)
+ref = SimpleNamespace(**{name: getattr(file, name) for file in FILES for name in dir(file)
+                         if not name.startswith("_")})
 
 RTOL, ATOL = 1e-10, 1e-12
 EPS32 = float(np.finfo(np.float32).eps)

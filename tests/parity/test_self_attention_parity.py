@@ -5,13 +5,20 @@ Everything runs in float64 with tight tolerances; dimensions are distinct (B=2, 
 T_k=5, D=4, D_v=6, C=12) so that a transposed axis fails loudly.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.nn.attention.bias import causal_lower_right
 
-import reference.self_attention as ref
+from reference.self_attention import attention, masks, multi_head, online_softmax, softmax
+
+# The functions under test, from the files that hold them (the packages import nothing).
+FILES = (attention, masks, multi_head, online_softmax, softmax)
+ref = SimpleNamespace(**{name: getattr(file, name) for file in FILES for name in dir(file)
+                         if not name.startswith("_")})
 
 RTOL, ATOL = 1e-10, 1e-12
 B, H, T_Q, T_K, D, D_V, C = 2, 3, 3, 5, 4, 6, 12
