@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import shutil
+import textwrap
 from pathlib import Path
 
 from .results import NOT_IMPLEMENTED, PASSED, ExerciseResult, describe_checks, status_of
@@ -33,16 +36,52 @@ def total_line(results: list[ExerciseResult]) -> str:
             "passed")
 
 
+# A file that does not compile fails every check of every exercise that imports it, with the
+# same message: it is shown once, above the exercises it stops.
+FILE_ERROR = re.compile(r"your code raised (SyntaxError|IndentationError|TabError): ")
+
+
 def details(results: list[ExerciseResult]) -> str:
-    """Full messages for exercises that were attempted but lost points."""
+    """Full messages for exercises that were attempted but lost points; an error that stops
+    a file from compiling once, naming the exercises it stops."""
+    stopped: dict[str, tuple[str, list[str]]] = {}  # error -> (shortest message, exercises)
+    errors = {}  # message -> its error
+    for r in results:
+        for c in r.checks:
+            if c.status != PASSED and FILE_ERROR.match(c.message):
+                error = _file_error(c.message)
+                errors[c.message] = error
+                shortest, ids = stopped.setdefault(error, (c.message, []))
+                if len(c.message) < len(shortest):
+                    stopped[error] = (c.message, ids)
+                if r.exercise.id not in ids:
+                    ids.append(r.exercise.id)
     blocks = []
+    for message, ids in stopped.values():
+        first, *where = message.removeprefix("your code raised ").strip().splitlines()
+        stops = textwrap.fill(f"It stops {', '.join(ids)}: fix it first.", min(80, _width()))
+        blocks.append("\n".join([f"== {first} ==", *where, stops]))
     for r in results:
         if r.status in (PASSED, NOT_IMPLEMENTED):
             continue
+        failing = [c for c in r.checks if c.status != PASSED]
+        if failing and all(c.message in errors for c in failing):
+            continue  # said once above
         ex = r.exercise
+        shown = dataclasses.replace(r, checks=[
+            dataclasses.replace(c, message="the error above, in a file it imports")
+            if c.message in errors else c for c in r.checks])
         blocks.append(f"== {ex.id} {ex.title} — {r.status} ({r.score:g}/{ex.points}) ==\n"
-                      f"{r.details}\nRead: {ex.lecture_link}")
+                      f"{shown.details}\nRead: {ex.lecture_link}")
     return "\n\n".join(blocks)
+
+
+def _file_error(message: str) -> str:
+    """The error itself, whichever file imported the one that does not compile: the
+    message's first line and where the error is (its last "file, line N" line)."""
+    lines = message.strip().splitlines()
+    where = [line for line in lines if re.fullmatch(r"\s+\S+\.py, line \d+", line)]
+    return lines[0] + (where[-1] if where else "")
 
 
 def gradescope(results: list[ExerciseResult], seconds: float, split_hidden: bool = False,

@@ -102,12 +102,17 @@ def describe_checks(checks: list[CheckResult], mark_hidden: bool = False) -> str
     checks (by their description only: their code is never shown)."""
     output = "".join(c.output for c in checks)
     lines = []
+    previous = None
     for c in checks:
         mark = "ok  " if c.status == PASSED else "FAIL"
         label = "(hidden) " if mark_hidden and c.hidden else ""
         lines.append(f"[{mark}] {label}{c.description} (weight {c.weight})")
         if c.status != PASSED and c.message:
-            lines.extend("       " + m for m in c.message.strip().splitlines())
+            if c.message == previous:  # e.g. a file that does not compile: every check
+                lines.append("       (the same error as above)")
+            else:
+                lines.extend("       " + m for m in c.message.strip().splitlines())
+            previous = c.message
     if output.strip():
         lines.append("Your code printed (end of output):")
         lines.extend("       " + m for m in output.strip().splitlines()[-15:])

@@ -64,3 +64,21 @@ def test_make_help_fits_80_columns_and_names_every_target():
     makefile = (REPO / "Makefile").read_text()
     phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:"))
     assert set(phony.split()[1:]) <= targets
+
+
+def test_a_syntax_error_is_reported_once_with_a_caret(submission, tmp_path):
+    """One missing `)` in softmax.py fails every check of every exercise that imports the
+    file: the report says so once, where the error is, and which exercises it stops."""
+    path = submission / "self_attention" / "softmax.py"
+    source = path.read_text()
+    assert source.count("def softmax(x, axis=-1):") == 1
+    path.write_text(source.replace("def softmax(x, axis=-1):", "def softmax(x, axis=-1:"))
+    done = run_grader("--target", str(submission), "-e", "1", "--json",
+                      str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    details = done.stdout.split("Total:", 1)[1]
+    assert details.count("SyntaxError") == 1, details
+    assert "    def softmax(x, axis=-1:\n                          ^\n" in details
+    assert "It stops 1.1, 1.2, 1.4, 1.5, 1.7, 1.8, 1.9: fix it first." in details
+    assert "== 1.1" not in details  # nothing else to say about them
+    assert len(done.stdout.splitlines()) <= 9 + 16, done.stdout  # the table, and the error

@@ -211,7 +211,11 @@ def _describe(exc: BaseException, target: Path) -> dict:
             pass
         lines.append(f"  {where}, line {f.lineno}, in {f.name}\n    {(f.line or '').strip()}")
     if isinstance(exc, SyntaxError) and exc.filename:
-        lines.append(f"  {exc.filename}, line {exc.lineno}\n    {(exc.text or '').strip()}")
+        text = (exc.text or "").rstrip("\n")
+        code = text.strip()
+        column = (exc.offset or 1) - 1 - (len(text) - len(text.lstrip()))  # in `code`
+        caret = f"\n    {' ' * column}^" if code and 0 <= column <= len(code) else ""
+        lines.append(f"  {exc.filename}, line {exc.lineno}\n    {code}{caret}")
     message = str(exc)
     if isinstance(exc, SystemExit):
         message = f"your code called sys.exit({exc.code!r})"
