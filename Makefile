@@ -56,8 +56,8 @@ $(VENV)/.parity: $(VENV)/.test
 	@touch $@
 
 # --- students ---------------------------------------------------------------------------
-grade: $(VENV)/.student ## Grade your exercises (EX='1.4' for one, TARGET=reference)
-	@$(PY) -m grader $(GRADE_ARGS)
+grade: $(VENV)/.student ## Grade your exercises (EX='1.4' for one, VERBOSE=1 for all)
+	@$(PY) -m grader $(GRADE_ARGS) $(if $(VERBOSE),--verbose)
 
 where: $(VENV)/.student ## Where an exercise's files, checks, tests live (EX=4.5)
 	@$(if $(EX),,echo "make where needs EX=ID, e.g. EX=4.5 or EX=softmax" >&2; exit 2)

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import course, report
+from . import course, report, screen
 from .runner import GRADER_DIR, grade, resolve_target
 from .sandbox import Limits, SandboxUnavailable
 from .sandbox.launch import GiB, become_subreaper
@@ -32,6 +32,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where to write the results (default: build/results.json)")
     parser.add_argument("--checks-json", type=Path, default=None, metavar="PATH",
                         help="also write every check's verdict as data (for class reports)")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="every exercise's row and every failure's message (default: "
+                             "progress per module, what you started, and what to do next)")
     parser.add_argument("--fail-under", type=float, default=None, metavar="POINTS",
                         help="exit with status 1 if the total is below POINTS")
     gradescope = parser.add_argument_group("autograding (Gradescope)")
@@ -72,14 +75,29 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Grading {target} ...\n")
-    print(report.header())
+    try:  # the folder as the student named it, short
+        shown = target.relative_to(Path.cwd())
+    except ValueError:
+        shown = target
+    print(f"Grading {shown} ...\n")
+    if args.verbose:
+        print(report.header())
+    live = not args.verbose and sys.stdout.isatty()
+    total = len(course.select(args.exercise))
+    done = []
+
+    def show(result):
+        done.append(result)
+        if args.verbose:
+            print(report.row(result), flush=True)
+        elif live:  # a counter in place while grading, on a terminal only
+            print(f"\rgraded {len(done)}/{total} ({result.exercise.id})", end="", flush=True)
+
     become_subreaper()  # what student code starts and leaves behind comes back to us, and dies
     start = time.monotonic()
     try:
         limits = limits_from(args)
-        results = grade(target, args.exercise, limits=limits,
-                        on_exercise_done=lambda r: print(report.row(r), flush=True))
+        results = grade(target, args.exercise, limits=limits, on_exercise_done=show)
     except SandboxUnavailable as exc:
         report.write_json(report.not_graded(str(exc)), args.json)
         print(f"error: student code cannot be confined, so nothing was graded: {exc}",
@@ -91,11 +109,25 @@ def main(argv: list[str] | None = None) -> int:
               f"An error report was written to {args.json}", file=sys.stderr)
         return 2
     seconds = time.monotonic() - start
-    print()
-    print(report.total_line(results) + f" ({seconds:.1f} s)")
-    details = report.details(results)
+    if live:
+        print("\r" + " " * 40 + "\r", end="")
+    if args.verbose:
+        print()
+        print(report.total_line(results) + f" ({seconds:.1f} s)")
+        details = report.details(results)
+    else:
+        print(screen.summary(results, screen.use_colour(sys.stdout)))
+        print("\n" + report.total_line(results) + f" ({seconds:.1f} s)")
+        following = screen.next_exercise(results)
+        details = report.details(results, only={following.exercise.id} if following else set())
+        failing = [r for r in results if r.status not in ("passed", "not implemented")
+                   and r is not following]
+        if failing:
+            details += ("\n\n" if details else "") + screen.fit(
+                f"{len(failing)} more exercise(s) lose points; every message: "
+                "make grade VERBOSE=1")
     if details:
-        print("\n" + details)
+        print("\n" + (details if args.verbose else screen.wrap(details)))
     preamble = (clean(args.preamble.read_text(errors="replace"), 4000)  # it names student files
                 if args.preamble and args.preamble.is_file() else "")
     report.write_json(report.gradescope(results, seconds, split_hidden=args.hide_hidden_checks,

@@ -41,9 +41,9 @@ def total_line(results: list[ExerciseResult]) -> str:
 FILE_ERROR = re.compile(r"your code raised (SyntaxError|IndentationError|TabError): ")
 
 
-def details(results: list[ExerciseResult]) -> str:
-    """Full messages for exercises that were attempted but lost points; an error that stops
-    a file from compiling once, naming the exercises it stops."""
+def details(results: list[ExerciseResult], only: set[str] | None = None) -> str:
+    """Full messages for exercises that were attempted but lost points (those of `only`, if
+    given); an error that stops a file from compiling once, naming the exercises it stops."""
     stopped: dict[str, tuple[str, list[str]]] = {}  # error -> (shortest message, exercises)
     errors = {}  # message -> its error
     for r in results:
@@ -62,7 +62,8 @@ def details(results: list[ExerciseResult]) -> str:
         stops = textwrap.fill(f"It stops {', '.join(ids)}: fix it first.", min(80, _width()))
         blocks.append("\n".join([f"== {first} ==", *where, stops]))
     for r in results:
-        if r.status in (PASSED, NOT_IMPLEMENTED):
+        if r.status in (PASSED, NOT_IMPLEMENTED) or (only is not None
+                                                     and r.exercise.id not in only):
             continue
         failing = [c for c in r.checks if c.status != PASSED]
         if failing and all(c.message in errors for c in failing):

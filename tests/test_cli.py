@@ -17,7 +17,7 @@ def run_grader(*args, cwd=REPO):
 def test_table_and_gradescope_json(tmp_path):
     out = tmp_path / "results.json"
     done = run_grader("--target", "reference", "--exercise", "1.1", "-e", "1.3",
-                      "--json", str(out))
+                      "--json", str(out), "--verbose")
     assert done.returncode == 0, done.stderr
     assert "1.1   Stable softmax" in done.stdout and "passed" in done.stdout
     assert "Total: 8/8 points" in done.stdout
@@ -32,7 +32,7 @@ def test_table_and_gradescope_json(tmp_path):
 
 def test_stubs_table_says_not_implemented(tmp_path):
     out = tmp_path / "r.json"
-    done = run_grader("--exercise", "1", "--json", str(out))
+    done = run_grader("--exercise", "1", "--json", str(out), "--verbose")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("not implemented") >= 9
     assert "Total: 0/60 points" in done.stdout
@@ -81,4 +81,33 @@ def test_a_syntax_error_is_reported_once_with_a_caret(submission, tmp_path):
     assert "    def softmax(x, axis=-1:\n                          ^\n" in details
     assert "It stops 1.1, 1.2, 1.4, 1.5, 1.7, 1.8, 1.9: fix it first." in details
     assert "== 1.1" not in details  # nothing else to say about them
-    assert len(done.stdout.splitlines()) <= 9 + 16, done.stdout  # the table, and the error
+    assert len(done.stdout.splitlines()) <= 30, done.stdout  # Module 1's rows, and the error
+
+
+def test_the_first_screen_fits_and_names_the_next_exercise(tmp_path):
+    """A fresh clone's first `make grade`: progress per module, what to do next, in 40 lines
+    of 80 columns."""
+    done = run_grader("--json", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()[1:-1]  # not the lines naming this test's folders
+    assert len(lines) <= 40 and max(map(len, lines)) <= 80, done.stdout
+    assert "Module 1  Self-attention" in done.stdout and "not started" in done.stdout
+    assert "Next: 1.1 Stable softmax" in done.stdout
+    assert "  edit   exercises/self_attention/softmax.py" in done.stdout
+    assert "  grade  make grade EX=1.1" in done.stdout
+    assert "\033[" not in done.stdout  # no colour when piped
+
+
+def test_the_summary_shows_started_modules_and_the_next_failure(submission, tmp_path):
+    path = submission / "self_attention" / "softmax.py"
+    path.write_text(path.read_text() + "\n\n_right = softmax_backward\n\n\n"
+                    "def softmax_backward(dout, out, axis=-1):\n"
+                    "    return 2 * _right(dout, out, axis=axis)\n")
+    done = run_grader("--target", str(submission), "-e", "1", "-e", "2",
+                      "--json", str(tmp_path / "r.json"))
+    lines = done.stdout.splitlines()[1:-1]  # not the lines naming this test's folders
+    assert max(map(len, lines)) <= 80, done.stdout
+    assert "  1.1  Stable softmax" in done.stdout and "Next: 1.2 Softmax backward" in done.stdout
+    assert "fix 1.2 first" in done.stdout  # 1.5 and 1.8 build on it
+    assert "== 1.2 Softmax backward (JVP)" in done.stdout and "== 1.5" not in done.stdout
+    assert "make grade VERBOSE=1" in done.stdout

@@ -92,7 +92,7 @@ def grade_submission(student: str, slot: int, options: Options) -> int:
         argv = ["--target", str(work / "submission"),
                 "--json", str(results_path(options.out, student)),
                 "--checks-json", str(checks_path(options.out, student)),
-                "--hide-hidden-checks", "--preamble", str(work / "notes.txt"),
+                "--hide-hidden-checks", "--verbose", "--preamble", str(work / "notes.txt"),
                 *[arg for ex in options.exercises for arg in ("--exercise", ex)],
                 *options.confine]
         if options.sandbox_users:

@@ -67,7 +67,8 @@ else
     exit 2
 fi
 "$PYTHON" -m grader --target "$WORK/submission" --json "$ROOT/results/results.json" \\
-    --hide-hidden-checks --preamble "$WORK/notes.txt" "${{SELECT[@]}}" "${{CONFINE[@]}}"
+    --hide-hidden-checks --verbose --preamble "$WORK/notes.txt" "${{SELECT[@]}}" \\
+    "${{CONFINE[@]}}"
 status=$?
 rm -rf "$WORK"
 exit $status
