@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from . import course, report, screen
+from .results import NOT_IMPLEMENTED, PASSED
 from .runner import GRADER_DIR, grade, resolve_target
 from .sandbox import Limits, SandboxUnavailable
 from .sandbox.launch import GiB, become_subreaper
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + report.total_line(results) + f" ({seconds:.1f} s)")
         following = screen.next_exercise(results)
         details = report.details(results, only={following.exercise.id} if following else set())
-        failing = [r for r in results if r.status not in ("passed", "not implemented")
+        failing = [r for r in results if r.status not in (PASSED, NOT_IMPLEMENTED)
                    and r is not following]
         if failing:
             details += ("\n\n" if details else "") + screen.fit(

@@ -62,11 +62,12 @@ def roots(exercise_id: str, states: dict[str, str | None]) -> list[tuple[str, st
     return sorted(found, key=lambda item: course.BY_ID[item[0]].sort_key)
 
 
-def note(exercise_id: str, broken: list[tuple[str, str]]) -> tuple[str, str]:
-    """(note, inherited state): what the report of `exercise_id` says first, and whether
-    its checks are skipped (the state it inherits: hangs or crashes) or not ("")."""
+def note(exercise_id: str, broken: list[tuple[str, str]]) -> tuple[str, str, str]:
+    """(note, inherited state, the exercise to fix first): what the report of `exercise_id`
+    says first, and whether its checks are skipped (the state it inherits: hangs or
+    crashes) or not ("")."""
     if not broken:
-        return "", ""
+        return "", "", ""
     blocking = [(dep, how) for dep, how in broken if how in (HANGS, CRASHES)]
     shown = blocking or broken
     named = ", ".join(f"{dep} ({course.BY_ID[dep].title})" for dep, _ in shown)
@@ -74,6 +75,6 @@ def note(exercise_id: str, broken: list[tuple[str, str]]) -> tuple[str, str]:
     if blocking:
         how = blocking[0][1]
         return (f"Not run: {exercise_id} builds on {named}, which {how}: fix {first} first "
-                "(running these checks would only repeat that)."), how
+                "(running these checks would only repeat that)."), how, first
     return (f"{exercise_id} builds on {named}, which fails: fix {first} first; failures "
-            "here may come from it."), ""
+            "here may come from it."), "", first

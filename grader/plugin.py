@@ -70,7 +70,7 @@ class GradingPlugin:
             self._finish_exercise()
             self._current, self._started = check.exercise_id, time.monotonic()
             result = self.results[check.exercise_id]
-            result.note, result.blocked = dependencies.note(
+            result.note, result.blocked, result.fix_first = dependencies.note(
                 check.exercise_id, dependencies.roots(check.exercise_id, self._states))
             self._impl = None if result.blocked else RemoteImplementation(self.pool)
         if self.results[check.exercise_id].blocked:

@@ -39,6 +39,7 @@ class ExerciseResult:
     # is how that one is broken ("hangs" / "crashes") when this one's checks were not run.
     note: str = ""
     blocked: str = ""
+    fix_first: str = ""  # the exercise the note names first
 
     @property
     def output(self) -> str:

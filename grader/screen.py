@@ -61,7 +61,7 @@ def exercise_line(result: ExerciseResult, colour: bool = False) -> str:
     head = f"  {ex.id:<5}{title:<30} {_points(result.score, ex.points):>7}  "
     status = result.status
     # The details below the table are the next exercise's; a row only says what comes first.
-    first = result.note.split(" builds on ", 1)[1].split(" ", 1)[0] if result.note else ""
+    first = result.fix_first
     reason = f"fix {first} first" if first and status != PASSED else ""
     line = fit(f"{head}{status:<15} {reason}".rstrip())
     if not colour:
