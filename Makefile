@@ -6,6 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TARGET ?= exercises
 EX     ?=
+RESET  ?=
 FORCE  ?=
 MODULE ?= self_attention
 BENCH  ?= all
@@ -21,7 +22,7 @@ comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade where test parity bench bench-grading classroom grade-class stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
+.PHONY: help grade watch hint where test parity bench bench-grading classroom grade-class stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
@@ -58,6 +59,10 @@ $(VENV)/.parity: $(VENV)/.test
 # --- students ---------------------------------------------------------------------------
 grade: $(VENV)/.student ## Grade your exercises (EX='1.4' for one, VERBOSE=1 for all)
 	@$(PY) -m grader $(GRADE_ARGS) $(if $(VERBOSE),--verbose)
+
+hint: $(VENV)/.student ## One more hint each time (EX=1.4; RESET=1 starts over)
+	@$(if $(EX),,echo "make hint needs EX=ID, e.g. EX=1.4 or EX=softmax" >&2; exit 2)
+	@$(PY) -m grader.hint "$(EX)" $(if $(RESET),--reset)
 
 where: $(VENV)/.student ## Where an exercise's files, checks, tests live (EX=4.5)
 	@$(if $(EX),,echo "make where needs EX=ID, e.g. EX=4.5 or EX=softmax" >&2; exit 2)
