@@ -60,6 +60,9 @@ $(VENV)/.parity: $(VENV)/.test
 grade: $(VENV)/.student ## Grade your exercises (EX='1.4' for one, VERBOSE=1 for all)
 	@$(PY) -m grader $(GRADE_ARGS) $(if $(VERBOSE),--verbose)
 
+watch: $(VENV)/.student ## Re-grade on every save what it changed (EX= to narrow)
+	@$(PY) -m grader.watch --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
+
 hint: $(VENV)/.student ## One more hint each time (EX=1.4; RESET=1 starts over)
 	@$(if $(EX),,echo "make hint needs EX=ID, e.g. EX=1.4 or EX=softmax" >&2; exit 2)
 	@$(PY) -m grader.hint "$(EX)" $(if $(RESET),--reset)

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 from . import course, report, screen
-from .results import NOT_IMPLEMENTED, PASSED
 from .runner import GRADER_DIR, grade, resolve_target
 from .sandbox import Limits, SandboxUnavailable
 from .sandbox.launch import GiB, become_subreaper
@@ -116,19 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(report.total_line(results) + f" ({seconds:.1f} s)")
         details = report.details(results)
+        if details:
+            print("\n" + details)
     else:
-        print(screen.summary(results, screen.use_colour(sys.stdout)))
-        print("\n" + report.total_line(results) + f" ({seconds:.1f} s)")
-        following = screen.next_exercise(results)
-        details = report.details(results, only={following.exercise.id} if following else set())
-        failing = [r for r in results if r.status not in (PASSED, NOT_IMPLEMENTED)
-                   and r is not following]
-        if failing:
-            details += ("\n\n" if details else "") + screen.fit(
-                f"{len(failing)} more exercise(s) lose points; every message: "
-                "make grade VERBOSE=1")
-    if details:
-        print("\n" + (details if args.verbose else screen.wrap(details)))
+        print(screen.first_screen(results, seconds, screen.use_colour(sys.stdout)))
     preamble = (clean(args.preamble.read_text(errors="replace"), 4000)  # it names student files
                 if args.preamble and args.preamble.is_file() else "")
     report.write_json(report.gradescope(results, seconds, split_hidden=args.hide_hidden_checks,

@@ -38,7 +38,8 @@ from .sandbox import (
 
 class GradingPlugin:
     def __init__(self, exercises: list[Exercise], pool: WorkerPool,
-                 on_exercise_done: Callable[[ExerciseResult], None] | None = None):
+                 on_exercise_done: Callable[[ExerciseResult], None] | None = None,
+                 known: dict[str, str | None] | None = None):
         self.exercises = exercises
         self.pool = pool
         self.results = {ex.id: ExerciseResult(ex) for ex in exercises}
@@ -48,7 +49,9 @@ class GradingPlugin:
         self._started = 0.0
         self._timed_out: set[str] = set()
         self._crashed: set[str] = set()
-        self._states: dict[str, str | None] = {}  # graded exercise -> how it is broken
+        # graded exercise -> how it is broken; `known` carries verdicts of an earlier run
+        # (make watch re-grades only what changed)
+        self._states: dict[str, str | None] = dict(known or {})
 
     # -- collection: one parametrised item per check ----------------------------------------
     def pytest_generate_tests(self, metafunc):
@@ -119,8 +122,8 @@ class GradingPlugin:
         if self._current is None:
             return
         result = self.results[self._current]
-        self._states[self._current] = dependencies.state(result,
-                                                         self._current in self._crashed)
+        result.broken = dependencies.state(result, self._current in self._crashed)
+        self._states[self._current] = result.broken
         if self._impl is not None:
             self._impl.close()
         result.seconds = time.monotonic() - self._started

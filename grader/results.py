@@ -40,6 +40,9 @@ class ExerciseResult:
     note: str = ""
     blocked: str = ""
     fix_first: str = ""  # the exercise the note names first
+    # How it is broken, for the exercises built on it ("hangs", "crashes", "fails", or None
+    # when its visible checks pass): set when grading it ends.
+    broken: str | None = None
 
     @property
     def output(self) -> str:

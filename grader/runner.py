@@ -35,13 +35,15 @@ _PROVEN: set[Limits] = set()  # confinements a probe has proved in this process
 
 def grade(target: str | os.PathLike, exercise_ids: list[str] | None = None,
           on_exercise_done: Callable[[ExerciseResult], None] | None = None,
-          limits: Limits | None = None) -> list[ExerciseResult]:
+          limits: Limits | None = None,
+          known: dict[str, str | None] | None = None) -> list[ExerciseResult]:
     """Run every check of the selected exercises against `target`; one result per exercise.
 
     `limits` says how student code is confined (default: a worker of this user, confined by
     Landlock where the kernel has it).  At stakes (a sandbox user, or private paths) a probe
     first proves the confinement holds, or `SandboxUnavailable` is raised: grading never goes
-    on without it.
+    on without it.  `known` says how exercises graded earlier and not now are broken
+    (`ExerciseResult.broken`), so the reports of those built on them still say so.
     """
     exercises = course.select(exercise_ids)
     root = resolve_target(target)
@@ -60,7 +62,7 @@ def grade(target: str | os.PathLike, exercise_ids: list[str] | None = None,
     except BaseException:
         pool.close()
         raise
-    plugin = GradingPlugin(exercises, pool, on_exercise_done)
+    plugin = GradingPlugin(exercises, pool, on_exercise_done, known)
     args = [
         str(GRADER_DIR / "suite.py"), "-c", str(GRADER_DIR / "pytest.ini"),
         "--rootdir", str(GRADER_DIR), "-p", "no:cacheprovider", "-p", "no:terminal",

@@ -24,7 +24,7 @@ import sys
 import textwrap
 from typing import TextIO
 
-from . import course
+from . import course, report
 from .results import FAILED, NOT_IMPLEMENTED, PASSED, ExerciseResult
 
 WIDTH = 80
@@ -124,3 +124,21 @@ def summary(results: list[ExerciseResult], colour: bool = False) -> str:
     lines.append("")
     lines.extend(next_block(next_exercise(results), len(results) == len(course.EXERCISES)))
     return "\n".join(lines)
+
+
+def first_screen(results: list[ExerciseResult], seconds: float, colour: bool = False,
+                 focus: ExerciseResult | None = None) -> str:
+    """What `make grade` prints after grading: the summary, the total, and the messages of one
+    exercise (`focus`, by default the next one), then how many more lose points."""
+    following = focus or next_exercise(results)
+    parts = [summary(results, colour), report.total_line(results) + f" ({seconds:.1f} s)"]
+    details = report.details(results, only={following.exercise.id} if following else set())
+    failing = [r for r in results if r.status not in (PASSED, NOT_IMPLEMENTED)
+               and r is not following]
+    if failing:
+        details += ("\n\n" if details else "") + fit(
+            f"{len(failing)} more exercise(s) lose points; every message: "
+            "make grade VERBOSE=1")
+    if details:
+        parts.append(wrap(details))
+    return "\n\n".join(parts)
