@@ -53,10 +53,9 @@ def embedding_backward(dout, cache):
     """Gradient of the loss w.r.t. the table (exercise 2.2).
 
     Every occurrence of id ``v`` copied row ``v`` once, so row ``v`` of the gradient is the
-    sum of the ``dout`` rows at the places where ``ids == v``: a scatter-add. Repeated ids
-    must accumulate -- ``dtable[ids] += dout`` does not (with fancy indexing, the last write
-    wins); use ``np.add.at``. Rows of ids that never occur get 0. The integer ids have no
-    gradient, so only ``dtable`` is returned.
+    sum of the ``dout`` rows at the places where ``ids == v``: a scatter-add (lecture,
+    Section 4.2, with its NumPy trap). Repeated ids accumulate; rows of ids that never occur
+    get 0. The integer ids have no gradient, so only ``dtable`` is returned.
 
     Args:
         dout: dL/d(out), shape ``(..., C)`` (the forward's ``ids.shape + (C,)``).

@@ -12,8 +12,8 @@ def split_heads(x, n_heads):
         n_heads: H, a positive divisor of C.
 
     Returns:
-        ``(B, H, T, C // H)``, same dtype: a view of ``x`` (reshape + transpose, no copy when
-        ``x`` is contiguous), in general not C-contiguous. Do not write into it.
+        ``(B, H, T, C // H)``, same dtype: a view of ``x`` (no copy when ``x`` is
+        contiguous), in general not C-contiguous. Do not write into it.
 
     Raises:
         ValueError: if ``x`` is not 3-D or ``C % n_heads != 0``.

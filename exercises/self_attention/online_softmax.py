@@ -12,25 +12,17 @@ def online_softmax_attention(q, k, v, mask=None, block_size=64, causal=False):
     """Scaled dot-product attention computed block by block over the keys (exercise 1.9).
 
     The keys and values are visited in blocks of ``block_size`` (the last block may be
-    shorter). Each query row keeps three running quantities over the keys seen so far
-    (FlashAttention's recurrence):
-
-        m    running max of the scores                            (..., T_q, 1)
-        l    running sum of exp(score - m)                        (..., T_q, 1)
-        acc  running sum of exp(score - m) * v                    (..., T_q, D_v)
-
-    When a block raises the max from m_old to m_new, the earlier sums were computed relative
-    to m_old, so both are rescaled by exp(m_old - m_new) before the block is added. At the
-    end ``out = acc / l``. The full ``(T_q, T_k)`` score matrix is never built: peak extra
-    memory is O(T_q * block_size) per batch element, plus the ``(..., T_q, D_v)`` output.
+    shorter), with FlashAttention's online-softmax recurrence (lecture, Sections 9.2-9.4).
+    The full ``(T_q, T_k)`` score matrix is never built: peak extra memory is
+    O(T_q * block_size) per batch element, plus the ``(..., T_q, D_v)`` output.
 
     Args:
         q: queries ``(..., T_q, D)``.
         k: keys ``(..., T_k, D)``; same leading dims as ``q``.
         v: values ``(..., T_k, D_v)``; same leading dims.
         mask: optional boolean array broadcastable to ``(..., T_q, T_k)``, True = may attend
-            (as in ``scaled_dot_product_attention``); it is sliced per block after
-            ``np.broadcast_to``, which makes a view, not a copy.
+            (as in ``scaled_dot_product_attention``); it is used one block of keys at a time,
+            never copied to the full ``(..., T_q, T_k)`` shape.
         block_size: number of keys per block, an int >= 1.
         causal: if True, also apply the bottom-right-aligned causal mask of
             ``causal_mask(T_q, T_k)``, built one block at a time (combined with ``mask`` by AND).

@@ -20,8 +20,8 @@ def alibi_slopes(n_heads):
 
     (8 heads: 1/2, 1/4, ..., 1/256). Otherwise, with ``m = 2 ** floor(log2(n))`` the largest
     power of two below n, take the m slopes for m heads, then every other slope of the
-    sequence for 2m heads until there are n: ``slopes(m) + slopes(2m)[0::2][: n - m]``
-    (the authors' reference code; BLOOM's ``build_alibi_tensor`` does the same).
+    sequence for 2m heads, starting with its first, until there are n; concatenated, not
+    sorted (lecture, Section 7.2; the authors' code and BLOOM's ``build_alibi_tensor``).
 
     Args:
         n_heads: number of heads (int >= 1).

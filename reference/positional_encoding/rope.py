@@ -17,9 +17,7 @@ def rotate_half(x):
     """``[-x2, x1]`` where x1, x2 are the two halves of the last axis (given, not an exercise).
 
     Hugging Face's ``rotate_half``. For each pair ``(a, b) = (x[i], x[i + D/2])`` it gives
-    ``(-b, a)``: the pair rotated by +90 degrees. So with ``c, s`` the cos and sin of the
-    pair's angle, ``x * cos + rotate_half(x) * sin`` is ``(a c - b s, a s + b c)``, the
-    pair rotated by that angle.
+    ``(-b, a)``: the pair rotated by +90 degrees (what it is for: lecture, Section 5.5).
 
     Args:
         x: ``(..., D)`` with D even.
@@ -57,16 +55,11 @@ def _check_rope_inputs(x, cos, sin, where):
 def rope_cos_sin(positions, head_dim, base=10000.0, scaling=None):
     """The cos and sin tables of RoPE, half-split layout (exercise 2.3; ``scaling``: 2.6).
 
-    Exactly Hugging Face's ``LlamaRotaryEmbedding`` (computed in float64)::
-
-        inv_freq = 1 / base ** (np.arange(0, head_dim, 2) / head_dim)   # (head_dim/2,)
-        freqs    = positions[:, None] * inv_freq[None, :]                # (T, head_dim/2)
-        emb      = concatenate([freqs, freqs], axis=-1)                  # (T, head_dim)
-        cos, sin = cos(emb), sin(emb)
-
-    Pair i (dims ``i`` and ``i + head_dim/2``) turns by ``inv_freq[i]`` radians per position;
-    both halves of each row therefore hold the same values:
-    ``cos[:, i] == cos[:, i + head_dim/2]``.
+    Exactly Hugging Face's ``LlamaRotaryEmbedding``, computed in float64 (lecture, Sections
+    5.4-5.5). Pair i (dims ``i`` and ``i + head_dim/2``, ``i < head_dim/2``) turns by
+    ``theta_i = base ** (-2i / head_dim)`` radians per position, so both halves of each row
+    hold the same angles: ``cos[t, i] == cos[t, i + head_dim/2] == cos(positions[t] *
+    theta_i)``, and likewise for ``sin``.
 
     Args:
         positions: 1-D array-like ``(T,)`` of positions, ints or floats (need not be
@@ -103,10 +96,10 @@ def rope_cos_sin(positions, head_dim, base=10000.0, scaling=None):
 def apply_rope(x, cos, sin):
     """Rotate queries or keys by their positions' angles, half-split layout (exercise 2.3).
 
-    ``out = x * cos + rotate_half(x) * sin``, as Hugging Face's ``apply_rotary_pos_emb``.
-    For each pair ``(a, b) = (x[..., i], x[..., i + D/2])`` with angle theta:
-    ``out[..., i] = a cos(theta) - b sin(theta)``, ``out[..., i + D/2] = a sin(theta) +
-    b cos(theta)``. A rotation: the norm of every ``x[..., t, :]`` is preserved.
+    As Hugging Face's ``apply_rotary_pos_emb`` (lecture, Section 5.5): each pair
+    ``(a, b) = (x[..., t, i], x[..., t, i + D/2])`` turns by its angle theta (``cos[t, i] =
+    cos(theta)``, ``sin[t, i] = sin(theta)``) to ``(a cos(theta) - b sin(theta),
+    a sin(theta) + b cos(theta))``. A rotation: the norm of every ``x[..., t, :]`` is kept.
 
     Args:
         x: ``(..., T, head_dim)``, e.g. per-head queries ``(B, H, T, D)``.
@@ -130,16 +123,10 @@ def apply_rope(x, cos, sin):
 
 
 def apply_rope_backward(dout, cos, sin):
-    """Gradient of a loss through ``apply_rope``: the inverse rotation (exercise 2.3).
+    """Gradient of a loss through ``apply_rope`` with respect to x (exercise 2.3).
 
-    ``apply_rope`` is linear in x and rotates every pair by theta, so its Jacobian is a
-    rotation R and the vector-Jacobian product is ``R^T dout = R^{-1} dout``: rotate by
-    ``-theta``, i.e. flip the sign of sin::
-
-        dx = dout * cos - rotate_half(dout) * sin
-
-    (This uses that both halves of each table row are equal, as ``rope_cos_sin`` makes
-    them; it is the exact transpose for such tables.)
+    Derived in the lecture, Section 5.6; exact for tables whose two halves are equal, as
+    ``rope_cos_sin`` makes them.
 
     Args:
         dout: dL/d(out), ``(..., T, head_dim)``.

@@ -57,10 +57,8 @@ def apply_rope_interleaved(x, cos, sin):
         out[..., 2i]     = x[..., 2i] * c_i - x[..., 2i+1] * s_i
         out[..., 2i + 1] = x[..., 2i] * s_i + x[..., 2i+1] * c_i
 
-    This is Meta's original ``apply_rotary_emb`` (pairs viewed as complex numbers
-    ``x[2i] + 1j x[2i+1]`` multiplied by ``exp(1j * theta_i)``) and GPT-J's
-    ``rotate_every_two``. It equals ``P^T apply_rope(P x)`` where P moves the even
-    dimensions first (see ``interleave_permutation``).
+    This is Meta's original ``apply_rotary_emb`` and GPT-J's ``rotate_every_two`` (lecture,
+    Sections 6.1-6.3).
 
     Args:
         x: ``(..., T, head_dim)``.

@@ -53,11 +53,10 @@ def rope_scaling(positions, head_dim, base, scaling):
       Position ``s * L`` now gets the angles position ``L`` had in training. (Hugging Face's
       ``"linear"`` divides ``inv_freq`` by s instead: the same angles.)
     * ``"ntk"`` -- NTK-aware base scaling (bloc97 2023):
-      ``(positions, base * s ** (head_dim / (head_dim - 2)))``. The exponent makes the
-      slowest pair (``inv_freq = base ** (-(head_dim - 2) / head_dim)``) turn exactly s
-      times slower, like interpolation, while the fastest pair (``inv_freq = 1``) is
-      unchanged. Hugging Face's ``"dynamic"`` type applies this formula with a factor that
-      grows with the current sequence length.
+      ``(positions, base * s ** (head_dim / (head_dim - 2)))``: the slowest pair turns s
+      times slower, like interpolation, and the fastest is unchanged (lecture, Section 8.3).
+      Hugging Face's ``"dynamic"`` type applies this formula with a factor that grows with
+      the current sequence length.
 
     Args:
         positions: 1-D array-like ``(T,)`` of positions (ints or floats); not modified.

@@ -6,8 +6,8 @@ import numpy as np
 def softmax(x, axis=-1):
     """Numerically stable softmax along one axis (exercise 1.1).
 
-    softmax(x)_i = exp(x_i - max(x)) / sum_j exp(x_j - max(x)). Subtracting the max changes
-    nothing mathematically but keeps exp() from overflowing (inputs like 1e4 must work).
+    softmax(x)_i = exp(x_i) / sum_j exp(x_j), computed without overflow: inputs like 1e4 must
+    work (lecture, Sections 2.3-2.4).
 
     Args:
         x: array of any shape, floating dtype. Entries may be ``-inf`` (masked out).
@@ -36,9 +36,8 @@ def softmax(x, axis=-1):
 def softmax_backward(dout, out, axis=-1):
     """Gradient of a loss through softmax (exercise 1.2).
 
-    With s = softmax(x) the Jacobian is J = diag(s) - s s^T (symmetric), so the
-    vector-Jacobian product is dx = s * (dout - sum(dout * s)). Never build J: it would be
-    (n, n) per slice.
+    The vector-Jacobian product of softmax (derived in the lecture, Sections 2.5-2.6), without
+    building the ``(n, n)`` Jacobian of each slice.
 
     Args:
         dout: dL/d(out), same shape as ``out``.
