@@ -16,7 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import course
+from . import course, screen
 from .where.card import UnknownExercise, resolve
 
 HINTS_DIR = Path(__file__).resolve().parent / "hints"
@@ -94,12 +94,12 @@ def _paragraphs(text: str, indent: str = "  ") -> list[str]:
 
 def render(exercise: course.Exercise, hints: list[str], level: int) -> str:
     """Levels 1..`level` of `hints`, the newest last, and what to do next."""
-    lines = [f"Hints for {exercise.id} {exercise.title}"[:WIDTH]]
+    lines = [screen.fit(f"Hints for {exercise.id} {exercise.title}")]
     for n in range(1, level + 1):
         lines += ["", f"Hint {n} of {len(hints)}" + (" (new)" if n == level else "")]
         lines += _paragraphs(hints[n - 1])
         if n == 1:
-            lines += ["", f"  Read: {exercise.lecture_link}"]
+            lines += ["", *screen.lecture_lines(exercise, "  Read: ")]
     lines.append("")
     if level < len(hints):
         lines.append(f"Another hint: make hint EX={exercise.id}   "

@@ -92,8 +92,17 @@ def next_block(result: ExerciseResult | None, graded_all: bool) -> list[str]:
     ex = result.exercise
     return [fit(f"Next: {ex.id} {ex.title}"),
             fit(f"  edit   exercises/{ex.path}"),
-            fit(f"  read   {ex.lecture_link}"),
+            *lecture_lines(ex, "  read   "),
             fit(f"  grade  make grade EX={ex.id}")]
+
+
+def lecture_lines(ex: course.Exercise, prefix: str) -> list[str]:
+    """`prefix` and the link to the exercise's lecture section; when that is wider than the
+    screen, the lecture's file and, below it, the section's title (a cut link is no link)."""
+    if len(prefix + ex.lecture_link) <= WIDTH:
+        return [prefix + ex.lecture_link]
+    return [fit(f"{prefix}{ex.module.lecture_dir}/theory.md"),
+            fit(" " * len(prefix) + f"section {ex.section}")]
 
 
 def wrap(text: str, width: int = WIDTH) -> str:

@@ -8,6 +8,8 @@ import sys
 
 from conftest import REPO
 
+from grader import course, screen
+from grader.results import ExerciseResult
 from grader.stubs import generate
 
 
@@ -117,3 +119,11 @@ def test_the_summary_shows_started_modules_and_the_next_failure(submission, tmp_
     assert "fix 1.2 first" in done.stdout  # 1.5 and 1.8 build on it
     assert "== 1.2 Softmax backward (JVP)" in done.stdout and "== 1.5" not in done.stdout
     assert "make grade VERBOSE=1" in done.stdout
+
+
+def test_the_next_block_fits_for_every_exercise():
+    """A lecture link too wide for the screen becomes its file and its section's title."""
+    for ex in course.EXERCISES:
+        block = screen.next_block(ExerciseResult(ex), graded_all=True)
+        assert max(map(len, block)) <= 80, block
+        assert ex.lecture_link in "\n".join(block) or ex.section in block[3], block

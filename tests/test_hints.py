@@ -119,6 +119,16 @@ def _ask(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                           cwd=REPO, capture_output=True, text=True, timeout=60)
 
 
+def test_every_hint_fits_80_columns():
+    for ex_id, levels in _all_hints().items():
+        ex = course.BY_ID[ex_id]
+        for level in range(1, len(levels) + 1):
+            text = hint.render(ex, levels, level)
+            wide = [line for line in text.splitlines() if len(line) > 80]
+            assert not wide, f"{ex_id}, {level} levels: {wide}"
+            assert ex.section in text or ex.lecture_link in text
+
+
 def test_each_ask_shows_one_more_level_up_to_the_last_then_reset(tmp_path):
     ex = course.BY_ID["1.4"]
     levels = len(hint.load(ex))
