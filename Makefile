@@ -33,7 +33,8 @@ help: ## List the targets
 	@echo "             MODULE=self_attention|positional_encoding|transformer|llm|..."
 	@echo "                    (python -m demos lists every demo)"
 	@echo "             BENCH=all|train|decode|quantize  COURSE=nbgrader-course"
-	@echo "  Start with: make grade"
+	@echo "  Start with: make grade; keep make watch running while you edit;"
+	@echo "              stuck? make hint EX=1.1 (one more hint each time)"
 
 # --- virtual environment, filled in layers: student < test < parity -----------------------
 $(VENV)/.student: pyproject.toml

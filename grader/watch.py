@@ -120,8 +120,7 @@ class Session:
             "",
             screen.first_screen(results, seconds, self.colour, focus=focus),
             "",
-            screen.fit(f"Watching {self._shown()} for changes. Save a file to re-grade; "
-                       "Ctrl-C stops."),
+            screen.fit(f"Watching {self._shown()}: save a file to re-grade, Ctrl-C to stop."),
         ]), clear=True)
 
     def _shown(self) -> str:
