@@ -39,8 +39,8 @@ def sequence_logprob(logits, tokens, mask):
 
         out[b] = sum_t mask[b, t] * log softmax(logits[b, t])[tokens[b, t]]
 
-    The log-softmax is computed stably (``z - max - log sum exp(z - max)``), never as
-    ``log(softmax(z))``, which gives -inf where a probability underflows to 0.
+    The log-softmax is computed stably (lecture 4, §15.1), never as ``log(softmax(z))``,
+    which gives -inf where a probability underflows to 0.
 
     Args:
         logits: (B, T, V) float array (not modified).
@@ -85,7 +85,7 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
     ``r_l = beta * (policy_rejected_logps - ref_rejected_logps)``, and the margin
     ``z = r_w - r_l``:
 
-        loss = mean_i -log sigma(z_i) = mean_i np.logaddexp(0, -z_i)
+        loss = mean_i -log sigma(z_i)
 
     (beta is INSIDE the sigmoid; the mean, not the sum), finite for any finite input.
 
@@ -123,11 +123,7 @@ def dpo_loss_backward(dloss, cache):
     """Gradients of the DPO loss with respect to the policy's log-probabilities (exercise 4.12).
 
     The reference log-probabilities are constants (the reference model is frozen), so only
-    two gradients come back. With z the margin of ``dpo_loss``:
-
-        d_policy_chosen = -dloss * beta * sigma(-z) / N,    d_policy_rejected = -d_policy_chosen
-
-    ``sigma(-z)`` weights each pair by how wrong the implicit reward model ranks it.
+    two gradients come back (derived in lecture 4, §15.3).
 
     Args:
         dloss: scalar, the upstream gradient dL/dloss.

@@ -53,9 +53,7 @@ def dropout(x, p, rng, train=True):
 
 
 def dropout_backward(dout, cache):
-    """Gradient of ``dropout`` (exercise 3.5): ``dout * mask * scale``.
-
-    Dropped entries get no gradient; kept ones get dout scaled like the forward.
+    """Gradient of ``dropout`` (exercise 3.5): the forward's mask and scale (lecture 3, §6.2).
 
     Args:
         dout: dL/d(out), the shape of x.

@@ -193,13 +193,7 @@ def encoder_layer(x, params, n_heads, mask=None, norm_first=False, dropout_p=0.0
 
 
 def encoder_layer_backward(dout, cache):
-    """Gradients of ``encoder_layer`` (exercise 3.6).
-
-    Walk the forward backwards; a residual addition passes its gradient to both summands,
-    and x, given to the self-attention as queries *and* keys/values, collects both of its
-    input gradients (``dx_q + dx_kv``). Post-norm: LayerNorm backward first, then add the
-    identity and the sub-layer's backward; pre-norm: the sub-layer's backward, then the
-    LayerNorm's, then add the identity (lecture, Sections 8.2-8.3).
+    """Gradients of ``encoder_layer``, both placements (exercise 3.6; lecture 3, §8.2-8.3).
 
     Args:
         dout: dL/d(out), ``(B, S, C)``.

@@ -1,8 +1,7 @@
 """The position-wise feed-forward network: GPT-2's GELU MLP and LLaMA's SwiGLU (exercise 3.4).
 
 Both act on every token ``x[b, t, :]`` separately (the same weights at every position) and
-are built from ``linear`` (3.1) and the activations (3.3): the forward passes chain their
-forwards, the backward passes chain their backwards in reverse order.
+are built from ``linear`` (3.1) and the activations (3.3).
 """
 
 import numpy as np
@@ -151,7 +150,7 @@ def feed_forward(x, params, activation="gelu"):
 
 
 def feed_forward_backward(dout, cache):
-    """Gradients of ``feed_forward`` (exercise 3.4).
+    """Gradients of ``feed_forward`` (exercise 3.4; lecture 3, §5.2).
 
     Args:
         dout: dL/d(out), ``(..., C)``.
@@ -201,10 +200,7 @@ def swiglu(x, params):
 
 
 def swiglu_backward(dout, cache):
-    """Gradients of ``swiglu`` (exercise 3.4).
-
-    The product rule splits ``dh`` between the two branches (``ds = dh * u``,
-    ``du = dh * silu(g)``), and x receives the sum of both branches' gradients.
+    """Gradients of ``swiglu`` (exercise 3.4; derived in lecture 3, §5.5).
 
     Args:
         dout: dL/d(out), ``(..., C)``.

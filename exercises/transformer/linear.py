@@ -47,11 +47,7 @@ def linear(x, W, b=None):
 
 
 def linear_backward(dout, cache):
-    """Gradients of ``y = x @ W + b`` (exercise 3.1).
-
-    Every row ``x[n]`` of the flattened leading axes used the same W and b, so their
-    gradients sum over all rows: ``dW = X^T dY`` with X ``(N, in)`` and dY ``(N, out)``,
-    ``db = sum_n dY[n]``; and ``dx = dout @ W^T``.
+    """Gradients of ``y = x @ W + b`` (exercise 3.1; derived in lecture 3, §2.2).
 
     Args:
         dout: dL/d(out), ``(..., out)``.

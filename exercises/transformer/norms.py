@@ -59,16 +59,7 @@ def layer_norm(x, gamma, beta, eps=1e-5):
 
 
 def layer_norm_backward(dout, cache):
-    """Gradients of ``layer_norm`` (exercise 3.2).
-
-    With ``g = dout * gamma`` (the gradient w.r.t. xhat) and means over the last axis::
-
-        dx     = rstd * (g - mean(g) - xhat * mean(g * xhat))
-        dgamma = sum of dout * xhat over every leading axis
-        dbeta  = sum of dout over every leading axis
-
-    (mu and var depend on every feature of the vector, hence the two mean terms: dx is g
-    with its mean and its component along xhat removed, scaled by rstd.)
+    """Gradients of ``layer_norm`` (exercise 3.2; derived in lecture 3, §3.2-3.3).
 
     Args:
         dout: dL/d(out), ``(..., C)``.
@@ -116,14 +107,7 @@ def rms_norm(x, gamma, eps=1e-6):
 
 
 def rms_norm_backward(dout, cache):
-    """Gradients of ``rms_norm`` (exercise 3.2).
-
-    With ``g = dout * gamma`` and a mean over the last axis::
-
-        dx     = rrms * (g - xhat * mean(g * xhat))
-        dgamma = sum of dout * xhat over every leading axis
-
-    (LayerNorm's formula without the ``mean(g)`` term: no mean was subtracted.)
+    """Gradients of ``rms_norm`` (exercise 3.2; derived in lecture 3, §3.5).
 
     Args:
         dout: dL/d(out), ``(..., C)``.

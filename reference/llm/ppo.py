@@ -108,11 +108,8 @@ def ppo_clip_loss(logp_new, logp_old, advantages, clip_eps=0.2, mask=None):
 
     The min makes the objective pessimistic: a token stops pulling once its ratio has moved
     past ``1 + eps`` (for ``A_t > 0``) or below ``1 - eps`` (for ``A_t < 0``), and there its
-    gradient is exactly 0. Elsewhere ``d rho_t / d logp_new_t = rho_t``, so
-
-        dloss/dlogp_new_t = -mask_t * rho_t * A_t / N   where not clipped, 0 where clipped.
-
-    "Clipped" means ``A_t > 0 and rho_t > 1 + eps`` or ``A_t < 0 and rho_t < 1 - eps``.
+    gradient is exactly 0. "Clipped" means ``A_t > 0 and rho_t > 1 + eps`` or ``A_t < 0 and
+    rho_t < 1 - eps``; the gradient elsewhere is derived in lecture 4, §14.5.
 
     Args:
         logp_new: ``(...)`` log-probabilities of the taken tokens under the policy being

@@ -1,8 +1,8 @@
 """Activation functions and their backward passes: ReLU, GELU (both forms), SiLU (exercise 3.3).
 
 Each forward returns ``(out, cache)`` and each backward ``dx = *_backward(dout, cache)``;
-all are elementwise, so ``dx = dout * f'(x)``. ``erf`` at the bottom is given: NumPy has no
-error function, and the exact GELU needs one.
+all are elementwise. ``erf`` at the bottom is given: NumPy has no error function, and the
+exact GELU needs one.
 """
 
 import math
@@ -44,9 +44,9 @@ def relu(x):
 
 
 def relu_backward(dout, cache):
-    """Gradient of ``relu`` (exercise 3.3): ``dout`` where ``x > 0``, else 0.
+    """Gradient of ``relu`` (exercise 3.3).
 
-    At ``x == 0`` the derivative is taken to be 0, as in PyTorch.
+    At ``x == 0`` the derivative is taken to be 0, as in PyTorch (lecture 3, §4.1).
 
     Args:
         dout: dL/d(out), the shape of x.
@@ -119,11 +119,7 @@ def gelu(x, approximate="tanh"):
 def gelu_backward(dout, cache):
     """Gradient of ``gelu`` in the form the forward used (exercise 3.3).
 
-    * tanh form, with ``t = tanh(u)``, ``u = sqrt(2/pi) (x + 0.044715 x^3)``::
-
-          d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-
-    * exact form: ``d/dx = Phi(x) + x * phi(x)``, ``phi(x) = exp(-x^2 / 2) / sqrt(2 pi)``.
+    Both derivatives are derived in lecture 3, §4.2 (exact) and §4.3 (tanh).
 
     Args:
         dout: dL/d(out), the shape of x.
@@ -159,8 +155,7 @@ def silu(x):
     """Sigmoid linear unit (swish), ``x * sigmoid(x)`` (exercise 3.3).
 
     The sigmoid must not overflow: ``1 / (1 + exp(-x))`` overflows ``exp`` for
-    ``x < -709`` (float64; ``-88`` in float32) and warns. Use ``e = exp(-|x|) <= 1`` instead:
-    ``sigmoid(x) = 1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` for ``x < 0``.
+    ``x < -709`` (float64; ``-88`` in float32) and warns (lecture 3, §4.4).
 
     Args:
         x: array of any shape, floating dtype.
@@ -178,9 +173,7 @@ def silu(x):
 
 
 def silu_backward(dout, cache):
-    """Gradient of ``silu`` (exercise 3.3).
-
-    With ``s = sigmoid(x)`` and ``s' = s (1 - s)``: ``d/dx [x s] = s (1 + x (1 - s))``.
+    """Gradient of ``silu`` (exercise 3.3; derived in lecture 3, §4.4).
 
     Args:
         dout: dL/d(out), the shape of x.

@@ -40,8 +40,8 @@ def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0):
         loss_n = -sum_k q_k log p_k = (1 - eps) * (-log p[targets[n]]) + eps * mean_k(-log p_k)
         loss   = sum of loss_n over the N non-ignored positions / N
 
-    ``log p = z - max(z) - log(sum(exp(z - max(z))))`` (log-sum-exp): finite for any finite
-    logits, large ones included; with eps = 0, ``-inf`` logits (masked classes) are fine too
+    ``log p`` is computed by log-sum-exp (lecture 3, §10.2): finite for any finite logits,
+    large ones included; with eps = 0, ``-inf`` logits (masked classes) are fine too
     as long as the target's is finite. Equals ``F.cross_entropy(logits.reshape(-1, K),
     targets.reshape(-1), ignore_index=..., label_smoothing=...)`` -- except when every
     target is ignored (N = 0): PyTorch returns NaN (0/0), this returns 0 (and a zero
@@ -94,9 +94,8 @@ def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0):
 def cross_entropy_backward(dloss, cache):
     """Gradient of ``cross_entropy`` w.r.t. the logits (exercise 3.8).
 
-    The softmax and the log cancel into a simple form: for a non-ignored position n,
-    ``dlogits[n] = (softmax(logits[n]) - q_n) / N * dloss``; ignored positions get a zero
-    row (and everything is zero when N = 0).
+    Derived in lecture 3, §10.3-10.5. Ignored positions get a zero row (and everything is
+    zero when N = 0).
 
     Args:
         dloss: dL/d(loss), a scalar (1.0 when the loss is the objective itself).

@@ -201,13 +201,10 @@ def decoder_layer(x, memory, params, n_heads, self_mask=None, memory_mask=None,
 
 
 def decoder_layer_backward(dout, cache):
-    """Gradients of ``decoder_layer`` (exercise 3.7).
+    """Gradients of ``decoder_layer`` (exercise 3.7; lecture 3, §9.4-9.5).
 
-    The recipe of ``encoder_layer_backward`` three times, top to bottom (lecture,
-    Section 9.4). The memory enters only as the cross-attention's keys and values, so
-    ``dmemory`` is that attention's ``dx_kv``; the cross-attention's ``dx_q`` flows back into
-    the target stream. (A model whose decoder layers all read the same memory adds up their
-    ``dmemory``; the layer returns its own.)
+    ``dmemory`` is this layer's gradient w.r.t. the memory (a model whose decoder layers all
+    read the same memory adds up their ``dmemory``; the layer returns its own).
 
     Args:
         dout: dL/d(out), ``(B, T, C)``.

@@ -12,9 +12,9 @@ nanoGPT's ``GPT`` compute it::
 Everything is composed of the earlier exercises: ``linear`` (3.1), ``layer_norm`` (3.2),
 ``feed_forward`` with the tanh GELU (3.3, 3.4), ``cross_entropy`` (3.8), Module 1's
 ``split_heads`` / ``merge_heads`` / ``causal_mask`` / ``scaled_dot_product_attention``
-(1.3-1.6) and Module 2's ``embedding`` (2.2) -- forwards in order, backwards in reverse.
-There is no dropout: the model is what HF computes in ``eval()`` mode (or with every dropout
-probability 0), the setting of the parity tests.
+(1.3-1.6) and Module 2's ``embedding`` (2.2). There is no dropout: the model is what HF
+computes in ``eval()`` mode (or with every dropout probability 0), the setting of the parity
+tests.
 
 The parameter names are those of the Hugging Face GPT-2 checkpoint (``GPT2LMHeadModel.
 state_dict()``) without its ``transformer.`` prefix, so loading pretrained weights is a
@@ -413,9 +413,8 @@ class GPT:
         ``forward`` (or ``loss``) back-propagates a given ``dL/dlogits`` ``(B, T, V)``. Both
         use the activations of the last forward.
 
-        The tied ``wte.weight`` receives two contributions, summed: the head's
-        (``dlogits^T x``, over all rows) and the embedding lookup's (scatter-add of the
-        gradient of ``x`` at the input tokens). ``wpe.weight`` rows beyond T get 0.
+        The tied ``wte.weight`` receives the sum of the head's and the embedding lookup's
+        contributions (lecture 3, §13.5). ``wpe.weight`` rows beyond T get 0.
 
         Returns:
             grads: dict with exactly the keys of ``params`` (same order, shapes and dtype).

@@ -378,12 +378,10 @@ class Transformer:
         """Gradients of every parameter (exercise 3.9).
 
         ``backward()`` after ``loss`` differentiates the loss; ``backward(dlogits)`` after
-        ``forward`` back-propagates a given ``dL/dlogits`` ``(B, T, V_tgt)``. The steps of
-        the lecture's Section 11.4: the head, the decoder (final LayerNorm, layers top
-        down, their ``dmemory`` summed), the target embedding, then the encoder from the
-        summed ``dmemory`` and the source embedding. A table used twice gets the sum of
-        both gradients: a tied ``tgt_embed`` its head's and its lookup's, a shared one its
-        source lookup's too. The sinusoidal encoding is a constant.
+        ``forward`` back-propagates a given ``dL/dlogits`` ``(B, T, V_tgt)`` (lecture 3,
+        §11.4). A table used twice gets the sum of both gradients: a tied ``tgt_embed``
+        its head's and its lookup's, a shared one its source lookup's too. The sinusoidal
+        encoding is a constant.
 
         Returns:
             grads: dict with exactly the keys of ``params`` (same order, shapes, dtype).
