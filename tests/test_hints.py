@@ -160,5 +160,5 @@ def test_a_broken_state_file_starts_over(tmp_path):
 
 
 def test_a_hints_file_out_of_order_is_an_error_that_names_the_line():
-    with pytest.raises(hint.HintFileError, match=r"x\.md:4: level 3 of 1.1 should be level 2"):
-        hint.parse("## 1.1 Stable softmax\n### 1\nnudge\n### 3\n", "x.md")
+    with pytest.raises(hint.HintFileError, match=r"bad-hints:4: level 3 of 1.1 should be level 2"):
+        hint.parse("## 1.1 Stable softmax\n### 1\nnudge\n### 3\n", "bad-hints")
