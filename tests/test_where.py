@@ -52,6 +52,7 @@ def test_card_fits_80_columns_without_colour(card):
     _, text = card
     assert [line for line in text.splitlines() if len(line) > 80] == []
     assert "\x1b[" not in text  # not a terminal
+    assert f"make hint EX={card[0]}" in text  # and where its hints are
 
 
 def test_every_printed_path_exists(card):

@@ -30,6 +30,7 @@ class Card:
     fixtures: dict[str, list[str]] = field(default_factory=dict)  # data file -> its keys
     mutations: list[Place] = field(default_factory=list)  # test files of plausible bugs
     demos: list[Place] = field(default_factory=list)  # scripts that call the exercise
+    hints: Place | None = None  # its section of grader/hints/<module>.md (`make hint`)
 
 
 class UnknownExercise(LookupError):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import hint
 from . import code, grading, mutations
-from .card import REPO_ROOT, Card, resolve
+from .card import REPO_ROOT, Card, Place, resolve
 
 
 def lookup(query: str, root: Path = REPO_ROOT) -> Card:
@@ -20,4 +21,19 @@ def lookup(query: str, root: Path = REPO_ROOT) -> Card:
         fixtures=grading.fixtures(ex, root),
         mutations=mutations.test_files(ex, root),
         demos=code.demos(ex, root),
+        hints=_hints(ex, root),
     )
+
+
+def _hints(ex, root: Path) -> Place | None:
+    """Where `make hint` finds the exercise's hints, and how many levels there are."""
+    path = hint.hints_file(ex.module)
+    path = root / path.relative_to(REPO_ROOT)
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    heading = f"## {ex.id} "
+    line = next((n for n, row in enumerate(text.splitlines(), 1) if row.startswith(heading)),
+                None)
+    levels = len(hint.parse(text, str(path)).get(ex.id, []))
+    return Place(str(path.relative_to(root)), line, f"{levels} levels: make hint EX={ex.id}")

@@ -150,6 +150,9 @@ def render(card: Card, colour: bool = False) -> str:
         _listed("mutations", card.mutations),
         _listed("demos", card.demos),
     ]
+    if card.hints is not None:
+        blocks.insert(3, [*fit("hints".ljust(LABEL), f"{card.hints.path}:{card.hints.line}"),
+                          INDENT + STEP + card.hints.what])
     lines = [style.label(title if len(title) <= WIDTH else title[: WIDTH - 3] + "..."), ""]
     for block in blocks:
         lines += _labelled(block, style)
