@@ -69,8 +69,9 @@ def rope_scaling(positions, head_dim, base, scaling):
         tables from.
 
     Raises:
-        ValueError: if ``scaling`` is not such a dict, its type is unknown, or the factor
-            is below 1.
+        ValueError: if ``scaling`` is not such a dict, its type is unknown or missing (or
+            ``type`` and ``rope_type`` disagree), its factor is missing or below 1, or
+            NTK scaling is asked of ``head_dim <= 2``.
     """
     kind, factor = _parse_scaling(scaling, head_dim)
     positions = np.array(positions, dtype=np.float64)  # a float64 copy: the input is untouched

@@ -75,7 +75,7 @@ def gelu(x, approximate="tanh"):
 
       with the given ``erf`` below (NumPy has none).
 
-    The two differ by up to about 5e-4 (near ``|x| = 2``): small, but a pretrained GPT-2
+    The two differ by up to about 4.7e-4 (near ``|x| = 2.7``): small, but a pretrained GPT-2
     needs the tanh form to reproduce its logits.
 
     Args:

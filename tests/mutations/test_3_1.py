@@ -26,7 +26,7 @@ LIN_B, LIN_T, LIN_OUT_SIZE = FX["linear.dout"].shape  # (B, T, out)
 
 IGNORES_DOUT = "ignores the upstream gradient dout"
 
-# Code appended to linear.py (issue 15): each wraps or replaces one function.
+# Code appended to linear.py: each wraps or replaces one function.
 NO_SHAPE_CHECK = """
 def _check_linear_inputs(x, W, b):  # the given check deleted
     pass
@@ -80,7 +80,7 @@ MUTANTS = [
     Mutant("lin_dx_transposed_wrong", "3.1", LI,  # dY W instead of dY Wᵀ: shapes do not fit
            ((LIN_DX, "    dx = dout @ W\n"),),
            ("linear_backward_dx",), "ValueError", "error"),
-    # issue 15: stated errors, upstream gradient, named backward slips
+    # stated errors, upstream gradient, named backward slips
     Mutant("lin_no_shape_check", "3.1", LI, (), ("linear_shape_errors",),
            "b of shape (1,): expected ValueError", append=NO_SHAPE_CHECK),
     Mutant("lin_bwd_ignores_dout", "3.1", LI, (),

@@ -80,7 +80,7 @@ MUTANTS = [
            ("schedules",), "cosine_schedule(1, max_lr="),
 ]
 
-# issue 15: eps where it matters, the stated errors (appended code: a whole AdamW.step)
+# eps where it matters, the stated errors (appended code: a whole AdamW.step)
 STEP = """
 def _step(self, params, grads, lr=None):
     _check_arrays(params, grads, "AdamW.step")
@@ -117,7 +117,7 @@ MUTANTS += [
                '    _check_arrays(params, grads, "AdamW.step")\n', "")),
 ]
 
-# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# The cause each mutant's messages state (a known bug's output, matched exactly,
 # is stated with expect.cause).
 DIAGNOSES = {
     "adamw_l2_in_gradient": "weight decay was added to the gradient (L2)",

@@ -116,7 +116,7 @@ MUTANTS = [
            "d(h.1.ln_2.weight) and d(h.1.ln_2.bias) are swapped"),
 ]
 
-# issue 15: layer_norm_epsilon, float32, block_forward's attention, stated errors (appended)
+# layer_norm_epsilon, float32, block_forward's attention, stated errors (appended)
 BLOCK_FIXED_EPS = """
 _orig_block_forward = GPT.block_forward
 def _block_forward(self, x, i, B, T, mask, attention=scaled_dot_product_attention):
@@ -168,7 +168,7 @@ MUTANTS += [
                   "GPT.backward = _backward\n"),
 ]
 
-# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# The cause each mutant's messages state (a known bug's output, matched exactly,
 # is stated with expect.cause).
 DIAGNOSES = {
     "gpt_no_position_embedding": "the position embedding is missing",

@@ -33,7 +33,7 @@ LN_B, LN_T, LN_C = FX["ln.x"].shape
 SWAPPED = "dgamma and dbeta are swapped"
 IGNORES_DOUT = "ignores the upstream gradient dout"
 
-# Code appended to norms.py (issue 15): each wraps or replaces one function.
+# Code appended to norms.py: each wraps or replaces one function.
 LN_DEFAULT_EPS = """
 _layer_norm = layer_norm
 def layer_norm(x, gamma, beta, eps=1e-6):  # PyTorch's rms_norm-like default, not 1e-5
@@ -177,7 +177,7 @@ MUTANTS = [
     Mutant("rms_fwd_float64", "3.2", NO,
            ((RMS_MS, "    ms = (x * x).mean(axis=-1, keepdims=True, dtype=np.float64)\n"),),
            ("rms_norm_values", "norm_backward_float32"), F32),
-    # issue 15: defaults, upstream gradient, named backward slips, stated errors, purity
+    # defaults, upstream gradient, named backward slips, stated errors, purity
     Mutant("ln_default_eps", "3.2", NO, (), ("layer_norm_default_eps",),
            "the default eps is not 1e-5", append=LN_DEFAULT_EPS,
            diagnosis="the default eps is not 1e-5"),

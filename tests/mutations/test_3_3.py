@@ -29,7 +29,7 @@ SILU_BWD = "    return dout * (s * (1.0 + x * (1.0 - s)))\n"
 
 IGNORES_DOUT = "ignores the upstream gradient dout"
 
-# Code appended to activations.py (issue 15): each wraps or replaces one function.
+# Code appended to activations.py: each wraps or replaces one function.
 GELU_DEFAULT_EXACT = """
 _gelu = gelu
 def gelu(x, approximate="none"):  # PyTorch's default, not GPT-2's
@@ -88,7 +88,7 @@ MUTANTS = [
            ((SILU_BWD, "    return dout * (x * s * (1.0 - s))\n"),),
            ("activation_backward_values",), "silu_backward lacks the term sigmoid(x)",
            diagnosis="silu_backward lacks the term sigmoid(x)"),
-    # issue 15: defaults, stated errors, upstream gradient, purity
+    # defaults, stated errors, upstream gradient, purity
     Mutant("gelu_default_exact", "3.3", AC, (), ("gelu_default_form",),
            "the default must be approximate='tanh'", append=GELU_DEFAULT_EXACT,
            diagnosis="gelu's default is the exact form"),

@@ -27,7 +27,7 @@ FFN_T, FFN_F = FX["ffn.x"].shape[1], FX["ffn.params.b_1"].shape[0]
 
 IGNORES_DOUT = "ignores the upstream gradient dout"
 
-# Code appended to feed_forward.py (issue 15): each wraps or replaces one function.
+# Code appended to feed_forward.py: each wraps or replaces one function.
 FFN_DEFAULT_RELU = """
 _feed_forward = feed_forward
 def feed_forward(x, params, activation="relu"):  # Vaswani's, not GPT-2's
@@ -104,7 +104,7 @@ MUTANTS = [
            ((SW_DX, SW_DX.replace("dx_gate + dx_up", "dx_gate")),),
            ("swiglu_backward_dx",), "x feeds both branches",
            diagnosis="dx lacks the up branch's gradient"),
-    # issue 15: defaults, options passed on, stated errors, upstream gradient, purity, dtype
+    # defaults, options passed on, stated errors, upstream gradient, purity, dtype
     Mutant("ffn_default_relu", "3.4", FF, (), ("feed_forward_values",),
            "default activation is ReLU", append=FFN_DEFAULT_RELU,
            diagnosis="feed_forward's default activation is ReLU"),

@@ -21,7 +21,7 @@ DO_MASK = "    mask = rng.random(x.shape) >= p  # True = keep, probability 1 - p
 DO_RET = '    return x * mask * scale, {"mask": mask, "scale": scale}\n'
 DO_BWD = '    return dout * cache["mask"] * cache["scale"]\n'
 
-# Code appended to dropout.py (issue 15): each wraps or replaces one function.
+# Code appended to dropout.py: each wraps or replaces one function.
 DEFAULT_EVAL = """
 _dropout = dropout
 def dropout(x, p, rng, train=False):  # "safe" default: the layers never drop
@@ -73,7 +73,7 @@ MUTANTS = [
            ((DO_MASK, "    mask = (rng.random(x.shape) >= p) / (1.0 - p)\n"),
             (DO_RET, '    return x * mask, {"mask": mask, "scale": 1.0}\n')),
            ("dropout_float32",), F32),
-    # issue 15: defaults, stated errors, upstream gradient, purity
+    # defaults, stated errors, upstream gradient, purity
     Mutant("dropout_default_eval", "3.5", DO, (), ("dropout_values",),
            "default is train=False", append=DEFAULT_EVAL,
            diagnosis="dropout's default is train=False"),

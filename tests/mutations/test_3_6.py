@@ -98,7 +98,7 @@ MUTANTS = [
            ("encoder_dropout",), "skips the feed-forward sub-layer's dropout"),
 ]
 
-# issue 15: defaults, options, dtype, stated errors, the upstream gradient (appended code)
+# defaults, options, dtype, stated errors, the upstream gradient (appended code)
 ENC_WRAP = ("_orig_encoder_layer = encoder_layer\n"
             "def encoder_layer(x, params, n_heads, mask=None, norm_first=False, dropout_p=0.0, "
             "rng=None, train=False, activation='relu', eps=1e-5):\n")
@@ -147,7 +147,7 @@ MUTANTS += [
            append="def _check_encoder_inputs(*args):\n    return None\n"),
 ]
 
-# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# The cause each mutant's messages state (a known bug's output, matched exactly,
 # is stated with expect.cause).
 DIAGNOSES = {
     "enc_norm_placement_swapped": "your layer computed the pre-norm layer",

@@ -84,7 +84,7 @@ MUTANTS = [
            ("decoder_dropout",), "skips the cross-attention sub-layer's dropout"),
 ]
 
-# issue 15: defaults, options, dtype, stated errors, the upstream gradient (appended code)
+# defaults, options, dtype, stated errors, the upstream gradient (appended code)
 DEC_WRAP = ("_orig_decoder_layer = decoder_layer\n"
             "def decoder_layer(x, memory, params, n_heads, self_mask=None, memory_mask=None, "
             "norm_first=False, dropout_p=0.0, rng=None, train=False, activation='relu', "
@@ -130,7 +130,7 @@ MUTANTS += [
            append="def _check_decoder_inputs(*args):\n    return None\n"),
 ]
 
-# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# The cause each mutant's messages state (a known bug's output, matched exactly,
 # is stated with expect.cause).
 DIAGNOSES = {
     "dec_norm_placement_swapped": "your layer computed the pre-norm layer",

@@ -59,7 +59,7 @@ MUTANTS = [
            ("cross_entropy_backward_values",), F32),
 ]
 
-# issue 15: defaults and options, the upstream gradient, the stated errors (appended code)
+# defaults and options, the upstream gradient, the stated errors (appended code)
 CE_WRAP = ("_orig_cross_entropy = cross_entropy\n"
            "def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0):\n")
 CE_CALL = "    return _orig_cross_entropy(logits, targets, ignore_index, label_smoothing)\n"
@@ -89,7 +89,7 @@ MUTANTS += [
            append="def _check_cross_entropy_inputs(*args):\n    return None\n"),
 ]
 
-# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# The cause each mutant's messages state (a known bug's output, matched exactly,
 # is stated with expect.cause).
 DIAGNOSES = {
     "ce_smoothing_k_minus_1": "K - 1 wrong classes",

@@ -110,7 +110,7 @@ MUTANTS = [
            ("seq2seq_greedy_decode",), "BOS is not part"),
 ]
 
-# issue 15: defaults and options, config fields, float32, dlogits, stated errors (appended code)
+# defaults and options, config fields, float32, dlogits, stated errors (appended code)
 def appended(id, catches, phrase, append, diagnosis=""):
     return Mutant(id, "3.9", FILE, (), catches, phrase, append=append, diagnosis=diagnosis)
 
@@ -178,7 +178,7 @@ MUTANTS += [
              "Transformer.backward = _backward\n"),
 ]
 
-# The cause each mutant's messages state (issue 15: a known bug's output, matched exactly,
+# The cause each mutant's messages state (a known bug's output, matched exactly,
 # is stated with expect.cause).
 DIAGNOSES = {
     "embedding_gradient_without_sqrt_c":

@@ -73,7 +73,7 @@ MUTANTS = [
     Mutant("encode_splits_specials", "4.1", BPE,
            ((ENC_SPECIAL, "        for piece, is_special in split_special(text, []):\n"),),
            ("bpe_special_tokens_stay_whole",), "Split the text around"),
-    # issue 15: a wrong default, and the text edge cases of decode / encode
+    # a wrong default, and the text edge cases of decode / encode
     Mutant("default_special_token", "4.1", BPE, (), ("bpe_merges_on_tiny_texts",),
            "2 merges, expected 3", append="""
 _train_bpe = train_bpe

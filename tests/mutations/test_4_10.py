@@ -73,7 +73,7 @@ MUTANTS = [
        diagnosis="ignores the upstream gradient dloss"),
     bt("bt_backward_sigma_of_z", ((SIGMA_NEG, SIGMA_NEG.replace("(0, z)", "(0, -z)")),),
        (BT_GRAD, BT_GRAD_REJECTED, BT_STABLE), "finite differences"),
-    # issue 15: appended bugs (stated errors, upstream gradient, one gradient of two wrong)
+    # appended bugs (stated errors, upstream gradient, one gradient of two wrong)
     bt("bt_no_validation", (), (BT_ERRORS,), "(which broadcast): expected ValueError",
        append=BT_NO_VALIDATION),
     bt("bt_backward_dloss_taken_as_1", (), (BT_GRAD, BT_GRAD_REJECTED),

@@ -208,7 +208,7 @@ MUTANTS = [
            ("kl_penalty_hand_computed", "kl_estimators_are_unbiased"), "k3 = (r - 1) - log r"),
     Mutant("kl_k3_is_k1", "4.11", P, ((K3, "    return -log_r\n"),),
            ("kl_penalty_hand_computed",), "k3 = (r - 1) - log r"),
-    # issue 15: appended bugs (precision, defaults, clip_eps not passed on, stated errors)
+    # appended bugs (precision, defaults, clip_eps not passed on, stated errors)
     Mutant("kl_k3_without_expm1", "4.11", P, (), ("kl_k3_accurate_near_r_1",),
            "np.expm1(log r) computes r - 1", diagnosis="np.exp(log r) - 1, not np.expm1",
            append=KL_NAIVE_K3),

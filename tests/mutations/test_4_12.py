@@ -142,7 +142,7 @@ MUTANTS = [
     dpo("dpo_backward_sum", (("    dz = -dloss * sigma_neg / z.size  # d mean",
                               "    dz = -dloss * sigma_neg  # d mean"),),
         (DPO_GRAD, DPO_GRAD_REJECTED), "4 times", diagnosis="is missing the 1/N of the mean"),
-    # issue 15: appended bugs (ids changed in place, stated errors, upstream gradient, one
+    # appended bugs (ids changed in place, stated errors, upstream gradient, one
     # gradient of two wrong)
     dpo("seq_pads_tokens_in_place", (), (SEQ_VALUES,), "modified one of its inputs in place",
         append=SEQ_PADS_TOKENS_IN_PLACE),

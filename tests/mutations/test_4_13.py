@@ -177,7 +177,7 @@ MUTANTS = [
                   "    answer = random.choice([a for a, c in votes.items() if c == top])\n"
                   "    count = top\n"),),
            ("self_consistency_ties_first_occurrence",), ""),
-    # issue 15: appended bugs (inputs changed in place, stated errors)
+    # appended bugs (inputs changed in place, stated errors)
     Mutant("fs_query_appended_to_examples", "4.13", P, (), ("few_shot_prompt_exact_format",),
            "changed its argument 1 in place", append=FS_QUERY_IN_PLACE),
     Mutant("sc_removes_none_in_place", "4.13", P, (),

@@ -53,7 +53,7 @@ MUTANTS = [
            ((POSITIONS, "    positions = starts[None, :] + np.arange(block_size)[:, None]\n"),),
            ("batch_targets_are_the_next_tokens", "batch_dtypes_and_errors"),
            "expected (4, 5)"),
-    # issue 15: the int array given is modified in place (the check hands it over as is)
+    # the int array given is modified in place (the check hands it over as is)
     Mutant("clips_data_in_place", "4.2", DATA, (), ("batch_dtypes_and_errors",), "in place",
            append="""
 _get_batch = get_batch

@@ -116,7 +116,7 @@ MUTANTS = [
            ("checkpoint_errors_name_the_problem",), "expected ValueError"),
     Mutant("npy_file_not_refused", "4.3", PRE, ((NPZ_CHECK, ""),),
            ("checkpoint_errors_name_the_problem",), "expected ValueError"),
-    # issue 15: defaults and options of train, stated errors, inputs changed in place
+    # defaults and options of train, stated errors, inputs changed in place
     Mutant("default_min_lr_zero", "4.3", PRE, (), (DEFAULTS,), "min_lr defaults to lr / 10",
            diagnosis="min_lr defaults to lr / 10", append='''
 _train = train

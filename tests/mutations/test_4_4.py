@@ -167,7 +167,7 @@ MUTANTS = [
     Mutant("temperature_zero_samples", EXERCISE, SAMPLING,
            ((GREEDY_T0, "    if temperature == 0:\n        temperature = 1e-6\n"),),
            (ORDER,), "sample_next_token(temperature=0)"),
-    # issue 15: a wrong default, and a float32 row promoted to float64
+    # a wrong default, and a float32 row promoted to float64
     Mutant("default_temperature_not_1", EXERCISE, SAMPLING, (), (DISTRIBUTION,),
            "With no filter and temperature 1", append="""
 _sample_next_token = sample_next_token
@@ -212,7 +212,7 @@ def test_other_checks_pass(mutant_id, graded):
     assert failed == ONLY[mutant_id]
 
 
-# Issue 15: a top-p that drops the crossing token made the overflow and temperature-order
+# A top-p that drops the crossing token made the overflow and temperature-order
 # checks blame code that was right; they now wait for the filter checks (or a probe).
 NOT_BLAMED = [
     ("top_p_descending_drops_crossing", OVERFLOW, "subtract the row's max"),

@@ -127,7 +127,7 @@ MUTANTS = [
            ("kv_cache_overflow_is_detected",), "advance(2)"),
     Mutant("update_without_overflow_check", "4.5", KV, ((UPDATE_OVERFLOW, ""),),
            ("kv_cache_overflow_is_detected",), "overflow"),
-    # issue 15: options lost on the way to the sampler, dtype, defaults, stated errors
+    # options lost on the way to the sampler, dtype, defaults, stated errors
     Mutant("generate_drops_top_k", "4.5", KV, (), (OPTIONS,), "top_k=2",
            diagnosis="generate does not pass top_k on to sample_next_token", append="""
 _sample_next_token = sample_next_token

@@ -99,7 +99,7 @@ MUTANTS = [
            ((BYTES, "    return int(per_token * seq_len * dtype_itemsize(dtype))\n"),),
            ("kv_cache_bytes_worked_numbers",), "the batch is missing",
            diagnosis="the batch is missing"),
-    # issue 15: stated errors, the default mask, object configs with GQA, inputs unchanged
+    # stated errors, the default mask, object configs with GQA, inputs unchanged
     Mutant("repeat_kv_no_validation", "4.6", GQA, (), ("repeat_kv_refuses_bad_input",),
            "not 4-D: expected ValueError",
            append="def repeat_kv(x, n_rep):\n    return np.repeat(x, n_rep, axis=1)\n"),

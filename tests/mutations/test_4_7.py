@@ -175,7 +175,7 @@ MUTANTS = [
            ((LIN4, "        y = np.sum(partial, axis=-2) * np.asarray(scale, dtype=dtype)"
                    ".mean(axis=0)"),),
            ("quantized_linear_int4",), "scale each group's partial"),
-    # issue 15: appended bugs (the default axis, stated errors)
+    # appended bugs (the default axis, stated errors)
     Mutant("int8_default_axis_per_channel", "4.7", Q, (), ("int8_default_axis_is_per_tensor",),
            "the default axis=None is per tensor",
            diagnosis="the default axis is per output channel", append=INT8_DEFAULT_AXIS),

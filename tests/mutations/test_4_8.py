@@ -132,7 +132,7 @@ MUTANTS = [
            ((FIT, "    return float(10 ** log_a), float(b)\n"),),
            ("fit_power_law_in_log_space",), "raised to 10**",
            diagnosis="the intercept of a natural-log fit was raised to 10**"),
-    # issue 15: appended bugs (a config changed in place, a default, stated errors)
+    # appended bugs (a config changed in place, a default, stated errors)
     Mutant("params_fills_config_in_place", "4.8", SCALING, (), ("count_parameters_exact",),
            "changed its argument 1 in place", append=PARAMS_FILL_CONFIG),
     Mutant("params_default_without_embeddings", "4.8", SCALING, (), ("count_parameters_exact",),

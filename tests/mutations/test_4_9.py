@@ -123,7 +123,7 @@ MUTANTS = [
            ((ENCODE, "            piece = [int(i) for c in ([text] if text in SPECIAL_TOKENS "
                      "else text) for i in tokenizer.encode(c)]\n"),),
            (TOKENS,), "expected ids[:-1]"),
-    # issue 15: appended bugs (the caller's list changed, stated errors)
+    # appended bugs (the caller's list changed, stated errors)
     Mutant("generation_prompt_as_a_turn", EXERCISE, SFT, (), (GEN_PROMPT,),
            "changed its argument 1 in place", append=GENERATION_TURN_IN_PLACE),
     Mutant("template_without_check_messages", EXERCISE, SFT, (),

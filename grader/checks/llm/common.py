@@ -38,7 +38,7 @@ def _draw(data, batch_size, block_size, rng):
     return _windows(data, starts, block_size)
 
 
-# -- appended for issue 15 (4.6-4.13): inputs that are lists, dicts or configs --------------
+# -- 4.6-4.13: inputs that are lists, dicts or configs --------------
 
 
 def _same_value(a, b) -> bool:

@@ -82,7 +82,8 @@ def _scalar(value, what: str) -> float:
                     f"{type(value).__name__} of shape {arr.shape}.")
     if not np.isfinite(arr):
         expect.fail(f"{what} is {float(arr)}: use np.logaddexp(0, -z) for -log sigma(z); "
-                    "log(sigmoid(z)) is log(0) = -inf once sigmoid(z) rounds to 0 (z < -745).")
+                    "log(sigmoid(z)) is log(0) = -inf once sigmoid(z) rounds to 0 "
+                    "(z below about -710).")
     return float(arr)
 
 

@@ -64,7 +64,7 @@ def _mha(impl, case, x_q=None, x_kv=None):
     return expect.pair(result, "multi_head_attention")
 
 
-# ---- The grader's own math and slip diagnoses (issue 15) ------------------------------------
+# ---- The grader's own math and slip diagnoses ------------------------------------
 # Expected gradients are central differences of the forwards written below (not of the
 # student's forward), so a wrong forward never hides or excuses a backward bug.
 

@@ -1,8 +1,10 @@
 """Checks of exercise 1.5: Attention backward.
 
 One check per returned gradient (dq, dk, dv), each against central differences of the
-grader's own attention forward (`common.attention_math`), not of the student's forward: a
-backward is graded even while 1.4 is wrong, and one slip costs only the gradient it touches.
+grader's own attention forward (`common.attention_math`), not of the student's forward, so
+one slip costs only the gradient it touches.  The cache the backward gets is the student's
+forward's own (its layout is theirs): a forward that raises or caches wrong values fails
+these checks too, and the report then says to fix 1.4 first.
 A wrong gradient is compared with the usual slips (a factor such as sqrt(d_k), a transposed
 or swapped gradient, a missing term, an ignored mask or dout) before a cause is named.
 """

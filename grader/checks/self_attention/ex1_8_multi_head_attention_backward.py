@@ -1,8 +1,9 @@
 """Checks of exercise 1.8: Multi-head attention backward.
 
 One check per returned gradient (dx_q, dx_kv, dparams), each against central differences of
-the grader's own forward (`common.mha_math`), not of the student's forward: the backward is
-graded even while 1.7 is wrong, and one slip costs only the gradient it touches.  A wrong
+the grader's own forward (`common.mha_math`), not of the student's forward, so one slip
+costs only the gradient it touches.  The cache the backward gets is the student's forward's
+own: a forward that raises or caches wrong values fails these checks too (fix 1.7 first).  A wrong
 gradient is compared with the usual slips (a factor such as 1/B, a transposed or swapped
 gradient, a missing path, W_o skipped, dout ignored) before a cause is named.
 """

@@ -326,7 +326,7 @@ def matches(actual, expected, **tol) -> bool:
     return (isinstance(actual, np.ndarray) and actual.shape == np.shape(expected)
             and bool(np.allclose(actual, expected, **(tol or expect.F64))))
 
-# --- issue 15 (3.6-3.11): the upstream gradient, gates, partial credit, confirmed slips ---------
+# --- 3.6-3.11: the upstream gradient, gates, partial credit, confirmed slips ---------
 def _upstream_probe(run, dout, what: str, exercise: str, expected: dict, gate: str) -> None:
     """A backward is linear in its upstream gradient: `run(g)` (a fresh forward, then the
     backward of g; returns {name: gradient}) at 2.5 * dout must be 2.5 times that at dout.
@@ -378,8 +378,8 @@ def _float32_tree(value: dict) -> dict:
     return {k: np.asarray(v, dtype=np.float32) for k, v in value.items()}
 
 
-# Issue 15: a known wrong formula's output, matched exactly, is a probe-confirmed diagnosis: it
-# is stated as one (expect.cause).  Replaces the definition above (3.6, 3.7 and 3.11 use it).
+# A known wrong formula's output, matched exactly, is a probe-confirmed diagnosis: it is
+# stated as one (expect.cause).  3.6, 3.7 and 3.11 use it.
 def _fail_with(actual, expected, label: str, why: str) -> None:
     """Fail with where `actual` and `expected` differ, then the confirmed cause `why`."""
     try:

@@ -118,7 +118,7 @@ def schedules(impl):
                         f"{cosine:.6g}, expected {float(fx()['sched.cosine'][i]):.6g}.")
 
 
-# --- issue 15: eps where it matters (tiny gradients), the stated errors ---------------------------
+# --- eps where it matters (tiny gradients), the stated errors ---------------------------
 EPS_SLIPS = {"inside_sqrt": "eps is added inside the square root, sqrt(v_hat + eps); it is "
                             "added after it: sqrt(v_hat) + eps",
              "before_correction": "eps is added before the bias correction, (sqrt(v) + eps) / "

@@ -254,7 +254,7 @@ def gpt_finite_differences(impl):
                         f"random direction: {analytic:.8g} vs {numeric:.8g}.")
 
 
-# --- issue 15: layer_norm_epsilon, float32, block_forward's attention, kv_cache, errors -----------
+# --- layer_norm_epsilon, float32, block_forward's attention, kv_cache, errors -----------
 def _gpt_gate(impl):
     model = _gpt(impl)
     _skipped_until(model.forward(get("gpt.idx")), fx()["gpt.logits"], "gpt_forward_values",

@@ -116,7 +116,7 @@ def encoder_finite_differences(impl):
                           f"encoder d{key} (finite differences)")
 
 
-# --- issue 15: defaults, options, dtype, stated errors, the upstream gradient ---------------------
+# --- defaults, options, dtype, stated errors, the upstream gradient ---------------------
 def _call(impl, *args, **kwargs):
     return expect.pair(expect.call_pure(impl.encoder_layer, "encoder_layer", *args, **kwargs),
                        "encoder_layer")

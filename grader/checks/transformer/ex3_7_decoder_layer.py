@@ -172,7 +172,7 @@ def decoder_backward_dx(impl):
             "dec", placement, f"3.7 decoder_layer_backward (norm_first={norm_first})", "dx", dx)
 
 
-# --- issue 15: defaults, options, dtype, stated errors, the upstream gradient ---------------------
+# --- defaults, options, dtype, stated errors, the upstream gradient ---------------------
 def _call(impl, *args, **kwargs):
     return expect.pair(expect.call_pure(impl.decoder_layer, "decoder_layer", *args, **kwargs),
                        "decoder_layer")

@@ -96,7 +96,7 @@ def cross_entropy_stable_and_all_ignored(impl):
     expect.close(d0, np.zeros_like(get("ce.logits")), "dlogits with every target ignored")
 
 
-# --- issue 15: ignore_index as an option, the upstream gradient, the stated errors ----------------
+# --- ignore_index as an option, the upstream gradient, the stated errors ----------------
 def _ce_gate(impl) -> None:
     loss, _ = _ce(impl, "plain")
     _skipped_until(np.asarray(loss)[None], fx()["ce.plain.loss"][None], "cross_entropy_values",

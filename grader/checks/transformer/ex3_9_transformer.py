@@ -282,7 +282,7 @@ def seq2seq_greedy_decode(impl):
                         "EOS its positions hold pad_id.")
 
 
-# --- issue 15: defaults and options, config fields, float32, dlogits, stated errors ---------------
+# --- defaults and options, config fields, float32, dlogits, stated errors ---------------
 def _s2s_inputs(name: str) -> tuple:
     return get(f"s2s.{name}.src"), get(f"s2s.{name}.tgt")
 
