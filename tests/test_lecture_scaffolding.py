@@ -110,3 +110,14 @@ def test_lecture_4_comes_in_two_parts_with_a_table_of_contents():
         anchor = course.github_anchor(heading)
         assert f"(#{anchor})" in head, f"the table of contents lacks §{heading}"
     assert re.search(r"\d+ min", head), "the table of contents gives reading times"
+
+
+def test_lecture_4_reading_times_match_its_sections():
+    """Each section's reading time in the contents is its words at 200 a minute (±1)."""
+    text = theory(course.LLM_FUNDAMENTALS)
+    listed = dict(re.findall(r"^- \[§(\d+) [^\]]+\]\([^)]+\) \((\d+) min\)", text, re.M))
+    for part in re.split(r"\n(?=## )", text)[1:]:
+        number = part.split(".", 1)[0][3:]
+        words = len(re.split(r"\n# Part", part)[0].split())
+        assert abs(int(listed[number]) - words / 200) <= 1, \
+            f"§{number}: listed {listed[number]} min, but it has {words} words"
