@@ -20,7 +20,7 @@ def rerun_with_one_blas_thread():
 
     The demo's matrices are small (a few hundred rows): a second BLAS thread gains little on
     an idle machine, and on a busy one (a browser, a test suite) threads that wait for each
-    other made training 4-20 times slower in our measurements (lecture, Section 13.6).
+    other made training 4-20 times slower in our measurements (lecture, §13.6).
     NumPy's BLAS reads its thread count when NumPy is imported, which has happened by now,
     hence the new process. Set e.g. ``OPENBLAS_NUM_THREADS=2`` to choose for yourself.
     Returns None when nothing was done, else the new process's exit code (on POSIX the

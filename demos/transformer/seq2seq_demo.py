@@ -7,7 +7,7 @@ Usage:
 
 The task is ``tasks.ReverseDigits``: the source is a string of 8 digits, the target the same
 digits in reverse order. The target vocabulary adds BOS and EOS to the ten digits; with
-teacher forcing (lecture, Section 11.3) the decoder reads BOS and the answer, and learns to
+teacher forcing (lecture, §11.3) the decoder reads BOS and the answer, and learns to
 predict the answer and EOS::
 
     source   3 1 4 1 5 9 2 6

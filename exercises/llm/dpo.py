@@ -13,7 +13,7 @@ and the Bradley-Terry loss of 4.10 on these rewards is the DPO loss:
 
 The log-probabilities are those of whole completions: ``sequence_logprob`` sums the
 per-token log-probabilities of a language model over the completion's tokens (lecture 4,
-section 15).
+§15).
 """
 
 import numpy as np

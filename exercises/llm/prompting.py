@@ -1,7 +1,7 @@
 """Prompting: few-shot and chain-of-thought prompts, self-consistency (exercise 4.13).
 
 A prompt is plain text that a model continues. The formats are fixed, character for
-character, because a model is sensitive to them (lecture, section 16):
+character, because a model is sensitive to them (lecture, §16):
 
 Few-shot (Brown et al., 2020), for examples ``[("2+2", "4"), ("3+5", "8")]`` and query
 ``"1+6"``::

@@ -13,7 +13,7 @@ to minimise the mean negative log-likelihood over N pairs:
 
 ``-log sigma(z) = log(1 + exp(-z))`` (softplus(-z)) is finite for every finite z, and the
 computed loss must be too; ``np.log(sigmoid(z))`` is not: ``sigmoid(-800)`` rounds to 0 and its
-log is -inf (lecture 4, section 13).
+log is -inf (lecture 4, §13).
 
 The API is Module 3's: ``loss, cache = bradley_terry_loss(...)`` then
 ``dr_chosen, dr_rejected = bradley_terry_loss_backward(dloss, cache)``.
@@ -68,7 +68,7 @@ def bradley_terry_loss(r_chosen, r_rejected):
 def bradley_terry_loss_backward(dloss, cache):
     """Gradients of the Bradley-Terry loss with respect to both rewards (exercise 4.10).
 
-    Derived in lecture 4, section 13. Computed without overflow (no inf, no NaN, no warning)
+    Derived in lecture 4, §13. Computed without overflow (no inf, no NaN, no warning)
     for ``|r_chosen - r_rejected|`` up to 1e4.
 
     Args:

@@ -54,7 +54,7 @@ def embedding_backward(dout, cache):
 
     Every occurrence of id ``v`` copied row ``v`` once, so row ``v`` of the gradient is the
     sum of the ``dout`` rows at the places where ``ids == v``: a scatter-add (lecture,
-    Section 4.2, with its NumPy trap). Repeated ids accumulate; rows of ids that never occur
+    §4.2, with its NumPy trap). Repeated ids accumulate; rows of ids that never occur
     get 0. The integer ids have no gradient, so only ``dtable`` is returned.
 
     Args:

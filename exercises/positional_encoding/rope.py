@@ -17,7 +17,7 @@ def rotate_half(x):
     """``[-x2, x1]`` where x1, x2 are the two halves of the last axis (given, not an exercise).
 
     Hugging Face's ``rotate_half``. For each pair ``(a, b) = (x[i], x[i + D/2])`` it gives
-    ``(-b, a)``: the pair rotated by +90 degrees (what it is for: lecture, Section 5.5).
+    ``(-b, a)``: the pair rotated by +90 degrees (what it is for: lecture, §5.5).
 
     Args:
         x: ``(..., D)`` with D even.
@@ -94,7 +94,7 @@ def rope_cos_sin(positions, head_dim, base=10000.0, scaling=None):
 def apply_rope(x, cos, sin):
     """Rotate queries or keys by their positions' angles, half-split layout (exercise 2.3).
 
-    As Hugging Face's ``apply_rotary_pos_emb`` (lecture, Section 5.5): each pair
+    As Hugging Face's ``apply_rotary_pos_emb`` (lecture, §5.5): each pair
     ``(a, b) = (x[..., t, i], x[..., t, i + D/2])`` turns by its angle theta (``cos[t, i] =
     cos(theta)``, ``sin[t, i] = sin(theta)``) to ``(a cos(theta) - b sin(theta),
     a sin(theta) + b cos(theta))``. A rotation: the norm of every ``x[..., t, :]`` is kept.
@@ -122,7 +122,7 @@ def apply_rope(x, cos, sin):
 def apply_rope_backward(dout, cos, sin):
     """Gradient of a loss through ``apply_rope`` with respect to x (exercise 2.3).
 
-    Derived in the lecture, Section 5.6; exact for tables whose two halves are equal, as
+    Derived in the lecture, §5.6; exact for tables whose two halves are equal, as
     ``rope_cos_sin`` makes them.
 
     Args:

@@ -54,7 +54,7 @@ def rope_scaling(positions, head_dim, base, scaling):
       ``"linear"`` divides ``inv_freq`` by s instead: the same angles.)
     * ``"ntk"`` -- NTK-aware base scaling (bloc97 2023):
       ``(positions, base * s ** (head_dim / (head_dim - 2)))``: the slowest pair turns s
-      times slower, like interpolation, and the fastest is unchanged (lecture, Section 8.3).
+      times slower, like interpolation, and the fastest is unchanged (lecture, §8.3).
       Hugging Face's ``"dynamic"`` type applies this formula with a factor that grows with
       the current sequence length.
 

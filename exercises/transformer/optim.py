@@ -137,7 +137,7 @@ def clip_grad_norm(grads, max_norm):
 
 
 def noam_schedule(step, d_model, warmup):
-    """The learning rate of "Attention Is All You Need" (section 5.3) (exercise 3.10).
+    """The learning rate of "Attention Is All You Need" (§5.3) (exercise 3.10).
 
     ``lr = d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)``: a linear increase for the
     first ``warmup`` steps, then a decay proportional to ``1/sqrt(step)``; the peak, at

@@ -21,7 +21,7 @@ def alibi_slopes(n_heads):
     (8 heads: 1/2, 1/4, ..., 1/256). Otherwise, with ``m = 2 ** floor(log2(n))`` the largest
     power of two below n, take the m slopes for m heads, then every other slope of the
     sequence for 2m heads, starting with its first, until there are n; concatenated, not
-    sorted (lecture, Section 7.2; the authors' code and BLOOM's ``build_alibi_tensor``).
+    sorted (lecture, §7.2; the authors' code and BLOOM's ``build_alibi_tensor``).
 
     Args:
         n_heads: number of heads (int >= 1).

@@ -58,7 +58,7 @@ def apply_rope_interleaved(x, cos, sin):
         out[..., 2i + 1] = x[..., 2i] * s_i + x[..., 2i+1] * c_i
 
     This is Meta's original ``apply_rotary_emb`` and GPT-J's ``rotate_every_two`` (lecture,
-    Sections 6.1-6.3).
+    §6.1–6.3).
 
     Args:
         x: ``(..., T, head_dim)``.

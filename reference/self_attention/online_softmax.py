@@ -12,7 +12,7 @@ def online_softmax_attention(q, k, v, mask=None, block_size=64, causal=False):
     """Scaled dot-product attention computed block by block over the keys (exercise 1.9).
 
     The keys and values are visited in blocks of ``block_size`` (the last block may be
-    shorter), with FlashAttention's online-softmax recurrence (lecture, Sections 9.2-9.4).
+    shorter), with FlashAttention's online-softmax recurrence (lecture, §9.2–9.4).
     The full ``(T_q, T_k)`` score matrix is never built: peak extra memory is
     O(T_q * block_size) per batch element, plus the ``(..., T_q, D_v)`` output.
 

@@ -7,7 +7,7 @@ def softmax(x, axis=-1):
     """Numerically stable softmax along one axis (exercise 1.1).
 
     softmax(x)_i = exp(x_i) / sum_j exp(x_j), computed without overflow: inputs like 1e4 must
-    work (lecture, Sections 2.3-2.4).
+    work (lecture, §2.3–2.4).
 
     Args:
         x: array of any shape, floating dtype. Entries may be ``-inf`` (masked out).
@@ -36,7 +36,7 @@ def softmax(x, axis=-1):
 def softmax_backward(dout, out, axis=-1):
     """Gradient of a loss through softmax (exercise 1.2).
 
-    The vector-Jacobian product of softmax (derived in the lecture, Sections 2.5-2.6), without
+    The vector-Jacobian product of softmax (derived in the lecture, §2.5–2.6), without
     building the ``(n, n)`` Jacobian of each slice.
 
     Args:

@@ -11,7 +11,7 @@ target prefix ``tgt`` ``(B, T)`` and the memory and scores the next target token
 
 built from the earlier exercises: Module 2's sinusoidal encoding (2.1) and embedding lookup
 (2.2), the encoder and decoder layers (3.6, 3.7), ``linear`` (3.1), ``layer_norm`` (3.2),
-``dropout`` (3.5) and ``cross_entropy`` (3.8). See the lecture, Section 11.
+``dropout`` (3.5) and ``cross_entropy`` (3.8). See the lecture, §11.
 
 Parameters are one flat dict (what ``AdamW.step`` and ``clip_grad_norm`` take as they are)::
 

@@ -1,7 +1,7 @@
 """Exercise 4.1 reference (``train_bpe``, ``BPETokenizer``) and ``load_gpt2_tokenizer`` vs
 Hugging Face ``tokenizers`` (byte-level BPE, GPT-2's pre-tokenizer) and ``GPT2TokenizerFast``.
 
-What agrees, exactly, and what does not (lecture, section 11):
+What agrees, exactly, and what does not (lecture, §11):
 
 - **Training.** ``tokenizers``' ``BpeTrainer`` and our ``train_bpe`` count the same pairs and
   take the most frequent; they differ only in how a tie is broken. Both take the smallest

@@ -4,7 +4,7 @@ gradient of every parameter; post-norm and pre-norm, untied / tied head, separat
 embeddings, with source and target padding; and greedy decoding step by step.
 
 The torch model is written here from the paper: ``sqrt(C) * Embedding(ids)`` plus the
-sinusoidal table (Vaswani et al., Section 3.5, computed here independently), the stacks with
+sinusoidal table (Vaswani et al., §3.5, computed here independently), the stacks with
 ``batch_first=True``, ``dropout=0``, ``activation="relu"``, a final ``LayerNorm`` after each
 stack only in the pre-norm model (``nn.Transformer`` always adds them; our post-norm model,
 like the paper, does not), boolean masks (True = masked out: the upper triangle, key

@@ -1,6 +1,6 @@
 """Checks of exercise 4.10: the Bradley-Terry reward-model loss and its gradient.
 
-Expected values are hand-computed (the worked example of lecture 4, section 13) or come from
+Expected values are hand-computed (the worked example of lecture 4, §13) or come from
 the formula itself, -log sigma(z) = log(1 + e^-z), evaluated in float64 in the check; the
 gradients are compared with central finite differences of that formula (grader/gradcheck.py),
 so a backward is graded on its own, not against the student's forward. Known wrong formulas

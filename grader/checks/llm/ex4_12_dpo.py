@@ -2,7 +2,7 @@
 
 Expected values come from the formulas, evaluated in float64 in the check (a stable
 log-softmax; -log sigma(z) = log(1 + e^-z)) on small inputs with distinct dimensions
-(B=2, T=3, V=5; N=3 pairs), and from the worked example of lecture 4, section 15. Known wrong
+(B=2, T=3, V=5; N=3 pairs), and from the worked example of lecture 4, §15. Known wrong
 variants (no mask, logits and tokens shifted by one, probabilities instead of
 log-probabilities, the mean instead of the sum; chosen and rejected swapped, the reference
 terms with the wrong sign or paired crosswise, beta outside the sigmoid or dividing) are
@@ -27,7 +27,7 @@ TOKENS = np.array([[1, 4, 2], [0, 3, 3]])
 MASK = np.array([[0, 1, 1], [1, 1, 0]])
 
 
-# dpo_loss: N=3 pairs, worked out in lecture 4, section 15.
+# dpo_loss: N=3 pairs, worked out in lecture 4, §15.
 PC = np.array([-5.0, -8.0, -12.0])  # policy, chosen
 
 
@@ -187,9 +187,9 @@ def dpo_loss_values(impl):
         ]
         for cause, advice, value in wrong:
             if np.isclose(got, value, **expect.F64):
-                expect.fail(f"4.12: dpo_loss of the worked example (lecture 4, section 15) = "
+                expect.fail(f"4.12: dpo_loss of the worked example (lecture 4, §15) = "
                             f"{got:.6f}, expected {want:.6f}: {advice}. " + expect.cause(cause))
-        expect.fail(f"4.12: dpo_loss of the worked example (lecture 4, section 15) = {got:.6f}, "
+        expect.fail(f"4.12: dpo_loss of the worked example (lecture 4, §15) = {got:.6f}, "
                     f"expected {want:.6f} = mean of log(1 + exp(-z)), z = beta [(pc - rc) - "
                     f"(pr - rr)] = {np.round(_dpo_z(PC, PR, RC, RR, BETA), 6).tolist()}.")
     for beta in (0.1, 2.0):  # policy == reference: every margin is 0, the loss is log 2
