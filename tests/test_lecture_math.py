@@ -53,8 +53,29 @@ def _inline_formulas(line: str) -> tuple[list[str], bool]:
     return [line[a + 1:b] for a, b in pairs], len(dollars) % 2 == 1
 
 
+def _blocks(text: str) -> list[str]:
+    """Problems of block layout that GitHub forgives and the site's markdown does not: a
+    display formula glued to the text above it, and a block continuing a list item indented
+    by fewer than 4 spaces (which Python-Markdown, building the site, puts outside the item)."""
+    problems, fenced = [], False
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
+        if line.strip().startswith(("```", "~~~")):
+            fenced = not fenced
+        if fenced:
+            continue
+        above = lines[number - 2].strip() if number > 1 else ""
+        if re.match(r" {1,3}\S", line) and not above:
+            problems.append(f"{number}: indent a list item's next block by 4 spaces, not "
+                            f"{len(line) - len(line.lstrip())}")
+        if line.strip().startswith("$$") and above and not above.endswith("$$") and \
+                text.count("$$", 0, sum(len(x) + 1 for x in lines[: number - 1])) % 2 == 0:
+            problems.append(f"{number}: a display formula needs a blank line above it")
+    return problems
+
+
 def lint(text: str) -> list[str]:
-    problems = []
+    problems = _blocks(text)
     for number, line in enumerate(text.splitlines(), 1):
         if CONTROL.search(line):
             problems.append(f"{number}: a control character (a tab that ate a backslash-t?)")
@@ -85,6 +106,8 @@ def test_lecture_math_renders_on_github(path):
     (r"a norm $\|x\|$ here", "a norm bar"),
     ("a formula $a +\nb$ split", "runs onto the next line"),
     (r"an optimum $x^*$ here", r"^\ast"),
+    ("1. item\n\n   $$\n   x\n   $$\n", "by 4 spaces"),
+    ("text\n$$\nx\n$$\n", "blank line above"),
     ("a backslash-t eaten by a tab: $\text{a}$ and $\t" + "ext{b}$", "control character"),
 ])
 def test_the_lint_finds_each_pattern(bad, found):
@@ -93,6 +116,6 @@ def test_the_lint_finds_each_pattern(bad, found):
 
 def test_the_lint_leaves_good_math_and_code_alone():
     good = ("$\\lbrace 1 \\rbrace$, $a \\ b$, $\\lVert x \\rVert$, $x^\\ast$, $\\mathrm{x}$\n"
-            "$$\nA = \\{ x \\,:\\, \\|x\\| < 1 \\}\n$$\n"
+            "\n$$\nA = \\{ x \\,:\\, \\|x\\| < 1 \\}\n$$\n"
             "```python\nx = y  # $a\\,b$\n```\n`$\\{$` costs $5 and $6")
     assert lint(good.replace("costs $5 and $6", "costs five")) == []
