@@ -22,7 +22,7 @@ comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade watch hint where test parity bench bench-grading classroom grade-class stubs fixtures figures lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
+.PHONY: help grade watch hint where test parity bench bench-grading classroom grade-class stubs fixtures figures site serve lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
@@ -45,7 +45,11 @@ $(VENV)/.student: pyproject.toml
 	@touch $@
 
 $(VENV)/.test: $(VENV)/.student
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,nbgrader]"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,nbgrader,site,browser]"
+	@touch $@
+
+$(VENV)/.site: $(VENV)/.student
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[site]"
 	@touch $@
 
 $(VENV)/.nbgrader: $(VENV)/.student
@@ -136,6 +140,14 @@ grade-class: $(if $(ASSIGNMENT),$(VENV)/.nbgrader,$(VENV)/.student) ## Grade a c
 
 gradescope: $(VENV)/.student ## Gradescope autograders, in build/gradescope/
 	@$(PY) -m grader.distribute gradescope --out build/gradescope
+
+site: $(VENV)/.site ## The course website, in build/site/ (MkDocs; npm once)
+	@NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --quiet --strict \
+	  -f lectures/site/mkdocs.yml -d $(CURDIR)/build/site
+	@echo "Built build/site/; read it with make serve (or any web server in build/site/)"
+
+serve: $(VENV)/.site ## Serve the website with live reload (authors)
+	@NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve -f lectures/site/mkdocs.yml
 
 figures: $(VENV)/.student ## Regenerate the lecture figures from the reference
 	@$(PY) -m demos self_attention --target reference --figures lectures/01_self_attention/figures
