@@ -32,7 +32,7 @@ help: ## List the targets
 	@echo "  Variables: TARGET=exercises|reference|DIR  EX='1.4 1.5'  FORCE=1"
 	@echo "             MODULE=self_attention|positional_encoding|transformer|llm|..."
 	@echo "                    (python -m demos lists every demo)"
-	@echo "             BENCH=all|train|decode|quantize  COURSE=nbgrader-course"
+	@echo "             BENCH=all|train|decode|quantize|bpe  COURSE=nbgrader-course"
 	@echo "  Start with: make grade; keep make watch running while you edit;"
 	@echo "              stuck? make hint EX=1.1 (one more hint each time)"
 
@@ -102,7 +102,7 @@ test: $(VENV)/.test ## The course's own tests (grader, stubs, lectures)
 parity: $(VENV)/.parity ## Check the reference against PyTorch / Hugging Face
 	@$(PY) -m pytest -q -m parity tests/parity
 
-bench: $(VENV)/.parity ## Time the reference GPT against PyTorch (BENCH=...)
+bench: $(VENV)/.parity ## Time the reference against PyTorch / HF (BENCH=...)
 ifneq ($(filter all train,$(BENCH)),)
 	@$(PY) -m demos bench --target reference
 endif
@@ -111,6 +111,9 @@ ifneq ($(filter all decode,$(BENCH)),)
 endif
 ifneq ($(filter all quantize,$(BENCH)),)
 	@$(PY) -m demos bench_quantization --target reference
+endif
+ifneq ($(filter all bpe,$(BENCH)),)
+	@$(PY) -m demos bench_bpe --target reference
 endif
 
 bench-grading: $(VENV)/.test ## Time Module 1's grading (BASELINE=DIR compares)

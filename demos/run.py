@@ -45,6 +45,7 @@ DEMOS = {
                          "KV-cached decoding against Hugging Face"),
     "bench_quantization": Demo("llm.bench_quantization", "reference",
                                "int8 / int4 weights of the demo GPT"),
+    "bench_bpe": Demo("llm.bench_bpe", "reference", "BPE training against tokenizers"),
 }
 
 

@@ -13,6 +13,7 @@ Text is first cut into pre-tokens by ``PRETOKENIZE`` (GPT-2's pattern, written f
 module), and merges never cross a pre-token: a merge can join " the" but never "e t".
 """
 
+import heapq
 import re
 
 # GPT-2's pre-tokenizer,
@@ -83,6 +84,8 @@ def train_bpe(text, vocab_size, special_tokens=()):
     Tie-breaking: among pairs with the same count, the smallest pair of ids ``(a, b)`` in
     lexicographic order wins (compare ``a`` first, then ``b``), so training is deterministic.
     Training stops early, with a smaller vocabulary, when no pre-token has two ids left.
+    Recounting every pair at every merge gives these results, slowly; lecture §2.1 keeps the
+    counts up to date instead, touching only the pre-tokens that hold the merged pair.
 
     Args:
         text: the training text, a str.
@@ -150,3 +153,31 @@ class BPETokenizer:
             "Exercise 4.1 (BPETokenizer.decode) is not implemented yet; "
             "see lectures/04_llm_fundamentals/theory.md#2-byte-level-bpe"
         )
+
+    def encode_iterable(self, chunks):
+        """Yield the ids of ``encode("".join(chunks))`` one by one, reading ``chunks`` (any
+        iterable of str, such as an open text file's lines) once and never holding the whole
+        text (given, not an exercise).
+
+        Text is encoded as soon as the chunks to come cannot change its pre-tokens: held back
+        are the last two pre-tokens (``'`` + ``ll`` makes ``'ll``; a whitespace run may grow or
+        lend its last space to the next word) and any that start within a special token's
+        length of the end (one may be cut in half). Memory: a chunk and a few pre-tokens (and
+        the cache of distinct pre-tokens, which grows with the text's vocabulary).
+        """
+        specials = list(self.special_ids)
+        reach = max(map(len, specials), default=0)
+        text = ""
+        for chunk in chunks:
+            text += chunk
+            units, start = [], 0  # (where it starts, pre-token or special token, is_special)
+            for piece, is_special in split_special(text, specials):
+                for unit in [piece] if is_special else pretokenize(piece):
+                    units.append((start, unit, is_special))
+                    start += len(unit)
+            settled = [u for u in units if u[0] < len(text) - reach][:-2]
+            for _, unit, is_special in settled:
+                yield from [self.special_ids[unit]] if is_special else self._encode_word(unit)
+            if settled:
+                text = text[units[len(settled)][0]:]
+        yield from self.encode(text)

@@ -13,6 +13,7 @@ Text is first cut into pre-tokens by ``PRETOKENIZE`` (GPT-2's pattern, written f
 module), and merges never cross a pre-token: a merge can join " the" but never "e t".
 """
 
+import heapq
 import re
 
 # GPT-2's pre-tokenizer,
@@ -83,6 +84,8 @@ def train_bpe(text, vocab_size, special_tokens=()):
     Tie-breaking: among pairs with the same count, the smallest pair of ids ``(a, b)`` in
     lexicographic order wins (compare ``a`` first, then ``b``), so training is deterministic.
     Training stops early, with a smaller vocabulary, when no pre-token has two ids left.
+    Recounting every pair at every merge gives these results, slowly; lecture §2.1 keeps the
+    counts up to date instead, touching only the pre-tokens that hold the merged pair.
 
     Args:
         text: the training text, a str.
@@ -101,32 +104,55 @@ def train_bpe(text, vocab_size, special_tokens=()):
         raise ValueError(f"train_bpe: vocab_size={vocab_size} cannot hold the 256 bytes and "
                          f"{len(special_tokens)} special tokens")
     ### BEGIN SOLUTION
-    words = {}  # pre-token as a tuple of ids -> how often it occurs
+    word_freq = {}  # pre-token as a tuple of ids -> how often it occurs
     for piece, is_special in split_special(text, special_tokens):
         if is_special:
             continue
         for word in pretokenize(piece):
             key = tuple(to_bytes(word))
-            words[key] = words.get(key, 0) + 1
+            word_freq[key] = word_freq.get(key, 0) + 1
+    words = [list(word) for word in word_freq]  # each distinct pre-token once, as ids,
+    freqs = list(word_freq.values())  # and how often it occurs
+    counts = {}  # pair -> its count: the sum over words w of freqs[w] x (times w holds it)
+    where = {}  # pair -> the indices of the words that hold it
+    for w, word in enumerate(words):
+        for pair in zip(word[:-1], word[1:]):
+            counts[pair] = counts.get(pair, 0) + freqs[w]
+            where.setdefault(pair, set()).add(w)
+    # A heap of (-count, pair): on top the most frequent pair, then the smallest ids. When a
+    # count changes the pair is pushed again; an entry whose count is no longer the pair's
+    # is stale and skipped when it reaches the top (lazy deletion).
+    heap = [(-count, pair) for pair, count in counts.items()]
+    heapq.heapify(heap)
     vocab = {i: bytes([i]) for i in range(256)}
     merges = []
     n_merges = vocab_size - 256 - len(special_tokens)
     while len(merges) < n_merges:
-        counts = {}
-        for word, freq in words.items():
-            for pair in zip(word[:-1], word[1:]):
-                counts[pair] = counts.get(pair, 0) + freq
-        if not counts:
+        while heap and counts.get(heap[0][1]) != -heap[0][0]:  # the top entry is stale
+            heapq.heappop(heap)
+        if not heap:
             break
-        best = min(counts, key=lambda p: (-counts[p], p))  # most frequent, then smallest ids
+        best = heapq.heappop(heap)[1]
         new_id = 256 + len(merges)
         merges.append(best)
         vocab[new_id] = vocab[best[0]] + vocab[best[1]]
-        merged = {}
-        for word, freq in words.items():
-            key = tuple(merge_pair(list(word), best, new_id)) if len(word) > 1 else word
-            merged[key] = merged.get(key, 0) + freq
-        words = merged
+        delta = {}  # pair -> how much this merge changes its count
+        for w in list(where[best]):  # only the words that hold the pair change
+            old, new = words[w], merge_pair(words[w], best, new_id)
+            for pair in zip(old[:-1], old[1:]):  # the old word's pairs go out ...
+                delta[pair] = delta.get(pair, 0) - freqs[w]
+                where[pair].discard(w)
+            for pair in zip(new[:-1], new[1:]):  # ... and the new word's come in
+                delta[pair] = delta.get(pair, 0) + freqs[w]
+                where.setdefault(pair, set()).add(w)
+            words[w] = new
+        for pair, change in delta.items():
+            if change:
+                counts[pair] = counts.get(pair, 0) + change
+                if counts[pair]:
+                    heapq.heappush(heap, (-counts[pair], pair))
+                else:  # in no word any more (best, always)
+                    del counts[pair], where[pair]
     for token in special_tokens:
         vocab[len(vocab)] = to_bytes(token)
     return vocab, merges
@@ -194,3 +220,31 @@ class BPETokenizer:
         except UnicodeDecodeError:
             return data.decode("utf-8", errors="replace")
         ### END SOLUTION
+
+    def encode_iterable(self, chunks):
+        """Yield the ids of ``encode("".join(chunks))`` one by one, reading ``chunks`` (any
+        iterable of str, such as an open text file's lines) once and never holding the whole
+        text (given, not an exercise).
+
+        Text is encoded as soon as the chunks to come cannot change its pre-tokens: held back
+        are the last two pre-tokens (``'`` + ``ll`` makes ``'ll``; a whitespace run may grow or
+        lend its last space to the next word) and any that start within a special token's
+        length of the end (one may be cut in half). Memory: a chunk and a few pre-tokens (and
+        the cache of distinct pre-tokens, which grows with the text's vocabulary).
+        """
+        specials = list(self.special_ids)
+        reach = max(map(len, specials), default=0)
+        text = ""
+        for chunk in chunks:
+            text += chunk
+            units, start = [], 0  # (where it starts, pre-token or special token, is_special)
+            for piece, is_special in split_special(text, specials):
+                for unit in [piece] if is_special else pretokenize(piece):
+                    units.append((start, unit, is_special))
+                    start += len(unit)
+            settled = [u for u in units if u[0] < len(text) - reach][:-2]
+            for _, unit, is_special in settled:
+                yield from [self.special_ids[unit]] if is_special else self._encode_word(unit)
+            if settled:
+                text = text[units[len(settled)][0]:]
+        yield from self.encode(text)

@@ -15,8 +15,7 @@ from grader.course import LLM_FUNDAMENTALS
 PACKAGE = LLM_FUNDAMENTALS.package  # mutants edit files of reference/llm/
 
 BPE = "bpe.py"
-BEST = ("        best = min(counts, key=lambda p: (-counts[p], p))"
-        "  # most frequent, then smallest ids\n")
+BEST = "        best = heapq.heappop(heap)[1]\n"  # the heap's top: most frequent, smallest ids
 PRETOK = ("        for word in pretokenize(piece):\n"
           "            key = tuple(to_bytes(word))\n")
 SKIP_SPECIAL = ("        if is_special:\n"
@@ -25,8 +24,9 @@ SKIP_SPECIAL = ("        if is_special:\n"
                 "            key = tuple(to_bytes(word))\n")
 N_MERGES = "    n_merges = vocab_size - 256 - len(special_tokens)\n"
 NEW_TOKEN = "        vocab[new_id] = vocab[best[0]] + vocab[best[1]]\n"
-EARLY_STOP = ("        if not counts:\n"
+EARLY_STOP = ("        if not heap:\n"
               "            break\n")
+OLD_PAIRS_OUT = "                delta[pair] = delta.get(pair, 0) - freqs[w]\n"
 RANK = ("            pair = min(zip(ids[:-1], ids[1:]), "
         "key=lambda p: self.ranks.get(p, len(self.ranks)))\n")
 DECODE = '            return data.decode("utf-8", errors="surrogatepass")\n'
@@ -42,7 +42,9 @@ MUTANTS = [
            diagnosis="the tie went to the largest pair"),
     Mutant("ties_to_first_seen", "4.1", BPE,
            ((BEST, "        best = max(counts, key=counts.get)\n"),),
-           ("bpe_tie_breaking", "bpe_merges_on_tiny_texts"),
+           # (counts kept up to date, not recounted: in 'aaabdaaabac' the pair (97, 98), whose
+           # count the first merge leaves unchanged, stays ahead of (256, 97) and wins the tie)
+           ("bpe_tie_breaking", "bpe_merges_and_encodings_match"),
            "the tie went to the first pair seen", diagnosis="the tie went to the first pair seen"),
     Mutant("no_pretokenization", "4.1", BPE,
            ((PRETOK, "        for word in [piece]:\n"
@@ -50,6 +52,9 @@ MUTANTS = [
            ("bpe_merges_on_tiny_texts",), "Merges never cross pre-tokens"),
     Mutant("no_early_stop", "4.1", BPE, ((EARLY_STOP, ""),),
            ("bpe_merges_on_tiny_texts",), "", status="error"),
+    Mutant("old_pairs_not_taken_out", "4.1", BPE,  # incremental counts that only grow
+           ((OLD_PAIRS_OUT, "                delta[pair] = delta.get(pair, 0)\n"),),
+           ("bpe_merges_on_tiny_texts",), "merge 2 is (97, 99)"),
     Mutant("merge_token_reversed", "4.1", BPE,
            ((NEW_TOKEN, "        vocab[new_id] = vocab[best[1]] + vocab[best[0]]\n"),),
            ("bpe_merges_on_tiny_texts",), "vocab[a] + vocab[b]"),

@@ -18,6 +18,12 @@ from .. import check
 
 SPECIALS = ("<|endoftext|>", "<|pad|>")  # always among the fixture's special tokens
 
+# Each check's time budget in seconds, student code included. Speed is not graded: the
+# naive train_bpe (every pair recounted at every merge, lecture §2) takes milliseconds on
+# these inputs (the fixture text is about a thousand characters), and
+# tests/test_bpe_incremental.py grades it and keeps every check under a twentieth of this.
+BUDGET = 10.0
+
 
 # Strings a byte-level tokenizer must round-trip although it never saw most of them.
 ROUNDTRIP = (
@@ -101,7 +107,7 @@ def _encode(tok, text, vocab) -> list[int]:
     return ids
 
 
-@check("4.1", weight=2)
+@check("4.1", weight=2, timeout=BUDGET)
 def bpe_merges_on_tiny_texts(impl):
     """merges by hand: 'aaabdaaabac', and pre-tokens that merges never cross"""
     # "aaabdaaabac": (a,a) occurs 4 times (overlaps count) -> 256 = "aa"; then (256,a) and
@@ -130,7 +136,7 @@ def bpe_merges_on_tiny_texts(impl):
                     "no pair is left, stop early (the vocabulary is then smaller).")
 
 
-@check("4.1")
+@check("4.1", timeout=BUDGET)
 def bpe_tie_breaking(impl):
     """ties go to the smallest pair of ids: 'cdab' merges (a,b), then (c,d), then both"""
     vocab, merges = _train(impl, "cdab", 259)
@@ -144,7 +150,7 @@ def bpe_tie_breaking(impl):
     })
 
 
-@check("4.1")
+@check("4.1", timeout=BUDGET)
 def bpe_vocab_layout_and_size(impl):
     """vocab: 256 bytes, then one token per merge, then the special tokens in order"""
     f = fx()
@@ -170,7 +176,7 @@ def bpe_vocab_layout_and_size(impl):
                   "abc", 257, list(SPECIALS))
 
 
-@check("4.1", weight=2)
+@check("4.1", weight=2, timeout=BUDGET)
 def bpe_merges_and_encodings_match(impl):
     """merges on a longer text, and encode applies them in the order learnt"""
     f = fx()
@@ -201,7 +207,7 @@ def bpe_merges_and_encodings_match(impl):
                         f"expected {want}: apply the earliest-learnt merge first, left to right.")
 
 
-@check("4.1", weight=2)
+@check("4.1", weight=2, timeout=BUDGET)
 def bpe_roundtrips_any_unicode(impl):
     """decode(encode(s)) == s for emoji, CJK, combining marks, newlines, '' and random text"""
     tok, vocab = _tokenizer(impl)
@@ -230,7 +236,7 @@ def bpe_roundtrips_any_unicode(impl):
                     "in training fall back to their single-byte tokens.")
 
 
-@check("4.1")
+@check("4.1", timeout=BUDGET)
 def bpe_special_tokens_stay_whole(impl):
     """special tokens are one id each, never merged in training nor split in encoding"""
     specials = ["<|endoftext|>"]
@@ -265,7 +271,7 @@ SPLIT = ((b"\xe2\x82",), (b"a", b"\xe2"), (b"\x82\xac", b"b"), (b"x", b"\xe2\x82
 SURROGATES = ("\ud800", "a\udfffb", "x\ud83d", "\udc80\udcff", "\ude00\ud83d")
 
 
-@check("4.1")
+@check("4.1", timeout=BUDGET)
 def bpe_decode_split_characters_and_surrogates(impl):
     """ids that split a character decode to U+FFFD; lone surrogates round-trip"""
     tok, vocab = _tokenizer(impl)
