@@ -151,7 +151,7 @@ def main(argv=None):
     say(f"# {cpu_model()}, {os.cpu_count()} logical CPUs, load average {load_average():.2f}; "
         f"{versions}")
     names = ("the four lectures' theory.md" if args.corpus == CORPUS
-             else ", ".join(map(str, args.corpus)))
+             else ", ".join(Path(p).name for p in args.corpus))  # names fit 80 columns
     say(f"# corpus: {names}: {len(text):,} characters, {len(text.encode()):,} bytes, "
         f"{len(words):,} pre-tokens ({len(set(words)):,} distinct); train_bpe and tokenizers: "
         f"median of {args.rounds} rounds; naive: once")
