@@ -39,6 +39,7 @@ import platform
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,9 @@ TINY = DecodeConfig("tiny", n_layer=2, n_head=2, n_embd=16, vocab_size=53, block
                     bandwidth_bytes=2**24, matmul_n=128)  # tests: seconds, no torch needed
 CONFIGS = {dc.name: dc for dc in (GPT2_SMALL, TINY)}
 TARGETS = {"vs_hf": 1.6, "vs_roofline": 0.9, "cache_speedup": 10.0}
+# the decode rate recorded before the one-query attention path (printed next to today's)
+PREVIOUS = {"machine": "AMD EPYC, 2 cores", "tokens_per_s": 46.7, "vs_roofline": "71%",
+            "vs_hf": "1.08x"}
 
 
 # --- machine -----------------------------------------------------------------------------
@@ -205,26 +209,65 @@ class ForwardClock:
 
 
 def products_only(model, repeats):
-    """Median seconds of a decoding step's matrix-vector products alone: one float32 row
-    through every weight matrix and the head, back to back (nothing between them), and the
-    bytes they read. The rest of a real step is what it spends besides reading weights."""
+    """A decoding step's matrix-vector products alone, back to back (nothing between them):
+    one float32 row through every block's weight matrices, then through the tied head.
+    Returns ``{name: (median seconds, bytes read)}`` for ``"blocks"``, ``"head"`` and
+    ``"head, (C, V) copy"``: the head as the step computes it, ``x @ wte.T`` on the ``(V, C)``
+    embedding (BLAS's dot-product gemv kernel), and on a contiguous transposed copy (the
+    ``(in, out)`` layout of the block weights, BLAS's other kernel) -- a probe of what the
+    layout costs, not something the reference does. The rest of a real step is what it
+    spends besides reading weights."""
     p, C = model.params, model.config.n_embd
     rng = np.random.default_rng(0)
     x = {n: rng.standard_normal(n).astype(p["wte.weight"].dtype) for n in (C, 4 * C)}
     mats = [w for name, w in p.items() if name.startswith("h.") and w.ndim == 2]
+    wte = p["wte.weight"]
+    head_in_out = np.ascontiguousarray(wte.T)  # (C, V), made once, outside the timing
 
-    def run():
+    def blocks():
         for w in mats:
             x[w.shape[0]] @ w  # (in,) @ (in, out): a gemv
-        x[C] @ p["wte.weight"].T  # the head
 
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), sum(w.nbytes for w in mats) + p["wte.weight"].nbytes
+    runs = {"blocks": (blocks, sum(w.nbytes for w in mats)),
+            "head": (lambda: x[C] @ wte.T, wte.nbytes),
+            "head, (C, V) copy": (lambda: x[C] @ head_in_out, wte.nbytes)}
+    times = {name: [] for name in runs}
+    for run, _ in runs.values():
+        run()  # warm-up
+    for _ in range(repeats):  # interleaved: the three see the same machine
+        for name, (run, _) in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: (float(np.median(times[name])), n_bytes)
+            for name, (_, n_bytes) in runs.items()}
+
+
+@contextmanager
+def previous_decode_path():
+    """Inside: every decoding step goes through Module 1's ``scaled_dot_product_attention``
+    (1.4), as ``cached_attention`` did before its one-query path (its checks, the mask
+    handling, a softmax of ten passes); for the side-by-side comparison only."""
+    import implementation.llm.kv_cache as kv
+    from implementation.self_attention.attention import scaled_dot_product_attention
+
+    def through_1_4(kv_cache, layer):
+        def attention(q, k, v, mask=None):
+            keys, values = kv_cache.update(layer, k, v)
+            return scaled_dot_product_attention(q, keys, values, mask)
+        return attention
+
+    current, kv.cached_attention = kv.cached_attention, through_1_4
+    try:
+        yield
+    finally:
+        kv.cached_attention = current
+
+
+def time_previous(model, prompt, n):
+    """``time_reference`` on the previous decode path (``previous_decode_path``)."""
+    with previous_decode_path():
+        return time_reference(model, prompt, n)
 
 
 def phases(start, stamps):
@@ -318,16 +361,21 @@ def first_difference(a, b):
 
 
 def compare_with_hf(model, hf_run, prompt, n, rounds, progress=True):
-    """Medians of prefill seconds and decode tokens/s of both sides, and whether the tokens
-    agree."""
+    """Medians of prefill seconds and decode tokens/s of the reference, of its previous decode
+    path (``previous_decode_path``) and of HF (left out if ``hf_run`` is None), and whether
+    the tokens agree."""
     ours_ids = time_reference(model, prompt, n)[0]  # warm-up runs, and the tokens to compare
-    hf_ids = hf_run(prompt, n)[0]
-    mismatch = first_difference(ours_ids, hf_ids)
+    runs = {"reference": lambda: time_reference(model, prompt, n),
+            "previous": lambda: time_previous(model, prompt, n)}
+    mismatch = first_difference(ours_ids, time_previous(model, prompt, n)[0])
+    if hf_run is not None:
+        runs["hf"] = lambda: hf_run(prompt, n)
+        mismatch = mismatch if mismatch is not None else first_difference(
+            ours_ids, hf_run(prompt, n)[0])
     if progress:
         same = "identical" if mismatch is None else f"DIFFERENT (first at position {mismatch})"
-        say(f"  tokens of the reference and HF: {same}", file=sys.stderr, flush=True)
-    runs = {"reference": lambda: time_reference(model, prompt, n),
-            "hf": lambda: hf_run(prompt, n)}
+        say(f"  tokens of the reference, its previous path{' and HF' if hf_run else ''}: "
+            f"{same}", file=sys.stderr, flush=True)
     results = {label: {"prefill": [], "decode": []} for label in runs}
     for r in range(rounds):
         order = list(runs) if r % 2 == 0 else list(runs)[::-1]
@@ -339,7 +387,7 @@ def compare_with_hf(model, hf_run, prompt, n, rounds, progress=True):
         if progress:
             now = "  ".join(f"{label} {results[label]['decode'][-1]:.1f} tok/s, prefill "
                             f"{1e3 * results[label]['prefill'][-1]:.0f} ms" for label in runs)
-            say(f"  HF comparison: round {r + 1}/{rounds}  {now}", file=sys.stderr,
+            say(f"  decode comparison: round {r + 1}/{rounds}  {now}", file=sys.stderr,
                   flush=True)
     medians = {label: {k: float(np.median(v)) for k, v in res.items()}
                for label, res in results.items()}
@@ -463,10 +511,24 @@ def format_report(res):
     lines.append(f"reference decode ({dc.prompt_len} + {dc.new_tokens} tokens, median): "
                  f"{ours:.1f} tokens/s = {ours / roof:.0%} of roofline (target >= "
                  f"{TARGETS['vs_roofline']:.0%}: {_verdict(ours / roof, TARGETS['vs_roofline'])})")
-    t_prod = res["products_only"]
+    prev = res["previous_decode"]
+    lines.append(f"... side by side, the previous decode path (every step through 1.4's "
+                 f"attention): {prev:.1f} tokens/s = {prev / roof:.0%} of roofline; now / "
+                 f"previous: {ours / prev:.2f}x")
+    lines.append(f"... recorded before on {PREVIOUS['machine']}, another run: "
+                 f"{PREVIOUS['tokens_per_s']} tokens/s = {PREVIOUS['vs_roofline']} of roofline, "
+                 f"{PREVIOUS['vs_hf']} HF")
+    prods = res["products_only"]
+    t_prod = prods["blocks"][0] + prods["head"][0]
+    n_prod = prods["blocks"][1] + prods["head"][1]
+    gbps = n_prod / t_prod / 1e9
     lines.append(f"... its matrix-vector products alone, back to back: {1e3 * t_prod:.1f} ms "
-                 f"per token ({res['products_bytes'] / t_prod / 1e9:.1f} GB/s), of "
-                 f"{1e3 / ours:.1f} ms per decoded token")
+                 f"per token ({gbps:.1f} GB/s = {gbps / bw['read']:.0%} of the probe), of "
+                 f"{1e3 / ours:.1f} ms per decoded token: at most "
+                 f"{1 / t_prod / roof:.0%} of roofline with nothing else in the step")
+    lines.append("... by kind, GB/s: " + "; ".join(
+        f"{name} {n_bytes / t / 1e9:.1f} ({1e3 * t:.1f} ms)"
+        for name, (t, n_bytes) in prods.items()))
     lines.append(f"reference prefill ({dc.prompt_len} tokens): "
                  f"{1e3 * res['reference_prefill']:.1f} ms")
     if cmp is not None:
@@ -478,7 +540,8 @@ def format_report(res):
             f"{_verdict(ratio, TARGETS['vs_hf'])})",
             f"HF prefill ({dc.prompt_len} tokens): {1e3 * hf['prefill']:.1f} ms "
             f"(reference / HF time: {res['reference_prefill'] / hf['prefill']:.2f})",
-            f"tokens identical to HF's: {'yes' if cmp['tokens_identical'] else 'NO'}"]
+            f"tokens identical to HF's (and the previous path's): "
+            f"{'yes' if cmp['tokens_identical'] else 'NO'}"]
     nc = res["nocache"]
     at = {row["length"]: row for row in res["sweep"]}.get(dc.nocache_len)
     if at is not None:
@@ -562,18 +625,16 @@ def main(argv=None):
     if not args.no_torch:
         say("building the Hugging Face model ...", file=sys.stderr, flush=True)
         hf_run = make_hf_runner(build_hf(model))
-        say(f"reference vs HF: {dc.prompt_len}-token prompt, {dc.new_tokens} new tokens ...",
-              file=sys.stderr, flush=True)
-        res["hf"] = compare_with_hf(model, hf_run, prompt, dc.new_tokens, rounds)
-        res["reference_decode"] = res["hf"]["median"]["reference"]["decode"]
-        res["reference_prefill"] = res["hf"]["median"]["reference"]["prefill"]
-    else:
-        say(f"reference: {dc.prompt_len}-token prompt, {dc.new_tokens} new tokens ...",
-              file=sys.stderr, flush=True)
-        time_reference(model, prompt, dc.new_tokens)  # warm-up
-        runs = [time_reference(model, prompt, dc.new_tokens)[1:3] for _ in range(rounds)]
-        res["reference_prefill"] = float(np.median([r[0] for r in runs]))
-        res["reference_decode"] = float(np.median([r[1] for r in runs]))
+    say(f"reference, its previous decode path{'' if args.no_torch else ' and HF'}: "
+        f"{dc.prompt_len}-token prompt, {dc.new_tokens} new tokens ...", file=sys.stderr,
+        flush=True)
+    decode = compare_with_hf(model, hf_run, prompt, dc.new_tokens, rounds)
+    if hf_run is not None:
+        res["hf"] = decode
+    res["tokens_identical"] = decode["tokens_identical"]
+    res["previous_decode"] = decode["median"]["previous"]["decode"]
+    res["reference_decode"] = decode["median"]["reference"]["decode"]
+    res["reference_prefill"] = decode["median"]["reference"]["prefill"]
 
     say(f"generate {dc.prompt_len} -> {dc.nocache_len} tokens with and without the cache ...",
           file=sys.stderr, flush=True)
@@ -591,7 +652,7 @@ def main(argv=None):
         res["bandwidth"] = bandwidth = again
     res["roofline_tokens_per_s"] = bandwidth["read"] * 1e9 / wb
     products.append(products_only(model, 5 if args.quick else 21))
-    res["products_only"], res["products_bytes"] = min(products)
+    res["products_only"] = {name: min(run[name] for run in products) for name in products[0]}
     res["load_average_after"] = load_average()
     say(format_report(res))
     say(f"# load average at the end {res['load_average_after']:.2f}")

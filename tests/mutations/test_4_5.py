@@ -43,6 +43,10 @@ FULL = "            logits = model.forward(ids[:, :t])  # (B, t, V): everything,
 PICK = "            ids[:, t] = greedy(last)\n"
 RESULT = "    return ids\n    ### END SOLUTION\n"
 ATTEND = "        return scaled_dot_product_attention(q, keys, values, mask)\n"
+SCORES = ("        scores = (q * q.shape[-1] ** -0.5) @ np.swapaxes(keys, -1, -2)"
+          "  # (B, H, 1, L+T)\n")
+NORMALISE = "        weights /= weights.sum(axis=-1, keepdims=True)\n"
+WEIGHTED = '        return weights @ values, {"weights": weights}  # (B, H, 1, D)\n'
 
 OPTIONS = "generate_passes_the_sampling_options"
 FLOAT32 = "cached_forward_keeps_float32"
@@ -105,12 +109,20 @@ MUTANTS = [
             "decode_one_token_per_step_matches_full_forward"), "a leak of the future",
            diagnosis="a leak of the future"),
     Mutant("cached_attention_without_the_past", "4.5", KV,
-           ((ATTEND, "        return scaled_dot_product_attention(q, k, v, mask)\n"),),
+           ((ATTEND, "        return scaled_dot_product_attention(q, k, v, mask)\n"),
+            (SCORES, SCORES.replace("swapaxes(keys", "swapaxes(k")),  # and in the one-query
+            (WEIGHTED, WEIGHTED.replace("@ values", "@ v"))),  # path, decoding's
            # (the chunked prefill raises in the student's code: a mask of L+T keys for T)
            ("decode_one_token_per_step_matches_full_forward",
             "generate_greedy_with_and_without_cache", "cached_attention_attends_to_the_past"),
            "without the cached positions",
            diagnosis="the new queries attend to the new keys/values alone"),
+    Mutant("one_query_path_unscaled", "4.5", KV,
+           ((SCORES, SCORES.replace("(q * q.shape[-1] ** -0.5)", "q")),),
+           ("decode_one_token_per_step_matches_full_forward",), "positions [3, 4)"),
+    Mutant("one_query_path_unnormalised", "4.5", KV,
+           ((NORMALISE, ""),),
+           ("decode_one_token_per_step_matches_full_forward",), "positions [3, 4)"),
     Mutant("prompt_dropped", "4.5", KV, ((RESULT, "    return ids[:, T0:]\n    ### END "
                                                   "SOLUTION\n"),),
            ("generate_greedy_with_and_without_cache",), "starts with the prompt"),
@@ -190,7 +202,19 @@ DIAGNOSED += [
 
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
+# A wrong attention of the one-token steps (the reference's one-query path) changes the keys
+# of every later layer, and the check compares the cache's keys before the logits: the message
+# blames update for a bug of the attention.
+NOT_BLAMED = [(mutant, "decode_one_token_per_step_matches_full_forward",
+               "update(layer, k_new, v_new) writes")
+              for mutant in ("one_query_path_unscaled", "one_query_path_unnormalised")]
+BLAME_GAPS = {f"{mutant}-decode_one_token_per_step_matches_full_forward":
+              "_run checks every layer's cached keys before the logits; keys of layer i > 0 "
+              "depend on the attention of the layers below, so a bug there reads as update's"
+              for mutant, _, _ in NOT_BLAMED}
+
 
 # the standard tests (tests/mutation.py): unmutated copy passes, every check has a mutant, ...
 globals().update(standard_tests(PACKAGE, ["4.5"], MUTANTS, gaps=GAPS, diagnosed=DIAGNOSED,
-                                diagnosis_gaps=DIAGNOSIS_GAPS))
+                                diagnosis_gaps=DIAGNOSIS_GAPS, not_blamed=NOT_BLAMED,
+                                blame_gaps=BLAME_GAPS))
