@@ -96,8 +96,8 @@ align: $(VENV)/.student ## Module 4's SFT, DPO and chain-of-thought demos
 
 # --- project -------------------------------------------------------------------------------
 test: $(VENV)/.test ## The course's own tests (grader, stubs, lectures)
-	@$(PY) -m pytest -q -n auto --dist loadfile tests/mutations
-	@$(PY) -m pytest -q --ignore=tests/parity --ignore=tests/mutations
+	@$(PY) -m pytest -q -n auto --dist loadfile -m "not serial" --ignore=tests/parity tests
+	@$(PY) -m pytest -q -m serial --ignore=tests/parity tests
 
 parity: $(VENV)/.parity ## Check the reference against PyTorch / Hugging Face
 	@$(PY) -m pytest -q -m parity tests/parity

@@ -26,6 +26,7 @@ SYLLABUS_MODULE_1 = {
 }
 
 
+@pytest.mark.serial  # timed: run alone, not beside other tests
 def test_reference_scores_full_marks_quickly():
     """Budgets: Module 1 alone under 5 s, the whole course under 20 s (2 cores)."""
     start = time.monotonic()

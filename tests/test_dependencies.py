@@ -49,6 +49,7 @@ def test_a_wrong_softmax_is_named_in_every_exercise_built_on_it(tmp_path):
         assert results[ex_id].status == PASSED and not results[ex_id].note
 
 
+@pytest.mark.serial  # timed: run alone, not beside other tests
 def test_a_hanging_softmax_costs_its_time_limit_once(tmp_path):
     start = time.monotonic()
     results = {r.exercise.id: r for r in grade(submission(tmp_path, HANGS), ["1"])}

@@ -145,6 +145,7 @@ def test_class_report_command_on_a_checks_folder(graded, tmp_path):
     assert all(len(line) <= 80 for line in lines if not line.startswith("Report:"))
 
 
+@pytest.mark.serial  # timed: run alone, not beside other tests
 def test_grading_two_at_a_time_takes_clearly_less_than_one_at_a_time(graded, tmp_path):
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs two cores")
@@ -228,6 +229,7 @@ PARALLEL_SCRIPT = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.serial  # timed: run alone, not beside other tests
 def test_a_hanging_or_crashing_student_costs_only_themselves(tmp_path):
     done = subprocess.run([sys.executable, "-c", PARALLEL_SCRIPT, str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=60,
