@@ -127,6 +127,16 @@ def _expect_keys(buf, name: str, start: int, upto: int, label: str) -> None:
         if not np.allclose(got[:, :, :, pos], want[:, :, :, pos], **expect.F64):
             found = [j for j in range(buf.shape[3])
                      if np.allclose(buf[:, :, :, j], want[:, :, :, pos], **expect.F64)]
+            wrong = [layer for layer in range(got.shape[0]) if not np.allclose(
+                got[layer, :, :, pos], want[layer, :, :, pos], **expect.F64)]
+            if not found and wrong and wrong[0] > 0:  # layer 0's keys come from the tokens
+                expect.fail(
+                    f"4.5 {label}: cache.{name}[:, :, :, {pos}] holds layer 0's "
+                    f"{'keys' if name == 'k' else 'values'} of position {pos} but not layer "
+                    f"{wrong[0]}'s. A layer's keys and values come from the hidden states the "
+                    "layers below give the new tokens, so check the forward of the new tokens "
+                    "through those layers (their attention over the cached past, the MLP, the "
+                    "residuals), not where update writes.")
             where = (f"they are at position {found[0]} instead" if found else
                      "no position of the buffer holds them" if not np.any(got[:, :, :, pos])
                      else "they are wrong")
