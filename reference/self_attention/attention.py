@@ -59,8 +59,8 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     scale = 1.0 / math.sqrt(q.shape[-1])  # a Python float, so float32 stays float32
     scores = q @ np.swapaxes(k, -1, -2)  # (..., T_q, D) @ (..., D, T_k)
     scores *= scale  # in place: scores is a new array
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)  # exp(-inf) = 0: masked keys get no weight
+    if mask is not None:  # in place too (np.where would build a second (..., T_q, T_k) array)
+        np.copyto(scores, -np.inf, where=np.logical_not(mask))  # exp(-inf) = 0: no weight
     weights = softmax(scores, axis=-1)  # (..., T_q, T_k)
     out = weights @ v  # (..., T_q, T_k) @ (..., T_k, D_v) -> (..., T_q, D_v)
     cache = {"q": q, "k": k, "v": v, "weights": weights, "scale": scale}

@@ -114,7 +114,8 @@ def cross_entropy_backward(dloss, cache):
     logp, t, valid, n, eps = (cache[key] for key in ("logp", "targets", "valid", "n", "eps"))
     k = logp.shape[-1]
     grad = np.exp(logp)  # (N_all, K) softmax
-    grad -= eps / k  # minus q: the uniform part ...
+    if eps > 0:  # minus q: the uniform part (skipped at 0: a whole pass for nothing) ...
+        grad -= eps / k
     grad[np.arange(t.size), t] -= 1.0 - eps  # ... and the one-hot part
     grad *= float(dloss) / max(n, 1)  # a Python float: float32 stays float32
     grad[~valid] = 0.0  # ignored positions contribute nothing

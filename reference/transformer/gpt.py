@@ -444,7 +444,8 @@ class GPT:
             dx = self._block_backward(dx, i, B, T, cache["blocks"][i], grads)
         dx = dx.reshape(B, T, C)
         # the tied table: the embedding's scatter-add plus the head's (C, V) gradient, transposed
-        grads["wte.weight"] = embedding_backward(dx, cache["tok"]) + dW_head.T
+        grads["wte.weight"] = embedding_backward(dx, cache["tok"])
+        grads["wte.weight"] += dW_head.T  # in place: the (V, C) array is new
         grads["wpe.weight"] = embedding_backward(dx.sum(axis=0), cache["pos"])  # (T_max, C)
         return {name: grads[name] for name in self.params}
         ### END SOLUTION

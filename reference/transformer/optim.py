@@ -116,8 +116,13 @@ class AdamW:
             m += (1.0 - beta1) * g
             v *= beta2
             v += (1.0 - beta2) * (g * g)
-            denom = np.sqrt(v) / math.sqrt(bias_correction2) + self.eps  # sqrt(v_hat) + eps
-            p -= (lr / bias_correction1) * m / denom  # lr * m_hat / (sqrt(v_hat) + eps)
+            # sqrt(v_hat) + eps, then the update, in one buffer: no temporary of p's size
+            denom = np.sqrt(v)
+            denom *= 1.0 / math.sqrt(bias_correction2)
+            denom += self.eps  # sqrt(v_hat) + eps
+            update = np.divide(m, denom, out=denom)  # m / (sqrt(v_hat) + eps), in denom
+            update *= lr / bias_correction1  # lr * m_hat / (sqrt(v_hat) + eps)
+            p -= update
         ### END SOLUTION
 
 

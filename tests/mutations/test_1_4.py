@@ -18,8 +18,8 @@ PACKAGE = SELF_ATTENTION.package  # mutants edit files of reference/self_attenti
 SCALE = "    scale = 1.0 / math.sqrt(q.shape[-1])  # a Python float, so float32 stays float32\n"
 SCORES = "    scores = q @ np.swapaxes(k, -1, -2)  # (..., T_q, D) @ (..., D, T_k)\n"
 SCORES_SCALE = "    scores *= scale  # in place: scores is a new array\n"
-MASK = ("        scores = np.where(mask, scores, -np.inf)"
-        "  # exp(-inf) = 0: masked keys get no weight\n")
+MASK = ("        np.copyto(scores, -np.inf, where=np.logical_not(mask))"
+        "  # exp(-inf) = 0: no weight\n")
 SOFTMAX = "    weights = softmax(scores, axis=-1)  # (..., T_q, T_k)\n"
 CACHE = '    cache = {"q": q, "k": k, "v": v, "weights": weights, "scale": scale}\n'
 
@@ -48,7 +48,7 @@ MUTANTS = [
                                 "        weights = np.where(mask, weights, 0.0)\n")),
            ("attention_masks", "attention_batched_float32"), "sum to 1 over the keys",
            diagnosis="the weights are zeroed after the softmax"),
-    Mutant("attn_mask_inverted", "1.4", A, ((MASK, MASK.replace("(mask,", "(~mask,")),),
+    Mutant("attn_mask_inverted", "1.4", A, ((MASK, MASK.replace("np.logical_not(mask)", "mask")),),
            ("attention_masks", "attention_batched_float32"), "must get exactly 0",
            diagnosis="the mask is applied the other way round"),
     Mutant("attn_k_transpose_3d_only", "1.4", A,

@@ -20,10 +20,10 @@ PACKAGE = TRANSFORMER.package  # mutants edit files of reference/transformer/
 ADAM_T = "        self.t += 1\n        beta1, beta2 = self.betas\n"
 ADAM_DECAY = ("            p *= 1.0 - lr * self.weight_decay"
               "  # decoupled weight decay, before the update\n")
-ADAM_DENOM = ("            denom = np.sqrt(v) / math.sqrt(bias_correction2) + self.eps"
-              "  # sqrt(v_hat) + eps\n")
-ADAM_UPDATE = ("            p -= (lr / bias_correction1) * m / denom"
-               "  # lr * m_hat / (sqrt(v_hat) + eps)\n")
+ADAM_DENOM = ("            denom *= 1.0 / math.sqrt(bias_correction2)\n")
+ADAM_SCALE = ("            update *= lr / bias_correction1"
+              "  # lr * m_hat / (sqrt(v_hat) + eps)\n")
+ADAM_UPDATE = ADAM_SCALE + "            p -= update\n"
 ADAM_LOOP = "        for name, p in params.items():\n            g = grads[name]\n"
 CLIP_SCALE = ("        for g in grads.values():\n"
               "            g *= coef  # a Python float: float32 gradients stay float32\n")
@@ -36,8 +36,8 @@ MUTANTS = [
            ((ADAM_DECAY, "            g = g + self.weight_decay * p\n"),),
            ("adamw_steps",), "weight decay was added to the gradient (L2)"),
     Mutant("adamw_no_bias_correction", "3.10", OP,
-           ((ADAM_DENOM, "            denom = np.sqrt(v) + self.eps\n"),
-            (ADAM_UPDATE, "            p -= lr * m / denom\n")),
+           ((ADAM_DENOM, ""),
+            (ADAM_SCALE, "            update *= lr\n")),
            ("adamw_steps",), "not bias-corrected"),
     Mutant("adamw_decay_after_update", "3.10", OP,
            ((ADAM_DECAY, ""), (ADAM_UPDATE, ADAM_UPDATE + ADAM_DECAY)),
@@ -50,10 +50,10 @@ MUTANTS = [
            ("adamw_steps",), "keeping m, v and the step count per parameter"),
     Mutant("adamw_ignores_step_lr", "3.10", OP,
            ((ADAM_DECAY, ADAM_DECAY.replace("lr *", "self.lr *")),
-            (ADAM_UPDATE, ADAM_UPDATE.replace("(lr /", "(self.lr /"))),
+            (ADAM_SCALE, ADAM_SCALE.replace("*= lr /", "*= self.lr /"))),
            ("adamw_steps",), "Step 3 passes lr=... to step(): use it."),
     Mutant("adamw_rebinds_dict_entry", "3.10", OP,  # the model's arrays never change
-           ((ADAM_UPDATE, "            params[name] = p - (lr / bias_correction1) * m / denom\n"),),
+           ((ADAM_UPDATE, ADAM_SCALE + "            params[name] = p - update\n"),),
            ("adamw_steps",), "in place"),
     Mutant("clip_returns_post_clip_norm", "3.10", OP,
            ((CLIP_RET, "    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))\n"

@@ -34,7 +34,7 @@ G_RES = "        x = x + y  # the residual stream (a new array: the caller's x i
 G_MLP = '        y, mlp = feed_forward(a, self._mlp_params(i), activation="gelu")  # (N, C)\n'
 G_LOSS = "        loss, self._loss_cache = cross_entropy(logits, targets, ignore_index=-100)\n"
 G_DLOGITS = "        if dlogits is None:\n"
-G_WTE = '        grads["wte.weight"] = embedding_backward(dx, cache["tok"]) + dW_head.T\n'
+G_WTE = '        grads["wte.weight"] += dW_head.T  # in place: the (V, C) array is new\n'
 G_WPE = ('        grads["wpe.weight"] = embedding_backward(dx.sum(axis=0), cache["pos"])'
          "  # (T_max, C)\n")
 G_BLN2 = '        da, grads[h + "ln_2.weight"], grads[h + "ln_2.bias"] = layer_norm_backward(\n'
@@ -96,7 +96,7 @@ MUTANTS = [
            ("gpt_backward_given_dlogits",), "ignored the dlogits it was given",
            diagnosis="backward(dlogits) ignored the dlogits it was given"),
     Mutant("gpt_wte_grad_without_head", "3.11", GP,
-           ((G_WTE, G_WTE.replace(" + dW_head.T", "")),),
+           ((G_WTE, ""),),
            ("gpt_loss_and_backward", "gpt_backward_given_dlogits", "gpt_finite_differences"),
            "the tied head's gradient is not added"),
     Mutant("gpt_wpe_grad_averaged", "3.11", GP,

@@ -16,7 +16,7 @@ from grader.course import TRANSFORMER
 PACKAGE = TRANSFORMER.package  # mutants edit files of reference/transformer/
 
 LN_MU = "    mu = x.mean(axis=-1, keepdims=True)  # (..., 1)\n"
-LN_VAR = "    var = (xc * xc).mean(axis=-1, keepdims=True)  # (..., 1), biased\n"
+LN_VAR = '    var = np.einsum("...c,...c->...", xc, xc)[..., None] / x.shape[-1]\n'
 LN_RSTD = "    rstd = 1.0 / np.sqrt(var + eps)  # (..., 1); Python floats keep float32 float32\n"
 LN_DGAMMA = "    dgamma = dout_xhat.reshape(-1, c).sum(axis=0)  # (C,)\n"
 LN_DBETA = "    dbeta = dout.reshape(-1, c).sum(axis=0)  # (C,)\n"

@@ -23,7 +23,9 @@ CE_MEAN = ("    loss = np.where(valid, per_position, 0).sum() / max(n, 1)"
            "  # all ignored -> 0, not 0/0\n")
 CE_CAST = ("    loss = loss.astype(logits.dtype)"
            "  # NumPy 1.x promotes a float32 scalar divided by an int\n")
-CE_Q = ("    grad -= eps / k  # minus q: the uniform part ...\n"
+CE_Q = ("    if eps > 0:  # minus q: the uniform part (skipped at 0: a whole pass for nothing)"
+        " ...\n"
+        "        grad -= eps / k\n"
         "    grad[np.arange(t.size), t] -= 1.0 - eps  # ... and the one-hot part\n")
 CE_SCALE = "    grad *= float(dloss) / max(n, 1)  # a Python float: float32 stays float32\n"
 CE_ZERO = "    grad[~valid] = 0.0  # ignored positions contribute nothing\n"
