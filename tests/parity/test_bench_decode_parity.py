@@ -29,6 +29,7 @@ def test_tiny_run_with_hf(tmp_path, capsys):
     assert res["hf"]["tokens_identical"]
     assert all(v["decode"] > 0 and v["prefill"] > 0 for v in res["hf"]["median"].values())
     out = capsys.readouterr().out
-    assert "reference / HF, decode: " in out and "tokens identical to HF's: yes" in out
+    assert "reference / HF, decode: " in out
+    assert "tokens identical to HF's (and the previous path's): yes" in out
     assert all(len(line) <= 80 for line in out.splitlines() if " " in line.strip())
     assert (tmp_path / "decode.png").exists()
