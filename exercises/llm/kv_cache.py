@@ -13,9 +13,10 @@ tokens, at positions ``[L, L+T)`` with ``L = cache.length``: their keys/values a
 into the buffers, their queries attend to the ``L + T`` cached keys with the causal mask offset
 by L, and the logits are exactly those of the full forward at these positions. Each block is
 GPT's own ``block_forward`` (3.11), given an attention that goes through the cache
-(``cached_attention``). ``generate`` prefills the prompt in one such forward, then decodes one
-token per forward; ``use_cache=False`` recomputes the whole sequence at every
-step instead (the baseline: same tokens, O(L) times the work per token).
+(``cached_attention``). ``generate`` prefills the prompt in one such forward (the head on its
+last position only: the next token's scores), then decodes one token per forward;
+``use_cache=False`` recomputes the whole sequence at every step instead (the baseline: same
+tokens, O(L) times the work per token).
 """
 
 import numpy as np
@@ -173,7 +174,7 @@ def cached_attention(kv_cache, layer):
     )
 
 
-def forward_with_cache(model, idx, kv_cache):
+def forward_with_cache(model, idx, kv_cache, last_only=False):
     """GPT-2 logits of T new tokens, attending to the cached past (exercise 4.5).
 
     ``idx`` holds the tokens at positions ``[L, L+T)`` with ``L = kv_cache.length``. The
@@ -194,9 +195,14 @@ def forward_with_cache(model, idx, kv_cache):
         idx: integer token ids ``(B, T)``, ``T >= 1``.
         kv_cache: a ``KVCache`` with ``batch_size == B``, one layer per block, ``n_head``
             heads of width ``n_embd / n_head``, and room for T more positions.
+        last_only: return the logits of the last new position only, ``(B, 1, V)``: the
+            next token's scores, all that ``generate`` needs after its prefill. The head's
+            product for the other T - 1 positions (2 (T-1) C V FLOPs) is skipped; every
+            position's keys and values are still cached.
 
     Returns:
-        logits: ``(B, T, V)``, equal to ``model.forward(whole sequence)[:, L:L+T]``.
+        logits: ``(B, T, V)``, equal to ``model.forward(whole sequence)[:, L:L+T]``; with
+        ``last_only``, ``(B, 1, V)``, equal to its last position ``[:, L+T-1 : L+T]``.
 
     Raises:
         ValueError: if the cache does not fit the model or the batch, if ``L + T`` exceeds
@@ -228,10 +234,12 @@ def generate(model, prompt, max_new_tokens, *, temperature=0.0, top_k=None, top_
     Each step picks the next token from the logits of the last position: the argmax when
     ``temperature == 0`` (greedy, deterministic), else a sample (4.4). With the cache (the
     default): one ``KVCache.for_model(model, B, max_len=T0 + max_new_tokens)``, the prompt
-    prefilled in one forward (all its positions at once), then one forward per new token on
-    that token alone. With ``use_cache=False``: the full forward on the whole sequence so far
-    at every step (the baseline; same tokens, more work). Both modes give the same tokens.
-    No stopping at an end-of-text token: every row gets exactly ``max_new_tokens`` more.
+    prefilled in one forward (all its positions at once, ``forward_with_cache(...,
+    last_only=True)``: only the last position's logits are needed), then one forward per new
+    token on that token alone. With ``use_cache=False``: the full forward on the whole
+    sequence so far at every step (the baseline; same tokens, more work). Both modes give the
+    same tokens. No stopping at an end-of-text token: every row gets exactly
+    ``max_new_tokens`` more.
 
     Args:
         model: a ``GPT`` (3.11).

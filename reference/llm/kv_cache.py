@@ -13,9 +13,10 @@ tokens, at positions ``[L, L+T)`` with ``L = cache.length``: their keys/values a
 into the buffers, their queries attend to the ``L + T`` cached keys with the causal mask offset
 by L, and the logits are exactly those of the full forward at these positions. Each block is
 GPT's own ``block_forward`` (3.11), given an attention that goes through the cache
-(``cached_attention``). ``generate`` prefills the prompt in one such forward, then decodes one
-token per forward; ``use_cache=False`` recomputes the whole sequence at every
-step instead (the baseline: same tokens, O(L) times the work per token).
+(``cached_attention``). ``generate`` prefills the prompt in one such forward (the head on its
+last position only: the next token's scores), then decodes one token per forward;
+``use_cache=False`` recomputes the whole sequence at every step instead (the baseline: same
+tokens, O(L) times the work per token).
 """
 
 import numpy as np
@@ -195,7 +196,7 @@ def cached_attention(kv_cache, layer):
     ### END SOLUTION
 
 
-def forward_with_cache(model, idx, kv_cache):
+def forward_with_cache(model, idx, kv_cache, last_only=False):
     """GPT-2 logits of T new tokens, attending to the cached past (exercise 4.5).
 
     ``idx`` holds the tokens at positions ``[L, L+T)`` with ``L = kv_cache.length``. The
@@ -216,9 +217,14 @@ def forward_with_cache(model, idx, kv_cache):
         idx: integer token ids ``(B, T)``, ``T >= 1``.
         kv_cache: a ``KVCache`` with ``batch_size == B``, one layer per block, ``n_head``
             heads of width ``n_embd / n_head``, and room for T more positions.
+        last_only: return the logits of the last new position only, ``(B, 1, V)``: the
+            next token's scores, all that ``generate`` needs after its prefill. The head's
+            product for the other T - 1 positions (2 (T-1) C V FLOPs) is skipped; every
+            position's keys and values are still cached.
 
     Returns:
-        logits: ``(B, T, V)``, equal to ``model.forward(whole sequence)[:, L:L+T]``.
+        logits: ``(B, T, V)``, equal to ``model.forward(whole sequence)[:, L:L+T]``; with
+        ``last_only``, ``(B, 1, V)``, equal to its last position ``[:, L+T-1 : L+T]``.
 
     Raises:
         ValueError: if the cache does not fit the model or the batch, if ``L + T`` exceeds
@@ -246,6 +252,8 @@ def forward_with_cache(model, idx, kv_cache):
     for i in range(cfg.n_layer):
         x = model.block_forward(x, i, B, T, mask, cached_attention(kv_cache, i))[0]
     kv_cache.advance(T)  # once per forward: every layer wrote the same T positions
+    if last_only and T > 1:  # the next token's scores only: the head is 1/3 of a prefill
+        x, T = x.reshape(B, T, C)[:, -1].reshape((C,) if B == 1 else (B, C)), 1
     x = layer_norm(x, p["ln_f.weight"], p["ln_f.bias"], cfg.layer_norm_epsilon)[0]
     return (x @ p["wte.weight"].T).reshape(B, T, cfg.vocab_size)  # the tied head
     ### END SOLUTION
@@ -258,10 +266,12 @@ def generate(model, prompt, max_new_tokens, *, temperature=0.0, top_k=None, top_
     Each step picks the next token from the logits of the last position: the argmax when
     ``temperature == 0`` (greedy, deterministic), else a sample (4.4). With the cache (the
     default): one ``KVCache.for_model(model, B, max_len=T0 + max_new_tokens)``, the prompt
-    prefilled in one forward (all its positions at once), then one forward per new token on
-    that token alone. With ``use_cache=False``: the full forward on the whole sequence so far
-    at every step (the baseline; same tokens, more work). Both modes give the same tokens.
-    No stopping at an end-of-text token: every row gets exactly ``max_new_tokens`` more.
+    prefilled in one forward (all its positions at once, ``forward_with_cache(...,
+    last_only=True)``: only the last position's logits are needed), then one forward per new
+    token on that token alone. With ``use_cache=False``: the full forward on the whole
+    sequence so far at every step (the baseline; same tokens, more work). Both modes give the
+    same tokens. No stopping at an end-of-text token: every row gets exactly
+    ``max_new_tokens`` more.
 
     Args:
         model: a ``GPT`` (3.11).
@@ -308,7 +318,7 @@ def generate(model, prompt, max_new_tokens, *, temperature=0.0, top_k=None, top_
         if cache is None:
             logits = model.forward(ids[:, :t])  # (B, t, V): everything, every step
         elif t == T0:
-            logits = model.forward(ids[:, :T0], kv_cache=cache)  # prefill the prompt
+            logits = forward_with_cache(model, ids[:, :T0], cache, last_only=True)  # prefill
         else:
             logits = model.forward(ids[:, t - 1:t], kv_cache=cache)  # (B, 1, V): one token
         last = logits[:, -1]  # (B, V): the scores of the token after position t-1

@@ -38,6 +38,8 @@ CONTRACT = {
     "generate: raises ValueError": (BAD_ARGS,),
     "generate: inputs unchanged": (OPTIONS,),
     "forward_with_cache: result": SCHEDULES,
+    "forward_with_cache: default last_only": SCHEDULES,  # no last_only: every position's
+    "forward_with_cache: option last_only": ("cached_prefill_matches_full_forward",),
     "forward_with_cache: raises ValueError": (BAD_ARGS, OVERFLOW),
     "forward_with_cache: dtype": (FLOAT32,),
     "forward_with_cache: inputs unchanged": (FLOAT32,),

@@ -48,6 +48,9 @@ SCORES = ("        scores = (q * q.shape[-1] ** -0.5) @ np.swapaxes(keys, -1, -2
 NORMALISE = "        weights /= weights.sum(axis=-1, keepdims=True)\n"
 WEIGHTED = '        return weights @ values, {"weights": weights}  # (B, H, 1, D)\n'
 
+LAST_ONLY = ("    if last_only and T > 1:  # the next token's scores only: the head is 1/3 "
+             "of a prefill\n")
+LAST_ROW = "        x, T = x.reshape(B, T, C)[:, -1].reshape((C,) if B == 1 else (B, C)), 1\n"
 OPTIONS = "generate_passes_the_sampling_options"
 FLOAT32 = "cached_forward_keeps_float32"
 BY_DEFAULT = "generate_uses_the_cache_by_default"
@@ -87,6 +90,11 @@ MUTANTS = [
            ("decode_one_token_per_step_matches_full_forward",
             "chunked_prefill_offsets_the_causal_mask", "cached_prefill_matches_full_forward"),
            "call advance(T) once per forward"),
+    Mutant("last_only_ignored", "4.5", KV, ((LAST_ONLY, "    if False:\n"),),
+           ("cached_prefill_matches_full_forward",), "returns the last new position's only"),
+    Mutant("last_only_keeps_the_first", "4.5", KV,
+           ((LAST_ROW, LAST_ROW.replace("[:, -1]", "[:, 0]")),),
+           ("cached_prefill_matches_full_forward",), "the last new position only, (B, 1, V)"),
     Mutant("never_advanced", "4.5", KV, ((ADVANCE, ""),),
            ("decode_one_token_per_step_matches_full_forward",
             "cached_prefill_matches_full_forward"), "it did not move"),
@@ -162,8 +170,8 @@ def sample_next_token(logits, rng, temperature=1.0, top_k=None, top_p=None):
     Mutant("float32_cached_forward_returns_float64", "4.5", KV, (), (FLOAT32,),
            "expected float32", append="""
 _forward_with_cache = forward_with_cache
-def forward_with_cache(model, idx, kv_cache):
-    return _forward_with_cache(model, idx, kv_cache).astype(np.float64)
+def forward_with_cache(model, idx, kv_cache, last_only=False):
+    return _forward_with_cache(model, idx, kv_cache, last_only).astype(np.float64)
 """),
     Mutant("generate_without_cache_by_default", "4.5", KV, (), (BY_DEFAULT,),
            "use_cache=True is the default", append="""

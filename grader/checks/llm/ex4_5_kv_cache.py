@@ -296,9 +296,25 @@ def decode_step_does_not_copy_the_cache(impl):
 
 @check("4.5", weight=2)
 def cached_prefill_matches_full_forward(impl):
-    """the whole prompt in one cached forward: the full forward's logits, keys in place"""
+    """the whole prompt in one cached forward: the full forward's logits, keys in place;
+    last_only=True gives the last position's"""
     model = _model(impl)
     _run(impl, model, impl.KVCache.for_model(model, B, MAX_LEN), "prefill")
+    cache = impl.KVCache.for_model(model, B, MAX_LEN)
+    t = 5
+    label = f"4.5 forward_with_cache(model, {t} tokens, cache, last_only=True)"
+    logits = expect.call_pure(impl.forward_with_cache, "forward_with_cache", model,
+                              get("kv.idx")[:, :t], cache, last_only=True)
+    if np.shape(logits) == (B, t, V):
+        expect.fail(f"{label} returned every position's logits, shape {(B, t, V)}: "
+                    "last_only=True returns the last new position's only, (B, 1, V).")
+    expect.array(logits, label, shape=(B, 1, V))
+    expect.close(logits, fx()["kv.logits"][:, t - 1:t], f"{label}: logits",
+                 hint="last_only=True returns the logits of the last new position only, "
+                      "(B, 1, V): those of position t - 1.")
+    if cache.length != t:
+        expect.fail(f"{label} left cache.length = {cache.length}, expected {t}: every "
+                    "position's keys and values are cached, whatever the head computes.")
 
 
 @check("4.5", weight=2)
