@@ -95,14 +95,19 @@ align: $(VENV)/.student ## Module 4's SFT, DPO and chain-of-thought demos
 	@$(PY) -m demos prompting --target reference --figures lectures/04_llm_fundamentals/figures
 
 # --- project -------------------------------------------------------------------------------
+# On success, the time of the two runs is recorded for make bench's summary (build/bench/).
 test: $(VENV)/.test ## The course's own tests (grader, stubs, lectures)
-	@$(PY) -m pytest -q -n auto --dist loadfile -m "not serial" --ignore=tests/parity tests
-	@$(PY) -m pytest -q -m serial --ignore=tests/parity tests
+	@start=$$(date +%s) && \
+	  $(PY) -m pytest -q -n auto --dist loadfile -m "not serial" --ignore=tests/parity tests && \
+	  $(PY) -m pytest -q -m serial --ignore=tests/parity tests && \
+	  $(PY) -m demos bench_summary --record-test $$(( $$(date +%s) - start ))
 
 parity: $(VENV)/.parity ## Check the reference against PyTorch / Hugging Face
 	@$(PY) -m pytest -q -m parity tests/parity
 
+# Every bench records its goals in build/bench/; the summary shows them all, before and now.
 bench: $(VENV)/.parity ## Time the reference against PyTorch / HF (BENCH=...)
+	@$(PY) -m demos bench_summary --start
 ifneq ($(filter all train,$(BENCH)),)
 	@$(PY) -m demos bench --target reference
 endif
@@ -115,6 +120,7 @@ endif
 ifneq ($(filter all bpe,$(BENCH)),)
 	@$(PY) -m demos bench_bpe --target reference
 endif
+	@$(PY) -m demos bench_summary
 
 bench-grading: $(VENV)/.test ## Time Module 1's grading (BASELINE=DIR compares)
 	@$(PY) tests/bench_grading.py $(if $(BASELINE),--baseline $(BASELINE))

@@ -46,6 +46,8 @@ DEMOS = {
     "bench_quantization": Demo("llm.bench_quantization", "reference",
                                "int8 / int4 weights of the demo GPT"),
     "bench_bpe": Demo("llm.bench_bpe", "reference", "BPE training against tokenizers"),
+    "bench_summary": Demo("bench_summary", "reference",
+                          "the speed goals: before, now, met or not"),
 }
 
 

@@ -25,7 +25,9 @@ process, side by side:
 
 ``train_bpe`` and ``tokenizers`` take turns for ``--rounds`` rounds (medians reported), after
 one untimed warm-up of each. The ratio ``train_bpe / tokenizers`` is the figure of merit
-(targets: at most 4x at 512 tokens, 8x at 2,048); a loaded machine slows both sides.
+(targets: at most 4x at 512 tokens, 8x at 2,048); a loaded machine slows both sides. On the
+four lectures it records both ratios, the naive one before and ``train_bpe``'s now, in
+``build/bench/bpe.json`` for ``python -m demos bench_summary``.
 """
 
 import os
@@ -37,9 +39,10 @@ from pathlib import Path
 
 from implementation.llm.bpe import pretokenize, train_bpe
 
+from .. import bench_summary
+from ..bench_summary import cpu_model, load_average
 from ..run import parser as demo_parser
 from ..text import say
-from .bench_decode import cpu_model, load_average
 from .bpe_naive import train_bpe_naive
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,4 +173,21 @@ def main(argv=None):
                 met = "met" if row["ours"] / row["hf"] <= target else "missed"
                 notes.append(f"target <= {target:g}x: {met}")
         say(f"vocab {row['vocab_size']:,}: " + "; ".join(notes))
+    if args.corpus == CORPUS:  # the goals are on the four lectures
+        record(rows, args.rounds)
     return {"rows": rows}
+
+
+def record(rows, rounds):
+    """Record the goals this run measured (``demos/bench_summary.py``): ``train_bpe`` over
+    ``tokenizers`` now, and the naive algorithm over ``tokenizers`` before."""
+    goals = []
+    for row in rows:
+        if row["vocab_size"] in TARGETS and "hf" in row:
+            naive = row["naive"] / row["hf"] if "naive" in row else None
+            goals.append(bench_summary.goal_row(f"bpe-{row['vocab_size']}",
+                                                row["ours"] / row["hf"], before=naive))
+    if goals:
+        rounds = f"median of {rounds} rounds" if rounds > 1 else "1 round"
+        path = bench_summary.record("bpe", goals, note=f"{rounds}, naive once")
+        say(f"# recorded in {bench_summary.recorded_in(path)}")

@@ -18,7 +18,9 @@ the medians over the rounds, and ``ratio`` = torch's median / NumPy's median: ab
 NumPy reference is faster. Time on a shared machine is noisy: taking turns spreads slow
 phases over both sides, and the medians ignore the rounds that another job disturbed.
 
-It times the reference unless ``--target`` names another implementation.
+It times the reference unless ``--target`` names another implementation. The ratios against
+eager of the three configurations of ``CONFIGS`` are recorded in ``build/bench/train.json``
+for ``python -m demos bench_summary``.
 """
 
 import ctypes
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from implementation.transformer.gpt import GPT, GPTConfig
 
+from .. import bench_summary
 from ..run import parser as demo_parser
 from ..text import say
 
@@ -268,4 +271,20 @@ def main(argv=None):
             f"{results[-1]['agreement']:.1e} (max relative error)",
               file=sys.stderr, flush=True)
     say(format_table(results))
+    record(results, threads, rounds, steps_per_round, quick=args.quick)
     return results
+
+
+def record(results, threads, rounds, steps_per_round, quick=False):
+    """Record the goals this run measured (``demos/bench_summary.py``): PyTorch eager's time
+    per step over the reference's, for each configuration of ``CONFIGS`` timed against
+    eager; the goal is at 2 threads (at another count: neither met nor missed). Nothing was
+    measured before side by side: the values before are the recorded ones."""
+    rows = [bench_summary.goal_row(f"train-{res['config'].name}", res["ratio"]["torch eager"],
+                                   comparable=threads == 2)
+            for res in results if res["config"] in CONFIGS and "torch eager" in res["ratio"]]
+    if rows:
+        note = (f"{threads} threads, medians of {rounds} rounds x {steps_per_round} steps"
+                + (", --quick" if quick else ""))
+        path = bench_summary.record("train", rows, note=note)
+        say(f"# recorded in {bench_summary.recorded_in(path)}")
