@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,51 @@ def gradescope_env(request) -> dict[str, str]:
         user, python = request.getfixturevalue("sandbox_user")
         return {"AUTOGRADER_SANDBOX_USER": user, "AUTOGRADER_PYTHON": str(python)}
     return {"AUTOGRADER_LOCAL_TEST": "1", "AUTOGRADER_PYTHON": sys.executable}
+
+
+# -- what several test files build alike, built once per run -----------------------------------
+def shared_build(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """`build(folder)` run once per test run, whichever file (and, with xdist, whichever worker
+    process) asks first; the others wait for it and get the same folder.  The folder is the
+    run's own (under pytest's temporary folder, removed as any other): treat it as read-only
+    and copy what a test changes."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the folder every worker of this run shares
+    folder = base / f"shared-{name}"
+    with open(base / f"shared-{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (folder / ".built").exists():
+                shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
+                folder.mkdir()
+                build(folder)
+                (folder / ".built").touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def module_1_course(tmp_path_factory) -> Path:
+    """Module 1's nbgrader course, as `nbgrader_course.build(root, modules=MODULES[:1])` makes
+    it (release generated, no submission yet): built once, read-only; `copy_course` gives a
+    test a course of its own."""
+    from grader import course
+    from grader.distribute import nbgrader_course
+
+    def build(folder: Path) -> None:
+        nbgrader_course.build(folder / "course", modules=course.MODULES[:1], say=lambda _: None)
+
+    return shared_build(tmp_path_factory, "nbgrader-module-1", build) / "course"
+
+
+def copy_course(built: Path, root: Path, cell_timeout: int = 120) -> Path:
+    """A course of its own at `root`, a copy of `built` with the settings that
+    `nbgrader_course.build(root, cell_timeout, ...)` writes (its paths are relative to the
+    course folder, so the copy works where it is)."""
+    from grader.distribute import course_settings
+
+    shutil.copytree(built, root, symlinks=True)
+    course_settings.write(root, cell_timeout)
+    return root
