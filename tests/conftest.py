@@ -7,6 +7,7 @@ import fcntl
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def submission(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def sandbox_user():
+def sandbox_user(tmp_path_factory):
     """(user, python): a throwaway unprivileged user and a Python it can run (root only; the
     user is removed afterwards).  Skips, saying why, where that cannot be done."""
     reason = sandbox_env.why_not_root()
@@ -43,10 +44,38 @@ def sandbox_user():
     with contextlib.ExitStack() as stack:
         user = stack.enter_context(sandbox_env.throwaway_user())
         try:
-            python = stack.enter_context(sandbox_env.python_for(user))
+            python = sandbox_python(tmp_path_factory, user)
         except RuntimeError as exc:
             pytest.skip(str(exc))
+        if not sandbox_env.runs_as(user, str(python)):
+            pytest.skip(f"{user} cannot run {python}")
         yield user, python
+
+
+def sandbox_python(tmp_path_factory, user: str) -> Path:
+    """The virtual environment the sandbox users run (`sandbox_env.make_python`), made once
+    per test run for every worker process's user.  It lives in a folder of its own that
+    every user may traverse (pytest's is the owner's only); `pytest_sessionfinish` removes
+    it at the end of the run."""
+    def build(folder: Path) -> None:
+        root = Path(tempfile.mkdtemp(prefix="course-sandbox-python-"))
+        (folder / "remove").write_text(str(root))
+        sandbox_env.make_python(root, user)
+
+    folder = shared_build(tmp_path_factory, "sandbox-python", build)
+    return Path((folder / "remove").read_text()) / "venv" / "bin" / "python"
+
+
+def pytest_sessionfinish(session):
+    """Remove what `shared_build`s made outside pytest's folder (once every worker is done:
+    in the process that started them, or the only one)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    for record in factory.getbasetemp().glob("shared-*/remove"):
+        shutil.rmtree(record.read_text(), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
