@@ -55,8 +55,8 @@ def sandbox_user(tmp_path_factory):
 def sandbox_python(tmp_path_factory, user: str) -> Path:
     """The virtual environment the sandbox users run (`sandbox_env.make_python`), made once
     per test run for every worker process's user.  It lives in a folder of its own that
-    every user may traverse (pytest's is the owner's only); `pytest_sessionfinish` removes
-    it at the end of the run."""
+    every user may traverse (pytest's is the owner's only), removed when the run ends
+    (the hook below)."""
     def build(folder: Path) -> None:
         root = Path(tempfile.mkdtemp(prefix="course-sandbox-python-"))
         (folder / "remove").write_text(str(root))
