@@ -30,6 +30,12 @@ def resolve_target(target: str | os.PathLike) -> Path:
     return path.resolve()
 
 
+# Built-in pytest plugins a grading run does without (no doctests, reports, logs, fixtures
+# such as tmp_path: the checks get `check` and `impl` only).
+UNUSED_PLUGINS = ("doctest", "junitxml", "pastebin", "legacypath", "tmpdir", "monkeypatch",
+                  "recwarn", "setuponly", "setupplan", "stepwise", "logging", "faulthandler",
+                  "unraisableexception", "threadexception", "debugging", "unittest", "subtests")
+
 _PROVEN: set[Limits] = set()  # confinements a probe has proved in this process
 
 
@@ -67,6 +73,9 @@ def grade(target: str | os.PathLike, exercise_ids: list[str] | None = None,
         str(GRADER_DIR / "suite.py"), "-c", str(GRADER_DIR / "pytest.ini"),
         "--rootdir", str(GRADER_DIR), "-p", "no:cacheprovider", "-p", "no:terminal",
         "-p", "pytest_timeout", "-s",
+        # pytest's plugins that a grading run does not use: each costs start-up time on every
+        # run (the unraisable-exception one collects garbage several times per run).
+        *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
     ]
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only our plugins, whatever is installed

@@ -42,11 +42,12 @@ def throwaway_user() -> Iterator[str]:
     try:
         yield name
     finally:
-        kill_processes_of(pwd.getpwnam(name).pw_uid)
-        for _ in range(50):  # userdel refuses while a process of the user is still exiting
+        uid = pwd.getpwnam(name).pw_uid
+        for _ in range(100):  # userdel refuses while a process of the user is still exiting
+            kill_processes_of(uid)
             if subprocess.run(["userdel", name], capture_output=True).returncode == 0:
                 break
-            time.sleep(0.1)
+            time.sleep(0.05)
 
 
 def runs_as(user: str, python: str) -> bool:
@@ -60,23 +61,29 @@ def runs_as(user: str, python: str) -> bool:
     return done.returncode == 0
 
 
-@contextmanager
-def python_for(user: str) -> Iterator[Path]:
-    """A virtual environment `user` can run (in a folder every user may traverse)."""
+def make_python(root: Path, user: str) -> Path:
+    """A virtual environment in `root` (a folder every user may traverse) with what grading
+    needs, from a system Python `user` can run; returns its interpreter."""
     base = next((p for p in SYSTEM_PYTHONS if os.path.exists(p) and runs_as(user, p)), None)
     if base is None:
         raise RuntimeError(f"no Python 3.10+ that {user} can run among {SYSTEM_PYTHONS}")
+    root.chmod(0o755)
+    subprocess.run([base, "-m", "venv", str(root / "venv")], check=True, capture_output=True)
+    python = root / "venv" / "bin" / "python"
+    done = subprocess.run([str(python), "-m", "pip", "install", "-q",
+                           "--disable-pip-version-check", *GRADING_PACKAGES],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"pip install failed: {done.stderr[-500:]}")
+    subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
+    return python
+
+
+@contextmanager
+def python_for(user: str) -> Iterator[Path]:
+    """A virtual environment `user` can run, removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="course-sandbox-python-"))
     try:
-        root.chmod(0o755)
-        subprocess.run([base, "-m", "venv", str(root / "venv")], check=True, capture_output=True)
-        python = root / "venv" / "bin" / "python"
-        done = subprocess.run([str(python), "-m", "pip", "install", "-q",
-                               "--disable-pip-version-check", *GRADING_PACKAGES],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"pip install failed: {done.stderr[-500:]}")
-        subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
-        yield python
+        yield make_python(root, user)
     finally:
         shutil.rmtree(root, ignore_errors=True)

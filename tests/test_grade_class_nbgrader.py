@@ -17,9 +17,8 @@ import sys
 import nbformat
 import pytest
 from class_submissions import PLANTED, TOTAL, expected_score
-from conftest import REPO
+from conftest import REPO, copy_course
 
-from grader import course
 from grader.distribute import nbgrader_course, sources
 from grader.sandbox.confine import landlock_abi
 
@@ -50,9 +49,9 @@ def notebook(course_dir, bug: str | None) -> nbformat.NotebookNode:
 
 
 @pytest.fixture(scope="module")
-def autograded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nbgrader-class") / "course"
-    nbgrader_course.build(root, cell_timeout=60, modules=course.MODULES[:1])
+def autograded(tmp_path_factory, module_1_course):
+    root = copy_course(module_1_course, tmp_path_factory.mktemp("nbgrader-class") / "course",
+                       cell_timeout=60)
     if landlock_abi() == 0:
         with open(root / "nbgrader_config.py", "a") as f:
             f.write("c.GradeInSandbox.require_confinement = False\n")

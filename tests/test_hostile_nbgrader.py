@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import copy_course
 
 from grader import checks, course
 from grader.distribute import nbgrader_course, sources
@@ -72,9 +73,9 @@ ATTACKS = {
 
 
 @pytest.fixture(scope="module")
-def course_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nbgrader") / "course"
-    nbgrader_course.build(root, cell_timeout=60, modules=course.MODULES[:1])
+def course_dir(tmp_path_factory, module_1_course):
+    root = copy_course(module_1_course, tmp_path_factory.mktemp("nbgrader") / "course",
+                       cell_timeout=60)
     if landlock_abi() == 0:
         with open(root / "nbgrader_config.py", "a") as f:
             f.write("c.GradeInSandbox.require_confinement = False\n")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import copy_course
 
 from grader import course
 from grader.distribute import nbgrader_course, sources
@@ -58,9 +59,8 @@ def theirs(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def graded_course(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course") / "nbgrader-course"
-    nbgrader_course.build(root, modules=course.MODULES[:1])
+def graded_course(tmp_path_factory, module_1_course):
+    root = copy_course(module_1_course, tmp_path_factory.mktemp("course") / "nbgrader-course")
     with open(root / "nbgrader_config.py", "a") as f:
         f.write(MINE)
     for student in ("complete", "untouched"):

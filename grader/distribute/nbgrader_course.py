@@ -31,6 +31,7 @@ import nbformat
 
 from .. import course
 from . import bundle, course_settings, helper_package, notebook, stale
+from .nbgrader_shards import NBGRADER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,7 +78,7 @@ def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     # nbgrader runs helper commands (alembic, jupyter) from PATH: use this environment's.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env,
+    return subprocess.run([*NBGRADER, *args], cwd=root, env=env,
                           capture_output=True, text=True, check=False)
 
 

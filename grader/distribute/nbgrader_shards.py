@@ -29,6 +29,13 @@ from pathlib import Path
 
 from .parallel import stop_gently
 
+# `python -m nbgrader`, less a second and a half of start-up: jsonschema, which nbgrader
+# imports, loads rfc3987-syntax where it is installed (Jupyter's event schemas pull it in),
+# and that compiles a grammar on import, for an IRI string format no nbgrader command checks.
+NBGRADER = [sys.executable, "-c",
+            "import sys; sys.modules['rfc3987_syntax'] = None; sys.argv[0] = 'nbgrader'; "
+            "from nbgrader.apps.nbgraderapp import main; main()"]
+
 TICK = 0.5  # seconds between looks at the checks folder
 
 
@@ -66,7 +73,7 @@ def command(course: Path, assignment: str, everyone: list[str], shard: list[str]
             config: tuple[str, ...] = ()) -> list[str]:
     """The shard's autograde, its verdicts where the progress is looked for."""
     others = sorted(set(everyone) - set(shard))
-    return [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
+    return [*NBGRADER, "autograde", assignment, "--force",
             f"--CourseDirectory.student_id_exclude={','.join(others)}",
             f"--GradeInSandbox.checks_dir={checks_folder(course, assignment).parent}",
             *config]
