@@ -43,8 +43,20 @@ def _llama_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def _lora_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Keys "lora.*"."""
-    return {}
+    """Keys "lora.*": one adapted layer's inputs, its sizes drawn too (the checks compute the
+    expected values from the definition, in float64).  Distinct sizes (B=2, T=3, in 7-9,
+    out 5-6, r 2-4), so that a transposed A or B fails on shape; B is random (not the zero of
+    an init), so the update shows; the scale s = alpha / r lies in (r + 0.5, r + 2.5), so
+    that s, alpha = s * r, s**2, alpha / sqrt(r) and 1 all differ (s**2 = alpha iff s = r)."""
+    n_in, n_out, r = int(rng.integers(7, 10)), int(rng.integers(5, 7)), int(rng.integers(2, 5))
+    f = {"lora.x": rng.standard_normal((2, 3, n_in)),
+         "lora.W": rng.standard_normal((n_in, n_out)),
+         "lora.b": rng.standard_normal(n_out),
+         "lora.A": rng.standard_normal((n_in, r)),
+         "lora.B": rng.standard_normal((r, n_out)),
+         "lora.alpha": np.array(round(r * float(rng.uniform(r + 0.5, r + 2.5)), 2)),
+         "lora.dout": rng.standard_normal((2, 3, n_out))}
+    return f
 
 
 # --- 5.3 Mixture of experts ------------------------------------------------------------------
