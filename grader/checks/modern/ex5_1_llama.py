@@ -81,13 +81,14 @@ BLOCK_BUGS = {
     "eps_outside_sqrt": ("eps is added outside the square root of the RMSNorm",
                          "rms = sqrt(mean(x^2) + eps), as rms_norm (3.2) and HF's "
                          "LlamaRMSNorm compute it."),
-    "mask_ignored": ("the mask is not passed on to the attention",
+    "mask_ignored": ("the attention is not causal: the mask is not passed on to the attention",
                      "Masked (query, key) pairs get no weight: pass mask to the attention."),
 }
 
 MODEL_BUGS = {
     **{name: bug for name, bug in BLOCK_BUGS.items() if name != "mask_ignored"},
-    "no_causal": ("the attention is not causal: a leak of the future",
+    "no_causal": ("the attention is not causal: no causal mask reaches it, a leak of the "
+                  "future",
                   "Every block attends with causal_mask(T): position t sees positions <= t."),
     "no_final_norm": ("the final RMSNorm (model.norm) is missing",
                       "logits = rms_norm(x, model.norm.weight, eps) @ head, after the last "
@@ -142,11 +143,11 @@ def _same(actual, expected) -> bool:
             and bool(np.allclose(actual, expected, **expect.F64)))
 
 
-def _known_bug(actual, keys: dict[str, tuple[str, str]], label: str) -> None:
+def _known_bug(actual, keys: dict[str, tuple[str, str]], label: str, part=()) -> None:
     """Fail naming the mistake when `actual` equals exactly the fixture of a known wrong
-    computation (`keys`: fixture key -> (mistake, what to do))."""
+    computation (`keys`: fixture key -> (mistake, what to do)), or its `part` (an index)."""
     for key, (cause, advice) in keys.items():
-        if key in fx() and _same(actual, fx()[key]):
+        if key in fx() and _same(actual, fx()[key][part]):
             expect.fail(f"{label} is that of a known mistake. {advice} " + expect.cause(cause))
 
 
@@ -174,7 +175,7 @@ def _block_out(impl, args, label: str, dtype=np.float64):
         result[1]
 
 
-@check("5.1")
+@check("5.1", weight=2)
 def llama_block_values(impl):
     """llama_block: pre-norm, RoPE on q and k, grouped kv heads, SwiGLU; float32 stays float32"""
     args = _block_inputs()
@@ -191,9 +192,54 @@ def llama_block_values(impl):
     x32, p32, *rest = _block_inputs(np.float32)
     out32, _ = _block_out(impl, (x32, p32, *rest), f"{label} in float32", dtype=np.float32)
     expect.close(out32, fx()["llama.block.out"], f"{label} in float32", **expect.F32)
+    # without a mask (the default) every query attends to every key
+    x, p, cos, sin, n_heads, n_kv, eps, _ = _block_inputs()
+    label = "5.1 llama_block(x, params, cos, sin, n_heads, n_kv_heads, eps), no mask"
+    out, _ = _block_out(impl, (x, p, cos, sin, n_heads, n_kv, eps), label)
+    expect.close(out, fx()["llama.block.bug.mask_ignored"], label,
+                 hint="mask=None (the default) masks nothing: every query sees every key.")
 
 
-@check("5.1", weight=2, timeout=30)
+@check("5.1")
+def llama_block_with_kv_cache(impl):
+    """llama_block(..., kv_cache, layer): the rotated keys and the values go into the cache's
+    layer, the queries attend to every cached position"""
+    x, p, cos, sin, n_heads, n_kv, eps, _ = _block_inputs()
+    if not _same(impl.llama_block(x, p, cos, sin, n_heads, n_kv, eps,
+                                  np.tril(np.ones((x.shape[1],) * 2, dtype=bool)))[0],
+                 fx()["llama.block.out"]):
+        _skipped_until("llama_block_values", "the block with a KV cache")
+    B, T, _ = x.shape
+    D = cos.shape[-1]
+    cache = impl.KVCache(2, B, n_kv, T + 2, D, np.float64)  # the block writes layer 1
+    outs, start = [], 0
+    for end in (2, T):  # 2 positions, then the T - 2 others after them
+        t_new = end - start
+        mask = np.arange(end)[None, :] <= np.arange(t_new)[:, None] + start  # causal, offset
+        label = (f"5.1 llama_block(x[:, {start}:{end}], ..., kv_cache, layer=1) after {start} "
+                 "cached positions")
+        out = impl.llama_block(x[:, start:end], p, cos[start:end], sin[start:end], n_heads,
+                               n_kv, eps, mask, cache, 1)
+        outs.append(expect.array(expect.pair(out, "llama_block")[0], label,
+                                 shape=(B, t_new, x.shape[2]), dtype=np.float64))
+        if cache.length != start:
+            expect.fail(f"{label}: kv_cache.length moved from {start} to {cache.length}: "
+                        "llama_block only writes its layer (kv_cache.update); advance is the "
+                        "model's, once per forward after the last block.")
+        cache.advance(t_new)
+        start = end
+    if np.any(np.asarray(cache.k)[0]) or np.any(np.asarray(cache.v)[0]):
+        expect.fail("5.1 llama_block(..., kv_cache, layer=1) wrote into layer 0 of the cache: "
+                    "write the keys and values of block `layer` with kv_cache.update(layer, "
+                    "k, v).")
+    expect.close(np.concatenate(outs, axis=1), fx()["llama.block.out"],
+                 "5.1 llama_block with a KV cache, 2 positions then the rest (outputs joined)",
+                 hint="With a cache, the new keys/values are written with kv_cache.update(layer, "
+                      "k, v) and the queries attend to all the positions it returns (the mask "
+                      "given is (T_new, L + T_new)).")
+
+
+@check("5.1", weight=3, timeout=30)
 def llama_block_backward_finite_differences(impl):
     """llama_block_backward: dx and every parameter's gradient agree with finite differences
     of your llama_block (along random directions)"""
@@ -259,6 +305,12 @@ def llama_block_backward_finite_differences(impl):
                         "gradients your backward computes before it are right, so the error "
                         f"enters here. {hints.get(name, '')}".rstrip())
     dx = expect.array(dx, "5.1 llama_block_backward: dx", shape=x.shape, dtype=np.float64)
+    x32, p32, *rest32 = _block_inputs(np.float32)
+    dx32, grads32 = impl.llama_block_backward(dout.astype(np.float32),
+                                              impl.llama_block(x32, p32, *rest32)[1])
+    for name, value in [("dx", dx32), *((f"d({n})", g) for n, g in grads32.items())]:
+        expect.array(value, f"5.1 llama_block_backward of a float32 block: {name}",
+                     dtype=np.float32)
     for _ in range(2):
         found = disagrees(dx, x, lambda value: loss(value, params))
         if found is not None:
@@ -311,7 +363,7 @@ def _forward_gate(impl, kind: str = "tied"):
     return model
 
 
-@check("5.1", weight=2)
+@check("5.1", weight=3)
 def llama_forward_values(impl):
     """Llama.forward: the logits of a tiny model, head tied and untied (Hugging Face's layout)"""
     idx = get("llama.idx")
@@ -371,7 +423,7 @@ def _grads(grads, kind: str, expected: str, what: str) -> None:
         expect.close(grad, fx()[key], label, hint=hint, **expect.GRAD)
 
 
-@check("5.1", weight=2)
+@check("5.1", weight=3)
 def llama_loss_and_backward(impl):
     """loss and every parameter's gradient (tied and untied), also vs finite differences"""
     idx, targets = get("llama.idx"), get("llama.targets")
@@ -386,6 +438,12 @@ def llama_loss_and_backward(impl):
                         "targets[:, t]).")
         _grads(model.backward(), kind, "grads", "Llama.backward()")
         grads = model.backward(get("llama.dlogits"))
+        if isinstance(grads, dict) and all(
+                _same(grads.get(n), fx()[f"llama.{kind}.grads.{n}"]) for n in _names(kind)):
+            expect.fail("5.1 Llama.backward(dlogits) after loss(...) returned the loss's "
+                        "gradients: backward() differentiates the last loss, backward(dlogits) "
+                        "back-propagates the dL/dlogits you pass. "
+                        + expect.cause("backward(dlogits) ignored the dlogits it was given"))
         _grads(grads, kind, "dlogits.grads", "Llama.backward(dlogits) after loss(...)")
     # the gradient of the student's own loss along random directions (untied: lm_head too)
     model = _model(impl, "untied")
@@ -549,7 +607,8 @@ def llama_kv_cache_decoding(impl):
                             "forward, after the last block.")
             if not _same(logits, full[:, start:end]):
                 _known_bug(logits, {f"llama.decode.{schedule}.bug.{name}": bug
-                                    for name, bug in DECODE_BUGS.items()}, label)
+                                    for name, bug in DECODE_BUGS.items()}, label,
+                           part=np.s_[:, start:end])
                 expect.close(logits, full[:, start:end], label, hint=(
                     "The logits of the new positions must equal those of the full forward "
                     "(llama.forward(idx) without a cache) at these positions."))
@@ -617,6 +676,8 @@ def llama_raises(impl):
                   get("llama.dlogits")[:, :-1])
     expect.raises(fresh.loss, ValueError, "5.1 Llama.loss with targets of another shape", idx,
                   get("llama.targets")[:, :-1])
+    expect.raises(fresh.loss, TypeError, "5.1 Llama.loss with float idx",
+                  idx.astype(np.float64), get("llama.targets"))
     x, p, cos, sin, n_heads, n_kv, eps, mask = _block_inputs()
     expect.raises(impl.llama_block, ValueError,
                   f"5.1 llama_block with n_heads={n_heads}, n_kv_heads={n_heads - 1}",
