@@ -270,11 +270,7 @@ def llama_block_backward_finite_differences(impl):
         numeric, analytic = (plus - minus) / (2 * h), float(np.sum(grad * direction))
         return None if np.isclose(analytic, numeric, **expect.GRAD) else (analytic, numeric)
 
-    # backward order: the first wrong gradient is nearest the bug
-    order = ("mlp.down_proj.weight", "mlp.up_proj.weight", "mlp.gate_proj.weight",
-             "post_attention_layernorm.weight", "self_attn.o_proj.weight",
-             "self_attn.v_proj.weight", "self_attn.k_proj.weight", "self_attn.q_proj.weight",
-             "input_layernorm.weight")
+    order = BLOCK_BACKWARD_ORDER  # the first wrong gradient is nearest the bug
     hints = {
         "post_attention_layernorm.weight": "The MLP branch's input gradient goes through the "
             "second RMSNorm's backward.",
@@ -394,12 +390,30 @@ def llama_forward_values(impl):
             f"then {head}."))
 
 
+# one block's parameters in the order its backward reaches them
+BLOCK_BACKWARD_ORDER = (
+    "mlp.down_proj.weight", "mlp.up_proj.weight", "mlp.gate_proj.weight",
+    "post_attention_layernorm.weight", "self_attn.o_proj.weight", "self_attn.v_proj.weight",
+    "self_attn.k_proj.weight", "self_attn.q_proj.weight", "input_layernorm.weight",
+)
+
+
+def _backward_order(kind: str) -> list[str]:
+    """The model's parameters in the order backward reaches them: the head, the final norm,
+    the blocks from the last, the embedding."""
+    order = ["lm_head.weight"] if kind == "untied" else []
+    order.append("model.norm.weight")
+    for i in reversed(range(N_LAYER)):
+        order += [f"model.layers.{i}.{name}" for name in BLOCK_BACKWARD_ORDER]
+    return [*order, "model.embed_tokens.weight"]
+
+
 def _grads(grads, kind: str, expected: str, what: str) -> None:
     """Every gradient against the fixtures `llama.{kind}.{expected}.{name}`, in backward order."""
     names = _names(kind)
     if not isinstance(grads, dict) or sorted(grads) != sorted(names):
         expect.fail(f"5.1 {what} should return a dict with exactly the keys of params.")
-    for name in reversed(names):
+    for name in _backward_order(kind):
         key = f"llama.{kind}.{expected}.{name}"
         if key not in fx():
             continue
@@ -419,7 +433,7 @@ def _grads(grads, kind: str, expected: str, what: str) -> None:
                     "d(embed_tokens.weight) = scatter-add of dx at the input tokens + the "
                     "head's gradient, transposed.")}, label)
         hint = ("The gradients your backward computes before it are right, so the error "
-                "enters here." if name != names[-1] else "")
+                "enters here." if name != _backward_order(kind)[0] else "")
         expect.close(grad, fx()[key], label, hint=hint, **expect.GRAD)
 
 
@@ -522,7 +536,7 @@ def _load(impl, path: str, dtype: str, label: str):
         message = str(getattr(exc, "message", exc))
         advice = ""
         if "transposed" in message:
-            advice = (" HF's nn.Linear stores every projection (out, in); the model's layout is "
+            advice = (". HF's nn.Linear stores every projection (out, in); the model's layout is "
                       "(in, out): transpose them when loading. "
                       + expect.cause("the projections were not transposed"))
         expect.fail(f"{label} raised {name}: {message}{advice}")
