@@ -168,6 +168,13 @@ def run(steps=None, quick=False, seed=0, figures_dir=None, out="runs/llama_vs_gp
         f"{cfg.n_kv_heads} key/value heads, SwiGLU {llama_config.intermediate_size} (chosen "
         f"to match), RMSNorm, RoPE, no biases: {counts['Llama']:,} parameters "
         f"({counts['Llama'] - counts['GPT-2']:+,}). Both tie the output layer.")
+    x, y = get_batch(train_ids, 2, cfg.block_size, np.random.default_rng([seed, 1, 0]))
+    initial = {}
+    for name, model in models.items():  # one pass each first: an unfinished exercise fails now
+        initial[name] = float(model.loss(x, y))
+        model.backward()
+    say(f"Loss at initialisation: GPT-2 {initial['GPT-2']:.3f}, Llama {initial['Llama']:.3f} "
+        f"(ln V = {np.log(V):.3f}: both start near uniform predictions).")
     say(f"Training: {cfg.steps} updates of {cfg.batch_size} x {cfg.block_size} tokens, the "
         f"same batches for both; AdamW (peak lr {cfg.lr:g}, cosine to {cfg.min_lr:g} after "
         f"{cfg.warmup} warmup updates, weight decay {cfg.weight_decay:g}), clipping at "

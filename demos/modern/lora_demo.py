@@ -90,11 +90,15 @@ def base_model(pretrained, quick, seed):
     return resize_embeddings(base, len(tokenizer.vocab)), tokenizer, source, old_v
 
 
-def fine_tune_lora(base, encoded, val_encoded, cfg, lora, n_new, seed, pad_id):
-    """LoRA on a frozen ``base`` with the batches of ``sft_demo.fine_tune``; returns
-    ``(LoRAGPT, TrainingLog)``."""
-    model = LoRAGPT(base, lora.rank, lora.alpha_per_rank * lora.rank,
-                    np.random.default_rng([seed, 30]), n_new_rows=n_new)
+def lora_model(base, lora, n_new, seed):
+    """The ``LoRAGPT`` of ``base``: adapters of rank ``lora.rank`` and the ``n_new`` rows."""
+    return LoRAGPT(base, lora.rank, lora.alpha_per_rank * lora.rank,
+                   np.random.default_rng([seed, 30]), n_new_rows=n_new)
+
+
+def fine_tune_lora(model, encoded, val_encoded, cfg, lora, seed, pad_id):
+    """Train the ``LoRAGPT`` ``model`` with the batches of ``sft_demo.fine_tune``; returns
+    the ``TrainingLog``."""
     optimizer = AdamW(lr=lora.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
 
     def step(s):
@@ -110,9 +114,8 @@ def fine_tune_lora(base, encoded, val_encoded, cfg, lora, n_new, seed, pad_id):
     def evaluate():
         return {"loss": assistant_loss(model, val_encoded, pad_id)}
 
-    log = train(step, cfg.steps, evaluate=evaluate, eval_every=cfg.eval_every,
-                progress_every=cfg.progress_every)
-    return model, log
+    return train(step, cfg.steps, evaluate=evaluate, eval_every=cfg.eval_every,
+                 progress_every=cfg.progress_every)
 
 
 def save_figure(logs, results, path, title):
@@ -166,6 +169,14 @@ def run(pretrained="runs/pretrain", steps=None, rank=None, quick=False, seed=0,
         f"{cfg.batch_size} conversations per method, the same batches. Seed {seed}; BLAS "
         f"threads: {blas_threads()}.", flush=True)
 
+    # 5.2 runs first, so that an unfinished exercise fails before the full fine-tuning
+    adapted = lora_model(base, lora, n_new, seed)
+    x, y = pad_batch([(e[0], e[1]) for e in encoded[:2]], pad_id)
+    same = float(np.abs(adapted.forward(x) - base.forward(x)).max())
+    adapted.loss(x, y)
+    adapted.backward()
+    say(f"LoRA with B = 0 computes the base model: logits within {same:.1e}.")
+
     results, logs, models = {}, {}, {}
     for method in METHODS:
         tic, cpu = time.perf_counter(), time.process_time()
@@ -175,8 +186,8 @@ def run(pretrained="runs/pretrain", steps=None, rank=None, quick=False, seed=0,
                 f"(scale {scale:g}) on {', '.join(LAYERS)} of every block, and the "
                 f"{n_new} new embedding rows; AdamW, peak lr {lora.lr:g} "
                 f"(cosine to {lora.min_lr:g}) ==", flush=True)
-            model, log = fine_tune_lora(base, encoded, val_encoded, cfg, lora, n_new, seed,
-                                        pad_id)
+            model = adapted
+            log = fine_tune_lora(model, encoded, val_encoded, cfg, lora, seed, pad_id)
             trainable = model.num_parameters()
             answering = model.merged()  # merge_lora: a plain GPT, the frozen model's cost
         else:
@@ -197,12 +208,11 @@ def run(pretrained="runs/pretrain", steps=None, rank=None, quick=False, seed=0,
             + f"); held-out loss {results[method]['val_loss']:.4f}; "
             f"{format_duration(seconds)} ({format_duration(cpu)} of CPU time).", flush=True)
 
-    lora_model = models["LoRA"]
     rows = [encoded[i] for i in np.random.default_rng([seed, 40]).integers(len(encoded),
                                                                            size=cfg.batch_size)]
     x, y = pad_batch([(r[0], r[1]) for r in rows], pad_id)
-    worst, _ = gradient_check(lora_model, x, y)
-    merged_diff = float(np.abs(lora_model.merged().forward(x) - lora_model.forward(x)).max())
+    worst, _ = gradient_check(adapted, x, y)
+    merged_diff = float(np.abs(adapted.merged().forward(x) - adapted.forward(x)).max())
     say(f"\nCheck, on a training batch after fine-tuning: the adapters' gradients from "
         f"lora_linear_backward against s G B^T and s A^T G from the merged GPT's weight "
         f"gradients G (GPT.backward): largest relative difference {worst:.1e}; merge_lora's "

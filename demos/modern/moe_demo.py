@@ -198,6 +198,13 @@ def run(steps=None, quick=False, seed=0, figures_dir=None, out="runs/moe"):
         f"{moe.active_parameters():,} used by a token (the dense model's + the router's "
         f"{cfg.n_layer} x {cfg.n_embd} x {cfg.n_experts}); trained twice, without and with "
         f"the load-balancing loss (coefficient {cfg.aux_coef:g}).")
+    x, y = get_batch(train_ids, 2, cfg.block_size, np.random.default_rng([seed, 1, 0]))
+    initial = []
+    for model in models.values():  # one pass each first: an unfinished exercise fails now
+        initial.append(float(model.loss(x, y)))
+        model.backward()
+    say(f"Loss at initialisation: {', '.join(f'{v:.3f}' for v in initial)} (ln V = "
+        f"{np.log(V):.3f}: all start near uniform predictions).")
     say(f"Training: {cfg.steps} updates of {cfg.batch_size} x {cfg.block_size} tokens, the "
         f"same batches for all three; AdamW (peak lr {cfg.lr:g}, cosine to {cfg.min_lr:g} "
         f"after {cfg.warmup} warmup updates, weight decay {cfg.weight_decay:g}), clipping at "
