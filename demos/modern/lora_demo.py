@@ -128,7 +128,7 @@ def save_figure(logs, results, path, title):
         steps, losses = zip(*[(s, m["loss"]) for s, m in logs[method].evals])
         ax.plot(steps, losses, "o-", color=f"C{k}", markersize=4,
                 label=f"{method}: {r['trainable']:,} trainable, exact match "
-                      f"{100 * r['exact_match']:.0f}%, {format_duration(r['seconds'])}")
+                      f"{100 * r['exact_match']:.0f}%, CPU {format_duration(r['cpu_seconds'])}")
     ax.set_yscale("log")
     ax.set_xlabel("fine-tuning step")
     ax.set_ylabel("held-out loss on the assistant's tokens (nats)")
