@@ -177,7 +177,7 @@ def run(pretrained="runs/pretrain", steps=None, rank=None, quick=False, seed=0,
     adapted.backward()
     say(f"LoRA with B = 0 computes the base model: logits within {same:.1e}.")
 
-    results, logs, models = {}, {}, {}
+    results, logs = {}, {}
     for method in METHODS:
         tic, cpu = time.perf_counter(), time.process_time()
         if method == "LoRA":
@@ -198,7 +198,7 @@ def run(pretrained="runs/pretrain", steps=None, rank=None, quick=False, seed=0,
             answering = model
         seconds, cpu = time.perf_counter() - tic, time.process_time() - cpu
         acc, per_task = exact_match(answering, val_conv, tokenizer, cfg.max_new, pad_id)
-        models[method], logs[method] = model, log
+        logs[method] = log
         results[method] = {"trainable": trainable, "exact_match": acc, "per_task": per_task,
                            "val_loss": log.evals[-1][1]["loss"],
                            "first_val_loss": log.evals[0][1]["loss"], "seconds": seconds,
