@@ -240,8 +240,8 @@ def moe_layer_backward(dout, cache, drouter_probs=None):
         dx[rows] += dx_e
         expert_grads[e] = grads
     # w_j = top_j / S with S = sum_l top_l: dtop_j = (dw_j - sum_l dw_l w_l) / S
-    dtop = (dweights - np.sum(dweights * weights, axis=-1, keepdims=True)) / top.sum(
-        axis=-1, keepdims=True)
+    top_sum = top.sum(axis=-1, keepdims=True)  # S, (N, 1)
+    dtop = (dweights - np.sum(dweights * weights, axis=-1, keepdims=True)) / top_sum
     dprobs = np.zeros_like(probs)
     np.put_along_axis(dprobs, index, dtop, axis=-1)  # the k chosen experts of each token
     if drouter_probs is not None:

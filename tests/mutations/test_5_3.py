@@ -25,8 +25,7 @@ ADD_OUT = ("        out[rows] += weights[rows, slots, None] * y  # rows are dist
            "picks e once\n")
 EXPERT_BACK = ('        dx_e, grads = swiglu_backward(weights[rows, slots, None] * d2[rows], '
                'expert["cache"])\n')
-DTOP = ("    dtop = (dweights - np.sum(dweights * weights, axis=-1, keepdims=True)) / top.sum(\n"
-        "        axis=-1, keepdims=True)\n")
+DTOP = "    dtop = (dweights - np.sum(dweights * weights, axis=-1, keepdims=True)) / top_sum\n"
 ADD_DROUTER = "        dprobs = dprobs + drouter_probs\n"
 DLOGITS = "    dlogits = softmax_backward(dprobs, probs, axis=-1)  # Module 1\n"
 DX_ROUTER = "    dx += dlogits @ W_gate.T\n"
