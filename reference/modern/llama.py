@@ -44,7 +44,7 @@ from ..transformer.hf_checkpoint import read_config, read_safetensors, write_che
 from ..transformer.linear import linear, linear_backward
 from ..transformer.norms import rms_norm, rms_norm_backward
 
-INIT_STD = 0.02  # HF's initializer_range: every projection and the embedding ~ N(0, 0.02^2)
+INITIALIZER_RANGE = 0.02  # HF's initializer_range: projections and embedding ~ N(0, 0.02^2)
 
 # One block's parameters, named as in LlamaForCausalLM after "model.layers.{i}.", in the
 # order of its state_dict.
@@ -58,7 +58,7 @@ SWIGLU_NAMES = {"W_gate": "mlp.gate_proj.weight", "W_up": "mlp.up_proj.weight",
                 "W_down": "mlp.down_proj.weight"}
 
 
-def _positive_int(value) -> bool:
+def _llama_positive_int(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
 
 
@@ -110,7 +110,7 @@ class LlamaConfig:
             self.num_key_value_heads = self.num_attention_heads
         for name in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
                      "num_attention_heads", "num_key_value_heads", "max_position_embeddings"):
-            if not _positive_int(getattr(self, name)):
+            if not _llama_positive_int(getattr(self, name)):
                 raise ValueError(f"LlamaConfig: {name} must be a positive integer, got "
                                  f"{getattr(self, name)!r}")
         H, H_kv = self.num_attention_heads, self.num_key_value_heads
@@ -231,7 +231,7 @@ def _check_block_inputs(x, params, cos, sin, n_heads, n_kv_heads, kv_cache, laye
         raise ValueError(f"{where}: x must be a floating (B, T, C) array, got "
                          f"{np.asarray(x).dtype} {np.shape(x)}")
     for name, value in (("n_heads", n_heads), ("n_kv_heads", n_kv_heads)):
-        if not _positive_int(value):
+        if not _llama_positive_int(value):
             raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
     if n_heads % n_kv_heads:
         raise ValueError(f"{where}: n_kv_heads = {n_kv_heads} must divide n_heads = {n_heads}")
@@ -412,9 +412,9 @@ class Llama:
             raise TypeError(f"Llama: config must be a LlamaConfig, got {type(config).__name__}")
         self.config = config
         if params is None:
-            self.params = _random_params(config, rng)
+            self.params = _random_llama_params(config, rng)
         else:
-            self.params = _checked_params(params, config)
+            self.params = _checked_llama_params(params, config)
         self._cache = None  # the last forward's activations
         self._loss_cache = None  # the last loss's cross-entropy cache
 
@@ -683,7 +683,7 @@ def params_to_hf(params):
             for name, p in params.items()}
 
 
-def _random_params(config, rng):
+def _random_llama_params(config, rng):
     """HF's initialisation (see ``Llama.__init__``), in the order of ``llama_param_shapes``."""
     if rng is None:
         rng = np.random.default_rng()
@@ -695,11 +695,11 @@ def _random_params(config, rng):
         if name.endswith("norm.weight"):
             params[name] = np.ones(shape, dtype=dtype)
         else:
-            params[name] = (INIT_STD * rng.standard_normal(shape)).astype(dtype)
+            params[name] = (INITIALIZER_RANGE * rng.standard_normal(shape)).astype(dtype)
     return params
 
 
-def _checked_params(params, config):
+def _checked_llama_params(params, config):
     """``params`` as contiguous arrays of ``config.dtype``, in the order of
     ``llama_param_shapes(config)``; a ValueError names a missing, extra or misshapen one."""
     shapes = llama_param_shapes(config)
