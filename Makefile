@@ -22,7 +22,7 @@ comma := ,
 GRADE_ARGS = --target $(TARGET) $(foreach e,$(subst $(comma), ,$(EX)),--exercise $(e))
 
 .DEFAULT_GOAL := help
-.PHONY: help grade watch hint where test parity bench bench-grading classroom grade-class stubs fixtures figures site serve lint demo extrapolate train pretrain align nbgrader gradescope clean-venv
+.PHONY: help grade watch hint where test parity bench bench-grading classroom grade-class stubs fixtures figures site serve lint demo extrapolate train pretrain align modern nbgrader gradescope clean-venv
 
 help: ## List the targets
 	@echo "Transformers: From Theory to Implementation"
@@ -93,6 +93,11 @@ align: $(VENV)/.student ## Module 4's SFT, DPO and chain-of-thought demos
 	@$(PY) -m demos sft --target reference --figures lectures/04_llm_fundamentals/figures
 	@$(PY) -m demos dpo --target reference --figures lectures/04_llm_fundamentals/figures
 	@$(PY) -m demos prompting --target reference --figures lectures/04_llm_fundamentals/figures
+
+modern: $(VENV)/.student ## Module 5's demos: Llama vs GPT-2, LoRA, MoE (~8 min)
+	@$(PY) -m demos llama_vs_gpt --target reference --figures lectures/05_modern_llms/figures
+	@$(PY) -m demos lora --target reference --figures lectures/05_modern_llms/figures
+	@$(PY) -m demos moe --target reference --figures lectures/05_modern_llms/figures
 
 # --- project -------------------------------------------------------------------------------
 # On success, the time of the two runs is recorded for make bench's summary (build/bench/).

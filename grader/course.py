@@ -64,7 +64,9 @@ TRANSFORMER = Module(3, "transformer", "The Transformer from scratch")
 
 LLM_FUNDAMENTALS = Module(4, "llm", "LLM fundamentals", lecture="llm_fundamentals")
 
-MODULES = (SELF_ATTENTION, POSITIONAL_ENCODING, TRANSFORMER, LLM_FUNDAMENTALS)
+MODERN = Module(5, "modern", "Modern LLMs", lecture="modern_llms")
+
+MODULES = (SELF_ATTENTION, POSITIONAL_ENCODING, TRANSFORMER, LLM_FUNDAMENTALS, MODERN)
 
 EXERCISES = (
     Exercise("1.1", "Stable softmax", 4, SELF_ATTENTION, "softmax.py", ("softmax",),
@@ -164,6 +166,15 @@ EXERCISES = (
     Exercise("4.13", "Few-shot, chain-of-thought, self-consistency", 5, LLM_FUNDAMENTALS,
              "prompting.py", ("few_shot_prompt", "chain_of_thought_prompt", "self_consistency"),
              "16. Prompting"),
+    Exercise("5.1", "The Llama block and model", 12, MODERN, "llama.py",
+             ("LlamaConfig", "llama_block", "llama_block_backward", "Llama"),
+             "2. The Llama block"),
+    Exercise("5.2", "LoRA: low-rank adaptation", 6, MODERN, "lora.py",
+             ("lora_init", "lora_linear", "lora_linear_backward", "merge_lora"),
+             "4. Low-rank adaptation (LoRA)"),
+    Exercise("5.3", "Mixture of experts", 10, MODERN, "moe.py",
+             ("moe_router", "moe_layer", "moe_layer_backward", "load_balancing_loss",
+              "load_balancing_loss_backward"), "5. Mixture of experts"),
 )
 
 BY_ID = {ex.id: ex for ex in EXERCISES}
@@ -181,6 +192,9 @@ USES = {
     "3.11": ("1.3", "1.4", "1.5", "1.6", "2.2", "3.1", "3.2", "3.4", "3.8"),
     "4.3": ("3.10", "3.11", "4.2"), "4.5": ("1.3", "1.4", "3.2", "3.11", "4.4"),
     "4.6": ("1.4",), "4.9": ("4.1",),
+    "5.1": ("1.3", "1.4", "1.5", "1.6", "2.2", "2.3", "3.1", "3.2", "3.4", "3.8", "4.5",
+            "4.6"),
+    "5.2": ("3.1",), "5.3": ("1.1", "1.2", "3.4"),
 }
 
 

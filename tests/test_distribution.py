@@ -54,8 +54,11 @@ def test_release_holds_no_solution_and_no_hidden_test(course_dir):
         later = {m.package for m in course.MODULES if m.number >= module.number}
         earlier = {m.package for m in course.MODULES if m.number < module.number}
         handed_out = sources.solution_lines(packages=earlier) if earlier else set()
-        _scan_release(course_dir / "release" / name,
-                      sources.solution_lines(packages=later) - handed_out - _grader_lines())
+        shipped = "\n".join(handed_out | _grader_lines())
+        # a line that is (part of) a line shipped on purpose is no leak: a continuation such
+        # as `mask)  # (B, H, T, D)` also ends a given line of an earlier module
+        leaks = {line for line in sources.solution_lines(packages=later) if line not in shipped}
+        _scan_release(course_dir / "release" / name, leaks)
 
 
 def _grader_lines() -> set[str]:

@@ -77,6 +77,9 @@ DIAGRAMS = {  # what a diagram must show -> the lecture and a word its source co
     "the KV cache: prefill and decode": ("04_llm_fundamentals", "prefill"),
     "grouped-query attention": ("04_llm_fundamentals", "group"),
     "SFT, reward model, PPO and DPO": ("04_llm_fundamentals", "DPO"),
+    "the Llama block, with shapes": ("05_modern_llms", "post_attention_layernorm"),
+    "LoRA's frozen and trained paths": ("05_modern_llms", "lora_A"),
+    "MoE routing: router, top-k, experts": ("05_modern_llms", "router_probs"),
 }
 
 

@@ -61,7 +61,7 @@ def check(exercise_id: str, weight: int = 1, hidden: bool = False,
 # One package of checks per course module, its exercise files imported in id order for their
 # registrations.  A notebook's helper package ships its own module's only (an exercise
 # without checks is then an error, never full marks).
-CHECK_MODULES = ("self_attention", "positional_encoding", "transformer", "llm")
+CHECK_MODULES = ("self_attention", "positional_encoding", "transformer", "llm", "modern")
 EXERCISE_FILE = re.compile(r"ex(\d+)_(\d+)_\w+")  # ex3_4_feed_forward: the checks of 3.4
 
 

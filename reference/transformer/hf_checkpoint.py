@@ -12,7 +12,8 @@ config.json model.safetensors`` fetches it) holds:
   Old checkpoints also store the causal masks ``h.{i}.attn.bias`` / ``attn.masked_bias``:
   buffers, not parameters, ignored here.
 
-This file reads and writes the files; it knows nothing of the model's shapes.
+This file reads and writes the files; it knows nothing of the model's shapes. The readers and
+the writer serve Module 5's Llama too (``model_type="llama"``, no name prefix).
 ``GPT.from_pretrained`` / ``GPT.save_pretrained`` (gpt.py) compose it with ``GPTConfig``
 and ``GPT(config, params=...)``, which checks every name and shape. The tokenizer files of
 the same directory are read by the ``run_gpt2`` demo (``demos/llm/gpt2_tokenizer.py``).
@@ -30,23 +31,32 @@ PREFIX = "transformer."  # GPT2LMHeadModel's name for its GPT2Model
 BUFFER_SUFFIXES = (".attn.bias", ".attn.masked_bias")  # causal masks of old checkpoints
 DOWNLOAD_HINT = ("huggingface-cli download gpt2 config.json model.safetensors vocab.json "
                  "merges.txt --local-dir gpt2")
+# model_type -> (its name in messages, how to download one); GPT-2 is the default
+MODEL_TYPES = {
+    "gpt2": ("GPT-2", DOWNLOAD_HINT),
+    "llama": ("Llama", "huggingface-cli download <repo> config.json model.safetensors "
+                       "--local-dir <dir>   (a LlamaForCausalLM repository, float32 or float16)"),
+}
 
 
-def read_config(path):
-    """The ``config.json`` of a checkpoint directory, as a dict (must be a GPT-2 config)."""
+def read_config(path, model_type="gpt2"):
+    """The ``config.json`` of a checkpoint directory, as a dict; its ``model_type`` must be
+    ``model_type`` (``"gpt2"``, or ``"llama"`` for Module 5's Llama)."""
+    name, hint = MODEL_TYPES[model_type]
     file = Path(path) / CONFIG_NAME
     if not file.is_file():
-        raise FileNotFoundError(f"{file} not found: a GPT-2 directory needs config.json next "
-                                f"to {WEIGHTS_NAME}; download it with\n  {DOWNLOAD_HINT}")
+        raise FileNotFoundError(f"{file} not found: a {name} directory needs config.json next "
+                                f"to {WEIGHTS_NAME}; download it with\n  {hint}")
     config = json.loads(file.read_text())
-    model_type = config.get("model_type", "gpt2")
-    if model_type != "gpt2":
-        raise ValueError(f"{file}: model_type {model_type!r} is not GPT-2 ('gpt2')")
+    found = config.get("model_type", model_type)
+    if found != model_type:
+        raise ValueError(f"{file}: model_type {found!r} is not {name} ({model_type!r})")
     return config
 
 
-def read_safetensors(path):
-    """``{name: np.ndarray}`` of a checkpoint directory's ``model.safetensors``.
+def read_safetensors(path, model_type="gpt2"):
+    """``{name: np.ndarray}`` of a checkpoint directory's ``model.safetensors``
+    (``model_type`` only words the error messages).
 
     A checkpoint cut into shards (``model.safetensors.index.json`` naming
     ``model-0000k-of-0000n.safetensors``) is read shard by shard.
@@ -57,6 +67,7 @@ def read_safetensors(path):
     """
     from safetensors.numpy import load_file  # a student dependency, imported when needed
 
+    name, hint = MODEL_TYPES[model_type]
     path = Path(path)
     if (path / WEIGHTS_NAME).is_file():
         return _load_safetensors(load_file, path / WEIGHTS_NAME)
@@ -70,10 +81,9 @@ def read_safetensors(path):
         raise FileNotFoundError(
             f"{path} holds pytorch_model.bin, a PyTorch pickle, which needs torch to read (and "
             f"could run code when read); download the safetensors file instead:\n  "
-            f"{DOWNLOAD_HINT}\nor, with torch and transformers installed, convert it: "
-            "GPT2LMHeadModel.from_pretrained(DIR).save_pretrained(NEW_DIR)")
-    raise FileNotFoundError(f"{path} has no {WEIGHTS_NAME}; download GPT-2 with\n  "
-                            f"{DOWNLOAD_HINT}")
+            f"{hint}\nor, with torch and transformers installed, convert it: "
+            "AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(NEW_DIR)")
+    raise FileNotFoundError(f"{path} has no {WEIGHTS_NAME}; download {name} with\n  {hint}")
 
 
 def _load_safetensors(load_file, file):
@@ -113,16 +123,17 @@ def gpt_state_dict(state, tied=True):
     return params
 
 
-def write_checkpoint(path, config, params):
+def write_checkpoint(path, config, params, prefix=PREFIX):
     """Write ``config.json`` (the dict ``config``) and ``model.safetensors`` to ``path``.
 
     The tensors are named as ``GPT2LMHeadModel.save_pretrained`` names them (our names with
     the ``transformer.`` prefix; the tied head is left out) and keep their dtype.
+    ``prefix=""`` writes the names as they are (Llama's are HF's already).
     """
     from safetensors.numpy import save_file  # a student dependency, imported when needed
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     (path / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
-    tensors = {PREFIX + name: np.ascontiguousarray(p) for name, p in params.items()}
+    tensors = {prefix + name: np.ascontiguousarray(p) for name, p in params.items()}
     save_file(tensors, str(path / WEIGHTS_NAME), metadata={"format": "pt"})

@@ -1,0 +1,37 @@
+"""Contract of 5.1 (the Llama block and model): clause -> the checks that enforce it."""
+
+from .clauses import NA, Gap  # noqa: F401
+
+CONTRACT = {
+    "llama_block: result": ("llama_block_values",),
+    "llama_block: default mask": ("llama_block_values",),
+    "llama_block: option mask": ("llama_block_values", "llama_block_with_kv_cache"),
+    "llama_block: default kv_cache": ("llama_block_values",),
+    "llama_block: option kv_cache": ("llama_block_with_kv_cache", "llama_kv_cache_decoding"),
+    "llama_block: default layer": ("llama_block_values",),
+    "llama_block: option layer": ("llama_block_with_kv_cache",),
+    "llama_block: raises ValueError": ("llama_raises",),
+    "llama_block: dtype": ("llama_block_values",),
+    "llama_block: inputs unchanged": ("llama_block_values",),
+    "llama_block_backward: result": ("llama_block_backward_finite_differences",),
+    "llama_block_backward: upstream gradient": ("llama_block_backward_finite_differences",),
+    "llama_block_backward: dtype": ("llama_block_backward_finite_differences",),
+    "llama_block_backward: inputs unchanged": ("llama_block_backward_finite_differences",),
+    "Llama.forward: result": ("llama_forward_values", "llama_from_pretrained"),
+    "Llama.forward: default kv_cache": ("llama_forward_values",),
+    "Llama.forward: option kv_cache": ("llama_kv_cache_decoding",),
+    "Llama.forward: raises TypeError": ("llama_raises",),
+    "Llama.forward: raises ValueError": ("llama_raises",),
+    "Llama.forward: dtype": ("llama_float32",),
+    "Llama.loss: result": ("llama_loss_and_backward",),
+    "Llama.loss: raises ValueError": ("llama_raises",),
+    "Llama.loss: raises TypeError": ("llama_raises",),
+    "Llama.loss: dtype": ("llama_float32",),
+    "Llama.backward: result": ("llama_loss_and_backward",),
+    "Llama.backward: default dlogits": ("llama_loss_and_backward",),
+    "Llama.backward: option dlogits": ("llama_loss_and_backward",),
+    "Llama.backward: raises RuntimeError": ("llama_raises",),
+    "Llama.backward: raises ValueError": ("llama_raises",),
+    "Llama.backward: upstream gradient": ("llama_loss_and_backward",),
+    "Llama.backward: dtype": ("llama_float32",),
+}
