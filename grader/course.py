@@ -175,6 +175,11 @@ EXERCISES = (
     Exercise("5.3", "Mixture of experts", 10, MODERN, "moe.py",
              ("moe_router", "moe_layer", "moe_layer_backward", "load_balancing_loss",
               "load_balancing_loss_backward"), "5. Mixture of experts"),
+    Exercise("5.4", "Speculative decoding", 8, MODERN, "speculative.py",
+             ("speculative_accept", "speculative_generate"), "6. Speculative decoding"),
+    Exercise("5.5", "GRPO: group-relative policy optimization", 8, MODERN, "grpo.py",
+             ("group_advantages", "grpo_loss", "grpo_loss_backward"),
+             "7. Reasoning from rewards: GRPO"),
 )
 
 BY_ID = {ex.id: ex for ex in EXERCISES}

@@ -24,7 +24,7 @@ from .ex5_1_llama import (
     schedules,
 )
 
-EXERCISE_OF = {"llama": "5.1", "lora": "5.2", "moe": "5.3"}
+EXERCISE_OF = {"llama": "5.1", "lora": "5.2", "moe": "5.3", "spec": "5.4", "grpo": "5.5"}
 
 
 def exercise_of(name: str) -> str:
@@ -37,9 +37,10 @@ FIXTURE_SEED = 20261206  # the committed fixtures; `make gradescope` draws its o
 
 def build_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """5.1's Llama runs, 5.2's LoRA cases, 5.3's routing cases: one stream each."""
-    llama_rng, lora_rng, moe_rng = rng.spawn(3)
+    llama_rng, lora_rng, moe_rng, spec_rng, grpo_rng = rng.spawn(5)
     arrays = {**_llama_fixtures(impl, llama_rng), **_lora_fixtures(impl, lora_rng),
-              **_moe_fixtures(impl, moe_rng)}
+              **_moe_fixtures(impl, moe_rng), **_speculative_fixtures(impl, spec_rng),
+              **_grpo_fixtures(impl, grpo_rng)}
     return fixtures.with_ids(arrays, exercise_of)
 
 
@@ -320,4 +321,20 @@ def _lora_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
 def _moe_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Keys "moe.*": none. 5.3's checks compute every expected value from their own float64
     formulas, hand-worked cases and finite differences (see ex5_3_moe.py)."""
+    return {}
+
+
+# --- 5.4 Speculative decoding ----------------------------------------------------------------
+
+
+def _speculative_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Keys "spec.*"."""
+    return {}
+
+
+# --- 5.5 GRPO --------------------------------------------------------------------------------
+
+
+def _grpo_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Keys "grpo.*"."""
     return {}
