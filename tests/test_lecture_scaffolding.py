@@ -80,6 +80,8 @@ DIAGRAMS = {  # what a diagram must show -> the lecture and a word its source co
     "the Llama block, with shapes": ("05_modern_llms", "post_attention_layernorm"),
     "LoRA's frozen and trained paths": ("05_modern_llms", "lora_A"),
     "MoE routing: router, top-k, experts": ("05_modern_llms", "router_probs"),
+    "speculative decoding: draft, verify, accept, roll back": ("05_modern_llms", "draft_tokens"),
+    "GRPO: group, verifier, advantages, loss": ("05_modern_llms", "group_advantages"),
 }
 
 
