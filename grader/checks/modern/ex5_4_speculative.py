@@ -384,7 +384,8 @@ def float32_models_decode(impl):
 
 @check("5.4")
 def speculative_refuses_bad_input(impl):
-    """documented errors: mismatched shapes, ids out of range, bad k, vocabularies that differ"""
+    """documented errors: mismatched shapes, ids out of range, bad k, a vocabulary or model
+    that does not fit"""
     p, q, drafts = _random_case(np.random.default_rng(3), 2)
     rng = np.random.default_rng(0)
     target, draft = _models(impl)
@@ -409,5 +410,7 @@ def speculative_refuses_bad_input(impl):
                   PROMPT, 30, 2, rng)
     expect.raises(gen, ValueError, "5.4: speculative_generate with draft vocab_size V + 1",
                   target, other, PROMPT, 3, 2, rng)
+    expect.raises(gen, TypeError, "5.4: speculative_generate with a target that is not a GPT",
+                  "gpt2", draft, PROMPT, 3, 2, rng)
     expect.raises(gen, ValueError, "5.4: speculative_generate with temperature -1", target,
                   draft, PROMPT, 3, 2, rng, temperature=-1.0)
