@@ -11,7 +11,8 @@ CONTRACT = {
     "speculative_accept: inputs unchanged": ("accept_follows_the_rule_draw_by_draw",),
     "speculative_generate: result": ("greedy_equals_the_target_alone",
                                      "sampling_replays_the_rounds",
-                                     "first_token_follows_the_target"),
+                                     "first_token_follows_the_target",
+                                     "speculative_generate_uses_the_caches"),
     # the default temperature 1.0: called without it, the first token follows softmax(logits)
     "speculative_generate: default temperature": ("first_token_follows_the_target",),
     "speculative_generate: option temperature": ("greedy_equals_the_target_alone",

@@ -35,6 +35,41 @@ SAMPLING = "sampling_replays_the_rounds"
 FIRST = "first_token_follows_the_target"
 F32 = "float32_models_decode"
 ERRORS = "speculative_refuses_bad_input"
+CACHES = "speculative_generate_uses_the_caches"
+
+NO_CACHE = """
+def speculative_generate(target, draft, prompt, max_new_tokens, k, rng, temperature=1.0):
+    # the same rounds with full forwards of the whole sequence: right tokens, no cache
+    prompt = _check_generate_inputs(target, draft, prompt, max_new_tokens, k, temperature)
+    ids = [int(t) for t in prompt[0]]
+    total = len(ids) + int(max_new_tokens)
+    stats = {"rounds": 0, "drafted": 0, "accepted": 0}
+    while len(ids) < total:
+        k_round = min(k, total - len(ids) - 1)
+        proposals, q = [], np.zeros((k_round, target.config.vocab_size))
+        for i in range(k_round):
+            logits = draft.forward(np.array([ids + proposals]))[0, -1]
+            if temperature == 0:
+                proposals.append(int(np.argmax(logits)))
+            else:
+                q[i] = probabilities(logits, temperature)
+                proposals.append(draw(q[i], rng.random()))
+        logits = target.forward(np.array([ids + proposals]))[0, -(k_round + 1):]
+        if temperature == 0:
+            best = np.argmax(logits, axis=-1)
+            n = 0
+            while n < k_round and proposals[n] == best[n]:
+                n += 1
+            tokens = proposals[:n] + [int(best[n])]
+        else:
+            tokens = [int(t) for t in speculative_accept(
+                probabilities(logits, temperature), q, np.array(proposals, dtype=np.int64), rng)]
+        ids += tokens
+        stats["rounds"] += 1
+        stats["drafted"] += k_round
+        stats["accepted"] += len(tokens) - 1
+    return np.array([ids], dtype=np.int64), stats
+"""
 
 
 def spec(id, edits, catches, phrase, status="failed", diagnosis="", append=""):
@@ -77,6 +112,7 @@ MUTANTS = [
          (GREEDY,), "drew from rng"),
     spec("ids_int32", line(IDS, IDS.replace("int64", "int32")), (F32, GREEDY, SAMPLING),
          "expected int64"),
+    spec("no_kv_cache", (), (CACHES,), "MiB at its peak", append=NO_CACHE),
     spec("vocabularies_not_compared", line(VOCAB, "    if False:\n"), (ERRORS,),
          "expected ValueError"),
 ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import expect
+from ...sandbox import instrumented_call
 from .. import check
 from ..llm.common import call_unchanged
 
@@ -374,6 +375,32 @@ def first_token_follows_the_target(impl):
                     f"{CHI2_LIMIT}; a correct sampler exceeds it with probability < 1e-6)."
                     + (f" They fit the draft's q = {np.round(q, 3).tolist()} instead: the draft's "
                        "tokens come out as if every one were accepted." if close_to_q else ""))
+
+
+V_BIG, NEW_BIG = 4096, 100  # logits of a full forward at the last step: 100 x 4096 x 8 B
+
+
+@check("5.4")
+def speculative_generate_uses_the_caches(impl):
+    """each forward runs only the tokens its KV cache lacks, not the whole sequence"""
+    cfg = {"vocab_size": V_BIG, "block_size": 128, "n_layer": 1, "n_head": 1, "n_embd": 8,
+           "dtype": "float64"}
+    model = impl.GPT(impl.GPTConfig(**cfg), np.random.default_rng(0))
+    # the model drafts for itself: every proposal is kept, 25 rounds of k + 1 = 4 tokens; a
+    # cached target forward returns (1, 4, V) logits (128 KiB), a full one (1, t, V), 3 MiB
+    # at the last round
+    ids, info = instrumented_call(impl.speculative_generate, model, model, np.array([[1]]),
+                                  NEW_BIG, 3, None, temperature=0.0)
+    expect.array(ids[0] if isinstance(ids, tuple) else ids,
+                 f"5.4: speculative_generate(model, model, prompt (1, 1), {NEW_BIG}, k=3)",
+                 shape=(1, 1 + NEW_BIG), dtype=np.int64)
+    full = NEW_BIG * V_BIG * 8
+    if info.peak_bytes > full / 3:
+        expect.fail(f"5.4: speculative_generate(model, model, prompt (1, 1), {NEW_BIG}, k=3, "
+                    f"temperature=0) allocated {info.peak_bytes / 2**20:.1f} MiB at its peak, "
+                    f"about what full forwards of the whole sequence need ({full / 2**20:.1f} "
+                    "MiB of logits at the last round). Give each model a KVCache (4.5) and "
+                    "feed each forward only the tokens its cache lacks.")
 
 
 @check("5.4")
