@@ -142,3 +142,18 @@ def test_the_chi_square_limit_has_the_stated_tail():
     """P(chi2(6) > 40) = e^-20 (1 + 20 + 200) < 1e-6, as the check's comment says."""
     x = checks.CHI2_LIMIT / 2
     assert np.exp(-x) * (1 + x + x * x / 2) < 1e-6
+
+
+def test_the_checks_draft_disagrees_with_the_target():
+    """The greedy and sampling checks exercise rejections and cache rollbacks: their draft is
+    right only part of the time (with the reference's GPT)."""
+    from types import SimpleNamespace
+
+    from reference.transformer.gpt import GPT, GPTConfig
+
+    target, draft = checks._models(SimpleNamespace(GPT=GPT, GPTConfig=GPTConfig))
+    for k, seed, temperature in ((1, None, 0.0), (3, None, 0.0), (4, None, 0.0), (3, 21, 1.0),
+                                 (2, 22, 0.7), (5, 23, 1.0)):
+        rng = None if seed is None else np.random.default_rng(seed)
+        _, stats = checks._generate(target, draft, checks.PROMPT, 18, k, rng, temperature)
+        assert 0 < stats["accepted"] < stats["drafted"], stats

@@ -118,12 +118,16 @@ def _generate(target, draft, prompt, new, k, rng, temperature):
 
 
 def _models(impl, dtype="float64", self_draft=False):
-    """(target, draft): the student's GPTs with peaked random weights (the draft differs)."""
+    """(target, draft): the student's GPTs with peaked random weights. The draft's embeddings
+    are 0.3 of the target's plus 0.7 of its own: it agrees with the target part of the time,
+    so a run has both accepted and rejected drafts (tests/mutations/test_5_4.py asserts it)."""
     out = []
     for seed, cfg in ((11, TARGET), (12, DRAFT)):
         model = impl.GPT(impl.GPTConfig(**{**cfg, "dtype": dtype}), np.random.default_rng(seed))
         params = dict(model.params)
         params["wte.weight"] = params["wte.weight"] * SCALE
+        if out:
+            params["wte.weight"] = 0.3 * out[0].params["wte.weight"] + 0.7 * params["wte.weight"]
         model.params = params
         out.append(model)
     return (out[0], out[0]) if self_draft else tuple(out)
