@@ -354,7 +354,7 @@ def sampling_replays_the_rounds(impl):
 # 200) = 4.6e-7. So an implementation that is right but draws its numbers in another order
 # than documented (not exact against the replay above) fails here with probability < 1e-6.
 # Every N p_v >= 5 (asserted), where the asymptotics hold. A sampler that emits the draft's
-# tokens unchecked (q, total variation 0.12 from p here) gives X2 near 100.
+# tokens unchecked (q, total variation 0.10 from p here) gives X2 near 65.
 N_DRAWS, CHI2_LIMIT = 1000, 40.0
 
 
