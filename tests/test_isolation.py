@@ -664,8 +664,9 @@ def test_cli_writes_the_report_despite_a_crash(tmp_path):
     assert "Status: error" in crashed["output"] and "exited with code 3" in crashed["output"]
     # The decoder layer (3.7), the encoder-decoder (3.9) and GPT (3.11) build their causal
     # masks with causal_mask: they crash too, as do the exercises graded on a GPT (4.3's
-    # training loop, 4.5's cache) and the Llama (5.1), and nothing else does.
-    callers = {"1.3", "3.7", "3.9", "3.11", "4.3", "4.5", "5.1"}
+    # training loop, 4.5's cache, 5.4's speculative decoding) and the Llama (5.1), and nothing
+    # else does.
+    callers = {"1.3", "3.7", "3.9", "3.11", "4.3", "4.5", "5.1", "5.4"}
     for ex_id in ALL_IDS:
         if ex_id not in callers:
             assert tests[ex_id]["status"] == "passed", ex_id

@@ -328,7 +328,8 @@ def _moe_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def _speculative_fixtures(impl, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Keys "spec.*"."""
+    """Keys "spec.*": none. 5.4's checks replay the documented algorithm in float64 on the
+    student's own models, with twin generators (see ex5_4_speculative.py)."""
     return {}
 
 
