@@ -444,3 +444,21 @@ def grpo_refuses_bad_input(impl):
     for args, kwargs, why in bad:
         expect.raises(impl.grpo_loss, ValueError, f"{EX}: grpo_loss with {why}", *args,
                       **kwargs)
+
+
+@check(EX)
+def grpo_loss_defaults_and_options(impl):
+    """defaults clip_eps=0.2, beta=0.04, normalize="sequence"; other values are used"""
+    new, old, ref, adv, mask = _case(seed=13)
+    call = "grpo_loss(logp_new, logp_old, logp_ref, advantages, mask)"
+    loss = expect.call_pure(impl.grpo_loss, "grpo_loss", new, old, ref, adv, mask)
+    loss = float(expect.pair(loss, "grpo_loss")[0])
+    want = _loss(new, old, ref, adv, mask, eps=0.2, beta=0.04)
+    expect.close(np.array(loss), np.array(want), f"{EX}: {call}",
+                 "The defaults are clip_eps=0.2, beta=0.04 (DeepSeekMath) and "
+                 "normalize=\"sequence\".")
+    for eps, beta in ((0.3, 0.04), (0.2, 0.5), (0.1, 0.0)):
+        want = _loss(new, old, ref, adv, mask, eps=eps, beta=beta)
+        loss, _, call = _call_loss(impl, new, old, ref, adv, mask, eps=eps, beta=beta)
+        expect.close(np.array(loss), np.array(want), call,
+                     "Use the clip_eps and beta that are passed, not constants.")
