@@ -11,7 +11,7 @@ definitions, and from hand-computed cases whose numbers are in the comments:
 - gradient: central finite differences of that formula (grader/gradcheck.py), on inputs
   whose ratios stay away from the clip edges, so no step crosses a kink.
 
-The answers of typical slips (population std, one batch-wide group, groups read strided,
+The answers of typical slips (population std, one batch-wide group, groups of the wrong size,
 max for min, the KL reversed or subtracted, the wrong normalisation, padding counted, ...)
 are computed the same way; a message names a slip only when the student's answer is exactly
 that slip's answer and not the right one.
@@ -37,8 +37,8 @@ BETA = 0.1
 def _advantages(r, group_size, eps=1e-4, bug=None):
     """Group-normalised advantages, or those of a known slip (`bug`)."""
     r = np.asarray(r, dtype=np.float64)
-    if bug == "strided":  # group g = r[g::n_groups]: the groups read across, not along
-        groups = r.reshape(group_size, -1).T
+    if bug == "swapped":  # group_size groups of N / group_size consecutive rewards
+        groups = r.reshape(group_size, -1)
     elif bug == "batch":
         groups = r.reshape(1, -1)
     else:
@@ -56,7 +56,7 @@ def _advantages(r, group_size, eps=1e-4, bug=None):
     else:
         out = centred / (std + eps)
     out = np.where(np.ptp(groups, axis=1, keepdims=True) == 0, 0.0, out)
-    return out.T.reshape(-1) if bug == "strided" else out.reshape(-1)
+    return out.reshape(-1)
 
 
 def _per_token(new, old, ref, adv, eps, beta, bug=None):
@@ -68,6 +68,8 @@ def _per_token(new, old, ref, adv, eps, beta, bug=None):
     unclipped = ratio * adv
     clipped = np.clip(ratio, 1 - eps, 1 + eps) * adv
     surrogate = np.maximum(unclipped, clipped) if bug == "max" else np.minimum(unclipped, clipped)
+    if bug == "no_clip":
+        surrogate = unclipped
     log_r = ref - new
     if bug == "k3_reversed":
         log_r = -log_r
@@ -107,6 +109,8 @@ LOSS_SLIPS = (
      "the mean of completion b is over its n_b = sum_t mask_bt tokens"),
     ("max", "np.maximum instead of np.minimum",
      "the surrogate is pessimistic: min(rho A, clip(rho, 1 - eps, 1 + eps) A)"),
+    ("no_clip", "the ratio is not clipped (only rho A is used)",
+     "take min(rho A, clip(rho, 1 - clip_eps, 1 + clip_eps) A)"),
     ("surrogate_sign", "the sign of the surrogate is flipped",
      "the loss is MINUS the surrogate plus beta times the KL (descent on the loss is ascent "
      "on the objective)"),
@@ -173,21 +177,21 @@ GRAD_SLIPS = (
 # --- the cases -------------------------------------------------------------------------------
 
 # Hand case, B = 2 completions of T = 3 tokens, the second one 2 tokens long:
-#   row 0, A = +1: rho = [1.5, 1, 0.5]  -> min terms [1.2 (clipped), 1, 0.5]
+#   row 0, A = +1: rho = [1.5, 1.1, 0.5] -> min terms [1.2 (clipped), 1.1, 0.5]
 #                  r = pi_ref/pi = [1, 2, 1/2] -> k3 = [0, 1 - ln 2, ln 2 - 1/2]
-#                  l = [-1.2, -1 + 0.1 (1 - ln 2), -0.5 + 0.1 (ln 2 - 0.5)], sum = -2.65
+#                  l = [-1.2, -1.1 + 0.1 (1 - ln 2), -0.5 + 0.1 (ln 2 - 0.5)], sum = -2.75
 #   row 1, A = -1: rho = [1.5, 0.5, (pad)] -> min terms [-1.5, -0.8 (clipped)]
 #                  r = [2, 1] -> k3 = [1 - ln 2, 0]
 #                  l = [1.5 + 0.1 (1 - ln 2), 0.8], sum = 2.3 + 0.1 (1 - ln 2)
-#   "sequence": (-2.65 / 3 + (2.3 + 0.1 (1 - ln 2)) / 2) / 2 = 0.14100466...
-#   "token":    (-2.65 + 2.3 + 0.1 (1 - ln 2)) / 5           = -0.06386294...
+#   "sequence": (-2.75 / 3 + (2.3 + 0.1 (1 - ln 2)) / 2) / 2 = 0.12433799...
+#   "token":    (-2.75 + 2.3 + 0.1 (1 - ln 2)) / 5           = -0.08386294...
 HAND_OLD = np.array([[-1.0, -2.0, -0.5], [-1.5, -3.0, -0.7]])
-HAND_NEW = HAND_OLD + np.log([[1.5, 1.0, 0.5], [1.5, 0.5, 1.1]])
+HAND_NEW = HAND_OLD + np.log([[1.5, 1.1, 0.5], [1.5, 0.5, 1.1]])
 HAND_REF = HAND_NEW + np.log([[1.0, 2.0, 0.5], [2.0, 1.0, 3.0]])
 HAND_ADV = np.array([1.0, -1.0])
 HAND_MASK = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
-HAND_SEQUENCE = (-2.65 / 3 + (2.3 + 0.1 * (1 - np.log(2))) / 2) / 2
-HAND_TOKEN = (-2.65 + 2.3 + 0.1 * (1 - np.log(2))) / 5
+HAND_SEQUENCE = (-2.75 / 3 + (2.3 + 0.1 * (1 - np.log(2))) / 2) / 2
+HAND_TOKEN = (-2.75 + 2.3 + 0.1 * (1 - np.log(2))) / 5
 
 
 def _case(seed=55, B=4, T=5, per_token_adv=False):
@@ -214,7 +218,7 @@ def _call_adv(impl, rewards, group_size, **kwargs):
             + "".join(f", {k}={v}" for k, v in kwargs.items()) + ")")
     out = expect.call_pure(impl.group_advantages, "group_advantages", rewards, group_size,
                            **kwargs)
-    expect.array(out, f"{EX}: {call}", shape=np.shape(rewards))
+    expect.array(out, f"{EX}: {call}", shape=np.shape(rewards), finite=False)
     return out, call
 
 
@@ -261,9 +265,9 @@ def group_advantages_values(impl):
              "GRPOTrainer) divides by the sample standard deviation, ddof=1"),
             ("batch", "the whole batch is one group", "each prompt's group_size consecutive "
              "rewards form a group: reshape to (N / group_size, group_size)"),
-            ("strided", "the groups are read across the batch (r[g::n_groups]), not as "
-             "consecutive rewards", "group g is r[g * group_size:(g + 1) * group_size]: "
-             "reshape(-1, group_size), not reshape(group_size, -1)"),
+            ("swapped", "the reshape makes group_size groups of N / group_size rewards",
+             "group g is r[g * group_size:(g + 1) * group_size]: reshape(-1, group_size), "
+             "not reshape(group_size, -1)"),
             ("no_std", "the advantages are not divided by the std", "A = (r - m) / (s + eps)"),
             ("no_eps", "eps is missing from the denominator", "A = (r - m) / (s + eps)"),
             ("eps_in_sqrt", "eps is added to the variance, not to the std",
@@ -271,7 +275,7 @@ def group_advantages_values(impl):
         )
         for bug, cause, advice in slips:
             wrong = _advantages(rewards, 4, bug=bug)
-            if (not np.allclose(wrong, want) and np.all(np.isfinite(wrong))
+            if (not np.allclose(wrong, want, **expect.F64) and np.all(np.isfinite(wrong))
                     and np.allclose(out, wrong, **expect.F64)):
                 expect.fail(f"{EX}: {call} = {np.round(out, 6).tolist()}: {advice}. "
                             + expect.cause(cause))
