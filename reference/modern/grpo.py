@@ -27,7 +27,7 @@ import numpy as np
 NORMALIZE = ("sequence", "token")
 
 
-def _float_array(x, name, where):
+def _grpo_float_array(x, name, where):
     """``x`` as a float array (given helper); integers and booleans become float64."""
     x = np.asarray(x)
     if x.dtype.kind not in "fiub":
@@ -65,7 +65,7 @@ def group_advantages(rewards, group_size, eps=1e-4):
         ValueError: if rewards is not 1-D, is empty, ``group_size < 2``, ``group_size`` does
             not divide N, or ``eps <= 0``.
     """
-    rewards = _float_array(rewards, "rewards", "group_advantages")
+    rewards = _grpo_float_array(rewards, "rewards", "group_advantages")
     if rewards.ndim != 1 or rewards.size == 0:
         raise ValueError(f"group_advantages: rewards must be a non-empty 1-D array (N,), got "
                          f"shape {rewards.shape}")
@@ -128,11 +128,11 @@ def grpo_loss(logp_new, logp_old, logp_ref, advantages, mask, clip_eps=0.2, beta
             unknown, or the mask selects no token.
     """
     where = "grpo_loss"
-    logp_new = _float_array(logp_new, "logp_new", where)
-    logp_old = _float_array(logp_old, "logp_old", where)
-    logp_ref = _float_array(logp_ref, "logp_ref", where)
-    advantages = _float_array(advantages, "advantages", where)
-    mask = _float_array(mask, "mask", where)
+    logp_new = _grpo_float_array(logp_new, "logp_new", where)
+    logp_old = _grpo_float_array(logp_old, "logp_old", where)
+    logp_ref = _grpo_float_array(logp_ref, "logp_ref", where)
+    advantages = _grpo_float_array(advantages, "advantages", where)
+    mask = _grpo_float_array(mask, "mask", where)
     if logp_new.ndim != 2:
         raise ValueError(f"{where}: logp_new must be (B, T), got shape {logp_new.shape}")
     for name, a in (("logp_old", logp_old), ("logp_ref", logp_ref), ("mask", mask)):
