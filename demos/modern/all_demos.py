@@ -1,10 +1,10 @@
-"""Module 5 at work: its three demos one after the other (given).
+"""Module 5 at work: its four demos one after the other (given).
 
 Usage:
     python -m demos modern [--quick] [--seed N] [--figures DIR]
     python -m demos modern --target reference     # the same, on the solutions
 
-Runs ``llama_vs_gpt`` (5.1), ``lora`` (5.2) and ``moe`` (5.3) with the same options; ``make
+Runs ``llama_vs_gpt`` (5.1), ``lora`` (5.2), ``moe`` (5.3) and ``speculative`` (5.4) with the same options; ``make
 modern`` runs them on the reference into the lecture's figures. Without ``--quick``, ``lora``
 needs the pretraining demo's model (``runs/pretrain``) and trains it first if it is missing.
 """
@@ -16,7 +16,7 @@ from ..run import DEMOS
 from ..run import parser as demo_parser
 from ..text import say
 
-PARTS = ("llama_vs_gpt", "lora", "moe")
+PARTS = ("llama_vs_gpt", "lora", "moe", "speculative")
 
 
 def main(argv=None):
