@@ -1,8 +1,9 @@
-"""Module 5's demos (`python -m demos modern`, which runs "llama_vs_gpt", "lora" and "moe"), on
-the reference: one quick run of all three prints progress and summaries and draws the
-figures; the demos' own models are checked against the course's (the LoRA GPT against GPT,
-its adapters' gradients against the merged GPT's, every gradient of the MoE model by finite
-differences in float64)."""
+"""Module 5's demos (`python -m demos modern`, which runs "llama_vs_gpt", "lora", "moe" and
+"speculative"), on the reference: one quick run of all four prints progress and summaries and
+draws the figures, and a quick run of "speculative" alone decodes the same tokens as plain
+greedy decoding; the demos' own models are checked against the course's (the LoRA GPT against
+GPT, its adapters' gradients against the merged GPT's, every gradient of the MoE model by
+finite differences in float64)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from demos.modern.moe_demo import balance
 from demos.modern.moe_model import MoEConfig, MoELlama
 
 
-def test_quick_run_of_the_three_demos_prints_and_draws(tmp_path):
+def test_quick_run_of_the_four_demos_prints_and_draws(tmp_path):
     done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", "modern", "--quick",
                            "--target", "reference", "--figures", str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=180)
@@ -32,7 +33,7 @@ def test_quick_run_of_the_three_demos_prints_and_draws(tmp_path):
     assert not long_lines(text + done.stderr)
     assert "OPENBLAS_NUM_THREADS=1" in text  # re-ran itself with one BLAS thread
     assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", text), text
-    for name in ("llama_vs_gpt", "lora", "moe"):
+    for name in ("llama_vs_gpt", "lora", "moe", "speculative"):
         assert f"python -m demos {name} --seed 0 --quick" in text
     # llama_vs_gpt: both models, parameter counts within 1%, held-out perplexity below uniform
     found = re.findall(r"\n  (GPT-2|Llama) +([\d,]+) +\d+\.\d+ +(\d+\.\d+)", text)
@@ -49,8 +50,26 @@ def test_quick_run_of_the_three_demos_prints_and_draws(tmp_path):
     for run in ("dense", "MoE, no balancing loss", "MoE, balancing loss"):
         assert re.search(rf"\n  {run} +[\d,]+ +[\d,]+ +\d+\.\d+", text), text
     assert re.search(r"\n  layer 0: +(\d+ +){4}imbalance \d\.\d\d", text), text
-    for figure in ("llama_vs_gpt.png", "lora.png", "moe.png"):
+    for figure in ("llama_vs_gpt.png", "lora.png", "moe.png", "speculative.png"):
         assert (tmp_path / figure).stat().st_size > 10_000, figure
+
+
+def test_quick_speculative_demo_decodes_the_plain_greedy_tokens(tmp_path):
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", "speculative",
+                           "--quick", "--target", "reference", "--figures", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert not long_lines(text + done.stderr)
+    assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", text), text
+    assert re.search(r"Plain cached decoding \(4\.5\): \d+ x \d+ tokens in \d+ ms", text)
+    rows = re.findall(r"\n +(\d) +(\d+\.\d)% +(\d+\.\d\d) +\d+ +(\d+\.\d\d)x +(\w+)", text)
+    assert [int(k) for k, *_ in rows] == [2, 4, 6], text
+    for k, acceptance, per_forward, speedup, identical in rows:
+        assert identical == "True", text  # greedy: the target's own tokens, every k
+        assert 0 <= float(acceptance) <= 100 and float(speedup) > 0
+        assert 1 <= float(per_forward) <= int(k) + 1  # 1 to k + 1 tokens per round
+    assert (tmp_path / "speculative.png").stat().st_size > 10_000
 
 
 def test_the_llama_matches_the_gpts_parameter_count():
