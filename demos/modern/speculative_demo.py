@@ -182,14 +182,15 @@ def measure(target, draft, prompt_list, cfg):
 
 
 def save_figure(rows, path, title):
-    """Acceptance rate and tokens per target forward (left), speed-up (right) against k."""
+    """Acceptance rate and tokens per target forward (left), the speed-up measured and
+    predicted by the cost model (right), against k."""
     plt = pyplot()
     ks = [r["k"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.8))
     left.plot(ks, [r["per_forward"] for r in rows], "o-", color="C0",
               label="tokens per target forward")
     left.plot(ks, [1 + r["acceptance"] * r["k"] for r in rows], ":", color="C0", alpha=0.5,
-              label="1 + acceptance x k (no early stops)")
+              label="1 + acceptance x k (if every round drafted k)")
     left.set_xlabel("k (draft tokens per round)")
     left.set_ylabel("tokens per target forward")
     twin = left.twinx()
@@ -201,7 +202,11 @@ def save_figure(rows, path, title):
     more = twin.get_legend_handles_labels()
     left.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="lower right")
     left.grid(alpha=0.3)
-    right.bar([str(k) for k in ks], [r["speedup"] for r in rows], color="C2")
+    right.bar([str(k) for k in ks], [r["speedup"] for r in rows], color="C2",
+              label="measured")
+    right.plot([str(k) for k in ks], [r["predicted"] for r in rows], "kD", markersize=5,
+               label="predicted from step times")
+    right.legend(fontsize=8)
     right.axhline(1.0, color="k", linewidth=0.8)
     right.set_xlabel("k (draft tokens per round)")
     right.set_ylabel("wall-clock speed-up over generate")
