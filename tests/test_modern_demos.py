@@ -62,14 +62,36 @@ def test_quick_speculative_demo_decodes_the_plain_greedy_tokens(tmp_path):
     text = done.stdout
     assert not long_lines(text + done.stderr)
     assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", text), text
-    assert re.search(r"Plain cached decoding \(4\.5\): \d+ x \d+ tokens in \d+ ms", text)
-    rows = re.findall(r"\n +(\d) +(\d+\.\d)% +(\d+\.\d\d) +\d+ +(\d+\.\d\d)x +(\w+)", text)
-    assert [int(k) for k, *_ in rows] == [2, 4, 6], text
-    for k, acceptance, per_forward, speedup, identical in rows:
+    assert re.search(r"Plain cached decoding \(4\.5\): \d+ ms", text), text
+    assert re.search(r"The target continued 32 training prompts", text), text
+    rows = re.findall(r"\n  (text|distilled) +(\d) +(\d+\.\d)% +(\d+\.\d\d) +\d+ +(\d+\.\d\d)x"
+                      r" +(\d+\.\d\d)x +(\w+)", text)
+    assert [(draft, int(k)) for draft, k, *_ in rows] == [
+        (draft, k) for draft in ("text", "distilled") for k in (2, 4, 6)], text
+    for _, k, acceptance, per_forward, speedup, predicted, identical in rows:
         assert identical == "True", text  # greedy: the target's own tokens, every k
-        assert 0 <= float(acceptance) <= 100 and float(speedup) > 0
+        assert 0 <= float(acceptance) <= 100 and float(speedup) > 0 and float(predicted) > 0
         assert 1 <= float(per_forward) <= int(k) + 1  # 1 to k + 1 tokens per round
     assert (tmp_path / "speculative.png").stat().st_size > 10_000
+
+
+def test_the_distillation_gradient_is_the_kl_divergences():
+    from demos.modern.speculative_demo import distillation_loss
+
+    rng = np.random.default_rng(0)
+    logits, teacher = rng.normal(size=(2, 3, 5)), 2 * rng.normal(size=(2, 3, 5))
+    loss, dlogits = distillation_loss(logits, teacher)
+    p = np.exp(teacher) / np.exp(teacher).sum(-1, keepdims=True)
+    q = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    assert np.isclose(loss, np.sum(p * np.log(p / q)) / 6, rtol=1e-12)  # KL(p || q), mean
+    assert distillation_loss(teacher, teacher)[0] == pytest.approx(0, abs=1e-15)
+    h = 1e-6
+    for index in [(0, 0, 0), (1, 2, 4), (0, 1, 3)]:
+        step = np.zeros_like(logits)
+        step[index] = h
+        numeric = (distillation_loss(logits + step, teacher)[0]
+                   - distillation_loss(logits - step, teacher)[0]) / (2 * h)
+        assert numeric == pytest.approx(dlogits[index], rel=1e-6, abs=1e-10)
 
 
 def test_the_llama_matches_the_gpts_parameter_count():
