@@ -1,0 +1,243 @@
+"""The GRPO demo: reinforcement learning from an exact-answer reward makes a tiny GPT add better.
+
+Usage:
+    python -m demos grpo [--quick] [--seed N] [--figures DIR]
+    python -m demos grpo --target reference   # the same, on the solutions
+
+A 2-layer GPT is taught the scratchpad format of the prompting demo (digit by digit, least
+significant column first, then ``|`` and the sum) by a *short* supervised fine-tuning (SFT):
+it writes the format but often gets a column wrong. GRPO (5.5) then trains it with no
+demonstrations at all, only a verifier: for each prompt a group of G completions is sampled
+at temperature 1, each scores 1 if its final sum is right and 0 otherwise, the rewards are
+normalised within the group (``group_advantages``), and the clipped loss with the k3 KL to the
+frozen SFT model (``grpo_loss``) is differentiated w.r.t. the log-probabilities of the sampled
+tokens (``grpo_loss_backward``) and from there into the GPT through ``backward(dlogits)``::
+
+    logp_t = logits_t[y_t] - logsumexp(logits_t)  =>  dlogp_t / dlogits_t = onehot(y_t) - p_t
+
+Held-out accuracy (greedy and one sample at T = 1) is measured before and during GRPO; the
+noise of the measurement is its binomial standard error, sqrt(p (1 - p) / n).
+"""
+
+import time
+from types import SimpleNamespace
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from implementation.llm.kv_cache import generate
+from implementation.modern.grpo import group_advantages, grpo_loss, grpo_loss_backward
+from implementation.transformer.gpt import GPT
+from implementation.transformer.optim import AdamW, cosine_schedule
+from implementation.transformer.training import format_duration, optimizer_step
+
+from ..blas import blas_threads, rerun_with_one_blas_thread
+from ..llm.prompting_demo import (
+    accuracy,
+    encode,
+    gpt_config,
+    held_out_problems,
+    parse_sums,
+    text_of,
+    training_problems,
+)
+from ..plotting import pyplot, write_png
+from ..run import parser as demo_parser
+from ..text import say
+from ..transformer.tasks import lm_batch
+
+FIGURE_NAME = "grpo_accuracy.png"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    n_digits: int = 4
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 64
+    sft_steps: int = 150  # short on purpose: a model that is often wrong
+    sft_batch: int = 32
+    sft_lr: float = 3e-3
+    grpo_steps: int = 60
+    n_prompts: int = 16  # prompts per GRPO step
+    group_size: int = 8  # completions per prompt
+    grpo_lr: float = 1e-3
+    clip_eps: float = 0.2
+    beta: float = 0.04
+    temperature: float = 1.0
+    n_held_out: int = 400
+    eval_every: int = 10
+    max_norm: float = 1.0
+
+
+FULL = DemoConfig()
+QUICK = replace(FULL, n_digits=2, sft_steps=40, grpo_steps=6, n_prompts=8, group_size=4,
+                n_held_out=60, eval_every=3)
+
+
+def sft(cfg, model, held_codes, seed):
+    """A short supervised fine-tuning on the scratchpad format (cross-entropy on answers)."""
+    batch_cfg = SimpleNamespace(n_digits=cfg.n_digits, batch_size=cfg.sft_batch)
+    optimizer = AdamW(lr=cfg.sft_lr, betas=(0.9, 0.98), weight_decay=0.0)
+    rng = np.random.default_rng([seed, 2])
+    for step in range(cfg.sft_steps):
+        idx, targets = lm_batch(*encode(*training_problems(batch_cfg, rng, held_codes),
+                                        cfg.n_digits, "scratchpad"))
+        model.loss(idx, targets)
+        lr = cosine_schedule(step, cfg.sft_lr, cfg.sft_lr / 10, 10, cfg.sft_steps)
+        optimizer_step(optimizer, model.params, model.backward(), lr, cfg.max_norm)
+
+
+def token_logprobs(model, ids, n_prompt):
+    """Log-probabilities ``(B, A)`` of the completion tokens ``ids[:, n_prompt:]``, and the
+    softmax ``(B, A, V)`` of the logits that predicted them (for the backward)."""
+    logits = model.forward(ids[:, :-1]).astype(np.float64)  # position t predicts token t + 1
+    logits = logits[:, n_prompt - 1:]  # (B, A, V)
+    logits -= logits.max(axis=-1, keepdims=True)
+    logz = np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    logp_all = logits - logz
+    tokens = ids[:, n_prompt:]
+    logp = np.take_along_axis(logp_all, tokens[..., None], axis=-1)[..., 0]
+    return logp, np.exp(logp_all)
+
+
+def dlogits_of(dlogp, probs, ids, n_prompt, dtype):
+    """Back from ``dL/dlogp`` ``(B, A)`` to ``dL/dlogits`` ``(B, T - 1, V)`` of the forward on
+    ``ids[:, :-1]``: ``dlogp_t (onehot(y_t) - p_t)`` at the positions that predict answers."""
+    B, T = ids.shape
+    dlogits = np.zeros((B, T - 1, probs.shape[-1]))
+    d = -dlogp[..., None] * probs
+    tokens = ids[:, n_prompt:]
+    np.put_along_axis(d, tokens[..., None],
+                      np.take_along_axis(d, tokens[..., None], axis=-1) + dlogp[..., None],
+                      axis=-1)
+    dlogits[:, n_prompt - 1:] = d
+    return dlogits.astype(dtype)
+
+
+def evaluate(model, prompts, truth, cfg, n_new, rng):
+    """Greedy and one-sample (T = 1) exact match on the held-out problems."""
+    greedy = generate(model, prompts, n_new)
+    sampled = generate(model, prompts, n_new, temperature=cfg.temperature, rng=rng)
+    n0 = prompts.shape[1]
+    return (accuracy(parse_sums(greedy[:, n0:], cfg.n_digits, "scratchpad"), truth),
+            accuracy(parse_sums(sampled[:, n0:], cfg.n_digits, "scratchpad"), truth))
+
+
+def grpo(cfg, model, reference, held, seed):
+    """GRPO with an exact-answer reward; returns the log of evaluations and statistics."""
+    a_held, b_held = held
+    held_codes = a_held * 10 ** cfg.n_digits + b_held
+    held_prompts, held_answers = encode(a_held, b_held, cfg.n_digits, "scratchpad")
+    truth = [int(x) for x in a_held + b_held]
+    n_new = held_answers.shape[1]
+    n0 = held_prompts.shape[1]
+    optimizer = AdamW(lr=cfg.grpo_lr, betas=(0.9, 0.99), weight_decay=0.0)
+    data_rng = np.random.default_rng([seed, 4])
+    sample_rng = np.random.default_rng([seed, 5])
+    eval_rng = np.random.default_rng([seed, 6])
+    batch_cfg = SimpleNamespace(n_digits=cfg.n_digits, batch_size=cfg.n_prompts)
+    log = {"step": [], "greedy": [], "sample": [], "kl": [], "reward": []}
+    kl_running = 0.0
+    for step in range(cfg.grpo_steps + 1):
+        if step % cfg.eval_every == 0 or step == cfg.grpo_steps:
+            greedy, sample = evaluate(model, held_prompts, truth, cfg, n_new, eval_rng)
+            log["step"].append(step)
+            log["greedy"].append(greedy)
+            log["sample"].append(sample)
+            log["kl"].append(kl_running)
+            say(f"step {step:4d}: held-out greedy {100 * greedy:5.1f}%, one sample "
+                f"{100 * sample:5.1f}%, KL to SFT {kl_running:.4f}", flush=True)
+        if step == cfg.grpo_steps:
+            break
+        a, b = training_problems(batch_cfg, data_rng, held_codes)
+        prompts, _ = encode(a, b, cfg.n_digits, "scratchpad")
+        prompts = np.repeat(prompts, cfg.group_size, axis=0)  # each group in consecutive rows
+        ids = generate(model, prompts, n_new, temperature=cfg.temperature, rng=sample_rng)
+        sums = parse_sums(ids[:, n0:], cfg.n_digits, "scratchpad")
+        truth_batch = np.repeat(a + b, cfg.group_size)
+        rewards = np.array([s is not None and s == t for s, t in zip(sums, truth_batch)],
+                           dtype=np.float64)
+        advantages = group_advantages(rewards, cfg.group_size)
+        logp_ref, _ = token_logprobs(reference, ids, n0)
+        logp_new, probs = token_logprobs(model, ids, n0)  # the model's cache: this forward
+        mask = np.ones_like(logp_new)
+        # one update per batch: the sampling policy is the current one (ratio 1 at the step)
+        loss, cache = grpo_loss(logp_new, logp_new.copy(), logp_ref, advantages, mask,
+                                clip_eps=cfg.clip_eps, beta=cfg.beta)
+        dlogp = grpo_loss_backward(1.0, cache)
+        grads = model.backward(dlogits_of(dlogp, probs, ids, n0, model.config.dtype))
+        optimizer_step(optimizer, model.params, grads, cfg.grpo_lr, cfg.max_norm)
+        log_r = logp_ref - logp_new
+        kl_running = float(np.mean(np.expm1(log_r) - log_r)) * n_new  # k3 per completion
+        log["reward"].append(float(rewards.mean()))
+    return log
+
+
+def save_figure(path, log, cfg, seed, se):
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    steps = np.array(log["step"])
+    for key, colour in (("greedy", "C0"), ("sample", "C1")):
+        values = np.array(log[key])
+        left.plot(steps, values, "o-", color=colour, markersize=4, label=key)
+        left.fill_between(steps, values - se(values), values + se(values), color=colour,
+                          alpha=0.2)
+    left.set_xlabel("GRPO step")
+    left.set_ylabel(f"held-out exact match ({cfg.n_held_out} problems, ±1 s.e.)")
+    left.legend(loc="lower right")
+    left.set_title(f"{cfg.n_digits}-digit addition, reward = exact answer")
+    right.plot(steps, log["kl"], "o-", color="C2", markersize=4)
+    right.set_xlabel("GRPO step")
+    right.set_ylabel("KL(policy || SFT) per completion (k3, nats)")
+    right.set_title(f"beta = {cfg.beta:g}, G = {cfg.group_size}")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"GRPO on a tiny GPT after a short SFT, seed {seed}")
+    fig.tight_layout()
+    return write_png(fig, path)
+
+
+def run(quick=False, seed=0, figures_dir=None):
+    cfg = QUICK if quick else FULL
+    start = time.perf_counter()
+    held = held_out_problems(cfg, np.random.default_rng([seed, 1]))
+    held_codes = held[0] * 10 ** cfg.n_digits + held[1]
+    prompts, answers = encode(held[0][:1], held[1][:1], cfg.n_digits, "scratchpad")
+    say(f"Task: add two {cfg.n_digits}-digit numbers, scratchpad format, e.g. "
+        f"{text_of(prompts[0])}{text_of(answers[0])}; {cfg.n_held_out} problems held out; "
+        f"seed {seed}; BLAS threads: {blas_threads()}.")
+    model = GPT(gpt_config(cfg, "scratchpad"), np.random.default_rng([seed, 0]))
+    sft(cfg, model, held_codes, seed)
+    reference = GPT(model.config, params={k: v.copy() for k, v in model.params.items()})
+    say(f"SFT: {cfg.sft_steps} steps of {cfg.sft_batch} ({format_duration(time.perf_counter() - start)}). "
+        f"GRPO: {cfg.n_prompts} prompts x G = {cfg.group_size} samples per step.", flush=True)
+    log = grpo(cfg, model, reference, held, seed)
+    n = cfg.n_held_out
+
+    def se(p):
+        return np.sqrt(np.asarray(p) * (1 - np.asarray(p)) / n)
+
+    for key in ("greedy", "sample"):
+        p0, p1 = log[key][0], log[key][-1]
+        margin = (p1 - p0) / np.sqrt(se(p0) ** 2 + se(p1) ** 2 + 1e-12)
+        say(f"{key:>7}: {100 * p0:.1f}% -> {100 * p1:.1f}% (s.e. {100 * se(p0):.1f}, "
+            f"{100 * se(p1):.1f} points): {margin:+.1f} standard errors")
+    path = save_figure(Path(figures_dir or "build/figures") / FIGURE_NAME, log, cfg, seed, se)
+    seconds = time.perf_counter() - start
+    say(f"Wall time {format_duration(seconds)}. Wrote {path}")
+    return {"log": log, "seconds": seconds, "figure": str(path), "config": cfg}
+
+
+def main(argv=None):
+    parser = demo_parser("grpo", "GRPO with an exact-answer reward on a tiny GPT that adds.")
+    parser.add_argument("--quick", action="store_true", help="a few seconds' smoke test")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    parser.add_argument("--figures", metavar="DIR",
+                        help=f"where {FIGURE_NAME} goes (default build/figures)")
+    args = parser.parse_args(argv)
+    code = rerun_with_one_blas_thread()
+    if code is not None:
+        return code
+    run(quick=args.quick, seed=args.seed, figures_dir=args.figures)
+    return 0
