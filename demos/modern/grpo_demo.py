@@ -55,10 +55,10 @@ class DemoConfig:
     n_layer: int = 2
     n_head: int = 4
     n_embd: int = 64
-    sft_steps: int = 150  # short on purpose: a model that is often wrong
+    sft_steps: int = 300  # short on purpose: a model that is often wrong
     sft_batch: int = 32
     sft_lr: float = 3e-3
-    grpo_steps: int = 60
+    grpo_steps: int = 100
     n_prompts: int = 16  # prompts per GRPO step
     group_size: int = 8  # completions per prompt
     grpo_lr: float = 1e-3
