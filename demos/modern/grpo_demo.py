@@ -61,7 +61,7 @@ class DemoConfig:
     grpo_steps: int = 100
     n_prompts: int = 16  # prompts per GRPO step
     group_size: int = 8  # completions per prompt
-    grpo_lr: float = 1e-3
+    grpo_lr: float = 1e-4
     clip_eps: float = 0.2
     beta: float = 0.04
     temperature: float = 1.0
