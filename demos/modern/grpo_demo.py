@@ -58,15 +58,15 @@ class DemoConfig:
     sft_steps: int = 300  # short on purpose: a model that is often wrong
     sft_batch: int = 32
     sft_lr: float = 3e-3
-    grpo_steps: int = 100
+    grpo_steps: int = 300
     n_prompts: int = 16  # prompts per GRPO step
     group_size: int = 8  # completions per prompt
-    grpo_lr: float = 1e-4
+    grpo_lr: float = 3e-4
     clip_eps: float = 0.2
     beta: float = 0.04
     temperature: float = 1.0
-    n_held_out: int = 400
-    eval_every: int = 10
+    n_held_out: int = 1000
+    eval_every: int = 25
     max_norm: float = 1.0
 
 
