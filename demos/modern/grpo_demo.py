@@ -20,9 +20,9 @@ noise of the measurement is its binomial standard error, sqrt(p (1 - p) / n).
 """
 
 import time
-from types import SimpleNamespace
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from implementation.llm.kv_cache import generate
@@ -210,7 +210,8 @@ def run(quick=False, seed=0, figures_dir=None):
     model = GPT(gpt_config(cfg, "scratchpad"), np.random.default_rng([seed, 0]))
     sft(cfg, model, held_codes, seed)
     reference = GPT(model.config, params={k: v.copy() for k, v in model.params.items()})
-    say(f"SFT: {cfg.sft_steps} steps of {cfg.sft_batch} ({format_duration(time.perf_counter() - start)}). "
+    took = format_duration(time.perf_counter() - start)
+    say(f"SFT: {cfg.sft_steps} steps of {cfg.sft_batch} ({took}). "
         f"GRPO: {cfg.n_prompts} prompts x G = {cfg.group_size} samples per step.", flush=True)
     log = grpo(cfg, model, reference, held, seed)
     n = cfg.n_held_out
@@ -223,6 +224,14 @@ def run(quick=False, seed=0, figures_dir=None):
         margin = (p1 - p0) / np.sqrt(se(p0) ** 2 + se(p1) ** 2 + 1e-12)
         say(f"{key:>7}: {100 * p0:.1f}% -> {100 * p1:.1f}% (s.e. {100 * se(p0):.1f}, "
             f"{100 * se(p1):.1f} points): {margin:+.1f} standard errors")
+    # run-to-run noise of the sampled accuracy: the same two models, two other sampling seeds
+    held_prompts, held_answers = encode(*held, cfg.n_digits, "scratchpad")
+    truth = [int(x) for x in held[0] + held[1]]
+    for name, m in (("SFT", reference), ("GRPO", model)):
+        again = [evaluate(m, held_prompts, truth, cfg, held_answers.shape[1],
+                          np.random.default_rng([seed, 7 + j]))[1] for j in range(2)]
+        say(f"{name:>7} one sample, two more sampling seeds: "
+            + ", ".join(f"{100 * x:.1f}%" for x in again))
     path = save_figure(Path(figures_dir or "build/figures") / FIGURE_NAME, log, cfg, seed, se)
     seconds = time.perf_counter() - start
     say(f"Wall time {format_duration(seconds)}. Wrote {path}")
