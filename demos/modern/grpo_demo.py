@@ -138,16 +138,19 @@ def grpo(cfg, model, reference, held, seed):
     eval_rng = np.random.default_rng([seed, 6])
     batch_cfg = SimpleNamespace(n_digits=cfg.n_digits, batch_size=cfg.n_prompts)
     log = {"step": [], "greedy": [], "sample": [], "kl": [], "reward": []}
-    kl_running = 0.0
+    kl_running, kls = 0.0, []  # the mean k3 of the training batches since the last evaluation
     for step in range(cfg.grpo_steps + 1):
         if step % cfg.eval_every == 0 or step == cfg.grpo_steps:
+            kl_running, kls = (float(np.mean(kls)) if kls else 0.0), []
             greedy, sample = evaluate(model, held_prompts, truth, cfg, n_new, eval_rng)
             log["step"].append(step)
             log["greedy"].append(greedy)
             log["sample"].append(sample)
             log["kl"].append(kl_running)
+            reward = np.mean(log["reward"][-cfg.eval_every:]) if log["reward"] else 0.0
             say(f"step {step:4d}: held-out greedy {100 * greedy:5.1f}%, one sample "
-                f"{100 * sample:5.1f}%, KL to SFT {kl_running:.4f}", flush=True)
+                f"{100 * sample:5.1f}%; since the last: KL to SFT {kl_running:.3f}, "
+                f"training reward {reward:.2f}", flush=True)
         if step == cfg.grpo_steps:
             break
         a, b = training_problems(batch_cfg, data_rng, held_codes)
@@ -169,7 +172,7 @@ def grpo(cfg, model, reference, held, seed):
         grads = model.backward(dlogits_of(dlogp, probs, ids, n0, model.config.dtype))
         optimizer_step(optimizer, model.params, grads, cfg.grpo_lr, cfg.max_norm)
         log_r = logp_ref - logp_new
-        kl_running = float(np.mean(np.expm1(log_r) - log_r)) * n_new  # k3 per completion
+        kls.append(float(np.mean(np.expm1(log_r) - log_r)) * n_new)  # k3 per completion
         log["reward"].append(float(rewards.mean()))
     return log
 
