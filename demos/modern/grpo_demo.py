@@ -71,6 +71,7 @@ class DemoConfig:
     n_held_out: int = 1000
     eval_every: int = 25
     max_norm: float = 1.0
+    shuffle_rewards: bool = False  # the control: the same rewards, given to random completions
 
 
 FULL = DemoConfig()
@@ -177,6 +178,8 @@ def grpo(cfg, model, reference, held, seed):
         truth_batch = np.repeat(a + b, cfg.group_size)
         rewards = np.array([s is not None and s == t for s, t in zip(sums, truth_batch)],
                            dtype=np.float64)
+        if cfg.shuffle_rewards:  # keeps how many are right, loses which: no information
+            rewards = sample_rng.permutation(rewards)
         advantages = group_advantages(rewards, cfg.group_size)
         logp_ref, _ = token_logprobs(reference, ids, n0)
         logp_new, probs = token_logprobs(model, ids, n0)  # the model's cache: this forward
@@ -212,13 +215,14 @@ def save_figure(path, log, cfg, seed, se):
     right.set_title(f"beta = {cfg.beta:g}, G = {cfg.group_size}")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    fig.suptitle(f"GRPO on a tiny GPT after a short SFT, seed {seed}")
+    control = " (control: shuffled rewards)" if cfg.shuffle_rewards else ""
+    fig.suptitle(f"GRPO on a tiny GPT after a short SFT, seed {seed}{control}")
     fig.tight_layout()
     return write_png(fig, path)
 
 
-def run(quick=False, seed=0, figures_dir=None):
-    cfg = QUICK if quick else FULL
+def run(quick=False, seed=0, figures_dir=None, shuffle_rewards=False):
+    cfg = replace(QUICK if quick else FULL, shuffle_rewards=shuffle_rewards)
     start = time.perf_counter()
     held = held_out_problems(cfg, np.random.default_rng([seed, 1]))
     held_codes = held[0] * 10 ** cfg.n_digits + held[1]
@@ -264,9 +268,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     parser.add_argument("--figures", metavar="DIR",
                         help=f"where {FIGURE_NAME} goes (default build/figures)")
+    parser.add_argument("--shuffle-rewards", action="store_true",
+                        help="the control: each reward given to a random completion of the batch")
     args = parser.parse_args(argv)
     code = rerun_with_one_blas_thread()
     if code is not None:
         return code
-    run(quick=args.quick, seed=args.seed, figures_dir=args.figures)
+    run(quick=args.quick, seed=args.seed, figures_dir=args.figures,
+        shuffle_rewards=args.shuffle_rewards)
     return 0
