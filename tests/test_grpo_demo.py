@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+from columns import long_lines
 from conftest import REPO
 from implementation.modern.grpo import group_advantages, grpo_loss, grpo_loss_backward
 from implementation.transformer.gpt import GPT, GPTConfig
@@ -23,6 +24,7 @@ def test_quick_run_prints_and_draws(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     text = done.stdout
+    assert not long_lines(text + done.stderr)
     assert "OPENBLAS_NUM_THREADS=1" in text
     assert re.search(r"step +0: held-out greedy +\d+\.\d%", text), text
     assert re.search(r"sample: \d+\.\d% -> \d+\.\d% \(s\.e\.", text), text
