@@ -132,6 +132,19 @@ def dlogits_of(dlogp, probs, ids, n_prompt, dtype):
     return dlogits.astype(dtype)
 
 
+def more_sft(cfg, model, held_codes, seed):
+    """The comparison: the SFT model trained on *labelled* answers instead, as many steps of
+    as many problems (``n_prompts``) at GRPO's learning rate."""
+    batch_cfg = SimpleNamespace(n_digits=cfg.n_digits, batch_size=cfg.n_prompts)
+    optimizer = AdamW(lr=cfg.grpo_lr, betas=(0.9, 0.99), weight_decay=0.0)
+    rng = np.random.default_rng([seed, 9])
+    for _ in range(cfg.grpo_steps):
+        idx, targets = lm_batch(*encode(*training_problems(batch_cfg, rng, held_codes),
+                                        cfg.n_digits, "scratchpad"))
+        model.loss(idx, targets)
+        optimizer_step(optimizer, model.params, model.backward(), cfg.grpo_lr, cfg.max_norm)
+
+
 def evaluate(model, prompts, truth, cfg, n_new, rng):
     """Greedy and one-sample (T = 1) exact match on the held-out problems."""
     greedy = generate(model, prompts, n_new)
@@ -256,6 +269,14 @@ def run(quick=False, seed=0, figures_dir=None, shuffle_rewards=False):
                           np.random.default_rng([seed, 7 + j]))[1] for j in range(2)]
         say(f"{name:>7} one sample, two more sampling seeds: "
             + ", ".join(f"{100 * x:.1f}%" for x in again))
+    # labels beat a verifier when there are labels: the same budget of steps spent on SFT
+    supervised = GPT(reference.config, params={k: v.copy() for k, v in reference.params.items()})
+    more_sft(cfg, supervised, held_codes, seed)
+    greedy, sample = evaluate(supervised, held_prompts, truth, cfg, held_answers.shape[1],
+                              np.random.default_rng([seed, 7]))
+    say(f"For comparison, {cfg.grpo_steps} more SFT steps of {cfg.n_prompts} labelled problems "
+        f"instead of GRPO: greedy {100 * greedy:.1f}%, one sample {100 * sample:.1f}%\n"
+        "(GRPO needs no labelled answers, only a verifier; with labels, SFT is cheaper.)")
     path = save_figure(Path(figures_dir or "build/figures") / FIGURE_NAME, log, cfg, seed, se)
     seconds = time.perf_counter() - start
     say(f"Wall time {format_duration(seconds)}. Wrote {path}")
