@@ -51,9 +51,9 @@ from ..llm.sft_demo import (
     resize_embeddings,
 )
 from ..plotting import pyplot, write_png
-from ..run import parser as demo_parser
 from ..text import say
 from ..training import train
+from .cli import parse, training_demo_parser
 from .lora_gpt import LAYERS, LoRAGPT, gradient_check
 
 FIGURE_NAME = "lora.png"
@@ -245,27 +245,17 @@ def run(pretrained="runs/pretrain", steps=None, rank=None, quick=False, seed=0,
 
 
 def main(argv=None):
-    parser = demo_parser("lora", "LoRA against full fine-tuning of the pretrained demo GPT "
-                         "on the SFT task (exercise 5.2's demo).")
+    parser = training_demo_parser("lora", "LoRA against full fine-tuning of the pretrained "
+                                  "demo GPT on the SFT task (exercise 5.2's demo).",
+                                  SFT_FULL.steps, SFT_QUICK.steps, FIGURE_NAME,
+                                  steps_help="fine-tuning updates per method",
+                                  quick_help="pretrain a tiny base model and fine-tune "
+                                             "briefly (a smoke test)")
     parser.add_argument("--pretrained", metavar="DIR", default="runs/pretrain",
                         help="the pretraining demo's output (default runs/pretrain; pretrained "
                              "into first if it has no checkpoint)")
-    parser.add_argument("--steps", type=int, help=f"fine-tuning updates per method (default "
-                                                  f"{SFT_FULL.steps}; {SFT_QUICK.steps} "
-                                                  "with --quick)")
     parser.add_argument("--rank", type=int, help="the adapters' rank (default 8)")
-    parser.add_argument("--quick", action="store_true",
-                        help="pretrain a tiny base model and fine-tune briefly (a smoke test)")
-    parser.add_argument("--out", metavar="DIR", default="runs/lora",
-                        help="output directory (default runs/lora)")
-    parser.add_argument("--figures", metavar="DIR", help=f"where {FIGURE_NAME} goes "
-                                                         "(default: --out)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
-    args = parser.parse_args(argv)
-    if args.steps is not None and args.steps < 1:
-        parser.error("--steps must be at least 1")
-    if args.rank is not None and args.rank < 1:
-        parser.error("--rank must be at least 1")
+    args = parse(parser, argv)
     code = rerun_with_one_blas_thread()
     if code is not None:
         return code

@@ -37,9 +37,9 @@ from ..blas import blas_threads, rerun_with_one_blas_thread
 from ..llm.pretrain_demo import FULL as PRETRAIN_FULL
 from ..llm.pretrain_demo import QUICK as PRETRAIN_QUICK
 from ..plotting import pyplot, write_png
-from ..run import parser as demo_parser
 from ..text import say
 from ..training import train
+from .cli import parse, training_demo_parser
 from .corpus import corpus_split, held_out_perplexity
 from .moe_model import MoEConfig, MoELlama
 
@@ -259,20 +259,11 @@ def run(steps=None, quick=False, seed=0, figures_dir=None, out="runs/moe"):
 
 
 def main(argv=None):
-    parser = demo_parser("moe", "A mixture of experts against a dense model with the same "
-                         "active parameters, with and without the load-balancing loss "
-                         "(exercise 5.3's demo).")
-    parser.add_argument("--steps", type=int, help=f"updates per model (default {FULL.steps}; "
-                                                  f"{QUICK.steps} with --quick)")
-    parser.add_argument("--quick", action="store_true", help="tiny models, a short run")
-    parser.add_argument("--out", metavar="DIR", default="runs/moe",
-                        help="output directory (default runs/moe)")
-    parser.add_argument("--figures", metavar="DIR", help=f"where {FIGURE_NAME} goes "
-                                                         "(default: --out)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
-    args = parser.parse_args(argv)
-    if args.steps is not None and args.steps < 1:
-        parser.error("--steps must be at least 1")
+    parser = training_demo_parser("moe", "A mixture of experts against a dense model with the "
+                                  "same active parameters, with and without the "
+                                  "load-balancing loss (exercise 5.3's demo).", FULL.steps,
+                                  QUICK.steps, FIGURE_NAME)
+    args = parse(parser, argv)
     code = rerun_with_one_blas_thread()
     if code is not None:
         return code
