@@ -1,7 +1,7 @@
 """The GRPO demo: reinforcement learning from an exact-answer reward makes a tiny GPT add better.
 
 Usage:
-    python -m demos grpo [--quick] [--seed N] [--figures DIR]
+    python -m demos grpo [--steps N] [--quick] [--seed N] [--figures DIR] [--shuffle-rewards]
     python -m demos grpo --target reference   # the same, on the solutions
 
 A 2-layer GPT is taught the scratchpad format of the prompting demo (digit by digit, least
@@ -42,9 +42,9 @@ from ..llm.prompting_demo import (
     training_problems,
 )
 from ..plotting import pyplot, write_png
-from ..run import parser as demo_parser
 from ..text import say
 from ..transformer.tasks import lm_batch
+from .cli import parse, training_demo_parser
 
 FIGURE_NAME = "grpo_accuracy.png"
 
@@ -234,8 +234,11 @@ def save_figure(path, log, cfg, seed, se):
     return write_png(fig, path)
 
 
-def run(quick=False, seed=0, figures_dir=None, shuffle_rewards=False):
+def run(steps=None, quick=False, seed=0, figures_dir=None, out="runs/grpo",
+        shuffle_rewards=False):
     cfg = replace(QUICK if quick else FULL, shuffle_rewards=shuffle_rewards)
+    if steps is not None:
+        cfg = replace(cfg, grpo_steps=steps)
     start = time.perf_counter()
     held = held_out_problems(cfg, np.random.default_rng([seed, 1]))
     held_codes = held[0] * 10 ** cfg.n_digits + held[1]
@@ -277,24 +280,23 @@ def run(quick=False, seed=0, figures_dir=None, shuffle_rewards=False):
     say(f"For comparison, {cfg.grpo_steps} more SFT steps of {cfg.n_prompts} labelled problems "
         f"instead of GRPO: greedy {100 * greedy:.1f}%, one sample {100 * sample:.1f}%\n"
         "(GRPO needs no labelled answers, only a verifier; with labels, SFT is cheaper.)")
-    path = save_figure(Path(figures_dir or "build/figures") / FIGURE_NAME, log, cfg, seed, se)
+    path = save_figure(Path(figures_dir or out) / FIGURE_NAME, log, cfg, seed, se)
     seconds = time.perf_counter() - start
     say(f"Wall time {format_duration(seconds)}. Wrote {path}")
     return {"log": log, "seconds": seconds, "figure": str(path), "config": cfg}
 
 
 def main(argv=None):
-    parser = demo_parser("grpo", "GRPO with an exact-answer reward on a tiny GPT that adds.")
-    parser.add_argument("--quick", action="store_true", help="a few seconds' smoke test")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
-    parser.add_argument("--figures", metavar="DIR",
-                        help=f"where {FIGURE_NAME} goes (default build/figures)")
+    parser = training_demo_parser("grpo", "GRPO with an exact-answer reward on a tiny GPT that "
+                                  "adds (exercise 5.5's demo).", FULL.grpo_steps,
+                                  QUICK.grpo_steps, FIGURE_NAME, steps_help="GRPO updates",
+                                  quick_help="2-digit addition, a few updates (a smoke test)")
     parser.add_argument("--shuffle-rewards", action="store_true",
                         help="the control: each reward given to a random completion of the batch")
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     code = rerun_with_one_blas_thread()
     if code is not None:
         return code
-    run(quick=args.quick, seed=args.seed, figures_dir=args.figures,
-        shuffle_rewards=args.shuffle_rewards)
+    run(steps=args.steps, quick=args.quick, seed=args.seed, figures_dir=args.figures,
+        out=args.out, shuffle_rewards=args.shuffle_rewards)
     return 0
