@@ -15,8 +15,16 @@ tokens (``grpo_loss_backward``) and from there into the GPT through ``backward(d
 
     logp_t = logits_t[y_t] - logsumexp(logits_t)  =>  dlogp_t / dlogits_t = onehot(y_t) - p_t
 
-Held-out accuracy (greedy and one sample at T = 1) is measured before and during GRPO; the
-noise of the measurement is its binomial standard error, sqrt(p (1 - p) / n).
+Held-out accuracy (greedy and one sample at T = 1) is measured before and during GRPO. Its
+noise: the binomial standard error sqrt(p (1 - p) / n) of n held-out problems, and the
+one-sample accuracy of the same models under two more sampling seeds; the training's own
+noise (where SFT stops, the batches, the samples) shows by running again with ``--seed``.
+Two comparisons: ``--shuffle-rewards``, the control (the same rewards given to random
+completions of the batch: as many right answers, no information about which), and as many
+more SFT steps on *labelled* answers instead of GRPO (printed, and drawn as diamonds).
+
+The figure ``grpo_accuracy.png`` (in ``--figures``, default ``runs/grpo``) draws the held-out
+accuracies (with a band of one standard error) and the KL to the SFT model against the step.
 """
 
 import time
@@ -83,7 +91,8 @@ QUICK = replace(FULL, n_digits=2, sft_max_steps=200, n_val=50, grpo_steps=6, n_p
 def sft(cfg, model, held_codes, seed):
     """A short supervised fine-tuning on the scratchpad format, stopped as soon as greedy
     accuracy on ``n_val`` validation problems reaches ``sft_target`` (the step at which a
-    tiny GPT "gets" addition varies from seed to seed: 200 to 300+ steps). Returns the steps."""
+    tiny GPT "gets" addition varies from seed to seed: 200 to 300+ steps). Returns the steps
+    and whether the target was reached (else ``sft_max_steps`` were made)."""
     batch_cfg = SimpleNamespace(n_digits=cfg.n_digits, batch_size=cfg.sft_batch)
     optimizer = AdamW(lr=cfg.sft_lr, betas=(0.9, 0.98), weight_decay=0.0)
     rng = np.random.default_rng([seed, 2])
@@ -91,18 +100,31 @@ def sft(cfg, model, held_codes, seed):
                              np.random.default_rng([seed, 8]), held_codes)
     val_prompts, val_answers = encode(a, b, cfg.n_digits, "scratchpad")
     val_truth = [int(x) for x in a + b]
-    for step in range(cfg.sft_max_steps):
-        if step % cfg.sft_check_every == 0 and step > 0:
+    for step in range(cfg.sft_max_steps + 1):
+        if (step % cfg.sft_check_every == 0 and step > 0) or step == cfg.sft_max_steps:
             ids = generate(model, val_prompts, val_answers.shape[1])
             sums = parse_sums(ids[:, val_prompts.shape[1]:], cfg.n_digits, "scratchpad")
             if accuracy(sums, val_truth) >= cfg.sft_target:
-                return step
+                return step, True
+            if step == cfg.sft_max_steps:
+                return step, False
         idx, targets = lm_batch(*encode(*training_problems(batch_cfg, rng, held_codes),
                                         cfg.n_digits, "scratchpad"))
         model.loss(idx, targets)
         lr = cfg.sft_lr * min(1.0, (step + 1) / 10)  # constant after a short warmup
         optimizer_step(optimizer, model.params, model.backward(), lr, cfg.max_norm)
-    return cfg.sft_max_steps
+
+
+def check_grpo(group_size):
+    """Exercise 5.5 on one group with one right answer, before any training (an unfinished
+    exercise fails now, not after the SFT); returns its advantages."""
+    rewards = np.zeros(group_size)
+    rewards[0] = 1.0
+    advantages = group_advantages(rewards, group_size)
+    logp = np.full((group_size, 3), np.log(0.5))
+    _, cache = grpo_loss(logp, logp, logp, advantages, np.ones_like(logp))
+    grpo_loss_backward(1.0, cache)
+    return advantages
 
 
 def token_logprobs(model, ids, n_prompt):
@@ -169,6 +191,13 @@ def grpo(cfg, model, reference, held, seed):
     batch_cfg = SimpleNamespace(n_digits=cfg.n_digits, batch_size=cfg.n_prompts)
     log = {"step": [], "greedy": [], "sample": [], "kl": [], "reward": []}
     kl_running, kls = 0.0, []  # the mean k3 of the training batches since the last evaluation
+    control = " CONTROL: each reward given to a random completion." if cfg.shuffle_rewards else ""
+    say(f"GRPO: {cfg.n_prompts} prompts x G = {cfg.group_size} samples per step, AdamW lr "
+        f"{cfg.grpo_lr:g}, clip {cfg.clip_eps:g}, beta {cfg.beta:g}.{control} Held-out exact "
+        f"match on {len(truth)} problems every {cfg.eval_every} steps; KL to the SFT model "
+        "(k3, nats per completion) and training reward: means since the row above.")
+    say(f"{'step':>7}{'greedy':>9}{'one sample':>13}{'KL to SFT':>12}{'training reward':>18}",
+        flush=True)
     for step in range(cfg.grpo_steps + 1):
         if step % cfg.eval_every == 0 or step == cfg.grpo_steps:
             kl_running, kls = (float(np.mean(kls)) if kls else 0.0), []
@@ -177,10 +206,9 @@ def grpo(cfg, model, reference, held, seed):
             log["greedy"].append(greedy)
             log["sample"].append(sample)
             log["kl"].append(kl_running)
-            reward = np.mean(log["reward"][-cfg.eval_every:]) if log["reward"] else 0.0
-            say(f"step {step:4d}: held-out greedy {100 * greedy:5.1f}%, one sample "
-                f"{100 * sample:5.1f}%; since the last: KL to SFT {kl_running:.3f}, "
-                f"training reward {reward:.2f}", flush=True)
+            since = (f"{kl_running:12.3f}{np.mean(log['reward'][-cfg.eval_every:]):18.2f}"
+                     if step else f"{'-':>12}{'-':>18}")
+            say(f"{step:7d}{100 * greedy:8.1f}%{100 * sample:12.1f}%{since}", flush=True)
         if step == cfg.grpo_steps:
             break
         a, b = training_problems(batch_cfg, data_rng, held_codes)
@@ -209,7 +237,9 @@ def grpo(cfg, model, reference, held, seed):
     return log
 
 
-def save_figure(path, log, cfg, seed, se):
+def save_figure(path, log, cfg, seed, se, supervised):
+    """Held-out accuracy (with the s.e. band) and the KL to the SFT model against the step;
+    ``supervised``: the accuracies after as many SFT steps on labelled answers instead."""
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     steps = np.array(log["step"])
@@ -218,6 +248,8 @@ def save_figure(path, log, cfg, seed, se):
         left.plot(steps, values, "o-", color=colour, markersize=4, label=key)
         left.fill_between(steps, values - se(values), values + se(values), color=colour,
                           alpha=0.2)
+        left.plot([steps[-1]], [supervised[key]], "D", color=colour, markerfacecolor="none",
+                  markersize=7, label=f"{key}, {cfg.grpo_steps} SFT steps on labels instead")
     left.set_xlabel("GRPO step")
     left.set_ylabel(f"held-out exact match ({cfg.n_held_out} problems, ±1 s.e.)")
     left.legend(loc="lower right")
@@ -246,13 +278,22 @@ def run(steps=None, quick=False, seed=0, figures_dir=None, out="runs/grpo",
     say(f"Task: add two {cfg.n_digits}-digit numbers, scratchpad format, e.g. "
         f"{text_of(prompts[0])}{text_of(answers[0])}; {cfg.n_held_out} problems held out; "
         f"seed {seed}; BLAS threads: {blas_threads()}.")
+    advantages = check_grpo(cfg.group_size)
+    say(f"Reward: 1 if the sum after | is right, else 0. A group of {cfg.group_size} with one "
+        "right answer: advantages " + ", ".join(f"{a:.2f}" for a in advantages[:3])
+        + ", ... (group_advantages).")
     model = GPT(gpt_config(cfg, "scratchpad"), np.random.default_rng([seed, 0]))
-    sft_steps = sft(cfg, model, held_codes, seed)
+    say(f"SFT of a {cfg.n_layer}-layer GPT ({model.num_parameters():,} parameters) on the "
+        "scratchpad ...", flush=True)
+    sft_steps, reached = sft(cfg, model, held_codes, seed)
     reference = GPT(model.config, params={k: v.copy() for k, v in model.params.items()})
     took = format_duration(time.perf_counter() - start)
-    say(f"SFT: {sft_steps} steps of {cfg.sft_batch} (until greedy validation accuracy >= "
-        f"{cfg.sft_target:g}; {took}). "
-        f"GRPO: {cfg.n_prompts} prompts x G = {cfg.group_size} samples per step.", flush=True)
+    stop = (f"stopped once greedy accuracy on {cfg.n_val} validation problems >= "
+            f"{100 * cfg.sft_target:.0f}%" if reached else
+            f"the most; {100 * cfg.sft_target:.0f}% greedy on {cfg.n_val} validation problems "
+            "not reached")
+    say(f"SFT: {sft_steps} steps of {cfg.sft_batch} labelled problems ({stop}); {took}.\n",
+        flush=True)
     log = grpo(cfg, model, reference, held, seed)
     n = cfg.n_held_out
 
@@ -265,13 +306,15 @@ def run(steps=None, quick=False, seed=0, figures_dir=None, out="runs/grpo",
         say(f"{key:>7}: {100 * p0:.1f}% -> {100 * p1:.1f}% (s.e. {100 * se(p0):.1f}, "
             f"{100 * se(p1):.1f} points): {margin:+.1f} standard errors")
     # run-to-run noise of the sampled accuracy: the same two models, two other sampling seeds
+    say(f"Noise: s.e. = sqrt(p (1 - p) / n), n = {n} problems; the one-sample accuracy "
+        "again with two more sampling seeds (the same models):")
     held_prompts, held_answers = encode(*held, cfg.n_digits, "scratchpad")
     truth = [int(x) for x in held[0] + held[1]]
     for name, m in (("SFT", reference), ("GRPO", model)):
         again = [evaluate(m, held_prompts, truth, cfg, held_answers.shape[1],
                           np.random.default_rng([seed, 7 + j]))[1] for j in range(2)]
-        say(f"{name:>7} one sample, two more sampling seeds: "
-            + ", ".join(f"{100 * x:.1f}%" for x in again))
+        say(f"{name:>7} one sample: " + ", ".join(f"{100 * x:.1f}%" for x in again))
+    say("The training's own noise (SFT stop, batches, samples): run again with --seed N.")
     # labels beat a verifier when there are labels: the same budget of steps spent on SFT
     supervised = GPT(reference.config, params={k: v.copy() for k, v in reference.params.items()})
     more_sft(cfg, supervised, held_codes, seed)
@@ -279,11 +322,17 @@ def run(steps=None, quick=False, seed=0, figures_dir=None, out="runs/grpo",
                               np.random.default_rng([seed, 7]))
     say(f"For comparison, {cfg.grpo_steps} more SFT steps of {cfg.n_prompts} labelled problems "
         f"instead of GRPO: greedy {100 * greedy:.1f}%, one sample {100 * sample:.1f}%\n"
-        "(GRPO needs no labelled answers, only a verifier; with labels, SFT is cheaper.)")
-    path = save_figure(Path(figures_dir or out) / FIGURE_NAME, log, cfg, seed, se)
+        "(GRPO needs no labelled answers, only a verifier; here, where labels exist, "
+        + ("more SFT does better.)" if sample > log["sample"][-1] else
+           "GRPO does as well.)"))
+    path = save_figure(Path(figures_dir or out) / FIGURE_NAME, log, cfg, seed, se,
+                       {"greedy": greedy, "sample": sample})
     seconds = time.perf_counter() - start
-    say(f"Wall time {format_duration(seconds)}. Wrote {path}")
-    return {"log": log, "seconds": seconds, "figure": str(path), "config": cfg}
+    say(f"\nWrote {path}; {format_duration(seconds)} in all.")
+    if quick:
+        say("(--quick is a smoke test; the full run, without --quick, takes about a minute.)")
+    return {"log": log, "sft_steps": sft_steps, "more_sft": {"greedy": greedy, "sample": sample},
+            "seconds": seconds, "figure": str(path), "config": cfg}
 
 
 def main(argv=None):
