@@ -39,7 +39,7 @@ DEMOS = {
     "prompting": Demo("llm.prompting_demo", "exercises",
                       "Module 4: chain of thought, voting"),
     "run_gpt2": Demo("llm.run_gpt2", "exercises", "Module 4: generate text with GPT-2"),
-    "modern": Demo("modern.all_demos", "exercises", "Module 5 at work: the three below"),
+    "modern": Demo("modern.all_demos", "exercises", "Module 5 at work: the four below"),
     "llama_vs_gpt": Demo("modern.llama_vs_gpt", "exercises",
                          "Module 5: a Llama and a GPT-2 of one size"),
     "lora": Demo("modern.lora_demo", "exercises", "Module 5: LoRA vs full fine-tuning"),
