@@ -243,16 +243,18 @@ def save_figure(path, log, cfg, seed, se, supervised):
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     steps = np.array(log["step"])
-    for key, colour in (("greedy", "C0"), ("sample", "C1")):
+    for key, name, colour in (("greedy", "greedy", "C0"), ("sample", "one sample, T = 1", "C1")):
         values = np.array(log[key])
-        left.plot(steps, values, "o-", color=colour, markersize=4, label=key)
+        left.plot(steps, values, "o-", color=colour, markersize=4, label=name)
         left.fill_between(steps, values - se(values), values + se(values), color=colour,
                           alpha=0.2)
         left.plot([steps[-1]], [supervised[key]], "D", color=colour, markerfacecolor="none",
-                  markersize=7, label=f"{key}, {cfg.grpo_steps} SFT steps on labels instead")
+                  markersize=7)
+    left.plot([], [], "D", color="grey", markerfacecolor="none", markersize=7,
+              label=f"either, after {cfg.grpo_steps} more SFT steps\non labelled answers instead")
     left.set_xlabel("GRPO step")
     left.set_ylabel(f"held-out exact match ({cfg.n_held_out} problems, ±1 s.e.)")
-    left.legend(loc="lower right")
+    left.legend(loc="lower right", fontsize=9)
     left.set_title(f"{cfg.n_digits}-digit addition, reward = exact answer")
     right.plot(steps, log["kl"], "o-", color="C2", markersize=4)
     right.set_xlabel("GRPO step")
@@ -320,11 +322,14 @@ def run(steps=None, quick=False, seed=0, figures_dir=None, out="runs/grpo",
     more_sft(cfg, supervised, held_codes, seed)
     greedy, sample = evaluate(supervised, held_prompts, truth, cfg, held_answers.shape[1],
                               np.random.default_rng([seed, 7]))
+    ahead = (sample - log["sample"][-1]) / np.sqrt(se(sample) ** 2 + se(log["sample"][-1]) ** 2
+                                                 + 1e-12)  # in standard errors
+    verdict = ("more SFT does better" if ahead > 2 else "GRPO does better" if ahead < -2 else
+               "the two are within 2 s.e.")
     say(f"For comparison, {cfg.grpo_steps} more SFT steps of {cfg.n_prompts} labelled problems "
         f"instead of GRPO: greedy {100 * greedy:.1f}%, one sample {100 * sample:.1f}%\n"
-        "(GRPO needs no labelled answers, only a verifier; here, where labels exist, "
-        + ("more SFT does better.)" if sample > log["sample"][-1] else
-           "GRPO does as well.)"))
+        f"(GRPO needs no labelled answers, only a verifier; here, where labels exist, "
+        f"{verdict}: one sample {ahead:+.1f} s.e.)")
     path = save_figure(Path(figures_dir or out) / FIGURE_NAME, log, cfg, seed, se,
                        {"greedy": greedy, "sample": sample})
     seconds = time.perf_counter() - start
