@@ -46,6 +46,7 @@ DEMOS = {
     "moe": Demo("modern.moe_demo", "exercises", "Module 5: mixture of experts vs dense"),
     "speculative": Demo("modern.speculative_demo", "exercises",
                         "Module 5: speculative decoding, draft + target"),
+    "grpo": Demo("modern.grpo_demo", "exercises", "Module 5: GRPO makes a tiny GPT add better"),
     "bench": Demo("transformer.bench", "reference",
                   "GPT training speed against PyTorch"),
     "bench_decode": Demo("llm.bench_decode", "reference",

@@ -1,13 +1,16 @@
-"""Module 5's demos (`python -m demos modern`, which runs "llama_vs_gpt", "lora", "moe" and
-"speculative"), on the reference: one quick run of all four prints progress and summaries and
-draws the figures, and a quick run of "speculative" alone decodes the same tokens as plain
-greedy decoding; the demos' own models are checked against the course's (the LoRA GPT against
-GPT, its adapters' gradients against the merged GPT's, every gradient of the MoE model by
-finite differences in float64)."""
+"""Module 5's demos (`python -m demos modern`, which runs "llama_vs_gpt", "lora", "moe",
+"speculative" and "grpo"), on the reference: one quick run of all five prints progress and
+summaries and draws the figures, and a quick run of "speculative" alone decodes the same tokens
+as plain greedy decoding; the demos' own models are checked against the course's (the LoRA GPT
+against GPT, its adapters' gradients against the merged GPT's, every gradient of the MoE model
+by finite differences in float64, and GRPO's chain from the GPT's parameters to ``grpo_loss``
+likewise; the speculative demo's distillation gradient likewise); the GRPO demo names an
+unfinished 5.5 before it trains."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 
@@ -15,16 +18,18 @@ import numpy as np
 import pytest
 from columns import long_lines
 from conftest import REPO
+from implementation.modern.grpo import group_advantages, grpo_loss, grpo_loss_backward
 from implementation.transformer.gpt import GPT, GPTConfig
 
 from demos.modern.corpus import held_out_perplexity
+from demos.modern.grpo_demo import dlogits_of, token_logprobs
 from demos.modern.llama_vs_gpt import FULL, llama_parameters, matching_llama
 from demos.modern.lora_gpt import LoRAGPT, gradient_check
 from demos.modern.moe_demo import balance
 from demos.modern.moe_model import MoEConfig, MoELlama
 
 
-def test_quick_run_of_the_four_demos_prints_and_draws(tmp_path):
+def test_quick_run_of_the_five_demos_prints_and_draws(tmp_path):
     done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", "modern", "--quick",
                            "--target", "reference", "--figures", str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=180)
@@ -33,7 +38,7 @@ def test_quick_run_of_the_four_demos_prints_and_draws(tmp_path):
     assert not long_lines(text + done.stderr)
     assert "OPENBLAS_NUM_THREADS=1" in text  # re-ran itself with one BLAS thread
     assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", text), text
-    for name in ("llama_vs_gpt", "lora", "moe", "speculative"):
+    for name in ("llama_vs_gpt", "lora", "moe", "speculative", "grpo"):
         assert f"python -m demos {name} --seed 0 --quick" in text
     # llama_vs_gpt: both models, parameter counts within 1%, held-out perplexity below uniform
     found = re.findall(r"\n  (GPT-2|Llama) +([\d,]+) +\d+\.\d+ +(\d+\.\d+)", text)
@@ -50,7 +55,17 @@ def test_quick_run_of_the_four_demos_prints_and_draws(tmp_path):
     for run in ("dense", "MoE, no balancing loss", "MoE, balancing loss"):
         assert re.search(rf"\n  {run} +[\d,]+ +[\d,]+ +\d+\.\d+", text), text
     assert re.search(r"\n  layer 0: +(\d+ +){4}imbalance \d\.\d\d", text), text
-    for figure in ("llama_vs_gpt.png", "lora.png", "moe.png", "speculative.png"):
+    # grpo: a row per evaluation, before -> after with its standard errors, the noise, the
+    # comparison with more SFT
+    assert re.search(r"\n +0 +\d+\.\d% +\d+\.\d% +- +-\n", text), text
+    assert re.search(r"\n +6 +\d+\.\d% +\d+\.\d% +\d+\.\d{3} +\d\.\d\d\n", text), text
+    for key in ("greedy", "sample"):
+        assert re.search(rf"{key}: \d+\.\d% -> \d+\.\d% \(s\.e\. \d+\.\d, \d+\.\d points\): "
+                         r"[+-]\d+\.\d standard errors", text), text
+    assert re.search(r"GRPO one sample: \d+\.\d%, \d+\.\d%", text), text
+    assert "--seed N" in text and "more SFT steps of 8 labelled problems" in text
+    for figure in ("llama_vs_gpt.png", "lora.png", "moe.png", "speculative.png",
+                   "grpo_accuracy.png"):
         assert (tmp_path / figure).stat().st_size > 10_000, figure
 
 
@@ -62,7 +77,7 @@ def test_quick_speculative_demo_decodes_the_plain_greedy_tokens(tmp_path):
     text = done.stdout
     assert not long_lines(text + done.stderr)
     assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", text), text
-    assert re.search(r"Plain cached decoding \(4\.5\): \d+ ms", text), text
+    assert re.search(r"One decoding step: target \d+\.\d\d ms, a draft \d+\.\d\d ms", text), text
     assert re.search(r"The target continued 32 training prompts", text), text
     rows = re.findall(r"\n  (text|distilled) +(\d) +(\d+\.\d)% +(\d+\.\d\d) +\d+ +(\d+\.\d\d)x"
                       r" +(\d+\.\d\d)x +(\w+)", text)
@@ -197,3 +212,52 @@ def test_balance_and_held_out_perplexity():
     model = Counter()
     loss, perplexity = held_out_perplexity(model, np.arange(101), block_size=10, batch_size=4)
     assert model.seen == 100 and loss == 1.0 and perplexity == pytest.approx(np.e)
+
+
+def test_grpo_gradient_into_the_gpt_by_finite_differences():
+    """token_logprobs -> grpo_loss -> grpo_loss_backward -> dlogits_of -> GPT.backward."""
+    config = GPTConfig(vocab_size=13, block_size=12, n_layer=1, n_head=2, n_embd=8,
+                       dtype="float64")
+    model = GPT(config, np.random.default_rng(0))
+    reference = GPT(config, np.random.default_rng(1))
+    rng = np.random.default_rng(2)
+    ids, n_prompt = rng.integers(0, 13, (4, 10)), 4
+    logp_old = token_logprobs(model, ids, n_prompt)[0] + rng.normal(0, 0.1, (4, 6))
+    logp_ref = token_logprobs(reference, ids, n_prompt)[0]
+    advantages = group_advantages(np.array([1.0, 0.0, 0.0, 1.0]), 2)
+    mask = np.ones_like(logp_old)
+
+    def loss():
+        logp = token_logprobs(model, ids, n_prompt)[0]
+        return grpo_loss(logp, logp_old, logp_ref, advantages, mask)[0]
+
+    logp, probs = token_logprobs(model, ids, n_prompt)
+    cache = grpo_loss(logp, logp_old, logp_ref, advantages, mask)[1]
+    grads = model.backward(dlogits_of(grpo_loss_backward(1.0, cache), probs, ids, n_prompt,
+                                      np.float64))
+    for name, param in model.params.items():
+        for _ in range(3):
+            i = tuple(rng.integers(0, s) for s in param.shape)
+            eps, saved = 1e-6, param[i]
+            param[i] = saved + eps
+            up = loss()
+            param[i] = saved - eps
+            down = loss()
+            param[i] = saved
+            numeric = (up - down) / (2 * eps)
+            assert abs(numeric - grads[name][i]) <= 1e-6 * max(1.0, abs(numeric)), name
+
+
+def test_grpo_demo_names_an_unfinished_5_5_before_it_trains(tmp_path):
+    """Modules 1-4 and 5.1-5.4 done, 5.5 a stub: the demo says so before the SFT."""
+    finished = tmp_path / "solutions"
+    shutil.copytree(REPO / "reference", finished, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "exercises" / "modern" / "grpo.py", finished / "modern" / "grpo.py")
+    done = subprocess.run([sys.executable, "-m", "demos", "grpo", "--quick", "--target",
+                           str(finished), "--figures", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "(exercise 5.5) is not implemented yet" in done.stderr
+    assert "make grade EX=5.5" in done.stderr and "Traceback" not in done.stderr
+    assert "SFT:" not in done.stdout
+    assert not long_lines(done.stdout + done.stderr)

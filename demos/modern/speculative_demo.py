@@ -25,7 +25,6 @@ acceptance rate, the tokens per target forward and the speed-up against k, per d
 
 import time
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +72,7 @@ class SpecConfig:
     n_prompts: int = 6
     prompt_len: int = 16
     new_tokens: int = 48  # prompt_len + new_tokens <= block_size
-    repeats: int = 3  # timings: the best of this many runs
+    repeats: int = 5  # timings: the best of this many runs, taking turns
     distill_prompts: int = 1024  # training prompts the target continues for distillation
     max_chars: int | None = None  # encode only this many characters (--quick)
 
@@ -160,70 +159,76 @@ def prompts(val_ids, cfg, seed):
     return [val_ids[s:s + cfg.prompt_len][None] for s in starts]
 
 
-def best_time(fn, repeats):
-    """``(result, seconds)``: ``fn()``'s result and the shortest of ``repeats`` wall times."""
-    best = float("inf")
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - tic)
-    return result, best
+def step_ms(models, sizes, cfg, rounds=30):
+    """``{(name, n_tokens): ms}``: the best wall time of one cached forward of ``n_tokens``
+    tokens after ``prompt_len`` cached positions (a decoding step when 1, a verification
+    when k + 1), for each model of ``models`` (name -> GPT) and each size in ``sizes``
+    (name -> sizes). The sizes take turns, ``rounds`` times, so that a busy spell of the
+    machine slows all of them rather than one."""
+    caches = {}
+    for name, model in models.items():
+        caches[name] = KVCache.for_model(model, 1, max_len=cfg.block_size)
+        model.forward(np.zeros((1, cfg.prompt_len), dtype=np.int64), kv_cache=caches[name])
+    best = {(name, n): float("inf") for name in models for n in sizes[name]}
+    for _ in range(rounds):
+        for name, n in best:
+            caches[name].length = cfg.prompt_len  # the same position every time
+            tokens = np.zeros((1, n), dtype=np.int64)
+            tic = time.perf_counter()
+            models[name].forward(tokens, kv_cache=caches[name])
+            best[name, n] = min(best[name, n], time.perf_counter() - tic)
+    return {key: 1000 * seconds for key, seconds in best.items()}
 
 
-def forward_ms(model, n_tokens, cfg, repeats=30):
-    """The best wall time, in ms, of one cached forward of ``n_tokens`` tokens after
-    ``prompt_len`` cached positions (a decoding step when 1, a verification when k + 1)."""
-    cache = KVCache.for_model(model, 1, max_len=cfg.block_size)
-    model.forward(np.zeros((1, cfg.prompt_len), dtype=np.int64), kv_cache=cache)
-    best = float("inf")
-    for _ in range(repeats):
-        cache.length = cfg.prompt_len  # the same position every time
-        tic = time.perf_counter()
-        model.forward(np.zeros((1, n_tokens), dtype=np.int64), kv_cache=cache)
-        best = min(best, time.perf_counter() - tic)
-    return 1000 * best
-
-
-def plain_decoding(target, prompt_list, cfg):
-    """``(ids per prompt, seconds)``: greedy ``generate`` (4.5), best wall time per prompt."""
-    plain, seconds = [], 0.0
-    for prompt in prompt_list:
-        ids, s = best_time(partial(generate, target, prompt, cfg.new_tokens), cfg.repeats)
-        plain.append(ids)
-        seconds += s
-    return plain, seconds
-
-
-def measure(target, draft, prompt_list, plain, plain_seconds, cfg):
-    """Greedy speculative decoding of every prompt with ``draft``, for each k.
+def decode_all(target, drafts, prompt_list, cfg):
+    """Greedy decoding of every prompt: plain (``generate``, 4.5) and speculative (5.4) with
+    each draft for each k, the configurations taking turns ``repeats`` times; each prompt's
+    best wall time counts.
 
     Returns:
-        per k ``{"k", "acceptance", "per_forward", "seconds", "speedup", "identical",
-        "verify_ratio", "predicted"}``.
+        ``{config: {"ids": per prompt, "seconds", "rounds", "drafted", "accepted"}}`` with
+        config ``"plain"`` or ``(draft name, k)``.
     """
-    one, draft_ms = forward_ms(target, 1, cfg), forward_ms(draft, 1, cfg)
-    rows = []
-    for k in cfg.ks:
-        totals = {"rounds": 0, "drafted": 0, "accepted": 0}
-        seconds, identical = 0.0, True
-        for prompt, reference in zip(prompt_list, plain):
-            (ids, stats), s = best_time(  # greedy: the generator is never drawn from
-                partial(speculative_generate, target, draft, prompt, cfg.new_tokens, k,
-                        np.random.default_rng(0), temperature=0.0), cfg.repeats)
-            seconds += s
-            identical &= bool(np.array_equal(ids, reference))
-            for key in totals:
-                totals[key] += stats[key]
-        row = {"k": k, "acceptance": totals["accepted"] / totals["drafted"],
-               "per_forward": len(prompt_list) * cfg.new_tokens / totals["rounds"],
-               "seconds": seconds, "speedup": plain_seconds / seconds, "identical": identical}
+    configs = ["plain"] + [(name, k) for name in drafts for k in cfg.ks]
+    runs = {c: {"ids": [], "seconds": 0.0, "rounds": 0, "drafted": 0, "accepted": 0}
+            for c in configs}
+    for prompt in prompt_list:
+        best, last = dict.fromkeys(configs, float("inf")), {}
+        for _ in range(cfg.repeats):
+            for c in configs:
+                tic = time.perf_counter()
+                if c == "plain":
+                    last[c] = generate(target, prompt, cfg.new_tokens), {}
+                else:  # greedy: the generator is never drawn from
+                    last[c] = speculative_generate(target, drafts[c[0]], prompt,
+                                                   cfg.new_tokens, c[1],
+                                                   np.random.default_rng(0), temperature=0.0)
+                best[c] = min(best[c], time.perf_counter() - tic)
+        for c in configs:  # greedy: every repetition gives the same tokens and counts
+            ids, stats = last[c]
+            runs[c]["ids"].append(ids)
+            runs[c]["seconds"] += best[c]
+            for key in ("rounds", "drafted", "accepted"):
+                runs[c][key] += stats.get(key, 0)
+    return runs
+def results_rows(runs, steps, prompt_list, cfg):
+    """Per draft, per k: ``{"k", "acceptance", "per_forward", "seconds", "speedup",
+    "identical", "verify_ratio", "predicted"}`` from ``decode_all``'s runs and ``step_ms``'s
+    step times (keys ``("target", n)`` and ``("draft:<name>", 1)``)."""
+    plain = runs["plain"]
+    rows_by_draft = {}
+    for (name, k), run in ((c, r) for c, r in runs.items() if c != "plain"):
+        row = {"k": k, "acceptance": run["accepted"] / run["drafted"],
+               "per_forward": len(prompt_list) * cfg.new_tokens / run["rounds"],
+               "seconds": run["seconds"], "speedup": plain["seconds"] / run["seconds"],
+               "identical": all(np.array_equal(a, b) for a, b in zip(run["ids"], plain["ids"]))}
         # the cost model: a round is (drafted / rounds) draft steps and one target forward on
-        # k + 1 tokens, and it yields per_forward tokens where plain decoding pays one step each
-        verify = forward_ms(target, k + 1, cfg)
-        round_ms = totals["drafted"] / totals["rounds"] * draft_ms + verify
+        # k + 1 tokens; it yields per_forward tokens where plain decoding pays one step each
+        one, verify = steps["target", 1], steps["target", k + 1]
+        round_ms = run["drafted"] / run["rounds"] * steps[f"draft:{name}", 1] + verify
         row.update(verify_ratio=verify / one, predicted=row["per_forward"] * one / round_ms)
-        rows.append(row)
-    return rows
+        rows_by_draft.setdefault(name, []).append(row)
+    return rows_by_draft
 
 
 def table(rows_by_draft, plain_seconds):
@@ -319,25 +324,37 @@ def run(steps=None, quick=False, seed=0, figures_dir=None, out="runs/speculative
     say(f"\n== greedy decoding: {cfg.n_prompts} held-out prompts of {cfg.prompt_len} "
         f"tokens, {cfg.new_tokens} new tokens each, best of {cfg.repeats} ==", flush=True)
     prompt_list = prompts(val_ids, cfg, seed)
-    plain, plain_seconds = plain_decoding(target, prompt_list, cfg)
-    target_ms, draft_ms = forward_ms(target, 1, cfg), forward_ms(drafts["text"], 1, cfg)
-    say(f"Plain cached decoding (4.5): {1000 * plain_seconds:.0f} ms, one target forward per "
-        f"token. One decoding step: target {target_ms:.2f} ms, a draft {draft_ms:.2f} ms.",
-        flush=True)
-    rows_by_draft = {}
-    for name, draft in drafts.items():
-        say(f"Speculative decoding (5.4) with the {DRAFTS[name]}, k = "
-            f"{', '.join(map(str, cfg.ks))}...", flush=True)
-        rows_by_draft[name] = measure(target, draft, prompt_list, plain, plain_seconds, cfg)
+    say(f"Plain cached decoding (4.5) and speculative decoding (5.4) with each draft, k = "
+        f"{', '.join(map(str, cfg.ks))}, taking turns...", flush=True)
+    runs = decode_all(target, drafts, prompt_list, cfg)
+    plain_seconds = runs["plain"]["seconds"]
+    models = {"target": target, **{f"draft:{name}": d for name, d in drafts.items()}}
+    sizes = {name: [1] for name in models}
+    sizes["target"] += [k + 1 for k in cfg.ks]
+    steps = step_ms(models, sizes, cfg)
+    target_ms, draft_ms = steps["target", 1], steps["draft:text", 1]
+    say(f"One decoding step: target {target_ms:.2f} ms, a draft {draft_ms:.2f} ms; a target "
+        f"forward on k + 1 tokens: " + ", ".join(
+            f"{steps['target', k + 1]:.2f} ms ({k + 1})" for k in cfg.ks) + ".", flush=True)
+    rows_by_draft = results_rows(runs, steps, prompt_list, cfg)
     table(rows_by_draft, plain_seconds)
     ratios = [r["verify_ratio"] for rows in rows_by_draft.values() for r in rows]
+    first = {name: rows[0]["acceptance"] for name, rows in rows_by_draft.items()}
     say(f"\nA round costs k draft steps (here each {draft_ms / target_ms:.2f} of a target step) "
         f"and one target forward on k + 1 tokens (here {min(ratios):.2f}-{max(ratios):.2f} "
         "times one on 1 token: NumPy pays per call and per row, where a large model on a GPU "
         "pays for reading the weights, once) and yields 1 to k + 1 tokens: it pays when the "
-        "draft agrees with the target. The draft distilled from the target agrees far more "
-        "often than the one trained on the text, at a perplexity no better: acceptance "
-        "rewards matching the target, not the text. Greedy tokens are the target's own.")
+        f"draft agrees with the target. At k = {cfg.ks[0]} the distilled draft's acceptance is "
+        f"{first['distilled']:.0%} (held-out perplexity {results['distilled']['perplexity']:.1f})"
+        f", the other's {first['text']:.0%} ({results['text']['perplexity']:.1f}): acceptance "
+        "rewards matching the target, not the text.")
+    if all(r["identical"] for rows in rows_by_draft.values() for r in rows):
+        say("Every run gave plain decoding's tokens: greedy speculative decoding is the "
+            "target's own greedy decoding, only faster or slower.")
+    else:
+        say("Some runs gave tokens DIFFERENT from plain decoding's (identical: False): "
+            "greedy speculative decoding must give the target's own greedy tokens; check "
+            "speculative_generate (exercise 5.4): make grade EX=5.4.")
     path = save_figure(rows_by_draft, Path(figures_dir or out) / FIGURE_NAME,
                        f"Speculative decoding, greedy: {results['text']['parameters']:,}-"
                        f"parameter drafts, {results['target']['parameters']:,}-parameter "
