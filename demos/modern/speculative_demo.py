@@ -69,7 +69,7 @@ class SpecConfig:
     max_norm: float = 1.0
     progress_every: float = 5.0
     ks: tuple = (2, 4, 6)
-    n_prompts: int = 6
+    n_prompts: int = 12
     prompt_len: int = 16
     new_tokens: int = 48  # prompt_len + new_tokens <= block_size
     repeats: int = 5  # timings: the best of this many runs, taking turns
