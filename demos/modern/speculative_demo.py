@@ -258,7 +258,7 @@ def save_figure(rows_by_draft, path, title):
         left.plot(ks, per_forward, "o-", color=color, label=DRAFTS[name])
         for k, y, r in zip(ks, per_forward, rows):
             left.annotate(f"{100 * r['acceptance']:.0f}%", (k, y), textcoords="offset points",
-                          xytext=(0, -13), ha="center", fontsize=7, color=color)
+                          xytext=(0, 7 if j else -13), ha="center", fontsize=7, color=color)
         x = np.arange(len(ks)) + (j - (len(rows_by_draft) - 1) / 2) * width
         speedups, predicted = [r["speedup"] for r in rows], [r["predicted"] for r in rows]
         right.bar(x, speedups, width=width * 0.95, color=color, label=f"{DRAFTS[name]}")
@@ -268,7 +268,7 @@ def save_figure(rows_by_draft, path, title):
     left.set_xticks(ks)
     left.set_ylim(1, max(ks) + 1.5)
     left.set_xlabel("k (draft tokens per round)")
-    left.set_ylabel("tokens per target forward\n(acceptance rate under each point)")
+    left.set_ylabel("tokens per target forward\n(acceptance rate beside each point)")
     left.legend(fontsize=7, loc="upper left")
     left.grid(alpha=0.3)
     right.set_xticks(np.arange(len(ks)), [str(k) for k in ks])
