@@ -94,10 +94,11 @@ align: $(VENV)/.student ## Module 4's SFT, DPO and chain-of-thought demos
 	@$(PY) -m demos dpo --target reference --figures lectures/04_llm_fundamentals/figures
 	@$(PY) -m demos prompting --target reference --figures lectures/04_llm_fundamentals/figures
 
-modern: $(VENV)/.student ## Module 5's demos: Llama vs GPT-2, LoRA, MoE, GRPO (11 min)
+modern: $(VENV)/.student ## Module 5 demos: Llama, LoRA, MoE, speculative, GRPO
 	@$(PY) -m demos llama_vs_gpt --target reference --figures lectures/05_modern_llms/figures
 	@$(PY) -m demos lora --target reference --figures lectures/05_modern_llms/figures
 	@$(PY) -m demos moe --target reference --figures lectures/05_modern_llms/figures
+	@$(PY) -m demos speculative --target reference --figures lectures/05_modern_llms/figures
 	@$(PY) -m demos grpo --target reference --figures lectures/05_modern_llms/figures
 
 # --- project -------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ DEMOS = {
                          "Module 5: a Llama and a GPT-2 of one size"),
     "lora": Demo("modern.lora_demo", "exercises", "Module 5: LoRA vs full fine-tuning"),
     "moe": Demo("modern.moe_demo", "exercises", "Module 5: mixture of experts vs dense"),
+    "speculative": Demo("modern.speculative_demo", "exercises",
+                        "Module 5: speculative decoding, draft + target"),
     "grpo": Demo("modern.grpo_demo", "exercises", "Module 5: GRPO makes a tiny GPT add better"),
     "bench": Demo("transformer.bench", "reference",
                   "GPT training speed against PyTorch"),

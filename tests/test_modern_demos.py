@@ -1,9 +1,11 @@
-"""Module 5's demos (`python -m demos modern`, which runs "llama_vs_gpt", "lora", "moe" and
-"grpo"), on the reference: one quick run of all four prints progress and summaries and draws
-the figures; the demos' own models are checked against the course's (the LoRA GPT against
-GPT, its adapters' gradients against the merged GPT's, every gradient of the MoE model by
-finite differences in float64, and GRPO's chain from the GPT's parameters to ``grpo_loss``
-likewise); the GRPO demo names an unfinished 5.5 before it trains."""
+"""Module 5's demos (`python -m demos modern`, which runs "llama_vs_gpt", "lora", "moe",
+"speculative" and "grpo"), on the reference: one quick run of all five prints progress and
+summaries and draws the figures, and a quick run of "speculative" alone decodes the same tokens
+as plain greedy decoding; the demos' own models are checked against the course's (the LoRA GPT
+against GPT, its adapters' gradients against the merged GPT's, every gradient of the MoE model
+by finite differences in float64, and GRPO's chain from the GPT's parameters to ``grpo_loss``
+likewise; the speculative demo's distillation gradient likewise); the GRPO demo names an
+unfinished 5.5 before it trains."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from demos.modern.moe_demo import balance
 from demos.modern.moe_model import MoEConfig, MoELlama
 
 
-def test_quick_run_of_the_four_demos_prints_and_draws(tmp_path):
+def test_quick_run_of_the_five_demos_prints_and_draws(tmp_path):
     done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", "modern", "--quick",
                            "--target", "reference", "--figures", str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=180)
@@ -36,7 +38,7 @@ def test_quick_run_of_the_four_demos_prints_and_draws(tmp_path):
     assert not long_lines(text + done.stderr)
     assert "OPENBLAS_NUM_THREADS=1" in text  # re-ran itself with one BLAS thread
     assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", text), text
-    for name in ("llama_vs_gpt", "lora", "moe", "grpo"):
+    for name in ("llama_vs_gpt", "lora", "moe", "speculative", "grpo"):
         assert f"python -m demos {name} --seed 0 --quick" in text
     # llama_vs_gpt: both models, parameter counts within 1%, held-out perplexity below uniform
     found = re.findall(r"\n  (GPT-2|Llama) +([\d,]+) +\d+\.\d+ +(\d+\.\d+)", text)
@@ -62,8 +64,49 @@ def test_quick_run_of_the_four_demos_prints_and_draws(tmp_path):
                          r"[+-]\d+\.\d standard errors", text), text
     assert re.search(r"GRPO one sample: \d+\.\d%, \d+\.\d%", text), text
     assert "--seed N" in text and "more SFT steps of 8 labelled problems" in text
-    for figure in ("llama_vs_gpt.png", "lora.png", "moe.png", "grpo_accuracy.png"):
+    for figure in ("llama_vs_gpt.png", "lora.png", "moe.png", "speculative.png",
+                   "grpo_accuracy.png"):
         assert (tmp_path / figure).stat().st_size > 10_000, figure
+
+
+def test_quick_speculative_demo_decodes_the_plain_greedy_tokens(tmp_path):
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "demos", "speculative",
+                           "--quick", "--target", "reference", "--figures", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert not long_lines(text + done.stderr)
+    assert re.search(r"step +\d+/\d+ +loss \d+\.\d+ +[\d,]+ tokens/s +ETA", text), text
+    assert re.search(r"One decoding step: target \d+\.\d\d ms, a draft \d+\.\d\d ms", text), text
+    assert re.search(r"The target continued 32 training prompts", text), text
+    rows = re.findall(r"\n  (text|distilled) +(\d) +(\d+\.\d)% +(\d+\.\d\d) +\d+ +(\d+\.\d\d)x"
+                      r" +(\d+\.\d\d)x +(\w+)", text)
+    assert [(draft, int(k)) for draft, k, *_ in rows] == [
+        (draft, k) for draft in ("text", "distilled") for k in (2, 4, 6)], text
+    for _, k, acceptance, per_forward, speedup, predicted, identical in rows:
+        assert identical == "True", text  # greedy: the target's own tokens, every k
+        assert 0 <= float(acceptance) <= 100 and float(speedup) > 0 and float(predicted) > 0
+        assert 1 <= float(per_forward) <= int(k) + 1  # 1 to k + 1 tokens per round
+    assert (tmp_path / "speculative.png").stat().st_size > 10_000
+
+
+def test_the_distillation_gradient_is_the_kl_divergences():
+    from demos.modern.speculative_demo import distillation_loss
+
+    rng = np.random.default_rng(0)
+    logits, teacher = rng.normal(size=(2, 3, 5)), 2 * rng.normal(size=(2, 3, 5))
+    loss, dlogits = distillation_loss(logits, teacher)
+    p = np.exp(teacher) / np.exp(teacher).sum(-1, keepdims=True)
+    q = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    assert np.isclose(loss, np.sum(p * np.log(p / q)) / 6, rtol=1e-12)  # KL(p || q), mean
+    assert distillation_loss(teacher, teacher)[0] == pytest.approx(0, abs=1e-15)
+    h = 1e-6
+    for index in [(0, 0, 0), (1, 2, 4), (0, 1, 3)]:
+        step = np.zeros_like(logits)
+        step[index] = h
+        numeric = (distillation_loss(logits + step, teacher)[0]
+                   - distillation_loss(logits - step, teacher)[0]) / (2 * h)
+        assert numeric == pytest.approx(dlogits[index], rel=1e-6, abs=1e-10)
 
 
 def test_the_llama_matches_the_gpts_parameter_count():

@@ -4,10 +4,10 @@ Usage:
     python -m demos modern [--quick] [--seed N] [--figures DIR]
     python -m demos modern --target reference     # the same, on the solutions
 
-Runs ``llama_vs_gpt`` (5.1), ``lora`` (5.2), ``moe`` (5.3) and ``grpo`` (5.5) with the same
-options; ``make modern`` runs them on the reference into the lecture's figures. Without
-``--quick``, ``lora`` needs the pretraining demo's model (``runs/pretrain``) and trains it
-first if it is missing.
+Runs ``llama_vs_gpt`` (5.1), ``lora`` (5.2), ``moe`` (5.3), ``speculative`` (5.4) and
+``grpo`` (5.5) with the same options; ``make modern`` runs them on the reference into the
+lecture's figures. Without ``--quick``, ``lora`` needs the pretraining demo's model
+(``runs/pretrain``) and trains it first if it is missing.
 """
 
 import importlib
@@ -17,13 +17,14 @@ from ..run import DEMOS
 from ..run import parser as demo_parser
 from ..text import say
 
-PARTS = ("llama_vs_gpt", "lora", "moe", "grpo")
+PARTS = ("llama_vs_gpt", "lora", "moe", "speculative", "grpo")
 
 
 def main(argv=None):
     parser = demo_parser("modern", "Module 5's demos: a Llama against a GPT-2, LoRA against "
                          "full fine-tuning, a mixture of experts against a dense model, "
-                         "GRPO on a tiny GPT that adds.")
+                         "speculative decoding against plain decoding, GRPO on a tiny GPT "
+                         "that adds.")
     parser.add_argument("--quick", action="store_true", help="each demo's smoke test")
     parser.add_argument("--figures", metavar="DIR",
                         help="where the figures go (default: each demo's runs/ folder)")

@@ -180,17 +180,22 @@ def cached_attention(kv_cache, layer):
     ### BEGIN SOLUTION
     def attention(q, k, v, mask=None):
         keys, values = kv_cache.update(layer, k, v)  # (B, H, L+T, D): the past and the new
-        if mask is not None or q.shape[-2] > 1:  # several queries: 1.4's attention, masked
-            return scaled_dot_product_attention(q, keys, values, mask)
-        # One query (a decoding step) sees every key: no mask, so no -inf and no guard for
-        # all-masked rows; the softmax of each head's row in place, in four calls (each NumPy
-        # call after a weight product starts with cold caches). 1/sqrt(D) scales q, D numbers
-        # rather than L+T scores; a Python float keeps float32 float32.
-        scores = (q * q.shape[-1] ** -0.5) @ np.swapaxes(keys, -1, -2)  # (B, H, 1, L+T)
+        T, T_k = q.shape[-2], keys.shape[-2]
+        if mask is not None and not (mask.dtype == bool and mask.shape == (T, T_k)
+                                     and mask.any(axis=-1).all()):
+            return scaled_dot_product_attention(q, keys, values, mask)  # 1.4's, any mask
+        # Every query sees at least one key (a single query sees all of them: no mask), so
+        # no row is all -inf and the softmax needs no guard: each head's rows in place, in
+        # four calls (a decoding step is a few dozen small NumPy calls, and each counts).
+        # 1/sqrt(D) scales q, T D numbers rather than T (L+T) scores; a Python float keeps
+        # float32 float32.
+        scores = (q * q.shape[-1] ** -0.5) @ np.swapaxes(keys, -1, -2)  # (B, H, T, L+T)
+        if mask is not None:  # several queries: query i sees keys j <= L + i
+            np.copyto(scores, -np.inf, where=~mask)
         scores -= scores.max(axis=-1, keepdims=True)  # exp of values <= 0: no overflow
         weights = np.exp(scores, out=scores)
         weights /= weights.sum(axis=-1, keepdims=True)
-        return weights @ values, {"weights": weights}  # (B, H, 1, D)
+        return weights @ values, {"weights": weights}  # (B, H, T, D)
 
     return attention
     ### END SOLUTION

@@ -42,11 +42,12 @@ LAST_BLOCK = ("        x = model.block_forward(x, i, B, T, mask, cached_attentio
 FULL = "            logits = model.forward(ids[:, :t])  # (B, t, V): everything, every step\n"
 PICK = "            ids[:, t] = greedy(last)\n"
 RESULT = "    return ids\n    ### END SOLUTION\n"
-ATTEND = "        return scaled_dot_product_attention(q, keys, values, mask)\n"
+ATTEND = ("            return scaled_dot_product_attention(q, keys, values, mask)  # 1.4's, any "
+          "mask\n")
 SCORES = ("        scores = (q * q.shape[-1] ** -0.5) @ np.swapaxes(keys, -1, -2)"
-          "  # (B, H, 1, L+T)\n")
+          "  # (B, H, T, L+T)\n")
 NORMALISE = "        weights /= weights.sum(axis=-1, keepdims=True)\n"
-WEIGHTED = '        return weights @ values, {"weights": weights}  # (B, H, 1, D)\n'
+WEIGHTED = '        return weights @ values, {"weights": weights}  # (B, H, T, D)\n'
 
 LAST_ONLY = ("    if last_only and T > 1:  # the next token's scores only: the head is 1/3 "
              "of a prefill\n")
@@ -117,7 +118,7 @@ MUTANTS = [
             "decode_one_token_per_step_matches_full_forward"), "a leak of the future",
            diagnosis="a leak of the future"),
     Mutant("cached_attention_without_the_past", "4.5", KV,
-           ((ATTEND, "        return scaled_dot_product_attention(q, k, v, mask)\n"),
+           ((ATTEND, ATTEND.replace("keys, values", "k, v")),
             (SCORES, SCORES.replace("swapaxes(keys", "swapaxes(k")),  # and in the one-query
             (WEIGHTED, WEIGHTED.replace("@ values", "@ v"))),  # path, decoding's
            # (the chunked prefill raises in the student's code: a mask of L+T keys for T)
@@ -125,12 +126,12 @@ MUTANTS = [
             "generate_greedy_with_and_without_cache", "cached_attention_attends_to_the_past"),
            "without the cached positions",
            diagnosis="the new queries attend to the new keys/values alone"),
-    Mutant("one_query_path_unscaled", "4.5", KV,
+    Mutant("cached_path_unscaled", "4.5", KV,
            ((SCORES, SCORES.replace("(q * q.shape[-1] ** -0.5)", "q")),),
-           ("decode_one_token_per_step_matches_full_forward",), "positions [3, 4)"),
-    Mutant("one_query_path_unnormalised", "4.5", KV,
+           ("decode_one_token_per_step_matches_full_forward",), "positions [0, 3)"),
+    Mutant("cached_path_unnormalised", "4.5", KV,
            ((NORMALISE, ""),),
-           ("decode_one_token_per_step_matches_full_forward",), "positions [3, 4)"),
+           ("decode_one_token_per_step_matches_full_forward",), "positions [0, 3)"),
     Mutant("prompt_dropped", "4.5", KV, ((RESULT, "    return ids[:, T0:]\n    ### END "
                                                   "SOLUTION\n"),),
            ("generate_greedy_with_and_without_cache",), "starts with the prompt"),
@@ -210,12 +211,12 @@ DIAGNOSED += [
 
 DIAGNOSIS_GAPS: dict[str, str] = {}
 
-# A wrong attention of the one-token steps (the reference's one-query path) changes the keys
-# of every later layer: the message says layer 0's keys are right and points at the forward,
-# not at update.
+# A wrong attention of the cached forward (the reference's own path, for a causal mask or
+# none) changes the keys of every later layer: the message says layer 0's keys are right and
+# points at the forward, not at update.
 NOT_BLAMED = [(mutant, "decode_one_token_per_step_matches_full_forward",
                "update(layer, k_new, v_new) writes")
-              for mutant in ("one_query_path_unscaled", "one_query_path_unnormalised")]
+              for mutant in ("cached_path_unscaled", "cached_path_unnormalised")]
 BLAME_GAPS: dict[str, str] = {}
 
 
