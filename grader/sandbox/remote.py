@@ -70,6 +70,9 @@ class RemoteImplementation:
     def _request(self, request: dict, instrument_out: list | None = None, pure: bool = False):
         worker = self.worker
         worker.wait_ready(self.deadline)  # start-up is not part of what a call measures
+        if instrument_out is not None:  # free memory back to the system first: else the
+            # call could reuse pages an earlier call freed, and its peak would not show them
+            worker.request(b"C" + wire.encode({"op": "trim"})[0], self.deadline)
         baseline = worker.reset_peak_memory() if instrument_out is not None else None
         if baseline is not None:
             request["memory"] = False  # measured here, from /proc, not by the worker

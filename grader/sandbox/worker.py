@@ -14,6 +14,7 @@ process: the grader compares results in the parent, which never executes student
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
 import json
@@ -113,6 +114,8 @@ class Session:
             return self.call(request, objects)
         if op == "perturb":
             return self.perturb(request)
+        if op == "trim":
+            return {"value": _release_free_memory()}
         raise wire.WireError(f"unknown op {op!r}")
 
     def call(self, request: dict, objects: list) -> dict:
@@ -166,6 +169,16 @@ class Session:
                 flat[i] = old
         shown = [f"{w.category.__name__}: {w.message}" for w in caught[:5]]
         return {"value": outs, "sync": [], "peak": None, "warnings": shown}
+
+
+def _release_free_memory() -> bool:
+    """Hand the allocator's free pages back to the system (glibc's malloc_trim), so that the
+    resident size the grader reads next grows with every page a call allocates. False where
+    there is no glibc."""
+    try:
+        return bool(ctypes.CDLL(None).malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
 
 
 def _snapshot(obj):

@@ -11,10 +11,10 @@ CONTRACT = {
     "speculative_accept: inputs unchanged": ("accept_follows_the_rule_draw_by_draw",),
     "speculative_generate: result": ("greedy_equals_the_target_alone",
                                      "sampling_replays_the_rounds",
-                                     "first_token_follows_the_target",
+                                     "tokens_follow_the_target",
                                      "speculative_generate_uses_the_caches"),
-    # the default temperature 1.0: called without it, the first token follows softmax(logits)
-    "speculative_generate: default temperature": ("first_token_follows_the_target",),
+    # the default temperature 1.0: called without it, the tokens follow softmax(logits)
+    "speculative_generate: default temperature": ("tokens_follow_the_target",),
     "speculative_generate: option temperature": ("greedy_equals_the_target_alone",
                                                  "sampling_replays_the_rounds"),
     "speculative_generate: raises TypeError": ("speculative_refuses_bad_input",),

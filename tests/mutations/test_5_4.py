@@ -32,7 +32,7 @@ REJECT = "accept_rejects_tokens_the_target_never_picks"
 RULE = "accept_follows_the_rule_draw_by_draw"
 GREEDY = "greedy_equals_the_target_alone"
 SAMPLING = "sampling_replays_the_rounds"
-FIRST = "first_token_follows_the_target"
+FIRST = "tokens_follow_the_target"
 F32 = "float32_models_decode"
 ERRORS = "speculative_refuses_bad_input"
 CACHES = "speculative_generate_uses_the_caches"
@@ -98,7 +98,7 @@ MUTANTS = [
     spec("accept_extra_token_from_last_draft_row", line(EXTRA, "        dist = p[k - 1]\n"),
          (KEEP_ALL, RULE), "the extra token is"),
     spec("accept_every_draft", line(TEST, "        if False:\n"), (FIRST, REJECT, RULE),
-         "fit the draft's q"),
+         "as if every one were accepted"),
     # speculative_generate
     spec("target_cache_not_rolled_back", line(T_ROLLBACK, ""), (GREEDY, SAMPLING), "IndexError",
          status="error"),
