@@ -177,7 +177,7 @@ def _release_free_memory() -> bool:
     there is no glibc."""
     try:
         return bool(ctypes.CDLL(None).malloc_trim(0))
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no glibc (macOS), or no CDLL(None)
         return False
 
 
