@@ -164,6 +164,27 @@ def resize_embeddings(model, vocab_size):
 
 
 # --- batches, loss, answers --------------------------------------------------------------
+def base_model(pretrained, quick, seed):
+    """The base GPT and tokenizer with the template's special tokens (new rows = the mean
+    row); returns ``(model, tokenizer, source, old_vocab_size)``. Without ``quick``, the
+    pretraining demo's model in ``pretrained``, trained into it first if it is missing."""
+    if quick:
+        base, tokenizer = quick_base(seed)
+        source = "a tiny GPT pretrained for 40 updates (--quick)"
+    else:
+        base_dir = Path(pretrained)
+        if not (base_dir / "checkpoint.npz").is_file():
+            say(f"No pretrained model in {base_dir}: running the pretraining demo into it "
+                "first.", flush=True)
+            pretrain(out=base_dir, seed=seed)
+            say()
+        base, tokenizer, _ = load_demo(base_dir)
+        source = str(base_dir / "checkpoint.npz")
+    old_v = base.config.vocab_size
+    tokenizer = add_special_tokens(tokenizer, SPECIAL_TOKENS)
+    return resize_embeddings(base, len(tokenizer.vocab)), tokenizer, source, old_v
+
+
 def encode_all(conversations, tokenizer):
     """For each conversation: (inputs, assistant-only targets, all-token targets)."""
     sep = tokenizer.encode("\n")  # the template's last token (after the final <|end|>)
@@ -307,21 +328,7 @@ def run(pretrained="runs/pretrain", steps=None, quick=False, seed=0, figures_dir
         cfg = replace(cfg, steps=steps)
     start = time.perf_counter()
     out = Path(out)
-    if quick:
-        base, tokenizer = quick_base(seed)
-        source = "a tiny GPT pretrained for 40 updates (--quick)"
-    else:
-        base_dir = Path(pretrained)
-        if not (base_dir / "checkpoint.npz").is_file():
-            say(f"No pretrained model in {base_dir}: running the pretraining demo into it "
-                  "first.", flush=True)
-            pretrain(out=base_dir, seed=seed)
-            say()
-        base, tokenizer, _ = load_demo(base_dir)
-        source = str(base_dir / "checkpoint.npz")
-    old_v = base.config.vocab_size
-    tokenizer = add_special_tokens(tokenizer, SPECIAL_TOKENS)
-    base = resize_embeddings(base, len(tokenizer.vocab))
+    base, tokenizer, source, old_v = base_model(pretrained, quick, seed)
     pad_id = tokenizer.special_ids[END]  # any id: padded positions have IGNORE targets
     say(f"Base model: {source}, {base.num_parameters():,} parameters; "
           f"vocabulary {old_v} -> {len(tokenizer.vocab)} with the special tokens "

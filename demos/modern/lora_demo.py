@@ -29,26 +29,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from implementation.llm.sft import END, SPECIAL_TOKENS
+from implementation.llm.sft import END
 from implementation.transformer.optim import AdamW, cosine_schedule
 from implementation.transformer.training import format_duration, optimizer_step
 
 from ..blas import blas_threads, rerun_with_one_blas_thread
-from ..llm.pretrain_demo import load_demo
-from ..llm.pretrain_demo import run as pretrain
 from ..llm.sft_demo import FULL as SFT_FULL
 from ..llm.sft_demo import QUICK as SFT_QUICK
 from ..llm.sft_demo import (
     VARIANTS,
-    add_special_tokens,
     assistant_loss,
+    base_model,
     encode_all,
     exact_match,
     fine_tune,
     make_data,
     pad_batch,
-    quick_base,
-    resize_embeddings,
 )
 from ..plotting import pyplot, write_png
 from ..text import say
@@ -68,26 +64,6 @@ class LoRAConfig:
     alpha_per_rank: float = 2.0  # alpha = 2 r: the scale alpha / r is 2 at any rank
     lr: float = 5e-3
     min_lr: float = 5e-4
-
-
-def base_model(pretrained, quick, seed):
-    """The base GPT and tokenizer with the template's special tokens (new rows = the mean
-    row); returns ``(model, tokenizer, source, old_vocab_size)``."""
-    if quick:
-        base, tokenizer = quick_base(seed)
-        source = "a tiny GPT pretrained for 40 updates (--quick)"
-    else:
-        base_dir = Path(pretrained)
-        if not (base_dir / "checkpoint.npz").is_file():
-            say(f"No pretrained model in {base_dir}: running the pretraining demo into it "
-                "first.", flush=True)
-            pretrain(out=base_dir, seed=seed)
-            say()
-        base, tokenizer, _ = load_demo(base_dir)
-        source = str(base_dir / "checkpoint.npz")
-    old_v = base.config.vocab_size
-    tokenizer = add_special_tokens(tokenizer, SPECIAL_TOKENS)
-    return resize_embeddings(base, len(tokenizer.vocab)), tokenizer, source, old_v
 
 
 def lora_model(base, lora, n_new, seed):
